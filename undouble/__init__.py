@@ -1,0 +1,1 @@
+"""undouble: find and safely move duplicate images."""

@@ -1,0 +1,75 @@
+"""Batch hash kernels: ``prange`` over images, plain arrays in and out.
+
+Every kernel takes a stack of grey uint8 images (N x H x W) and the
+precomputed Lanczos tables of ``undouble.resample.resize_tables`` and returns
+the boolean bit grids (N x nbits), flattened row-major.
+"""
+import numpy as np
+from numba import njit, prange
+
+from .color import rgb_to_l
+from .resample import resize_plane
+
+
+@njit(cache=True, parallel=True)
+def grey_stack(rgb_stack):
+    """Pillow ``convert('L')`` of every image of an N x H x W x C stack."""
+    n, h, w = rgb_stack.shape[0], rgb_stack.shape[1], rgb_stack.shape[2]
+    out = np.empty((n, h, w), dtype=np.uint8)
+    for i in prange(n):
+        out[i] = rgb_to_l(rgb_stack[i])
+    return out
+
+
+@njit(cache=True)
+def ahash_bits(small, out):
+    """Bit = pixel > mean, in exact integer form ``p * n_pixels > sum``."""
+    n_pixels = small.size
+    total = np.int64(0)
+    for v in small.ravel():
+        total += v
+    k = 0
+    for v in small.ravel():
+        out[k] = np.int64(v) * n_pixels > total
+        k += 1
+
+
+@njit(cache=True, parallel=True)
+def ahash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
+    """Average hash of each grey image (resize to hash_size x hash_size)."""
+    n = stack.shape[0]
+    out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
+    for i in prange(n):
+        small = resize_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first)
+        ahash_bits(small, out[i])
+    return out
+
+
+@njit(cache=True, parallel=True)
+def dhash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
+    """Horizontal difference hash (resize to width n+1, height n)."""
+    n = stack.shape[0]
+    out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
+    for i in prange(n):
+        small = resize_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first)
+        k = 0
+        for y in range(hash_size):
+            for x in range(hash_size):
+                out[i, k] = small[y, x + 1] > small[y, x]
+                k += 1
+    return out
+
+
+@njit(cache=True, parallel=True)
+def dhash_vertical_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
+    """Vertical difference hash (resize to width n, height n+1)."""
+    n = stack.shape[0]
+    out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
+    for i in prange(n):
+        small = resize_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first)
+        k = 0
+        for y in range(hash_size):
+            for x in range(hash_size):
+                out[i, k] = small[y + 1, x] > small[y, x]
+                k += 1
+    return out

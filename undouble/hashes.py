@@ -1,0 +1,436 @@
+"""Perceptual hashes as packed uint64 words, bit-identical to ImageHash.
+
+Each method is a batch function ``fn(images, hash_size, **options) ->
+HashBatch`` registered in :data:`METHODS`. The work happens in Numba kernels
+(``undouble._kernels``); this module converts inputs, builds the resize
+tables on the host and packs bits.
+
+Bit layout (as ImageHash's hex strings): the boolean grid flattened row-major,
+bit ``[0, 0]`` is the most significant bit of word 0; unused low bits of the
+last word are zero.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from ._kernels.bits import pack_rows, unpack_rows
+from ._kernels.hashes import ahash_batch, dhash_batch, dhash_vertical_batch, grey_stack
+from .resample import resize_tables
+
+__all__ = [
+    "HashBatch",
+    "METHODS",
+    "canonical_method",
+    "compute_hashes",
+    "hash_image",
+    "hash_images",
+    "to_hex",
+    "from_hex",
+    "to_bits",
+    "ahash",
+    "dhash",
+    "dhash_vertical",
+    "phash",
+    "phash_simple",
+    "whash",
+    "colorhash",
+    "crop_resistant_hash",
+]
+
+
+@dataclass(frozen=True)
+class HashBatch:
+    """Hashes of N images.
+
+    Attributes
+    ----------
+    packed : np.ndarray
+        uint64, ``(N, words)``. For multi-segment hashes (crop-resistant),
+        ``(N, max_segments * words_per_segment)``, zero-padded.
+    nbits : int
+        Bits of one hash (of one segment for multi-segment hashes).
+    counts : np.ndarray or None
+        Segments per image (crop-resistant only), int64 ``(N,)``.
+    shape : tuple of int or None
+        Shape of the boolean grid of one hash (for display), e.g. ``(8, 8)``.
+    """
+
+    packed: np.ndarray
+    nbits: int
+    counts: np.ndarray | None = None
+    shape: tuple[int, int] | None = None
+
+    @property
+    def words_per_segment(self) -> int:
+        return (self.nbits + 63) // 64
+
+    def __len__(self) -> int:
+        return self.packed.shape[0]
+
+    def hex(self, i: int) -> str:
+        """ImageHash-style string of image ``i`` (segments joined by commas)."""
+        row = self.packed[i]
+        if self.counts is None:
+            return to_hex(row, self.nbits)
+        w = self.words_per_segment
+        return ",".join(to_hex(row[s * w:(s + 1) * w], self.nbits) for s in range(int(self.counts[i])))
+
+
+# --------------------------------------------------------------------------
+# Input handling
+# --------------------------------------------------------------------------
+
+def _pil_to_array(image: Any) -> np.ndarray:
+    mode = image.mode
+    if mode in ("L", "RGB", "RGBA"):
+        return np.asarray(image)
+    if mode in ("1", "I", "I;16", "I;16B", "I;16L", "F"):
+        return np.asarray(image.convert("L"))
+    has_alpha = mode in ("LA", "La", "PA", "RGBa") or "transparency" in image.info
+    return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+
+
+def as_image_array(image: Any) -> np.ndarray:
+    """One image as a uint8 array: grey ``(H, W)`` or colour ``(H, W, C)``.
+
+    Accepts numpy arrays (uint8; bool is mapped to 0/255) and PIL images.
+    """
+    if not isinstance(image, np.ndarray) and hasattr(image, "mode") and hasattr(image, "convert"):
+        image = _pil_to_array(image)
+    arr = np.asarray(image)
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255
+    if arr.dtype != np.uint8:
+        raise TypeError(f"images must be uint8 arrays (got dtype {arr.dtype}); scale them to 0..255 first")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 3 and arr.shape[2] == 2:  # grey + alpha: alpha is ignored
+        arr = arr[:, :, 0]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
+        raise ValueError(f"an image must be H x W (grey) or H x W x 3/4 (RGB/RGBA), got shape {arr.shape}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"empty image of shape {arr.shape}")
+    return arr
+
+
+def _as_image_list(images: Any) -> list[np.ndarray]:
+    if isinstance(images, np.ndarray):
+        if images.ndim not in (3, 4):
+            raise ValueError(
+                f"an image stack must be N x H x W or N x H x W x C, got shape {images.shape}; "
+                "use hash_image() for a single image")
+        return [as_image_array(img) for img in images]
+    return [as_image_array(img) for img in images]
+
+
+def shape_groups(images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Group images of equal shape into stacks: ``[(indices, stack), ...]``."""
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, img in enumerate(images):
+        by_shape.setdefault(img.shape, []).append(i)
+    groups = []
+    for idx in by_shape.values():
+        stack = np.stack([images[i] for i in idx]) if len(idx) > 1 else images[idx[0]][None]
+        groups.append((np.asarray(idx, dtype=np.int64), np.ascontiguousarray(stack)))
+    return groups
+
+
+def to_grey_stack(stack: np.ndarray) -> np.ndarray:
+    """Pillow ``convert('L')`` of a stack (grey stacks are returned as is)."""
+    if stack.ndim == 3:
+        return stack
+    return grey_stack(np.ascontiguousarray(stack))
+
+
+def grey_groups(images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Like :func:`shape_groups`, converted to grey (Pillow "L")."""
+    return [(idx, to_grey_stack(stack)) for idx, stack in shape_groups(images)]
+
+
+def _check_hash_size(hash_size: int, method: str) -> int:
+    if int(hash_size) != hash_size or hash_size < 2:
+        raise ValueError(f"{method}: hash_size must be an integer >= 2, got {hash_size!r}")
+    return int(hash_size)
+
+
+def _batch_from_grids(images: Sequence[np.ndarray], nbits: int, shape: tuple[int, int],
+                      kernel: Callable[[np.ndarray], np.ndarray]) -> HashBatch:
+    """Run ``kernel(grey_stack) -> bool (n, nbits)`` per shape group and pack."""
+    bits = np.zeros((len(images), nbits), dtype=np.bool_)
+    for idx, stack in grey_groups(images):
+        bits[idx] = kernel(stack)
+    return HashBatch(pack_rows(bits), nbits, None, shape)
+
+
+# --------------------------------------------------------------------------
+# Methods built here: ahash, dhash, dhash_vertical
+# --------------------------------------------------------------------------
+
+def _resized_kernel(kernel, hash_size: int, out_w: int, out_h: int):
+    def run(stack: np.ndarray) -> np.ndarray:
+        tables = resize_tables((stack.shape[2], stack.shape[1]), (out_w, out_h))
+        return kernel(stack, hash_size, *tables)
+    return run
+
+
+def ahash_batch_images(images: Sequence[np.ndarray], hash_size: int = 8) -> HashBatch:
+    """Average hash (ImageHash ``average_hash``) of each image."""
+    n = _check_hash_size(hash_size, "ahash")
+    return _batch_from_grids(images, n * n, (n, n), _resized_kernel(ahash_batch, n, n, n))
+
+
+def dhash_batch_images(images: Sequence[np.ndarray], hash_size: int = 8) -> HashBatch:
+    """Horizontal difference hash (ImageHash ``dhash``) of each image."""
+    n = _check_hash_size(hash_size, "dhash")
+    return _batch_from_grids(images, n * n, (n, n), _resized_kernel(dhash_batch, n, n + 1, n))
+
+
+def dhash_vertical_batch_images(images: Sequence[np.ndarray], hash_size: int = 8) -> HashBatch:
+    """Vertical difference hash (ImageHash ``dhash_vertical``) of each image."""
+    n = _check_hash_size(hash_size, "dhash_vertical")
+    return _batch_from_grids(images, n * n, (n, n), _resized_kernel(dhash_vertical_batch, n, n, n + 1))
+
+
+# --------------------------------------------------------------------------
+# Registry
+# --------------------------------------------------------------------------
+
+def _deferred(module: str, function: str, method: str) -> Callable[..., HashBatch]:
+    """A method whose implementation lives in another module of the package."""
+
+    def run(images: Sequence[np.ndarray], hash_size: int = 8, **options: Any) -> HashBatch:
+        try:
+            mod = importlib.import_module(module, __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.endswith(module.lstrip(".")):
+                raise NotImplementedError(f"hash method {method!r} is not built yet") from None
+            raise
+        return getattr(mod, function)(images, hash_size, **options)
+
+    run.__name__ = f"{method}_batch"
+    return run
+
+
+METHODS: dict[str, Callable[..., HashBatch]] = {
+    "ahash": ahash_batch_images,
+    "dhash": dhash_batch_images,
+    "dhash_vertical": dhash_vertical_batch_images,
+    "phash": _deferred("._hash_dct", "phash_batch", "phash"),
+    "phash_simple": _deferred("._hash_dct", "phash_simple_batch", "phash_simple"),
+    "whash-haar": _deferred("._hash_wavelet", "whash_haar_batch", "whash-haar"),
+    "whash-db4": _deferred("._hash_wavelet", "whash_db4_batch", "whash-db4"),
+    "colorhash": _deferred("._hash_color", "colorhash_batch", "colorhash"),
+    "crop-resistant": _deferred("._hash_crop", "crop_resistant_batch", "crop-resistant"),
+}
+"""Canonical method name -> batch function ``(images, hash_size, **options) -> HashBatch``."""
+
+_ALIASES = {
+    "average_hash": "ahash",
+    "ahash": "ahash",
+    "phash": "phash",
+    "dhash": "dhash",
+    "whash": "whash-haar",
+    "whash_haar": "whash-haar",
+    "whash-haar": "whash-haar",
+    "whash_db4": "whash-db4",
+    "whash-db4": "whash-db4",
+    "colorhash": "colorhash",
+    "color_hash": "colorhash",
+    "crop-resistant": "crop-resistant",
+    "crop_resistant": "crop-resistant",
+    "crop_resistant_hash": "crop-resistant",
+    "phash_simple": "phash_simple",
+    "phash-simple": "phash_simple",
+    "dhash_vertical": "dhash_vertical",
+    "dhash-vertical": "dhash_vertical",
+}
+
+
+def canonical_method(method: str) -> str:
+    """The registry name of ``method`` (case-insensitive, ``_`` or ``-``)."""
+    key = str(method).strip().lower()
+    if key in _ALIASES:
+        return _ALIASES[key]
+    raise ValueError(f"unknown hash method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+# --------------------------------------------------------------------------
+# Public functional layer
+# --------------------------------------------------------------------------
+
+def compute_hashes(images: Any, method: str = "phash", hash_size: int = 8, **options: Any) -> HashBatch:
+    """Hash a stack or a list of images.
+
+    Parameters
+    ----------
+    images : np.ndarray or sequence
+        ``N x H x W`` (grey) or ``N x H x W x C`` (RGB/RGBA) uint8 stack, or a
+        list of uint8 arrays / PIL images of any sizes.
+    method : str
+        One of :data:`METHODS` (aliases such as ``'average_hash'`` accepted).
+    hash_size : int
+        Hash size ``n`` (most methods give ``n*n`` bits).
+    **options
+        Method options with ImageHash's names (``highfreq_factor``,
+        ``image_scale``, ``remove_max_haar_ll``, ``binbits``, ...).
+
+    Returns
+    -------
+    HashBatch
+        Packed hashes, bit count and (crop-resistant) segment counts.
+    """
+    name = canonical_method(method)
+    image_list = _as_image_list(images)
+    return METHODS[name](image_list, hash_size, **options)
+
+
+def hash_images(images: Any, method: str = "phash", hash_size: int = 8, **options: Any) -> np.ndarray:
+    """Packed hashes (uint64, ``N x words``) of a stack or list of images.
+
+    See :func:`compute_hashes` for the parameters; this returns only the
+    packed array (zero-padded segments for crop-resistant).
+    """
+    return compute_hashes(images, method, hash_size, **options).packed
+
+
+def hash_image(image: Any, method: str = "phash", hash_size: int = 8, **options: Any) -> str:
+    """Hash of one image as ImageHash's hex string.
+
+    Parameters
+    ----------
+    image : np.ndarray or PIL.Image.Image
+        ``H x W`` grey or ``H x W x 3`` (RGB) / ``x 4`` (RGBA) uint8 array,
+        or a PIL image.
+    method, hash_size, **options
+        As in :func:`compute_hashes`.
+
+    Returns
+    -------
+    str
+        Lower-case hex, e.g. ``'8000000000000000'``; for crop-resistant, the
+        segment hashes joined by commas, as ``str(ImageMultiHash)``.
+
+    Examples
+    --------
+    >>> import numpy as np, undouble
+    >>> undouble.hash_image(np.zeros((32, 32), np.uint8), 'ahash')
+    '0000000000000000'
+    """
+    batch = compute_hashes([as_image_array(image)], method, hash_size, **options)
+    return batch.hex(0)
+
+
+def _grid(image: Any, method: str, hash_size: int, **options: Any) -> np.ndarray:
+    batch = compute_hashes([as_image_array(image)], method, hash_size, **options)
+    bits = to_bits(batch.packed[:1, : batch.words_per_segment], batch.nbits)[0]
+    return bits.reshape(batch.shape) if batch.shape else bits
+
+
+def ahash(image: Any, hash_size: int = 8) -> np.ndarray:
+    """Average hash bit grid (``hash_size x hash_size`` bool)."""
+    return _grid(image, "ahash", hash_size)
+
+
+def dhash(image: Any, hash_size: int = 8) -> np.ndarray:
+    """Horizontal difference hash bit grid."""
+    return _grid(image, "dhash", hash_size)
+
+
+def dhash_vertical(image: Any, hash_size: int = 8) -> np.ndarray:
+    """Vertical difference hash bit grid."""
+    return _grid(image, "dhash_vertical", hash_size)
+
+
+def phash(image: Any, hash_size: int = 8, highfreq_factor: int = 4) -> np.ndarray:
+    """Perceptual (DCT) hash bit grid."""
+    return _grid(image, "phash", hash_size, highfreq_factor=highfreq_factor)
+
+
+def phash_simple(image: Any, hash_size: int = 8, highfreq_factor: int = 4) -> np.ndarray:
+    """Simple perceptual hash bit grid (1-D DCT, mean threshold)."""
+    return _grid(image, "phash_simple", hash_size, highfreq_factor=highfreq_factor)
+
+
+def whash(image: Any, hash_size: int = 8, image_scale: int | None = None, mode: str = "haar",
+          remove_max_haar_ll: bool = True) -> np.ndarray:
+    """Wavelet hash bit grid (``mode='haar'`` or ``'db4'``)."""
+    return _grid(image, f"whash-{mode}", hash_size, image_scale=image_scale,
+                 remove_max_haar_ll=remove_max_haar_ll)
+
+
+def colorhash(image: Any, binbits: int = 3) -> np.ndarray:
+    """HSV colour hash bits (``14 * binbits`` bool)."""
+    return _grid(image, "colorhash", 8, binbits=binbits)
+
+
+def crop_resistant_hash(image: Any, **options: Any) -> list[str]:
+    """Crop-resistant hash: the hex string of every segment, largest first."""
+    return hash_image(image, "crop-resistant", **options).split(",")
+
+
+# --------------------------------------------------------------------------
+# Conversions
+# --------------------------------------------------------------------------
+
+def to_hex(packed: np.ndarray, nbits: int) -> str:
+    """ImageHash-style hex string of one packed hash.
+
+    Parameters
+    ----------
+    packed : np.ndarray
+        uint64 words of one hash (``ceil(nbits / 64)`` of them).
+    nbits : int
+        Number of bits of the hash.
+    """
+    words = (nbits + 63) // 64
+    value = 0
+    for w in np.asarray(packed, dtype=np.uint64)[:words]:
+        value = (value << 64) | int(w)
+    value >>= 64 * words - nbits
+    return format(value, "0{}x".format((nbits + 3) // 4))
+
+
+def from_hex(text: str, nbits: int | None = None) -> np.ndarray:
+    """Packed uint64 words of an ImageHash-style hex string.
+
+    ``nbits`` defaults to ``4 * len(text)``; give it for hashes whose bit
+    count is not a multiple of 4 (e.g. 42 for colorhash with binbits 3).
+    """
+    text = text.strip().lower()
+    if nbits is None:
+        nbits = 4 * len(text)
+    value = int(text, 16)
+    if value >> nbits:
+        raise ValueError(f"hex string {text!r} has more than {nbits} bits")
+    words = (nbits + 63) // 64
+    value <<= 64 * words - nbits
+    out = np.zeros(words, dtype=np.uint64)
+    for w in range(words - 1, -1, -1):
+        out[w] = value & 0xFFFFFFFFFFFFFFFF
+        value >>= 64
+    return out
+
+
+def to_bits(packed: np.ndarray, nbits: int) -> np.ndarray:
+    """Boolean bits ``(N, nbits)`` of packed hashes ``(N, words)`` (1-D in, 1-D out)."""
+    arr = np.ascontiguousarray(packed, dtype=np.uint64)
+    if arr.ndim == 1:
+        return unpack_rows(arr[None], nbits)[0]
+    return unpack_rows(arr, nbits)
+
+
+def pack_bits(bits: np.ndarray) -> np.ndarray:
+    """Pack boolean bits ``(N, nbits)`` into uint64 words ``(N, words)``."""
+    arr = np.ascontiguousarray(bits, dtype=np.bool_)
+    if arr.ndim == 1:
+        return pack_rows(arr[None])[0]
+    return pack_rows(arr)
+
+
+def iter_methods() -> Iterable[str]:
+    """Canonical method names."""
+    return iter(METHODS)

@@ -1,0 +1,379 @@
+"""The ``Undouble`` class: the seed's API over the pipeline stages.
+
+It holds ``params`` and ``results`` and calls the stage functions in order;
+the work itself lives in ``io``, ``preprocess``, ``hashes``, ``distance``,
+``grouping``, ``keeper``/``move`` and ``plot``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import io as uio
+from ._logging import logger, progress, set_logger
+from .distance import DEFAULT_MEMORY_BUDGET, hamming_matrix, matrix_fits
+from .grouping import group_hashes
+from .hashes import canonical_method, compute_hashes, to_bits
+from .preprocess import preprocess, stack_from_array
+
+
+class Undouble:
+    """Find, group and move duplicate images by perceptual hash.
+
+    Parameters
+    ----------
+    method : str, default 'phash'
+        'ahash', 'phash', 'dhash', 'whash-haar', 'whash-db4', 'colorhash',
+        'crop-resistant' (and ImageHash's variants 'phash_simple',
+        'dhash_vertical').
+    grayscale : bool, default False
+        Convert images to grey before scaling and resizing.
+    dim : (int, int), default (128, 128)
+        Size ``(width, height)`` images are resized to (area interpolation)
+        before hashing.
+    hash_size : int, default 8
+        Hash size (8 gives 64-bit hashes for most methods).
+    ext : list of str, optional
+        File extensions to import from folders (case-insensitive). Default:
+        png, tiff, tif, jpg, jpeg, jfif, bmp, webp, gif, heic, heif, avif.
+    threshold : int, default 0
+        Default threshold of :meth:`group`.
+    verbose : int or str, default 20
+        Logging level (10 debug, 20 info, 30 warning, ...; or names).
+    n_jobs : int, optional
+        Decoding threads (default: all cores).
+    memory_budget : int, default 1 GiB
+        Largest dense distance matrix kept in ``results['feat']`` (bytes);
+        above it, grouping searches pairs block by block.
+    max_pixels : int
+        Files with more pixels are skipped before decoding.
+    **hash_options
+        Options of the hash method, with ImageHash's names
+        (``highfreq_factor``, ``image_scale``, ``binbits``, ...).
+
+    Examples
+    --------
+    >>> from undouble import Undouble
+    >>> model = Undouble(method='phash', hash_size=8)
+    >>> model.import_data(model.import_example(data='synthetic'))  # doctest: +SKIP
+    >>> model.compute_hash()  # doctest: +SKIP
+    >>> model.group(threshold=10)  # doctest: +SKIP
+    """
+
+    def __init__(self, method: str = "phash", grayscale: bool = False, dim: tuple[int, int] = (128, 128),
+                 hash_size: int = 8, ext: Sequence[str] | None = None, threshold: int = 0,
+                 verbose: int | str = 20, n_jobs: int | None = None,
+                 memory_budget: int = DEFAULT_MEMORY_BUDGET, max_pixels: int = uio.DEFAULT_MAX_PIXELS,
+                 **hash_options: Any) -> None:
+        if len(dim) != 2 or int(dim[0]) < 1 or int(dim[1]) < 1:
+            raise ValueError(f"dim must be (width, height) with positive ints, got {dim!r}")
+        self.params: dict[str, Any] = {
+            "method": canonical_method(method),
+            "grayscale": bool(grayscale),
+            "dim": (int(dim[0]), int(dim[1])),
+            "hash_size": int(hash_size),
+            "ext": list(uio.normalise_extensions(ext)),
+            "threshold": threshold,
+            "n_jobs": n_jobs,
+            "memory_budget": int(memory_budget),
+            "max_pixels": int(max_pixels),
+            "hash_options": dict(hash_options),
+            "verbose": verbose,
+        }
+        self.results: dict[str, Any] = {}
+        set_logger(verbose)
+
+    # ------------------------------------------------------------------
+    def import_data(self, targetdir: Any, return_results: bool = False) -> dict[str, Any] | None:
+        """Read and preprocess images from a folder, files or an array.
+
+        Parameters
+        ----------
+        targetdir : str, PathLike, list of str, or np.ndarray
+            A folder (searched recursively; ``undouble`` output folders are
+            skipped), one file, a list of files, or an image array
+            ``N x H x W``, ``N x H x W x 3`` (or ``N x F`` when F reshapes to
+            ``dim``).
+        return_results : bool
+            Also return ``results``.
+
+        Notes
+        -----
+        Sets ``results['img']`` (preprocessed uint8 images), ``pathnames``,
+        ``filenames``, ``feat`` (None until hashes exist) and ``skipped``
+        (``(path, reason)`` of every file that could not be used), plus
+        ``resolution`` (original width, height) and ``filestats``.
+        """
+        dim, grayscale = self.params["dim"], self.params["grayscale"]
+        if isinstance(targetdir, np.ndarray):
+            img = stack_from_array(targetdir, dim, grayscale)
+            names = [f"image_{i:05d}" for i in range(img.shape[0])]
+            shape = np.asarray(targetdir.shape[1:3] if targetdir.ndim >= 3 else (dim[1], dim[0]))
+            self.results = {
+                "img": img, "feat": None, "pathnames": names, "filenames": names,
+                "skipped": [], "source": "array",
+                "resolution": np.tile(shape[::-1], (img.shape[0], 1)).astype(np.int64),
+                "filestats": None,
+            }
+            logger.info("Imported %d images from an array.", img.shape[0])
+            return self.results if return_results else None
+
+        paths, skipped = self._resolve_paths(targetdir)
+        images, kept, resolution, filestats = [], [], [], []
+
+        def load(path: str):
+            try:
+                stat = os.stat(path)
+                decoded = uio.read_image(path, dim, self.params["max_pixels"])
+                return path, preprocess(decoded.pixels, dim, grayscale), (decoded.width, decoded.height), \
+                    (stat.st_size, stat.st_mtime_ns), None
+            except uio.ImageReadError as exc:
+                return path, None, None, None, str(exc)
+            except OSError as exc:
+                return path, None, None, None, f"cannot read file: {exc}"
+
+        logger.info("Reading %d files.", len(paths))
+        with progress(total=len(paths), desc="import", unit="img") as bar:
+            for path, img, res, stat, reason in uio.map_threads(load, paths, self.params["n_jobs"], bar):
+                if img is None:
+                    skipped.append((path, reason))
+                    continue
+                kept.append(path)
+                images.append(img)
+                resolution.append(res)
+                filestats.append(stat)
+        uio.log_skipped(skipped)
+        if images:
+            stack = np.stack(images)
+        else:
+            h, w = dim[1], dim[0]
+            stack = np.zeros((0, h, w) if grayscale else (0, h, w, 3), np.uint8)
+        self.results = {
+            "img": stack,
+            "feat": None,
+            "pathnames": kept,
+            "filenames": [os.path.basename(p) for p in kept],
+            "skipped": skipped,
+            "source": "files",
+            "resolution": np.asarray(resolution, dtype=np.int64).reshape(-1, 2),
+            "filestats": dict(zip(kept, filestats)),
+        }
+        logger.info("Imported %d images (%d skipped).", len(kept), len(skipped))
+        return self.results if return_results else None
+
+    def _resolve_paths(self, targetdir: Any) -> tuple[list[str], list[tuple[str, str]]]:
+        if isinstance(targetdir, (str, os.PathLike)):
+            path = os.fspath(targetdir)
+            if os.path.isdir(path):
+                return uio.list_images(path, self.params["ext"])
+            if os.path.isfile(path):
+                return [os.path.abspath(path)], []
+            raise FileNotFoundError(f"no such file or folder: {path}")
+        if isinstance(targetdir, (list, tuple)):
+            if not all(isinstance(p, (str, os.PathLike)) for p in targetdir):
+                raise TypeError("a list input must hold file paths (str or PathLike)")
+            paths, seen = [], set()
+            for p in targetdir:
+                ap = os.path.abspath(os.fspath(p))
+                if ap not in seen:
+                    seen.add(ap)
+                    paths.append(ap)
+            return paths, []
+        raise TypeError(
+            f"import_data takes a folder, a file, a list of files or an image array, not {type(targetdir).__name__}")
+
+    # ------------------------------------------------------------------
+    def compute_hash(self, method: str | None = None, hash_size: int | None = None,
+                     return_dict: bool = False, **hash_options: Any) -> Any:
+        """Hash every imported image and compute the distance matrix.
+
+        Parameters
+        ----------
+        method, hash_size : optional
+            Override the values given at init (and stored in ``params``).
+        return_dict : bool
+            Return ``results`` instead of the distance matrix.
+        **hash_options
+            Override the method options given at init.
+
+        Returns
+        -------
+        np.ndarray or None
+            ``results['feat']``: N x N Hamming distances (smallest unsigned
+            dtype), or None when it does not fit ``memory_budget`` (grouping
+            then searches pairs block by block).
+        """
+        self._require("img", "import_data")
+        if method is not None:
+            self.params["method"] = canonical_method(method)
+        if hash_size is not None:
+            self.params["hash_size"] = int(hash_size)
+        if hash_options:
+            self.params["hash_options"].update(hash_options)
+        method, hash_size = self.params["method"], self.params["hash_size"]
+        img = self.results["img"]
+        logger.info("Computing %s hashes (hash_size=%d) of %d images.", method, hash_size, img.shape[0])
+        if img.shape[0]:
+            batch = compute_hashes(img, method, hash_size, **self.params["hash_options"])
+        else:
+            from .hashes import HashBatch
+            batch = HashBatch(np.zeros((0, 1), np.uint64), hash_size * hash_size)
+        n = len(batch)
+        self.results["img_hash"] = batch.packed
+        self.results["hash_nbits"] = batch.nbits
+        self.results["hash_counts"] = batch.counts
+        self.results["hash_shape"] = batch.shape
+        self.results["img_hash_bin"] = to_bits(batch.packed, batch.packed.shape[1] * 64 if batch.counts is not None
+                                               else batch.nbits) if n else np.zeros((0, batch.nbits), bool)
+        self.results["img_hash_hex"] = [batch.hex(i) for i in range(n)]
+        budget = self.params["memory_budget"]
+        if matrix_fits(n, batch.nbits, budget):
+            self.results["feat"] = hamming_matrix(batch.packed, counts=batch.counts,
+                                                  words_per_segment=batch.words_per_segment)
+        else:
+            self.results["feat"] = None
+            logger.info("The %d x %d distance matrix does not fit memory_budget=%d bytes: feat is None and "
+                        "group() searches the pairs under the threshold block by block.", n, n, budget)
+        for key in ("select_pathnames", "select_scores", "select_idx", "stats"):
+            self.results.pop(key, None)
+        return self.results if return_dict else self.results["feat"]
+
+    # ------------------------------------------------------------------
+    def group(self, threshold: int | None = None, mode: str = "components",
+              return_dict: bool = True) -> dict[str, Any] | None:
+        """Group images whose hashes differ by at most ``threshold`` bits.
+
+        Groups are the connected components of the graph "distance <=
+        threshold" (``mode='star'`` gives undouble 1.x's greedy groups).
+        Within a group the keeper comes first (highest resolution, then
+        sharpest, then largest file, then first path) and ``select_scores``
+        are distances to it.
+
+        Returns
+        -------
+        dict
+            ``results`` with ``select_pathnames``, ``select_scores``,
+            ``select_idx`` (aligned, one entry per group) and ``stats``.
+        """
+        self._require("img_hash", "compute_hash")
+        if threshold is None:
+            threshold = self.params["threshold"]
+        if threshold < 0:
+            raise ValueError(f"threshold must be >= 0, got {threshold}")
+        self.params["threshold"] = threshold
+        batch_hashes = self.results["img_hash"]
+        groups = group_hashes(batch_hashes, threshold, mode=mode, memory_budget=self.params["memory_budget"],
+                              counts=self.results["hash_counts"],
+                              words_per_segment=(self.results["hash_nbits"] + 63) // 64,
+                              feat=self.results["feat"])
+        pathnames = self.results["pathnames"]
+        select_idx, select_pathnames, select_scores = [], [], []
+        for members in progress(groups, desc="rank", unit="group"):
+            members = np.asarray(members, dtype=np.int64)
+            order = self._keeper_order(members)
+            ordered = members[order]
+            select_idx.append(ordered)
+            select_pathnames.append([pathnames[i] for i in ordered])
+            select_scores.append(self._distances_to(ordered[0], ordered))
+        n_grouped = int(sum(len(g) for g in select_idx))
+        self.results.update({
+            "select_pathnames": select_pathnames,
+            "select_scores": select_scores,
+            "select_idx": select_idx,
+            "stats": {
+                "n_images": len(pathnames),
+                "n_groups": len(select_idx),
+                "n_grouped_images": n_grouped,
+                "n_duplicates": n_grouped - len(select_idx),
+                "threshold": threshold,
+                "method": self.params["method"],
+                "hash_size": self.params["hash_size"],
+                "mode": mode,
+            },
+        })
+        logger.info("Number of groups with similar images detected: %d", len(select_idx))
+        logger.info("[%d] groups are detected for [%d] images.", len(select_idx), n_grouped)
+        return self.results if return_dict else None
+
+    def _keeper_order(self, members: np.ndarray) -> np.ndarray:
+        """Positions of ``members`` with the keeper first (see :mod:`undouble.keeper`)."""
+        if self.results.get("source") != "files":
+            res = self.results["resolution"][members]
+            return np.lexsort((members, -(res[:, 0] * res[:, 1])))
+        from .keeper import rank_keepers
+
+        paths = [self.results["pathnames"][i] for i in members]
+        ranked = rank_keepers(paths, all_blur=False)
+        position = {p: k for k, p in enumerate(paths)}
+        return np.asarray([position[r.path] for r in ranked], dtype=np.int64)
+
+    def _distances_to(self, keeper: int, members: np.ndarray) -> np.ndarray:
+        feat = self.results["feat"]
+        if feat is not None:
+            return np.asarray(feat[keeper, members])
+        counts = self.results["hash_counts"]
+        hashes = self.results["img_hash"]
+        sub_counts = None if counts is None else counts[members]
+        return hamming_matrix(hashes[members], counts=sub_counts,
+                              words_per_segment=(self.results["hash_nbits"] + 63) // 64)[0]
+
+    # ------------------------------------------------------------------
+    def import_example(self, data: str = "synthetic", url: str | None = None) -> list[str]:
+        """Paths of an example set: ``'synthetic'`` (built in) or ``'flowers'`` (download)."""
+        from .examples import import_example
+
+        return import_example(data=data, url=url)
+
+    def move(self, gui: bool = False, action: str = "move", dry_run: bool = False, target: str | None = None,
+             yes: bool = False, journal: str | None = None, **kwargs: Any):
+        """Move the duplicates of every group into ``undouble`` subfolders (journaled, undoable).
+
+        The keeper of each group stays; a copy of it and every other member
+        go into the ``undouble`` subfolder of their own directories. Asks
+        before acting unless ``yes=True``; ``dry_run=True`` prints the plan.
+        ``gui=True`` lets you pick the keeper(s) of each group.
+
+        Returns
+        -------
+        str or None
+            The journal written (None for a dry run or when nothing is moved);
+            undo it with ``undouble.undo(journal)``.
+        """
+        self._require("select_pathnames", "group")
+        if self.results.get("source") != "files":
+            raise ValueError("move() needs images imported from files, not an array")
+        from .move import move_groups
+
+        metadata = {"method": self.params["method"], "hash_size": self.params["hash_size"],
+                    "threshold": self.params["threshold"], "dim": list(self.params["dim"]),
+                    "grayscale": self.params["grayscale"]}
+        return move_groups(self.results["select_pathnames"], action=action, dry_run=dry_run, target=target,
+                           yes=yes, gui=gui, file_stats=self.results["filestats"], metadata=metadata,
+                           journal=journal, **kwargs)
+
+    def plot(self, cmap: str | None = None, figsize: tuple[int, int] = (15, 10), max_groups: int | None = None,
+             savedir: str | None = None, show: bool | None = None):
+        """One figure per group: images in a grid, titled with score, blur and resolution."""
+        self._require("select_pathnames", "group")
+        from .plot import plot_groups
+
+        return plot_groups(self, cmap=cmap, figsize=figsize, max_groups=max_groups, savedir=savedir, show=show)
+
+    def plot_hash(self, idx: Sequence[int] | int | None = None, filenames: Sequence[str] | str | None = None,
+                  figsize: tuple[int, int] = (8, 8), savedir: str | None = None, show: bool | None = None):
+        """Show each chosen image beside its hash bits."""
+        self._require("img_hash", "compute_hash")
+        from .plot import plot_hashes
+
+        return plot_hashes(self, idx=idx, filenames=filenames, figsize=figsize, savedir=savedir, show=show)
+
+    # ------------------------------------------------------------------
+    def _require(self, key: str, step: str) -> None:
+        if key not in self.results:
+            raise RuntimeError(f"run {step}() first")
+
+    def __repr__(self) -> str:
+        n = len(self.results.get("pathnames", []))
+        return f"Undouble(method={self.params['method']!r}, hash_size={self.params['hash_size']}, images={n})"

@@ -1,0 +1,99 @@
+"""Preprocessing in the seed's order: grey (optional), scale to 0..255, resize to ``dim``."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ._kernels.color import rgb_to_l
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """Grey (Pillow "L" weights) of an RGB(A) uint8 image; grey input is returned as is."""
+    if image.ndim == 2:
+        return image
+    return rgb_to_l(np.ascontiguousarray(image))
+
+
+def scale_to_255(image: np.ndarray) -> np.ndarray:
+    """Scale pixels to 0..255 as ``x * 255 / max(x)``, rounded; black stays black.
+
+    uint8 images whose maximum is already 255 (or 0) are returned unchanged.
+    Other dtypes (uint16, float, bool, ...) are scaled the same way to uint8;
+    negative values are clipped to 0.
+    """
+    image = np.asarray(image)
+    if image.dtype == np.bool_:
+        return image.astype(np.uint8) * 255
+    top = image.max(initial=0)
+    if image.dtype == np.uint8 and top in (0, 255):
+        return image
+    if not np.isfinite(top) or top <= 0:
+        return np.zeros(image.shape, np.uint8)
+    scaled = np.rint(np.clip(image.astype(np.float64), 0, None) * (255.0 / float(top)))
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def resize_area(image: np.ndarray, dim: tuple[int, int]) -> np.ndarray:
+    """Resize to ``dim = (width, height)`` with OpenCV's area interpolation."""
+    width, height = int(dim[0]), int(dim[1])
+    if image.shape[1] == width and image.shape[0] == height:
+        return np.ascontiguousarray(image)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def preprocess(image: np.ndarray, dim: tuple[int, int], grayscale: bool = False) -> np.ndarray:
+    """Preprocess one decoded image for hashing.
+
+    Parameters
+    ----------
+    image : np.ndarray
+        H x W (grey) or H x W x 3 (RGB) array.
+    dim : (int, int)
+        Output ``(width, height)``.
+    grayscale : bool
+        Convert to grey first (output H x W).
+
+    Returns
+    -------
+    np.ndarray
+        uint8, ``(height, width)`` or ``(height, width, 3)``.
+    """
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = image[:, :, :3]
+    if grayscale and image.ndim == 3:
+        image = to_grey(scale_to_255(image) if image.dtype != np.uint8 else image)
+    image = scale_to_255(image)
+    return resize_area(image, dim)
+
+
+def stack_from_array(data: np.ndarray, dim: tuple[int, int], grayscale: bool) -> np.ndarray:
+    """Preprocess an array input: ``N x H x W``, ``N x H x W x C`` or ``N x F``.
+
+    A 2-D ``N x F`` array is accepted only when ``F`` equals ``width*height``
+    (grey) or ``width*height*3`` (RGB) of ``dim``.
+
+    Raises
+    ------
+    ValueError
+        For any other shape, with the shapes that would have worked.
+    """
+    data = np.asarray(data)
+    width, height = int(dim[0]), int(dim[1])
+    if data.ndim == 2:
+        features = data.shape[1]
+        if features == width * height:
+            data = data.reshape(data.shape[0], height, width)
+        elif features == width * height * 3:
+            data = data.reshape(data.shape[0], height, width, 3)
+        else:
+            raise ValueError(
+                f"a 2-D input of shape {data.shape} cannot be reshaped to images of dim={dim}: "
+                f"it needs {width * height} (grey) or {width * height * 3} (RGB) columns; "
+                "pass an N x H x W or N x H x W x 3 array instead")
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[:, :, :, 0]
+    if data.ndim not in (3, 4) or (data.ndim == 4 and data.shape[3] not in (3, 4)):
+        raise ValueError(f"image arrays must be N x H x W or N x H x W x 3, got shape {data.shape}")
+    if data.shape[0] == 0:
+        raise ValueError("the image array is empty (N = 0)")
+    return np.stack([preprocess(img, dim, grayscale) for img in data])

@@ -55,7 +55,11 @@ def _grey_from_file(path: str) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)  # works with any path, also on Windows
     grey = None
     if data.size:
-        grey = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
+        # decode in colour and convert like an array would be: the codecs' own grey
+        # decoding (libpng) rounds differently
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        if bgr is not None:
+            grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     if grey is None:  # formats OpenCV does not read (GIF, HEIF with its plugin, ...)
         with Image.open(path) as im:
             im.seek(0)

@@ -1,0 +1,259 @@
+"""Shared primitives against Pillow / scipy / numpy and slow reference versions.
+
+Every Numba kernel used by the basic hashes is checked here against an
+independent, obviously correct reference (pure Python or plain numpy), and
+where a library defines the behaviour (Pillow's resize and convert('L'),
+scipy's DCT, numpy's median and mean), against that library exactly.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.fftpack
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from undouble._kernels import dct as dctk
+from undouble._kernels.bits import pack_rows, unpack_rows
+from undouble._kernels.color import rgb_to_l
+from undouble._kernels.resample import resize_plane
+from undouble.hashes import to_grey_stack
+from undouble.resample import resize_lanczos, resize_tables
+
+SETTINGS = settings(max_examples=40, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def pil_lanczos(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return np.asarray(Image.fromarray(plane).resize(size, Image.Resampling.LANCZOS))
+
+
+def random_plane(rng: np.random.Generator, h: int, w: int, kind: str) -> np.ndarray:
+    if kind == "noise":
+        return rng.integers(0, 256, (h, w), dtype=np.uint8)
+    if kind == "constant":
+        return np.full((h, w), rng.integers(0, 256), dtype=np.uint8)
+    if kind == "levels":
+        levels = rng.integers(0, 256, int(rng.integers(2, 5)))
+        return levels[rng.integers(0, len(levels), (h, w))].astype(np.uint8)
+    # extremes: 0/255 only, the worst case for clamping of Lanczos overshoot
+    return (rng.integers(0, 2, (h, w)) * 255).astype(np.uint8)
+
+
+KINDS = ("noise", "constant", "levels", "extremes")
+
+
+# --------------------------------------------------------------------------
+# Slow reference of the Lanczos resize, written from hashes.md
+# --------------------------------------------------------------------------
+
+def ref_lanczos(x: float) -> float:
+    def sinc(v: float) -> float:
+        return 1.0 if v == 0.0 else math.sin(math.pi * v) / (math.pi * v)
+    return sinc(x) * sinc(x / 3.0) if -3.0 <= x < 3.0 else 0.0
+
+
+def ref_taps(n_in: int, n_out: int) -> list[tuple[int, list[int]]]:
+    """(first input index, integer weights) per output index."""
+    scale = n_in / n_out
+    fs = max(scale, 1.0)
+    support = 3.0 * fs
+    inv_fs = 1.0 / fs  # Pillow multiplies by 1/filterscale
+    taps = []
+    for o in range(n_out):
+        center = (o + 0.5) * scale
+        xmin = max(0, int(center - support + 0.5))
+        count = min(n_in, int(center + support + 0.5)) - xmin
+        w = [ref_lanczos((x + xmin - center + 0.5) * inv_fs) for x in range(count)]
+        total = 0.0
+        for v in w:
+            total += v
+        if total != 0.0:
+            w = [v / total for v in w]
+        k = [int(v * 2 ** 22 + 0.5) if v >= 0 else int(v * 2 ** 22 - 0.5) for v in w]
+        taps.append((xmin, k))
+    return taps
+
+
+def ref_pass_rows(src: np.ndarray, n_out: int) -> np.ndarray:
+    """Horizontal integer pass, one output column at a time."""
+    out = np.empty((src.shape[0], n_out), dtype=np.uint8)
+    for o, (xmin, k) in enumerate(ref_taps(src.shape[1], n_out)):
+        acc = (1 << 21) + src[:, xmin:xmin + len(k)].astype(np.int64) @ np.asarray(k, dtype=np.int64)
+        out[:, o] = np.clip(acc >> 22, 0, 255)
+    return out
+
+
+def ref_resize(src: np.ndarray, w_out: int, h_out: int) -> np.ndarray:
+    h_in, w_in = src.shape
+    dh = h_in - h_out
+
+    def horizontal(a):
+        return ref_pass_rows(a, w_out) if a.shape[1] != w_out else a
+
+    def vertical(a):
+        return ref_pass_rows(a.T, h_out).T if a.shape[0] != h_out else a
+
+    if dh > 0 and dh > 2 * (w_in - w_out):
+        return np.ascontiguousarray(horizontal(vertical(src)))
+    return np.ascontiguousarray(vertical(horizontal(src)))
+
+
+@SETTINGS
+@given(h=st.integers(1, 300), w=st.integers(1, 300), h_out=st.integers(1, 80), w_out=st.integers(1, 80),
+       kind=st.sampled_from(KINDS), seed=st.integers(0, 2 ** 32 - 1))
+def test_resize_matches_pillow(h, w, h_out, w_out, kind, seed):
+    plane = random_plane(np.random.default_rng(seed), h, w, kind)
+    ours = resize_lanczos(plane, (w_out, h_out))
+    assert ours.shape == (h_out, w_out)
+    np.testing.assert_array_equal(ours, pil_lanczos(plane, (w_out, h_out)))
+
+
+@pytest.mark.parametrize("shape,size", [
+    ((600, 7), (8, 8)), ((7, 600), (8, 8)), ((512, 16), (9, 8)), ((16, 512), (8, 9)),
+    ((400, 9), (32, 32)), ((9, 400), (32, 32)), ((5, 3), (64, 64)), ((1, 1), (8, 9)),
+    ((300, 40), (40, 100)), ((41, 300), (200, 40)), ((33, 33), (33, 33)), ((64, 64), (64, 8)),
+])
+def test_resize_pass_order_cases(shape, size):
+    plane = random_plane(np.random.default_rng(sum(shape)), *shape, "extremes")
+    expected = pil_lanczos(plane, size)
+    np.testing.assert_array_equal(resize_lanczos(plane, size), expected)
+    np.testing.assert_array_equal(ref_resize(plane, *size), expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(1, 60), w=st.integers(1, 60), h_out=st.integers(1, 70), w_out=st.integers(1, 70),
+       kind=st.sampled_from(KINDS), seed=st.integers(0, 2 ** 32 - 1))
+def test_resize_kernel_matches_slow_reference(h, w, h_out, w_out, kind, seed):
+    plane = random_plane(np.random.default_rng(seed), h, w, kind)
+    tables = resize_tables((w, h), (w_out, h_out))
+    np.testing.assert_array_equal(resize_plane(plane, *tables), ref_resize(plane, w_out, h_out))
+
+
+def test_resize_tables_match_reference_taps():
+    from undouble.resample import lanczos_tables
+
+    for n_in, n_out in [(1, 8), (7, 8), (8, 7), (600, 8), (33, 257), (257, 33), (100, 32), (31, 32)]:
+        bounds, coeffs = lanczos_tables(n_in, n_out)
+        for o, (xmin, k) in enumerate(ref_taps(n_in, n_out)):
+            assert bounds[o, 0] == xmin and bounds[o, 1] == len(k)
+            assert list(coeffs[o, :len(k)]) == k
+            assert not coeffs[o, len(k):].any()
+
+
+# --------------------------------------------------------------------------
+# Grey conversion
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def all_colours() -> np.ndarray:
+    """Every 24-bit colour once, as a 4096 x 4096 RGB image."""
+    v = np.arange(1 << 24, dtype=np.uint32)
+    rgb = np.empty((1 << 24, 3), dtype=np.uint8)
+    rgb[:, 0] = v >> 16
+    rgb[:, 1] = (v >> 8) & 0xFF
+    rgb[:, 2] = v & 0xFF
+    return rgb.reshape(4096, 4096, 3)
+
+
+def test_grey_conversion_all_colours(all_colours):
+    expected = np.asarray(Image.fromarray(all_colours).convert("L"))
+    np.testing.assert_array_equal(rgb_to_l(all_colours), expected)
+    r, g, b = (all_colours[..., c].astype(np.uint32) for c in range(3))
+    formula = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)
+    np.testing.assert_array_equal(formula, expected)
+
+
+def test_grey_stack_and_alpha_ignored():
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (5, 23, 31, 4), dtype=np.uint8)
+    grey = to_grey_stack(rgba)
+    for img, g in zip(rgba, grey):
+        np.testing.assert_array_equal(g, np.asarray(Image.fromarray(img, "RGBA").convert("L")))
+        np.testing.assert_array_equal(g, np.asarray(Image.fromarray(img[..., :3]).convert("L")))
+
+
+# --------------------------------------------------------------------------
+# DCT, median, mean
+# --------------------------------------------------------------------------
+
+def dct_families(n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    half = rng.integers(0, 256, (n, (n + 1) // 2))
+    sym = rng.integers(0, 256, (n, n))
+    ramp = np.arange(n) * 255 // max(n - 1, 1)
+    return [
+        np.zeros((n, n)), np.full((n, n), 255), np.full((n, n), 128),
+        np.tile(ramp, (n, 1)), np.tile(ramp[:, None], (1, n)),
+        np.hstack([half, half[:, ::-1]])[:, :n], np.triu(sym) + np.triu(sym, 1).T,
+        (np.indices((n, n)).sum(0) % 2) * 255, rng.integers(0, 2, (n, n)) * 200,
+        rng.integers(0, 256, (n, n)),
+    ]
+
+
+@pytest.mark.parametrize("n", list(range(2, 41)) + [44, 48, 56, 64, 100, 128])
+def test_dct_matches_scipy_exactly(n):
+    rng = np.random.default_rng(n)
+    for img in dct_families(n, rng):
+        pixels = np.clip(img, 0, 255).astype(np.uint8)
+        x = pixels.astype(np.float64)
+        # ImageHash calls scipy.fftpack on the uint8 pixels
+        ref2 = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
+        np.testing.assert_array_equal(dctk.dct2(x), ref2)
+        np.testing.assert_array_equal(dctk.dct_last_axis(x), scipy.fftpack.dct(pixels))
+
+
+def test_median_matches_numpy():
+    rng = np.random.default_rng(5)
+    for size in list(range(1, 30)) + [64, 100, 256, 257]:
+        for values in (rng.standard_normal(size), rng.integers(-3, 4, size).astype(np.float64),
+                       np.zeros(size), rng.standard_normal(size) * 10.0 ** rng.integers(-200, 200, size)):
+            assert dctk.median(values) == np.median(values)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 64, 127, 128, 129, 200, 1000, 5000])
+def test_pairwise_sum_matches_numpy(n):
+    rng = np.random.default_rng(n)
+    for _ in range(5):
+        a = rng.standard_normal(n) * 10.0 ** rng.integers(-12, 12, n)
+        assert dctk.pairwise_sum(a, 0, n) == np.add.reduce(a)
+        assert dctk.pairwise_sum(np.concatenate([[1e300], a]), 1, n) == np.add.reduce(a)
+
+
+@pytest.mark.parametrize("n,factor", [(2, 1), (2, 4), (3, 2), (4, 4), (5, 4), (7, 1), (8, 1), (8, 2), (8, 4),
+                                      (11, 4), (16, 4), (23, 2), (32, 4), (91, 2), (100, 1), (128, 1), (181, 2)])
+def test_numpy_mean_2d_matches_numpy(n, factor):
+    """The phash_simple block ``d[:n, 1:n+1]`` of an N x N array, awkward magnitudes."""
+    rng = np.random.default_rng(n * 10 + factor)
+    size = n * factor
+    for _ in range(3):
+        big = rng.standard_normal((size, size)) * 10.0 ** rng.integers(-10, 10, (size, size))
+        block = big[:n, 1:n + 1]
+        assert dctk.numpy_mean_2d(block) == block.mean()
+
+
+# --------------------------------------------------------------------------
+# Bit packing
+# --------------------------------------------------------------------------
+
+def ref_pack(bits: np.ndarray) -> np.ndarray:
+    n, nbits = bits.shape
+    words = (nbits + 63) // 64
+    padded = np.zeros((n, words * 64), dtype=np.uint8)
+    padded[:, :nbits] = bits
+    return np.packbits(padded, axis=1).view(">u8").astype(np.uint64).reshape(n, words)
+
+
+@pytest.mark.parametrize("nbits", [1, 4, 42, 63, 64, 65, 100, 196, 256, 484])
+def test_pack_unpack_match_packbits(nbits):
+    rng = np.random.default_rng(nbits)
+    bits = rng.integers(0, 2, (17, nbits)).astype(np.bool_)
+    bits[0] = True
+    bits[1] = False
+    packed = pack_rows(bits)
+    np.testing.assert_array_equal(packed, ref_pack(bits))
+    np.testing.assert_array_equal(unpack_rows(packed, nbits), bits)
+    ref_unpacked = np.unpackbits(packed.astype(">u8").view(np.uint8).reshape(17, -1), axis=1)[:, :nbits]
+    np.testing.assert_array_equal(ref_unpacked.astype(np.bool_), bits)

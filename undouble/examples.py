@@ -16,7 +16,7 @@ from PIL import Image, ImageEnhance
 
 from ._logging import logger
 
-SYNTHETIC_VERSION = 1
+SYNTHETIC_VERSION = 2
 FLOWERS_URL = "https://erdogant.github.io/datasets/flower_images.zip"
 
 
@@ -70,7 +70,7 @@ def _variants(base: Image.Image, rng: np.random.Generator) -> list[tuple[str, Im
         elif kind == "brightened":
             out.append((kind, ImageEnhance.Brightness(base).enhance(1.12)))
         else:
-            dx, dy = max(1, w // 40), max(1, h // 40)
+            dx, dy = max(1, w // 64), max(1, h // 64)
             out.append((kind, base.crop((dx, dy, w - dx, h - dy))))
     return out
 
@@ -82,7 +82,7 @@ def make_synthetic_set(folder: str | os.PathLike, n_originals: int = 240, n_with
     ``n_originals`` distinct photo-like images (JPEG and PNG, 320 x 240 or
     240 x 320) of which ``n_with_duplicates`` get 1-3 near-duplicates each:
     exact byte copies, half-size, re-encoded at JPEG quality 60, brightened
-    by 12 %, cropped by 2.5 % per side. The result is deterministic.
+    by 12 %, cropped by about 1.5 % per side. The result is deterministic.
 
     Returns
     -------

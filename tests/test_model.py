@@ -1,0 +1,153 @@
+"""The seed's examples, run as a user would, on the built-in example set."""
+import logging
+import os
+
+import numpy as np
+import pytest
+
+import undouble as ud
+from undouble import Undouble
+
+
+@pytest.fixture(scope="module")
+def hashed_model(example_paths):
+    model = Undouble(method="phash", hash_size=8, verbose=30)
+    model.import_data(example_paths)
+    model.compute_hash()
+    return model
+
+
+def _name_groups(model):
+    return sorted(sorted(os.path.basename(p) for p in g) for g in model.results["select_pathnames"])
+
+
+def test_import_keys_as_the_seed_prints(example_paths):
+    model = Undouble(ext=["png", "tiff", "jpg", "jfif"], grayscale=False, dim=(128, 128), verbose=30)
+    model.import_data(example_paths)
+    keys = list(model.results.keys())
+    assert keys[:4] == ["img", "feat", "pathnames", "filenames"]
+    assert model.results["feat"] is None
+    n = len(example_paths)
+    assert model.results["img"].shape == (n, 128, 128, 3)
+    assert model.results["img"].dtype == np.uint8
+    assert model.results["filenames"] == [os.path.basename(p) for p in model.results["pathnames"]]
+    assert model.results["skipped"] == []
+
+
+def test_compute_hash_fills_feat(hashed_model):
+    r = hashed_model.results
+    n = len(r["pathnames"])
+    feat = r["feat"]
+    assert feat.shape == (n, n) and feat.dtype == np.uint8
+    assert np.array_equal(feat, feat.T) and not feat.diagonal().any()
+    assert r["img_hash"].shape == (n, 1) and r["img_hash"].dtype == np.uint64
+    assert r["img_hash_bin"].shape == (n, 64) and r["img_hash_bin"].dtype == np.bool_
+    assert all(len(h) == 16 for h in r["img_hash_hex"])
+    # feat is the popcount of the XOR of the hash bits, checked with plain numpy
+    bits = r["img_hash_bin"]
+    for i in (0, 5, n - 1):
+        assert np.array_equal(feat[i], (bits[i] != bits).sum(axis=1))
+
+
+def test_hashes_match_hash_image_on_the_preprocessed_images(hashed_model):
+    r = hashed_model.results
+    for i in (0, 17, 101):
+        assert r["img_hash_hex"][i] == ud.hash_image(r["img"][i], "phash", 8)
+
+
+def test_groups_at_threshold_10_are_the_planted_duplicates(hashed_model, example_manifest):
+    hashed_model.group(threshold=10)
+    expected = sorted(sorted(g) for g in example_manifest["groups"])
+    assert _name_groups(hashed_model) == expected
+
+
+def test_threshold_0_groups_only_identical_hashes(hashed_model, example_manifest):
+    results = hashed_model.group(threshold=0)
+    hexes = results["img_hash_hex"]
+    for idx in results["select_idx"]:
+        assert len({hexes[i] for i in idx}) == 1
+    # every exact byte copy is found
+    copies = [g for g in example_manifest["groups"] if any("_copy." in name for name in g)]
+    found = [set(g) for g in _name_groups(hashed_model)]
+    for g in copies:
+        pair = {g[0], next(n for n in g if "_copy." in n)}
+        assert any(pair <= f for f in found)
+
+
+def test_group_results_are_aligned(hashed_model):
+    r = hashed_model.group(threshold=10)
+    assert len(r["select_pathnames"]) == len(r["select_scores"]) == len(r["select_idx"]) == r["stats"]["n_groups"]
+    for paths, scores, idx in zip(r["select_pathnames"], r["select_scores"], r["select_idx"]):
+        assert paths == [r["pathnames"][i] for i in idx]
+        assert scores[0] == 0
+        assert np.array_equal(scores, r["feat"][idx[0], idx])
+        assert len(set(idx.tolist())) == len(idx)
+    assert r["stats"]["n_grouped_images"] == sum(len(i) for i in r["select_idx"])
+
+
+def test_keeper_is_the_highest_resolution(hashed_model):
+    r = hashed_model.group(threshold=10)
+    for idx in r["select_idx"]:
+        pixels = r["resolution"][idx].prod(axis=1)
+        assert pixels[0] == pixels.max()
+
+
+def test_group_logs_the_seed_lines(hashed_model):
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    logger = logging.getLogger("undouble")
+    handler, old_level = Keep(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        r = hashed_model.group(threshold=10)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    n_groups, n_images = r["stats"]["n_groups"], r["stats"]["n_grouped_images"]
+    assert f"Number of groups with similar images detected: {n_groups}" in records
+    assert f"[{n_groups}] groups are detected for [{n_images}] images." in records
+
+
+def test_compute_hash_uses_init_hash_size(example_paths):
+    model = Undouble(method="ahash", hash_size=16, verbose=30)
+    model.import_data(example_paths[:5])
+    model.compute_hash()
+    assert model.results["img_hash_bin"].shape == (5, 256)
+    assert model.results["img_hash"].shape == (5, 4)
+    model.compute_hash(method="dhash", hash_size=6)
+    assert model.results["img_hash_bin"].shape == (5, 36)
+    assert model.params["method"] == "dhash"
+
+
+def test_steps_out_of_order_raise_clear_errors():
+    model = Undouble(verbose=30)
+    with pytest.raises(RuntimeError, match="import_data"):
+        model.compute_hash()
+    model.import_data(np.zeros((2, 8, 8), np.uint8))
+    with pytest.raises(RuntimeError, match="compute_hash"):
+        model.group()
+
+
+def test_unknown_method_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown hash method"):
+        Undouble(method="sha256")
+
+
+def test_grayscale_copy_of_colour_photo_matches(tmp_path):
+    from PIL import Image
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    from imagesets import real_photos
+
+    photo = real_photos()["chelsea"]
+    Image.fromarray(photo).save(tmp_path / "colour.png")
+    Image.fromarray(photo).convert("L").save(tmp_path / "grey.png")
+    model = Undouble(method="phash", verbose=30)
+    model.import_data(str(tmp_path))
+    model.compute_hash()
+    assert model.results["feat"][0, 1] <= 2

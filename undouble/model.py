@@ -49,6 +49,12 @@ class Undouble:
         above it, grouping searches pairs block by block.
     max_pixels : int
         Files with more pixels are skipped before decoding.
+    cache : bool, str or PathLike, default False
+        Keep file hashes in a persistent cache (:mod:`undouble.cache`) so that
+        a later run decodes only new or changed files: True for the default
+        file in the user cache folder, or a path. Cached files are decoded
+        only when their image is needed (``results['img']`` is then a
+        :class:`~undouble.cache.LazyImages`).
     **hash_options
         Options of the hash method, with ImageHash's names
         (``highfreq_factor``, ``image_scale``, ``binbits``, ...).
@@ -66,7 +72,7 @@ class Undouble:
                  hash_size: int = 8, ext: Sequence[str] | None = None, threshold: int = 0,
                  verbose: int | str = 20, n_jobs: int | None = None,
                  memory_budget: int = DEFAULT_MEMORY_BUDGET, max_pixels: int = uio.DEFAULT_MAX_PIXELS,
-                 **hash_options: Any) -> None:
+                 cache: bool | str | os.PathLike | None = False, **hash_options: Any) -> None:
         if len(dim) != 2 or int(dim[0]) < 1 or int(dim[1]) < 1:
             raise ValueError(f"dim must be (width, height) with positive ints, got {dim!r}")
         self.params: dict[str, Any] = {
@@ -81,6 +87,7 @@ class Undouble:
             "max_pixels": int(max_pixels),
             "hash_options": dict(hash_options),
             "verbose": verbose,
+            "cache": cache,
         }
         self.results: dict[str, Any] = {}
         set_logger(verbose)
@@ -122,6 +129,7 @@ class Undouble:
 
         paths, skipped = self._resolve_paths(targetdir)
         images, kept, resolution, filestats = [], [], [], []
+        cached = self._cache_lookup(paths)  # hashed before and unchanged: decoded only when shown
 
         def load(path: str):
             try:
@@ -134,9 +142,10 @@ class Undouble:
             except OSError as exc:
                 return path, None, None, None, f"cannot read file: {exc}"
 
-        logger.info("Reading %d files.", len(paths))
-        with progress(total=len(paths), desc="import", unit="img") as bar:
-            for path, img, res, stat, reason in uio.map_threads(load, paths, self.params["n_jobs"], bar):
+        todo = [p for p in paths if p not in cached] if cached else paths
+        logger.info("Reading %d files (%d unchanged in the hash cache).", len(todo), len(cached))
+        with progress(total=len(todo), desc="import", unit="img") as bar:
+            for path, img, res, stat, reason in uio.map_threads(load, todo, self.params["n_jobs"], bar):
                 if img is None:
                     skipped.append((path, reason))
                     continue
@@ -145,7 +154,10 @@ class Undouble:
                 resolution.append(res)
                 filestats.append(stat)
         uio.log_skipped(skipped)
-        if images:
+        if cached:
+            stack, kept, resolution, filestats = self._merge_cached(paths, cached, kept, images, resolution,
+                                                                    filestats)
+        elif images:
             stack = np.stack(images)
         else:
             h, w = dim[1], dim[0]
@@ -216,7 +228,7 @@ class Undouble:
         img = self.results["img"]
         logger.info("Computing %s hashes (hash_size=%d) of %d images.", method, hash_size, img.shape[0])
         if img.shape[0]:
-            batch = compute_hashes(img, method, hash_size, **self.params["hash_options"])
+            batch = self._hash_images(img, method, hash_size)
         else:
             from .hashes import HashBatch
             batch = HashBatch(np.zeros((0, 1), np.uint64), hash_size * hash_size)
@@ -368,6 +380,81 @@ class Undouble:
         from .plot import plot_hashes
 
         return plot_hashes(self, idx=idx, filenames=filenames, figsize=figsize, savedir=savedir, show=show)
+
+    def export(self, path: str | os.PathLike, format: str | None = None) -> str:
+        """Write the groups to a JSON or CSV file (format from the extension unless given).
+
+        The JSON is the object ``undouble scan --json`` prints: ``groups`` lists
+        each group's files with the keeper first, ``distances`` their distances
+        to the keeper (see :mod:`undouble.export`).
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        self._require("select_pathnames", "group")
+        from .export import export_groups
+
+        return export_groups(self, path, format=format)
+
+    # ------------------------------------------------------------------ hash cache
+    def _hash_cache(self):
+        """The open :class:`~undouble.cache.HashCache`, or None when caching is off."""
+        spec = self.params.get("cache")
+        if not spec:
+            return None
+        current = getattr(self, "_cache", None)
+        if current is None or getattr(self, "_cache_spec", None) is not spec:
+            from .cache import open_cache
+
+            current, self._cache_spec = open_cache(spec), spec
+            self._cache = current
+        return current
+
+    def _cache_key(self, method: str | None = None, hash_size: int | None = None):
+        from .cache import hash_params
+
+        return hash_params(method or self.params["method"], hash_size or self.params["hash_size"],
+                           self.params["hash_options"], self.params["dim"], self.params["grayscale"])
+
+    def _cache_lookup(self, paths: Sequence[str]) -> dict:
+        """Cache entries of the unchanged files among ``paths`` ({} when caching is off)."""
+        cache = self._hash_cache()
+        return cache.lookup(paths, self._cache_key()) if cache is not None and paths else {}
+
+    def _merge_cached(self, paths, cached, kept, images, resolution, filestats):
+        """Rows in ``paths`` order: decoded images, and lazily loaded ones for cache hits."""
+        from .cache import LazyImages
+
+        decoded = {p: (img, res, st) for p, img, res, st in zip(kept, images, resolution, filestats)}
+        order = [p for p in paths if p in cached or p in decoded]
+        rows = [decoded[p][0] if p in decoded else None for p in order]
+        res = [decoded[p][1] if p in decoded else cached[p].resolution for p in order]
+        stats = [decoded[p][2] if p in decoded else cached[p].stat for p in order]
+        dim, grayscale, max_pixels = self.params["dim"], self.params["grayscale"], self.params["max_pixels"]
+
+        def load(i: int) -> np.ndarray:
+            try:
+                return preprocess(uio.read_image(order[i], dim, max_pixels).pixels, dim, grayscale)
+            except uio.ImageReadError as exc:
+                raise uio.ImageReadError(f"{order[i]} cannot be read any more since import_data(): {exc}") from None
+
+        shape = (dim[1], dim[0]) if grayscale else (dim[1], dim[0], 3)
+        return LazyImages(rows, load, shape), order, res, stats
+
+    def _hash_images(self, img: Any, method: str, hash_size: int):
+        """HashBatch of every row, from the hash cache where the files are unchanged."""
+        cache = self._hash_cache() if self.results.get("source") == "files" else None
+        compute = lambda images: compute_hashes(images, method, hash_size, **self.params["hash_options"])  # noqa: E731
+        if cache is None:
+            return compute(img)
+        from .cache import hash_with_cache
+
+        batch, hits = hash_with_cache(cache, self._cache_key(method, hash_size), self.results["pathnames"], img,
+                                      compute, self.results["filestats"], self.results["resolution"])
+        logger.info("%d of %d hashes from the cache %s.", hits, len(batch), cache.path)
+        return batch
 
     # ------------------------------------------------------------------
     def _require(self, key: str, step: str) -> None:

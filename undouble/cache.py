@@ -1,0 +1,723 @@
+"""A persistent hash cache, so that re-running on unchanged files skips decoding.
+
+Re-hashing a folder of 100,000 photos costs a full decode of every file; most of
+them have not changed since the last run.  :class:`HashCache` remembers the hash
+of every file it was given, in an SQLite database, and gives it back as long as the
+file and every setting that changes its hash are the same.
+
+What makes a hit
+----------------
+A row is found by the file's **absolute path** and the **parameter key**
+(:func:`hash_params`): method, hash_size, method options, ``dim``, ``grayscale``,
+the decoder (Pillow and OpenCV versions, the decoding/preprocessing tag
+:data:`PIPELINE_TAG`) and undouble's version.  It is a hit only when the file's
+**size and modification time (ns)** are still those stored.  Any change, a touch
+included, makes a miss and the file is decoded and hashed again.
+
+Stored per row: the packed hash (bytes of the uint64 words; all segments for
+crop-resistant), the number of bits, the segment count, the hash's grid shape,
+the original resolution and the file's size and mtime.
+
+Safety
+------
+* SQLite in WAL mode with a busy timeout: several processes (or threads, each
+  with its own :class:`HashCache`) can read and write one cache at once; writes
+  that still find the database busy are retried with back-off.
+* A corrupt cache file is moved aside (``<name>.corrupt-<time>``) and a new one
+  is started, with a logged warning.  Every cache failure is logged and treated
+  as a miss: the cache never stops a run.
+
+The default file is ``hashes.sqlite3`` in the user cache folder
+(:func:`undouble.examples.cache_dir`, which honours ``$UNDOUBLE_CACHE_DIR`` and
+``$XDG_CACHE_HOME``).
+
+Examples
+--------
+>>> from undouble import Undouble
+>>> model = Undouble(method='phash', cache=True)      # doctest: +SKIP
+>>> model.import_data('/photos')                     # doctest: +SKIP
+>>> model.compute_hash()  # second time: only new or changed files are decoded  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
+
+import numpy as np
+
+from ._logging import logger
+
+__all__ = [
+    "CacheEntry",
+    "HashCache",
+    "LazyImages",
+    "PIPELINE_TAG",
+    "SCHEMA_VERSION",
+    "default_cache_path",
+    "hash_params",
+    "hash_with_cache",
+    "open_cache",
+]
+
+SCHEMA_VERSION = 1
+"""Version of the table layout; a cache with another version is emptied and rebuilt."""
+
+PIPELINE_TAG = "rgb-exif-draft/scale255-area/1"
+"""Decoding and preprocessing recipe; bump it when ``io.read_image`` or
+``preprocess.preprocess`` change their pixels, so that old hashes are not reused."""
+
+DEFAULT_FILENAME = "hashes.sqlite3"
+_CHUNK = 500            # paths per SELECT ... IN (...) (SQLite's variable limit is 999+)
+_WRITE_RETRIES = 8
+_BUSY_TIMEOUT_S = 30.0
+
+PathLike = Union[str, "os.PathLike[str]"]
+CacheSpec = Union[None, bool, PathLike, "HashCache"]
+
+
+def default_cache_path() -> Path:
+    """``hashes.sqlite3`` in undouble's user cache folder."""
+    from .examples import cache_dir
+
+    return cache_dir() / DEFAULT_FILENAME
+
+
+# --------------------------------------------------------------------------- keys
+def _versions() -> dict[str, str]:
+    import PIL
+
+    from . import __version__
+
+    try:
+        import cv2
+
+        cv = cv2.__version__
+    except ImportError:  # pragma: no cover - a dependency
+        cv = "none"
+    return {"undouble": __version__, "pillow": PIL.__version__, "opencv": cv, "pipeline": PIPELINE_TAG}
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-stable form of an option value; raises TypeError when it has none."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    raise TypeError(f"option value {value!r} cannot be part of a cache key")
+
+
+def hash_params(method: str, hash_size: int, hash_options: Mapping[str, Any] | None = None,
+                dim: Sequence[int] | None = None, grayscale: bool = False) -> tuple[str, str] | None:
+    """The cache key of a hash configuration.
+
+    Parameters
+    ----------
+    method, hash_size, hash_options
+        As given to :func:`undouble.hashes.compute_hashes`.
+    dim, grayscale
+        Preprocessing of :class:`undouble.Undouble`.
+
+    Returns
+    -------
+    (str, str) or None
+        ``(key, description)``: a short digest and the JSON it digests (stored
+        beside it for people reading the cache).  None when an option cannot be
+        part of a key (a callable inner hash, for instance): such runs are not
+        cached.
+    """
+    try:
+        options = _canonical(dict(hash_options or {}))
+    except TypeError as exc:
+        logger.debug("Hash cache not used: %s", exc)
+        return None
+    desc = {
+        "method": str(method),
+        "hash_size": int(hash_size),
+        "options": options,
+        "dim": [int(d) for d in dim] if dim is not None else None,
+        "grayscale": bool(grayscale),
+        **_versions(),
+    }
+    text = json.dumps(desc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24], text
+
+
+# --------------------------------------------------------------------------- entries
+@dataclass(frozen=True)
+class CacheEntry:
+    """The cached hash of one file.
+
+    Attributes
+    ----------
+    path : str
+        Absolute path.
+    size, mtime_ns : int
+        The file's size and modification time when it was hashed.
+    packed : np.ndarray
+        uint64 words: ``words_per_segment`` of them, times ``segments`` for
+        multi-segment hashes.
+    nbits : int
+        Bits of the hash (of one segment for crop-resistant).
+    segments : int or None
+        Segment count (crop-resistant); None for single hashes.
+    grid : (int, int) or None
+        Shape of the hash's bit grid (``HashBatch.shape``).
+    width, height : int
+        Pixels of the original image.
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    packed: np.ndarray
+    nbits: int
+    segments: int | None
+    grid: tuple[int, int] | None
+    width: int
+    height: int
+
+    @property
+    def stat(self) -> tuple[int, int]:
+        """``(size, mtime_ns)``, as ``results['filestats']`` holds it."""
+        return self.size, self.mtime_ns
+
+    @property
+    def resolution(self) -> tuple[int, int]:
+        """``(width, height)`` of the original image."""
+        return self.width, self.height
+
+
+def file_stat(path: PathLike) -> tuple[int, int] | None:
+    """``(size, mtime_ns)`` of a file, or None when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return int(st.st_size), int(st.st_mtime_ns)
+
+
+def _is_corruption(exc: BaseException) -> bool:
+    """Whether an SQLite error means the file is damaged (not merely busy or unreadable)."""
+    if _is_busy(exc):
+        return False
+    if getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+        return True
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
+def _is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+# --------------------------------------------------------------------------- the cache
+class HashCache:
+    """An SQLite cache of file hashes, safe to share between processes.
+
+    Parameters
+    ----------
+    path : str or PathLike, optional
+        Database file (default :func:`default_cache_path`); its folder is created.
+    timeout : float, default 30
+        Seconds a query waits for another process's write lock.
+
+    Notes
+    -----
+    One instance may be used from several threads (calls are serialised by a
+    lock); for parallel writers, give each its own instance.  Errors never
+    escape: a failed lookup returns no hits, a failed store stores nothing,
+    and both log why.  After an unrecoverable error the instance is disabled
+    (``enabled`` is False) and behaves as an always-missing cache.
+
+    Examples
+    --------
+    >>> cache = HashCache('/tmp/hashes.sqlite3')                     # doctest: +SKIP
+    >>> key = hash_params('phash', 8, {}, (128, 128), False)          # doctest: +SKIP
+    >>> hits = cache.lookup(['/photos/a.jpg'], key)                   # doctest: +SKIP
+    """
+
+    def __init__(self, path: PathLike | None = None, timeout: float = _BUSY_TIMEOUT_S) -> None:
+        self.path = Path(os.fspath(path)).expanduser().absolute() if path is not None else default_cache_path()
+        self.timeout = float(timeout)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self.enabled = True
+        self.recovered_from: Path | None = None
+        with self._lock:
+            self._open()
+
+    # ---------------------------------------------------------------- connection
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(os.fspath(self.path), timeout=self.timeout, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            mode = self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+            if mode is None or str(mode[0]).lower() != "wal":
+                logger.debug("Hash cache %s runs in journal mode %s", self.path, mode)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._retry(lambda: self._create_schema(conn))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @staticmethod
+    def _create_schema(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            row = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+            if row is not None and row[0] != str(SCHEMA_VERSION):
+                logger.info("Hash cache has schema %s, this undouble uses %s: emptying it.", row[0], SCHEMA_VERSION)
+                conn.execute("DROP TABLE IF EXISTS hashes")
+                conn.execute("DROP TABLE IF EXISTS params")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS hashes ("
+                " path TEXT NOT NULL, params TEXT NOT NULL,"
+                " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+                " packed BLOB NOT NULL, nbits INTEGER NOT NULL, segments INTEGER,"
+                " grid_h INTEGER, grid_w INTEGER, width INTEGER NOT NULL, height INTEGER NOT NULL,"
+                " stored REAL NOT NULL, PRIMARY KEY (path, params)) WITHOUT ROWID")
+            conn.execute("CREATE TABLE IF NOT EXISTS params (key TEXT PRIMARY KEY, description TEXT NOT NULL)")
+            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _retry(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn``, retrying with back-off while the database is busy."""
+        delay = 0.05
+        for attempt in range(_WRITE_RETRIES):
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or attempt == _WRITE_RETRIES - 1:
+                    raise
+                logger.debug("Hash cache busy (%s), retrying in %.2f s", exc, delay)
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2.0)
+        return None  # pragma: no cover
+
+    def _open(self) -> None:
+        try:
+            self._conn = self._connect()
+            # reading the schema touches the first pages: a garbage file fails here
+            self._conn.execute("SELECT count(*) FROM meta").fetchone()
+        except sqlite3.DatabaseError as exc:
+            if _is_corruption(exc):
+                self._recover(exc)
+            else:
+                self._disable(exc)
+        except OSError as exc:
+            self._disable(exc)
+
+    def _disable(self, exc: BaseException) -> None:
+        logger.warning("Hash cache %s cannot be used (%s); continuing without it.", self.path, exc)
+        self.enabled = False
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+        self._conn = None
+
+    def _recover(self, exc: BaseException) -> None:
+        """Move a corrupt database aside and start a new one."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
+        logger.warning("Hash cache %s is corrupt (%s); moved it to %s and starting a new one.",
+                       self.path, exc, aside)
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(os.fspath(self.path) + suffix)
+            try:
+                os.replace(src, Path(os.fspath(aside) + suffix))
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                self._disable(err)
+                return
+        self.recovered_from = aside
+        try:
+            self._conn = self._connect()
+        except (sqlite3.Error, OSError) as err:
+            self._disable(err)
+
+    def _run(self, what: str, fn: Callable[[sqlite3.Connection], Any], default: Any) -> Any:
+        """Run ``fn(conn)`` under the lock; recover from corruption once; never raise."""
+        with self._lock:
+            for attempt in range(2):
+                if not self.enabled or self._conn is None:
+                    return default
+                try:
+                    return fn(self._conn)
+                except sqlite3.DatabaseError as exc:
+                    if _is_corruption(exc) and attempt == 0:
+                        self._recover(exc)
+                        continue
+                    logger.warning("Hash cache %s: %s failed (%s); continuing without cached hashes.",
+                                   self.path, what, exc)
+                    return default
+                except OSError as exc:  # pragma: no cover - disk errors
+                    logger.warning("Hash cache %s: %s failed (%s).", self.path, what, exc)
+                    return default
+            return default
+
+    # ---------------------------------------------------------------- public
+    def lookup(self, paths: Iterable[PathLike], params: tuple[str, str] | str | None,
+               stats: Mapping[str, Sequence[int] | None] | None = None) -> dict[str, CacheEntry]:
+        """Cached hashes of the files that did not change.
+
+        Parameters
+        ----------
+        paths : iterable of str or PathLike
+            Files; relative paths are made absolute.
+        params : (str, str) or str
+            Key from :func:`hash_params` (or just its digest).
+        stats : mapping, optional
+            ``{path: (size, mtime_ns)}`` already known (as in
+            ``results['filestats']``); other files are ``os.stat``-ed.
+
+        Returns
+        -------
+        dict
+            ``{path: CacheEntry}`` for every hit, keyed by the path as given.
+        """
+        if params is None or not self.enabled:
+            return {}
+        key = params[0] if isinstance(params, tuple) else str(params)
+        wanted: dict[str, tuple[str, tuple[int, int]]] = {}
+        for p in paths:
+            given = os.fspath(p)
+            st = stats.get(given) if stats is not None else None
+            st = tuple(st) if st is not None else file_stat(given)  # type: ignore[assignment]
+            if st is None:
+                continue
+            wanted[os.path.abspath(given)] = (given, (int(st[0]), int(st[1])))
+        if not wanted:
+            return {}
+
+        def query(conn: sqlite3.Connection) -> dict[str, CacheEntry]:
+            found: dict[str, CacheEntry] = {}
+            names = list(wanted)
+            for start in range(0, len(names), _CHUNK):
+                chunk = names[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    "SELECT path, size, mtime_ns, packed, nbits, segments, grid_h, grid_w, width, height "
+                    f"FROM hashes WHERE params = ? AND path IN ({marks})", [key, *chunk]).fetchall()
+                for path, size, mtime_ns, blob, nbits, segments, gh, gw, width, height in rows:
+                    given, (want_size, want_mtime) = wanted[path]
+                    if size != want_size or mtime_ns != want_mtime:
+                        continue
+                    packed = np.frombuffer(blob, dtype="<u8").astype(np.uint64)
+                    found[given] = CacheEntry(given, size, mtime_ns, packed, int(nbits),
+                                              None if segments is None else int(segments),
+                                              None if gh is None else (int(gh), int(gw)), int(width), int(height))
+            return found
+
+        return self._run("lookup", query, {})
+
+    def store(self, entries: Iterable[CacheEntry], params: tuple[str, str] | str | None) -> int:
+        """Save hashes (replacing older rows of the same file and key).
+
+        Parameters
+        ----------
+        entries : iterable of CacheEntry
+        params : (str, str) or str
+            Key from :func:`hash_params`.
+
+        Returns
+        -------
+        int
+            Rows written (0 when the cache is disabled or the write failed).
+        """
+        if params is None or not self.enabled:
+            return 0
+        key, desc = (params if isinstance(params, tuple) else (str(params), ""))
+        now = time.time()
+        rows = [(os.path.abspath(e.path), key, int(e.size), int(e.mtime_ns),
+                 np.ascontiguousarray(e.packed, dtype="<u8").tobytes(), int(e.nbits),
+                 None if e.segments is None else int(e.segments),
+                 None if e.grid is None else int(e.grid[0]), None if e.grid is None else int(e.grid[1]),
+                 int(e.width), int(e.height), now) for e in entries]
+        if not rows:
+            return 0
+
+        def write(conn: sqlite3.Connection) -> int:
+            def transaction() -> int:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if desc:
+                        conn.execute("INSERT OR IGNORE INTO params (key, description) VALUES (?, ?)", (key, desc))
+                    conn.executemany("INSERT OR REPLACE INTO hashes (path, params, size, mtime_ns, packed, nbits,"
+                                     " segments, grid_h, grid_w, width, height, stored)"
+                                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                    raise
+                return len(rows)
+
+            return self._retry(transaction)
+
+        return self._run("store", write, 0)
+
+    def count(self) -> int:
+        """Number of cached hashes (all keys)."""
+        return self._run("count", lambda c: int(c.execute("SELECT count(*) FROM hashes").fetchone()[0]), 0)
+
+    def clear(self) -> None:
+        """Remove every cached hash."""
+        def wipe(conn: sqlite3.Connection) -> None:
+            self._retry(lambda: conn.execute("DELETE FROM hashes"))
+            self._retry(lambda: conn.execute("DELETE FROM params"))
+        self._run("clear", wipe, None)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except sqlite3.Error:  # pragma: no cover
+                    pass
+                self._conn = None
+            self.enabled = False
+
+    def __enter__(self) -> "HashCache":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"HashCache({os.fspath(self.path)!r}{'' if self.enabled else ', disabled'})"
+
+
+def open_cache(spec: CacheSpec) -> HashCache | None:
+    """A :class:`HashCache` from the ``cache=`` argument of :class:`~undouble.Undouble`.
+
+    ``None``/``False``: no cache; ``True``: the default file; a path: that file;
+    a :class:`HashCache`: itself.  A cache that cannot be opened gives None and a
+    warning.
+    """
+    if spec is None or spec is False:
+        return None
+    if isinstance(spec, HashCache):
+        return spec if spec.enabled else None
+    cache = HashCache(None if spec is True else spec)
+    return cache if cache.enabled else None
+
+
+# --------------------------------------------------------------------------- lazy rows
+class LazyImages:
+    """Preprocessed images of which some are decoded only when used.
+
+    It stands in for ``results['img']`` when cached hashes made decoding
+    unnecessary: it has ``shape``, ``dtype``, ``ndim`` and ``len``, indexing
+    with an int returns that row (decoding and preprocessing it on first use),
+    indexing with a slice or a list returns a stacked array, and
+    ``np.asarray(images)`` decodes everything.
+
+    Parameters
+    ----------
+    rows : list of np.ndarray or None
+        Decoded rows; None where a row is still to be loaded.
+    loader : callable
+        ``loader(i) -> np.ndarray`` loads row ``i``.
+    row_shape : tuple of int
+        Shape of one row, ``(H, W)`` or ``(H, W, 3)``.
+    """
+
+    dtype = np.dtype(np.uint8)
+
+    def __init__(self, rows: list[np.ndarray | None], loader: Callable[[int], np.ndarray],
+                 row_shape: tuple[int, ...]) -> None:
+        self._rows = rows
+        self._loader = loader
+        self._row_shape = tuple(int(s) for s in row_shape)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self._rows),) + self._row_shape
+
+    @property
+    def ndim(self) -> int:
+        return 1 + len(self._row_shape)
+
+    @property
+    def n_loaded(self) -> int:
+        """Rows in memory."""
+        return sum(r is not None for r in self._rows)
+
+    def is_loaded(self, i: int) -> bool:
+        """Whether row ``i`` is in memory."""
+        return self._rows[i] is not None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _row(self, i: int) -> np.ndarray:
+        n = len(self._rows)
+        if i < -n or i >= n:
+            raise IndexError(f"row {i} out of range for {n} images")
+        i %= n
+        row = self._rows[i]
+        if row is None:
+            row = self._loader(i)
+            self._rows[i] = row
+        return row
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            return self._row(int(key))
+        if isinstance(key, tuple):
+            if not key:
+                return np.asarray(self)
+            head, rest = key[0], key[1:]
+            picked = self[head]
+            if isinstance(head, (int, np.integer)):
+                return picked[rest]
+            return picked[(slice(None),) + rest]
+        if isinstance(key, slice):
+            index = range(len(self._rows))[key]
+        else:
+            arr = np.asarray(key)
+            if arr.dtype == np.bool_:
+                arr = np.flatnonzero(arr)
+            index = [int(i) for i in arr.ravel()]
+        if not len(index):
+            return np.zeros((0,) + self._row_shape, np.uint8)
+        return np.stack([self._row(i) for i in index])
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for i in range(len(self._rows)):
+            yield self._row(i)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"LazyImages(shape={self.shape}, loaded={self.n_loaded})"
+
+
+# --------------------------------------------------------------------------- hashing through the cache
+def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pathnames: Sequence[str],
+                    images: Any, compute: Callable[[list[np.ndarray]], Any],
+                    filestats: Mapping[str, Sequence[int]] | None = None,
+                    resolution: np.ndarray | None = None) -> tuple[Any, int]:
+    """Hashes of files, taken from the cache where possible.
+
+    Parameters
+    ----------
+    cache : HashCache or None
+        None hashes everything (``compute(list(images))``).
+    params : (str, str) or None
+        Key of the configuration (:func:`hash_params`); None disables the cache.
+    pathnames : sequence of str
+        File of each row.
+    images : indexable
+        ``images[i]`` is the preprocessed image of row ``i`` (only read for
+        misses; a :class:`LazyImages` decodes it then).
+    compute : callable
+        ``compute(list_of_images) -> HashBatch`` for the misses.
+    filestats : mapping, optional
+        ``{path: (size, mtime_ns)}`` recorded when the files were read.
+    resolution : array, optional
+        ``(N, 2)`` original ``(width, height)`` of each row, stored with the hash.
+
+    Returns
+    -------
+    (HashBatch, int)
+        The hashes of all rows, in order, and how many came from the cache.
+    """
+    from .hashes import HashBatch
+
+    n = len(pathnames)
+    hits = cache.lookup(pathnames, params, stats=filestats) if (cache is not None and params) else {}
+    if hits:
+        nbits = {e.nbits for e in hits.values()}
+        grids = {e.grid for e in hits.values()}
+        multi = {e.segments is None for e in hits.values()}
+        if len(nbits) != 1 or len(grids) != 1 or len(multi) != 1:
+            logger.warning("Hash cache rows disagree for one key (%s); hashing every image again.", cache)
+            hits = {}
+    miss_rows = [i for i, p in enumerate(pathnames) if p not in hits]
+    fresh = compute([images[i] for i in miss_rows]) if (miss_rows or not hits) else None
+    if fresh is not None and hits:
+        first = next(iter(hits.values()))
+        if first.nbits != fresh.nbits or (first.segments is None) != (fresh.counts is None):
+            logger.warning("Cached hashes do not match fresh ones in size; hashing every image again.")
+            hits, miss_rows = {}, list(range(n))
+            fresh = compute([images[i] for i in miss_rows])
+
+    if cache is not None and params and fresh is not None and miss_rows:
+        entries = []
+        w = fresh.words_per_segment
+        for k, i in enumerate(miss_rows):
+            path = pathnames[i]
+            st = filestats.get(path) if filestats is not None else None
+            if st is None:
+                continue  # not a file we know the state of: do not cache
+            count = None if fresh.counts is None else int(fresh.counts[k])
+            words = fresh.packed[k] if count is None else fresh.packed[k, :count * w]
+            wh = resolution[i] if resolution is not None else (0, 0)
+            entries.append(CacheEntry(path, int(st[0]), int(st[1]), np.array(words, dtype=np.uint64),
+                                      int(fresh.nbits), count, fresh.shape, int(wh[0]), int(wh[1])))
+        cache.store(entries, params)
+
+    if not hits:
+        return fresh, 0
+    if fresh is None and not miss_rows:
+        first = next(iter(hits.values()))
+        nbits, grid, multi = first.nbits, first.grid, first.segments is not None
+    else:
+        nbits, grid, multi = fresh.nbits, fresh.shape, fresh.counts is not None
+    w = (nbits + 63) // 64
+    counts = np.zeros(n, dtype=np.int64) if multi else None
+    if multi:
+        for i, p in enumerate(pathnames):
+            if p in hits:
+                counts[i] = hits[p].segments
+        if miss_rows:
+            counts[miss_rows] = fresh.counts
+        width = int(counts.max(initial=0)) * w
+    else:
+        width = w
+    packed = np.zeros((n, width), dtype=np.uint64)
+    for i, p in enumerate(pathnames):
+        entry = hits.get(p)
+        if entry is not None:
+            packed[i, :entry.packed.size] = entry.packed
+    if miss_rows:
+        cols = min(width, fresh.packed.shape[1])
+        packed[miss_rows, :cols] = fresh.packed[:, :cols]
+    return HashBatch(packed, nbits, counts, grid), len(hits)

@@ -1,0 +1,145 @@
+"""Groups as JSON or CSV: what ``undouble scan --json/--csv`` prints and ``Undouble.export`` writes.
+
+JSON (one object)::
+
+    {
+      "format": "undouble-groups", "format_version": 1, "undouble": "0.1.0",
+      "method": "phash", "hash_size": 8, "threshold": 10,
+      "n_images": 250, "n_groups": 2, "n_duplicates": 3,
+      "groups": [["/p/keep.jpg", "/p/copy.jpg"], ["/p/b.png", "/p/b_small.png", "/p/b2.png"]],
+      "distances": [[0, 2], [0, 4, 6]],
+      "skipped": [{"path": "/p/broken.jpg", "reason": "truncated image: ..."}]
+    }
+
+``groups[k]`` lists the files of group ``k`` with the **keeper first**;
+``distances[k]`` are their Hamming distances to the keeper (aligned).
+
+CSV: one row per file of a group, columns ``group, rank, keeper, distance, path,
+filename`` (``group`` counts from 1, ``rank`` 0 is the keeper, ``keeper`` is
+``1``/``0``).  Skipped files are not listed in the CSV.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from typing import IO, Any, Mapping, Union
+
+__all__ = ["CSV_COLUMNS", "FORMATS", "export_groups", "groups_as_dict", "write_csv", "write_json"]
+
+FORMAT_NAME = "undouble-groups"
+FORMAT_VERSION = 1
+CSV_COLUMNS = ("group", "rank", "keeper", "distance", "path", "filename")
+FORMATS = ("json", "csv")
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def groups_as_dict(model: Any) -> dict[str, Any]:
+    """The groups of a grouped model as a JSON-ready dict (keeper first in every group).
+
+    Parameters
+    ----------
+    model : Undouble
+        A model after :meth:`~undouble.Undouble.group`.
+
+    Returns
+    -------
+    dict
+        See the module docstring for the layout.
+
+    Raises
+    ------
+    RuntimeError
+        When the model has not been grouped.
+    """
+    from . import __version__
+
+    results = model.results
+    if "select_pathnames" not in results:
+        raise RuntimeError("run group() first")
+    groups = [[str(p) for p in paths] for paths in results["select_pathnames"]]
+    distances = [[int(d) for d in scores] for scores in results["select_scores"]]
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "undouble": __version__,
+        "method": model.params["method"],
+        "hash_size": int(model.params["hash_size"]),
+        "threshold": model.params["threshold"],
+        "n_images": len(results["pathnames"]),
+        "n_groups": len(groups),
+        "n_duplicates": sum(len(g) - 1 for g in groups),
+        "groups": groups,
+        "distances": distances,
+        "skipped": [{"path": str(p), "reason": str(r)} for p, r in results.get("skipped", [])],
+    }
+
+
+def write_json(data: Mapping[str, Any], fh: IO[str]) -> None:
+    """Write :func:`groups_as_dict` output as indented JSON (ends with a newline)."""
+    json.dump(data, fh, indent=2, ensure_ascii=False)
+    fh.write("\n")
+
+
+def write_csv(data: Mapping[str, Any], fh: IO[str]) -> None:
+    """Write :func:`groups_as_dict` output as CSV, one row per grouped file."""
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for g, (paths, dists) in enumerate(zip(data["groups"], data["distances"]), 1):
+        for rank, (path, dist) in enumerate(zip(paths, dists)):
+            writer.writerow([g, rank, 1 if rank == 0 else 0, dist, path, os.path.basename(path)])
+
+
+def _format_of(path: PathLike, format: str | None) -> str:
+    if format is not None:
+        fmt = format.lower().lstrip(".")
+    else:
+        fmt = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"cannot tell the export format of {os.fspath(path)!r}: "
+                         f"use a .json or .csv file name, or format='json' / 'csv'")
+    return fmt
+
+
+def dumps(model: Any, format: str = "json") -> str:
+    """The groups of ``model`` as a JSON or CSV string."""
+    fmt = _format_of("", format)
+    buf = io.StringIO()
+    (write_json if fmt == "json" else write_csv)(groups_as_dict(model), buf)
+    return buf.getvalue()
+
+
+def export_groups(model: Any, path: PathLike, format: str | None = None) -> str:
+    """Write the groups of ``model`` to a JSON or CSV file.
+
+    Parameters
+    ----------
+    model : Undouble
+        A model after :meth:`~undouble.Undouble.group`.
+    path : str or PathLike
+        File to write (replaced if it exists).
+    format : {'json', 'csv'}, optional
+        Default: from the extension of ``path``.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        When the format is neither given nor clear from the extension.
+    """
+    fmt = _format_of(path, format)
+    data = groups_as_dict(model)
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        (write_json if fmt == "json" else write_csv)(data, fh)
+    os.replace(tmp, path)
+    return path

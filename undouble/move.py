@@ -551,7 +551,9 @@ def plan_moves(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
             continue
         if choice is None:
             given = ranks[gi] if ranks is not None and gi < len(ranks) else None
-            group_ranks = list(given) if given is not None else rank_keepers(members, all_blur=False)
+            present = [m for m in members if os.path.isfile(m)]  # vanished ones rank last anyway
+            group_ranks = (list(given) if given is not None
+                           else rank_keepers(present or members, all_blur=False))
             best = group_ranks[0]
             if not best.readable:
                 gplans.append(GroupPlan(gi, members, [], best.reason, group_ranks))
@@ -604,12 +606,15 @@ def plan_moves(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
         for m in others:
             dst = _free_name(os.path.join(dest[os.path.dirname(m)], os.path.basename(m)), reserved)
             ops.append(PlannedOp(len(ops), g.index, "duplicate", action, m, dst, stats.get(m)))
-    if target_s is not None:
-        journal_dir = target_s
-    elif active:
-        journal_dir = os.path.join(os.path.dirname(active[0].keepers[0]), OUTPUT_DIRNAME)
-    else:
-        journal_dir = None
+    # from the request alone (not from the state of the files), so that a re-run after a
+    # crash looks in the same place: the output folder of the first group's folder
+    journal_dir = target_s
+    if journal_dir is None:
+        first = next((g for g in norm_groups if len(set(g)) > 1), None)
+        if first is not None:
+            folder = os.path.dirname(first[0])
+            journal_dir = folder if os.path.basename(folder) == OUTPUT_DIRNAME else \
+                os.path.join(folder, OUTPUT_DIRNAME)
     return MovePlan(action=action, target=target_s, groups=gplans, ops=ops, skipped=skipped,
                     journal_dir=journal_dir, key=key)
 
@@ -994,7 +999,11 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
     if journal is not None:
         jpath = _norm(journal)
         if os.path.lexists(jpath):
-            st = _journal_state(read_journal(jpath))
+            try:
+                st = _journal_state(read_journal(jpath))
+            except (OSError, ValueError, UnicodeDecodeError):
+                raise FileExistsError(f"{jpath} exists and is not an undouble journal; "
+                                      "never overwriting it: choose another path") from None
             if st.header.get("key") != plan.key or st.ended or st.undo_started:
                 raise FileExistsError(
                     f"journal {jpath} exists and is not an interrupted run of this move; "
@@ -1007,7 +1016,8 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
     if resume_path is not None:
         records = read_journal(resume_path)
         state = _journal_state(records)
-        ops = state.plan
+        has_plan = any(r.get("type") == "plan" for r in records)
+        ops = state.plan if has_plan else [o.as_record() for o in plan.ops]
         pending = sum(1 for o in ops if state.status.get(o["id"]) is None)
         if dry_run:
             print(f"Would resume the interrupted journal {resume_path}: "
@@ -1016,6 +1026,9 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
         logger.info("Resuming the interrupted journal %s (%d of %d operations left)",
                     resume_path, pending, len(ops))
         jw = _Journal(resume_path, create=False)
+        if not has_plan:  # interrupted before its plan was written: nothing was done yet
+            _write_plan(jw, plan)
+            state = _journal_state(read_journal(resume_path))
         return _execute(jw, state, ops)
 
     if dry_run:
@@ -1049,14 +1062,19 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
     jw.write(header)
     for d in reversed(missing):
         jw.write({"type": "mkdir", "path": d})
+    ops = _write_plan(jw, plan)
+    state = _journal_state(read_journal(path))
+    return _execute(jw, state, ops)
+
+
+def _write_plan(jw: _Journal, plan: MovePlan) -> list[dict]:
     ops = [o.as_record() for o in plan.ops]
     jw.write({"type": "plan", "ops": ops, "skipped": [list(s) for s in plan.skipped],
               "groups": [{"index": g.index, "keepers": g.keepers, "reason": g.reason}
                          for g in plan.groups]})
     for path_, reason in plan.skipped:
         jw.write({"type": "skip", "id": None, "src": path_, "reason": reason})
-    state = _journal_state(read_journal(path))
-    return _execute(jw, state, ops)
+    return ops
 
 
 def _execute(jw: _Journal, state: _State, ops: list[dict]) -> Path:

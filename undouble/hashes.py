@@ -12,9 +12,12 @@ last word are zero.
 from __future__ import annotations
 
 import importlib
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
+import numba
 import numpy as np
 
 from ._kernels.bits import pack_rows, unpack_rows
@@ -135,6 +138,8 @@ def shape_groups(images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndar
     groups = []
     for idx in by_shape.values():
         stack = np.stack([images[i] for i in idx]) if len(idx) > 1 else images[idx[0]][None]
+        if not stack.flags.writeable:  # e.g. np.asarray(PIL image); Numba compiles read-only arrays apart
+            stack = stack.copy()
         groups.append((np.asarray(idx, dtype=np.int64), np.ascontiguousarray(stack)))
     return groups
 
@@ -157,12 +162,33 @@ def _check_hash_size(hash_size: int, method: str) -> int:
     return int(hash_size)
 
 
+@contextmanager
+def threads_at_most(count: int) -> Iterator[None]:
+    """Run Numba's parallel kernels on at most ``count`` threads.
+
+    A ``prange`` over fewer images than threads only pays for waking the idle
+    threads (several ms per call on a busy machine), so a lone image is
+    hashed on one thread.
+    """
+    current = numba.get_num_threads()
+    if count >= current:
+        yield
+        return
+    numba.set_num_threads(max(1, count))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(current)
+
+
 def _batch_from_grids(images: Sequence[np.ndarray], nbits: int, shape: tuple[int, int],
                       kernel: Callable[[np.ndarray], np.ndarray]) -> HashBatch:
     """Run ``kernel(grey_stack) -> bool (n, nbits)`` per shape group and pack."""
     bits = np.zeros((len(images), nbits), dtype=np.bool_)
-    for idx, stack in grey_groups(images):
-        bits[idx] = kernel(stack)
+    largest_group = max(Counter(img.shape for img in images).values(), default=0)
+    with threads_at_most(largest_group):
+        for idx, stack in grey_groups(images):
+            bits[idx] = kernel(stack)
     return HashBatch(pack_rows(bits), nbits, None, shape)
 
 
@@ -170,10 +196,26 @@ def _batch_from_grids(images: Sequence[np.ndarray], nbits: int, shape: tuple[int
 # Methods built here: ahash, dhash, dhash_vertical
 # --------------------------------------------------------------------------
 
+def read_only_tables(tables: tuple) -> tuple:
+    """``resize_tables`` output with every array read-only.
+
+    The cached Lanczos tables are read-only but the empty ones (skipped
+    passes) are not; Numba types the two differently, so mixing them would
+    compile up to four specialisations of each kernel.
+    """
+    out = []
+    for t in tables:
+        if isinstance(t, np.ndarray) and t.flags.writeable:
+            t = t.view()
+            t.flags.writeable = False
+        out.append(t)
+    return tuple(out)
+
+
 def _resized_kernel(kernel, hash_size: int, out_w: int, out_h: int):
     def run(stack: np.ndarray) -> np.ndarray:
         tables = resize_tables((stack.shape[2], stack.shape[1]), (out_w, out_h))
-        return kernel(stack, hash_size, *tables)
+        return kernel(stack, hash_size, *read_only_tables(tables))
     return run
 
 

@@ -13,13 +13,14 @@ reference does), so its hash has ``n * (n - 1)`` bits.
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Sequence
 
 import numpy as np
 
 from ._kernels import dct as _dct
 from ._kernels.bits import pack_rows
-from .hashes import HashBatch, as_image_array, grey_groups
+from .hashes import HashBatch, as_image_array, grey_groups, read_only_tables, threads_at_most
 from .resample import resize_tables
 
 __all__ = ["phash_batch", "phash_simple_batch"]
@@ -47,29 +48,15 @@ def _check_options(hash_size: int, highfreq_factor: int, method: str) -> tuple[i
     return n, factor
 
 
-def _read_only(tables: tuple) -> tuple:
-    """The arrays of ``tables`` as read-only views.
-
-    Numba types read-only and writable arrays differently; the cached Lanczos
-    tables are read-only but the empty ones (skipped passes) are not, which
-    would compile a second specialisation of the kernel.
-    """
-    out = []
-    for t in tables:
-        if isinstance(t, np.ndarray) and t.flags.writeable:
-            t = t.view()
-            t.flags.writeable = False
-        out.append(t)
-    return tuple(out)
-
-
 def _run(images: Sequence[np.ndarray], size: int, nbits: int, kernel, *args) -> np.ndarray:
     """Resize every image to ``size x size`` and run ``kernel`` per shape group."""
     arrays = [as_image_array(img) for img in images]
     bits = np.zeros((len(arrays), nbits), dtype=np.bool_)
-    for idx, stack in grey_groups(arrays):
-        tables = resize_tables((stack.shape[2], stack.shape[1]), (size, size))
-        bits[idx] = kernel(stack, *args, *_read_only(tables))
+    largest_group = max(Counter(a.shape for a in arrays).values(), default=0)
+    with threads_at_most(largest_group):
+        for idx, stack in grey_groups(arrays):
+            tables = resize_tables((stack.shape[2], stack.shape[1]), (size, size))
+            bits[idx] = kernel(stack, *args, *read_only_tables(tables))
     return pack_rows(bits)
 
 

@@ -583,6 +583,34 @@ def test_undo_main_cli(tmp_path, capsys):
     assert undo_main([str(bad)]) == 2
 
 
+def test_ctrl_c_mid_move_then_rerun_asks_and_finishes(tmp_path, monkeypatch):
+    root = tmp_path / "photos"
+    groups, stats, expected = make_tree(root)
+    inv0, dirs0 = inventory(root), folders(root)
+    real_unlink, calls = os.unlink, [0]
+
+    def interrupted_unlink(path, *a, **k):
+        calls[0] += 1
+        if calls[0] == 3:  # after the link of a move, before its source is unlinked
+            raise KeyboardInterrupt
+        return real_unlink(path, *a, **k)
+
+    monkeypatch.setattr(os, "unlink", interrupted_unlink)
+    with pytest.raises(KeyboardInterrupt):
+        move_groups(groups, yes=True, file_stats=stats)
+    monkeypatch.undo()
+    assert_nothing_lost(inv0, inventory(root, include_tmp=True))
+    asked = []
+    assert move_groups(groups, file_stats=stats, input=lambda p: asked.append(p) or "n") is None
+    assert asked and inventory(root, include_tmp=True) != expected_inventory(inv0, expected)
+    journal = move_groups(groups, file_stats=stats, input=lambda p: "y")
+    assert len(_journals(root)) == 1 and journal == _journals(root)[0]
+    assert inventory(root) == expected_inventory(inv0, expected)
+    assert journal_summary(journal)["complete"]
+    undo(journal)
+    assert inventory(root) == inv0 and folders(root) == dirs0
+
+
 # =========================================================================== crashes
 CHILD = r"""
 import errno, json, os, signal, sys

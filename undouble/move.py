@@ -220,7 +220,7 @@ class _Journal:
             _fsync_dir(os.path.dirname(path))
 
     def write(self, record: dict) -> None:
-        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         _fsync_file(self._fh)
 
     def close(self) -> None:
@@ -903,7 +903,7 @@ def _find_resumable(folder: str | None, key: str) -> str | None:
     return found
 
 
-def _confirm(plan: MovePlan, journal_hint: str, input_fn: Callable[[str], str] | None) -> bool:
+def _confirm(text: str, input_fn: Callable[[str], str] | None) -> bool:
     if input_fn is None:
         interactive = "ipykernel" in sys.modules or (
             sys.stdin is not None and hasattr(sys.stdin, "isatty") and sys.stdin.isatty())
@@ -912,8 +912,7 @@ def _confirm(plan: MovePlan, journal_hint: str, input_fn: Callable[[str], str] |
                            "Check the plan with dry_run=True, then pass yes=True.")
             return False
         input_fn = builtins.input
-    print(plan.summary())
-    print(f"  journal: {journal_hint}")
+    print(text)
     try:
         answer = input_fn("Continue? [y/N] ")
     except EOFError:
@@ -1023,6 +1022,11 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
             print(f"Would resume the interrupted journal {resume_path}: "
                   f"{pending} of {len(ops)} operations left")
             return None
+        if not yes and not _confirm(
+                f"An interrupted run of this move was found: {resume_path}\n"
+                f"  {pending} of {len(ops)} operations left; finishing it", input):
+            print("Nothing was moved.")
+            return None
         logger.info("Resuming the interrupted journal %s (%d of %d operations left)",
                     resume_path, pending, len(ops))
         jw = _Journal(resume_path, create=False)
@@ -1038,7 +1042,7 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
         logger.info("Nothing to move.")
         return None
     journal_hint = jpath or os.path.join(plan.journal_dir or ".", f"{JOURNAL_PREFIX}<time>{JOURNAL_SUFFIX}")
-    if not yes and not _confirm(plan, journal_hint, input):
+    if not yes and not _confirm(f"{plan.summary()}\n  journal: {journal_hint}", input):
         print("Nothing was moved.")
         return None
 

@@ -75,6 +75,7 @@ def test_shows_the_proposed_keeper_with_resolution_and_blur(groups):
     assert t[groups[0][0]].startswith("move") and "40x30" in t[groups[0][0]]
     assert all("blur " in v and "blur ?" not in v for v in t.values())
     assert "Group 1 of 3" in sel.fig._suptitle.get_text()
+    assert "proposed: big.png, highest resolution (80x60)" in sel.fig._suptitle.get_text()
 
 
 def test_click_toggles_keep_and_the_last_keeper_stays(groups):

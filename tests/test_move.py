@@ -611,6 +611,65 @@ def test_ctrl_c_mid_move_then_rerun_asks_and_finishes(tmp_path, monkeypatch):
     assert inventory(root) == inv0 and folders(root) == dirs0
 
 
+@pytest.mark.parametrize("later", ["source edited", "destination replaced", "source deleted"])
+def test_resume_after_an_interruption_and_later_changes(tmp_path, monkeypatch, later):
+    """Cut between "copy placed" and "source removed" (cross-device), then the world moves on."""
+    root = tmp_path / "photos"
+    groups, stats, expected = make_tree(root)
+    inv0 = inventory(root)
+    src, dst = root / "sub/img1.png", root / "sub/undouble/img1.png"
+    real_unlink = os.unlink
+
+    def no_link(*a, **k):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    def unlink(path, *a, **k):
+        if os.fspath(path) == str(src):
+            raise KeyboardInterrupt
+        return real_unlink(path, *a, **k)
+
+    monkeypatch.setattr(os, "link", no_link)
+    monkeypatch.setattr(os, "unlink", unlink)
+    journal = tmp_path / "j.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        move_groups(groups, yes=True, file_stats=stats, journal=journal)
+    monkeypatch.undo()
+    assert _sha(src) == _sha(dst) == inv0["sub/img1.png"]  # both there: nothing lost
+
+    if later == "source edited":
+        with open(src, "ab") as fh:
+            fh.write(b"edited")
+    elif later == "destination replaced":
+        dst.write_bytes(b"not ours")
+    else:
+        os.unlink(src)
+    before_resume = inventory(root)
+    move_groups(groups, yes=True, file_stats=stats, journal=journal)
+    inv = inventory(root)
+    assert not tmp_leftovers(root)
+    if later == "source edited":  # our copy of the old content is dropped; the edit stays
+        assert inv["sub/img1.png"] == before_resume["sub/img1.png"]
+        assert "sub/undouble/img1.png" not in inv
+        assert "changed" in dict(journal_summary(journal)["skipped"])[str(src)]
+    elif later == "destination replaced":  # somebody else's file is left alone
+        assert dst.read_bytes() == b"not ours"
+        assert inv["sub/undouble/img1_1.png"] == inv0["sub/img1.png"] and "sub/img1.png" not in inv
+    else:  # the move is complete
+        assert inv["sub/undouble/img1.png"] == inv0["sub/img1.png"]
+    for rel in ("undouble/y.jpg", "nested/b/undouble/q.png", "undouble/x_1.jpg"):
+        assert rel in inv
+    undo(journal)
+    after = inventory(root)
+    if later == "source edited":
+        assert after.pop("sub/img1.png") == before_resume["sub/img1.png"]
+        assert after == {k: v for k, v in inv0.items() if k != "sub/img1.png"}
+    elif later == "destination replaced":
+        assert after.pop("sub/undouble/img1.png") == hashlib.sha256(b"not ours").hexdigest()
+        assert after == inv0
+    else:
+        assert after == inv0
+
+
 # =========================================================================== crashes
 CHILD = r"""
 import errno, json, os, signal, sys

@@ -296,6 +296,8 @@ class KeeperSelector:
         decided = sum(d is not None for d in self.decisions)
         title = (f"Group {self.index + 1} of {len(self.groups)} ({decided} decided): "
                  "click an image to toggle keep; enter = accept, s = skip group, q = quit")
+        if ranks:
+            title += f"\nproposed: {os.path.basename(ranks[0].path)}, {ranks[0].reason}"
         if self.message:
             title += f"\n{self.message}"
         self.fig.suptitle(title, fontsize=10)

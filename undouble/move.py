@@ -824,11 +824,18 @@ class _Runner:
         src_ok, dst_ok = os.path.lexists(src), os.path.lexists(dst)
         if op["op"] == "move":
             if src_ok and dst_ok:
-                if _samefile(src, dst) or (_sha_or_none(dst) == sha and _sha_or_none(src) == sha):
+                same = _samefile(src, dst)
+                dst_sha = None if same else _sha_or_none(dst)
+                if same or (dst_sha == sha and _sha_or_none(src) == sha):
                     os.unlink(src)  # dst holds the content; finish the move
                     _drop_tmp(tmp, sha, dst)
                     self._recovered_done(op, begin)
                     return "done"
+                if dst_sha == sha:  # our verified copy, but the source changed since
+                    os.unlink(dst)
+                    _drop_tmp(tmp, sha, src)
+                    self.skip(op, "changed during an interrupted move")
+                    return "stuck"
                 _drop_tmp(tmp, sha, src)  # dst is somebody else's file
                 return "redo"
             if src_ok:

@@ -55,6 +55,19 @@ class Undouble:
         file in the user cache folder, or a path. Cached files are decoded
         only when their image is needed (``results['img']`` is then a
         :class:`~undouble.cache.LazyImages`).
+    keep_images : {'auto', True, 'memory', 'disk', False, 'none'}, default 'auto'
+        Where :meth:`import_data` keeps the preprocessed images
+        (``results['img']``). ``'auto'``: in memory when they take at most
+        ``image_memory_limit`` bytes (and half the available RAM), else in a
+        memory-mapped file on disk (:func:`undouble.io.image_store_dir`), else
+        not at all. ``'disk'``: always the memory-mapped file. ``False``:
+        none; ``results['img']`` then decodes a row again when it is indexed
+        (plots do that), and :meth:`compute_hash` with another method decodes
+        the files again. 128 x 128 RGB images take 48 KiB each: 300,000 of
+        them 14 GiB. :func:`undouble.io.load_preprocessed` returns one image
+        in every case.
+    image_memory_limit : int, default 2 GiB
+        Bytes of preprocessed images ``keep_images='auto'`` keeps in memory.
     **hash_options
         Options of the hash method, with ImageHash's names
         (``highfreq_factor``, ``image_scale``, ``binbits``, ...).
@@ -72,7 +85,8 @@ class Undouble:
                  hash_size: int = 8, ext: Sequence[str] | None = None, threshold: int = 0,
                  verbose: int | str = 20, n_jobs: int | None = None,
                  memory_budget: int = DEFAULT_MEMORY_BUDGET, max_pixels: int = uio.DEFAULT_MAX_PIXELS,
-                 cache: bool | str | os.PathLike | None = False, **hash_options: Any) -> None:
+                 cache: bool | str | os.PathLike | None = False, keep_images: bool | str = "auto",
+                 image_memory_limit: int = uio.DEFAULT_IMAGE_MEMORY_LIMIT, **hash_options: Any) -> None:
         if len(dim) != 2 or int(dim[0]) < 1 or int(dim[1]) < 1:
             raise ValueError(f"dim must be (width, height) with positive ints, got {dim!r}")
         self.params: dict[str, Any] = {
@@ -88,6 +102,8 @@ class Undouble:
             "hash_options": dict(hash_options),
             "verbose": verbose,
             "cache": cache,
+            "keep_images": uio.normalise_keep_images(keep_images),
+            "image_memory_limit": int(image_memory_limit),
         }
         self.results: dict[str, Any] = {}
         set_logger(verbose)
@@ -111,9 +127,20 @@ class Undouble:
         Sets ``results['img']`` (preprocessed uint8 images), ``pathnames``,
         ``filenames``, ``feat`` (None until hashes exist) and ``skipped``
         (``(path, reason)`` of every file that could not be used), plus
-        ``resolution`` (original width, height) and ``filestats``.
+        ``resolution`` (original width, height), ``filestats``,
+        ``img_storage`` (``'memory'``, ``'disk'``, ``'none'`` or ``'lazy'``,
+        see ``keep_images``) and ``preprocess`` (the ``dim``, ``grayscale``
+        and ``max_pixels`` used).
+
+        Files are decoded, preprocessed and hashed (with the method given at
+        init) in one stream across ``n_jobs`` threads (:func:`undouble.io.ingest`):
+        memory holds the full pixels of only ``n_jobs`` files at a time, so
+        :meth:`compute_hash` with the same method costs no further decoding.
+        A file that cannot be used never stops the run: it is logged once and
+        listed in ``results['skipped']`` with its reason.
         """
         dim, grayscale = self.params["dim"], self.params["grayscale"]
+        self._imported_hashes = None
         if isinstance(targetdir, np.ndarray):
             img = stack_from_array(targetdir, dim, grayscale)
             names = [f"image_{i:05d}" for i in range(img.shape[0])]
@@ -128,40 +155,31 @@ class Undouble:
             return self.results if return_results else None
 
         paths, skipped = self._resolve_paths(targetdir)
-        images, kept, resolution, filestats = [], [], [], []
         cached = self._cache_lookup(paths)  # hashed before and unchanged: decoded only when shown
-
-        def load(path: str):
-            try:
-                stat = os.stat(path)
-                decoded = uio.read_image(path, dim, self.params["max_pixels"])
-                return path, preprocess(decoded.pixels, dim, grayscale), (decoded.width, decoded.height), \
-                    (stat.st_size, stat.st_mtime_ns), None
-            except uio.ImageReadError as exc:
-                return path, None, None, None, str(exc)
-            except OSError as exc:
-                return path, None, None, None, f"cannot read file: {exc}"
-
         todo = [p for p in paths if p not in cached] if cached else paths
-        logger.info("Reading %d files (%d unchanged in the hash cache).", len(todo), len(cached))
-        with progress(total=len(todo), desc="import", unit="img") as bar:
-            for path, img, res, stat, reason in uio.map_threads(load, todo, self.params["n_jobs"], bar):
-                if img is None:
-                    skipped.append((path, reason))
-                    continue
-                kept.append(path)
-                images.append(img)
-                resolution.append(res)
-                filestats.append(stat)
+        max_pixels = self.params["max_pixels"]
+        logger.info("Reading %d files (%d unchanged in the hash cache) on %d threads.", len(todo), len(cached),
+                    uio.default_jobs(self.params["n_jobs"]))
+        config = self._hash_config()
+        got = uio.ingest(todo, dim, grayscale, hash_fn=self._hasher(*config), keep_images=self.params["keep_images"],
+                         image_memory_limit=self.params["image_memory_limit"], n_jobs=self.params["n_jobs"],
+                         max_pixels=max_pixels)
+        skipped = skipped + got.skipped
         uio.log_skipped(skipped)
+        self._imported_hashes = None
+        kept, resolution, filestats = got.paths, [tuple(r) for r in got.resolution.tolist()], got.filestats
+        storage = got.storage
         if cached:
-            stack, kept, resolution, filestats = self._merge_cached(paths, cached, kept, images, resolution,
+            self._store_imported_hashes(got)
+            rows = list(got.images) if got.images is not None else [None] * len(kept)
+            stack, kept, resolution, filestats = self._merge_cached(paths, cached, kept, rows, resolution,
                                                                     filestats)
-        elif images:
-            stack = np.stack(images)
+            storage = "lazy"
         else:
-            h, w = dim[1], dim[0]
-            stack = np.zeros((0, h, w) if grayscale else (0, h, w, 3), np.uint8)
+            stack = got.images if got.images is not None else uio.lazy_images(kept, dim, grayscale, max_pixels)
+            if got.hashes is not None:
+                self._imported_hashes = (config, got.hashes)
+                self._store_imported_hashes(got)
         self.results = {
             "img": stack,
             "feat": None,
@@ -171,9 +189,68 @@ class Undouble:
             "source": "files",
             "resolution": np.asarray(resolution, dtype=np.int64).reshape(-1, 2),
             "filestats": dict(zip(kept, filestats)),
+            "img_storage": storage,
+            "preprocess": {"dim": dim, "grayscale": grayscale, "max_pixels": max_pixels},
         }
         logger.info("Imported %d images (%d skipped).", len(kept), len(skipped))
         return self.results if return_results else None
+
+    def _hash_config(self) -> tuple[str, int, dict[str, Any]]:
+        """``(method, hash_size, options)`` now in force."""
+        return self.params["method"], self.params["hash_size"], dict(self.params["hash_options"])
+
+    @staticmethod
+    def _hasher(method: str, hash_size: int, options: dict[str, Any]):
+        """``stack -> HashBatch`` for one hash configuration."""
+        return lambda stack: compute_hashes(stack, method, hash_size, **options)
+
+    def _store_imported_hashes(self, got: Any) -> None:
+        """Put the hashes computed while importing into the hash cache (when it is on)."""
+        cache = self._hash_cache()
+        batch = got.hashes
+        key = self._cache_key() if cache is not None else None
+        if key is None or batch is None or not got.paths:
+            return
+        from .cache import CacheEntry
+
+        w = batch.words_per_segment
+        entries = []
+        for k, path in enumerate(got.paths):
+            count = None if batch.counts is None else int(batch.counts[k])
+            words = batch.packed[k] if count is None else batch.packed[k, :count * w]
+            width, height = (int(v) for v in got.resolution[k])
+            size, mtime_ns = got.filestats[k]
+            entries.append(CacheEntry(path, int(size), int(mtime_ns), np.array(words, dtype=np.uint64),
+                                      int(batch.nbits), count, batch.shape, width, height))
+        cache.store(entries, key)
+
+    def _imported_batch(self, n: int):
+        """The hashes computed by import_data when they are those asked for now, else None."""
+        pre = getattr(self, "_imported_hashes", None)
+        if pre is None or len(pre[1]) != n:
+            return None
+        try:
+            same = pre[0] == self._hash_config()
+        except Exception:  # options that cannot be compared (arrays, ...)
+            same = False
+        return pre[1] if same else None
+
+    def _hash_all_rows(self, method: str, hash_size: int):
+        """Hash every row chunk by chunk: from the kept images, or by decoding the files again."""
+        hasher = self._hasher(method, hash_size, dict(self.params["hash_options"]))
+        if self.results.get("img_storage") != "none":
+            return uio.hash_in_chunks(self.results["img"], hasher)
+        prep = self.results["preprocess"]
+        got = uio.ingest(self.results["pathnames"], prep["dim"], prep["grayscale"], hash_fn=hasher,
+                         keep_images="none", n_jobs=self.params["n_jobs"], max_pixels=prep["max_pixels"],
+                         desc="hash")
+        if got.skipped:
+            names = "; ".join(f"{p}: {r}" for p, r in got.skipped[:5])
+            raise uio.ImageReadError(f"{len(got.skipped)} files cannot be read any more since import_data() "
+                                     f"({names}); run import_data() again")
+        if got.hashes is None:
+            raise RuntimeError(f"hashing failed: {got.hash_error}")
+        return got.hashes
 
     def _resolve_paths(self, targetdir: Any) -> tuple[list[str], list[tuple[str, str]]]:
         if isinstance(targetdir, (str, os.PathLike)):
@@ -227,7 +304,12 @@ class Undouble:
         method, hash_size = self.params["method"], self.params["hash_size"]
         img = self.results["img"]
         logger.info("Computing %s hashes (hash_size=%d) of %d images.", method, hash_size, img.shape[0])
-        if img.shape[0]:
+        imported = self._imported_batch(img.shape[0]) if img.shape[0] else None
+        if imported is not None:
+            batch = imported  # hashed while importing: no second pass over the images
+        elif img.shape[0] and self._hash_cache() is None and self.results.get("source") == "files":
+            batch = self._hash_all_rows(method, hash_size)
+        elif img.shape[0]:
             batch = self._hash_images(img, method, hash_size)
         else:
             from .hashes import HashBatch

@@ -161,6 +161,10 @@ class _Skip(Exception):
     """An operation that must not (or could not) be done; the message is the reason."""
 
 
+class _EmptyJournal(ValueError):
+    """A journal cut before its header reached the disk: nothing was done under it."""
+
+
 # =========================================================================== journal
 def read_journal(path: PathLike) -> list[dict]:
     """All records of a journal, in order.
@@ -177,7 +181,7 @@ def read_journal(path: PathLike) -> list[dict]:
     list of dict
     """
     records = []
-    with open(path, "r", encoding="utf-8") as fh:
+    with open(path, "r", encoding="utf-8", errors="surrogateescape") as fh:
         lines = fh.read().split("\n")
     for i, line in enumerate(lines):
         if not line.strip():
@@ -189,6 +193,9 @@ def read_journal(path: PathLike) -> list[dict]:
                 logger.warning("Ignoring the incomplete last line of journal %s", path)
                 continue
             raise ValueError(f"journal {path} is damaged at line {i + 1}") from None
+    if not records and sum(1 for line in lines if line.strip()) <= 1:
+        raise _EmptyJournal(f"journal {path} is empty: the move was interrupted before it "
+                            "started, so there is nothing to undo")
     if not records or records[0].get("type") != "header":
         raise ValueError(f"{path} is not an undouble journal")
     return records
@@ -202,14 +209,8 @@ class _Journal:
         if create:
             self._fh = open(path, "x", encoding="utf-8")
         else:
-            self._fh = open(path, "a+", encoding="utf-8")
-            self._fh.seek(0, os.SEEK_END)
-            if self._fh.tell() > 0:  # a crash may have cut the last line short
-                self._fh.seek(self._fh.tell() - 1)
-                last = self._fh.read(1)
-                self._fh.seek(0, os.SEEK_END)
-                if last != "\n":
-                    self._fh.write("\n")
+            _drop_cut_tail(path)
+            self._fh = open(path, "a", encoding="utf-8")
         if fcntl is not None:
             try:
                 fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -225,6 +226,25 @@ class _Journal:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def _drop_cut_tail(path: str) -> None:
+    """Remove a last record that a crash cut short (it was never fsync'd whole, so the
+    operation it announced never started), keeping the journal valid JSON lines."""
+    with open(path, "rb+") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if size == 0:
+            return
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        fh.seek(0)
+        data = fh.read()
+        fh.truncate(data.rfind(b"\n") + 1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    logger.warning("Dropped the incomplete last record of journal %s", path)
 
 
 def _fsync_dir(path: str) -> None:
@@ -1002,19 +1022,30 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
 
     # an interrupted journal of the very same request is resumed
     resume_path: str | None = None
+    reuse_cut = False  # a journal file cut before its header: nothing was done under it
     if journal is not None:
         jpath = _norm(journal)
         if os.path.lexists(jpath):
             try:
                 st = _journal_state(read_journal(jpath))
+            except _EmptyJournal:
+                with open(jpath, "rb") as fh:
+                    head = fh.read(4096)
+                reuse_cut = head == b"" or (head.startswith(b'{"type": "header"')
+                                            and b"\n" not in head)
+                st = None
             except (OSError, ValueError, UnicodeDecodeError):
+                st = None
+            if st is None and not reuse_cut:
                 raise FileExistsError(f"{jpath} exists and is not an undouble journal; "
-                                      "never overwriting it: choose another path") from None
-            if st.header.get("key") != plan.key or st.ended or st.undo_started:
+                                      "never overwriting it: choose another path")
+            if st is not None and (st.header.get("key") != plan.key or st.ended
+                                   or st.undo_started):
                 raise FileExistsError(
                     f"journal {jpath} exists and is not an interrupted run of this move; "
                     "never overwriting it: choose another path")
-            resume_path = jpath
+            if st is not None:
+                resume_path = jpath
     else:
         jpath = None
         resume_path = _find_resumable(plan.journal_dir, plan.key)
@@ -1065,7 +1096,10 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
         d = os.path.dirname(d)
     os.makedirs(folder, exist_ok=True)
     path = jpath or _new_journal_path(folder)
-    jw = _Journal(path, create=True)
+    if reuse_cut:
+        with open(path, "r+b") as fh:  # only a cut header of ours is in it
+            fh.truncate(0)
+    jw = _Journal(path, create=not reuse_cut)
     header = {"type": "header", "tool": "undouble", "version": JOURNAL_VERSION,
               "created": _dt.datetime.now().astimezone().isoformat(), "action": plan.action,
               "target": plan.target, "key": plan.key, "metadata": plan.metadata,
@@ -1159,11 +1193,17 @@ def undo(journal: PathLike) -> dict:
         ``already_undone``, ``removed_dirs``, ``problems`` (list of ``(path, reason)``).
     """
     path = _norm(journal)
-    records = read_journal(path)
-    state = _journal_state(records)
-    jw = _Journal(path, create=False)
     summary = {"journal": path, "restored": 0, "removed_copies": 0, "already_undone": 0,
                "removed_dirs": 0, "problems": []}
+    try:
+        records = read_journal(path)
+    except _EmptyJournal as exc:
+        if os.path.basename(path).startswith(JOURNAL_PREFIX):
+            logger.info("%s", exc)
+            return summary
+        raise
+    state = _journal_state(records)
+    jw = _Journal(path, create=False)
     runner = _Runner(jw, state)
     token = runner.token
     try:

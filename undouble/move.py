@@ -220,9 +220,18 @@ class _Journal:
         if create:
             _fsync_dir(os.path.dirname(path))
 
+    # records that announce a change are fsync'd before the change is made; outcome
+    # records are only flushed (recovery reads the files themselves, so losing one to a
+    # power cut is harmless) and reach the disk with the next fsync
+    _SYNCED = frozenset({"header", "plan", "mkdir", "begin", "end", "undo-start", "undo-begin",
+                         "undo-end"})
+
     def write(self, record: dict) -> None:
         self._fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-        _fsync_file(self._fh)
+        if record.get("type") in self._SYNCED:
+            _fsync_file(self._fh)
+        else:
+            self._fh.flush()
 
     def close(self) -> None:
         self._fh.close()
@@ -1283,10 +1292,12 @@ def _undo_one(jw: _Journal, op: dict, begin: dict, began_before: bool, token: st
         return "the moved file is missing from both places"
     if src_ok:
         if _samefile(src, dst):
+            jw.write({"type": "undo-begin", "id": op["id"], "remove": dst, "reason": "second link"})
             os.unlink(dst)  # the link back was made before an interruption
             jw.write({"type": "undo-done", "id": op["id"], "note": "finished"})
             return "restored"
         if began_before and _sha_or_none(src) == _sha_or_none(dst):
+            jw.write({"type": "undo-begin", "id": op["id"], "remove": dst, "reason": "copied back"})
             os.unlink(dst)  # our own copy back completed before an interruption
             _drop_tmp(tmp, sha, src)
             jw.write({"type": "undo-done", "id": op["id"], "note": "finished"})

@@ -1,71 +1,188 @@
 """The ``undouble`` command.
 
-Results go to stdout, logs and progress bars to stderr. Exit codes: 0 done,
-1 the run failed, 2 bad command line.
+::
+
+    undouble scan FOLDER [--json | --csv] [-o FILE]   groups of duplicates, keeper first
+    undouble move FOLDER [--dry-run] [--yes] [--copy] move the extras into undouble/ folders
+    undouble undo JOURNAL...                          put back what a move did
+    undouble plot FOLDER --out DIR                    one PNG per group
+    undouble hash FILES... [--method M]               ImageHash-compatible hex hashes
+    undouble example                                  the whole job on the built-in example set
+
+Results go to stdout; logs, progress bars and questions to stderr.  Exit codes:
+0 done, 1 the run failed (or, for ``hash`` and ``undo``, some file failed),
+2 bad command line (unknown option, missing folder or file, bad value),
+130 interrupted.
+
+Hashes are kept in a cache (``hashes.sqlite3`` in the user cache folder, see
+:mod:`undouble.cache`) so that a second run on unchanged files does not decode
+them again; ``--no-cache`` turns it off and ``--cache PATH`` picks another file.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from typing import Any, Sequence
 
 from . import __version__
-from .hashes import METHODS
 
 DEFAULT_EXAMPLE_THRESHOLD = 10
+METHOD_NAMES = ("ahash", "dhash", "dhash_vertical", "phash", "phash_simple", "whash-haar", "whash-db4",
+                "colorhash", "crop-resistant")
+"""The hash methods (the keys of :data:`undouble.hashes.METHODS`; listed here so that
+``--help`` does not load the Numba kernels)."""
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _add_common(parser: argparse.ArgumentParser, threshold: int = 0) -> None:
-    parser.add_argument("--method", default="phash", choices=list(METHODS),
-                        help="hash method (default: phash)")
-    parser.add_argument("--hash-size", type=int, default=8, help="hash size (default: 8)")
-    parser.add_argument("--threshold", type=int, default=threshold,
-                        help=f"group images at Hamming distance <= this (default: {threshold})")
-    parser.add_argument("--grayscale", action="store_true", help="convert to grey before hashing")
-    parser.add_argument("--jobs", type=int, default=None, help="decoding threads (default: all cores)")
-    out = parser.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="print the groups as JSON")
+# --------------------------------------------------------------------------- argument types
+def _method(text: str) -> str:
+    from .hashes import canonical_method
+
+    try:
+        return canonical_method(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown method {text!r}; choose one of {', '.join(METHOD_NAMES)}") from None
 
 
-def _add_verbosity(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
-    group.add_argument("-v", "--verbose", action="store_true", help="debug messages on stderr")
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _folder(text: str) -> str:
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"no such folder: {text!r}")
+    return text
+
+
+def _file(text: str) -> str:
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
+    return text
+
+
+# --------------------------------------------------------------------------- the parser
+def _verbosity_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="only warnings and errors on stderr, no progress bars")
+    group.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="debug messages on stderr")
+    return parent
+
+
+def _add_hashing(parser: argparse.ArgumentParser, threshold: int | None = 0) -> None:
+    group = parser.add_argument_group("hashing")
+    group.add_argument("--method", type=_method, default="phash", metavar="METHOD",
+                       help=f"hash method: {', '.join(METHOD_NAMES)} (default: phash)")
+    group.add_argument("--hash-size", type=_int_at_least(2), default=8, metavar="N",
+                       help="hash size; most methods give N*N bits (default: 8)")
+    if threshold is not None:
+        group.add_argument("--threshold", type=_int_at_least(0), default=threshold, metavar="T",
+                           help=f"group images whose hashes differ by at most T bits (default: {threshold})")
+    group.add_argument("--grayscale", action="store_true", help="convert images to grey before hashing")
+    group.add_argument("--ext", action="append", metavar="EXT",
+                       help="only files with this extension (repeatable; default: common image types)")
+    group.add_argument("--jobs", type=_int_at_least(1), default=None, metavar="J",
+                       help="decoding threads (default: all cores)")
+    cache = group.add_mutually_exclusive_group()
+    cache.add_argument("--cache", metavar="PATH", default=None,
+                       help="hash cache file (default: hashes.sqlite3 in the user cache folder)")
+    cache.add_argument("--no-cache", action="store_true", help="do not read or write the hash cache")
+
+
+def _add_output(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output")
+    fmt = group.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true",
+                     help="print the groups as JSON: {'groups': [[keeper, other, ...], ...], "
+                          "'distances': [[0, d, ...], ...], ...}")
+    fmt.add_argument("--csv", action="store_true",
+                     help="print the groups as CSV: group,rank,keeper,distance,path,filename")
+    group.add_argument("-o", "--output", metavar="FILE",
+                       help="write the groups to FILE (.json or .csv) instead of printing them")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``undouble`` command."""
+    verbosity = _verbosity_parent()
     parser = argparse.ArgumentParser(
-        prog="undouble",
+        prog="undouble", parents=[verbosity],
         description="Find duplicate and near-duplicate images by perceptual hash, group them, "
-                    "and move the extras out of the way safely.")
+                    "and move the extras out of the way safely (journaled, undoable).",
+        epilog="Run 'undouble COMMAND --help' for the options of a command. Exit codes: 0 done, "
+               "1 failed, 2 bad command line.")
     parser.add_argument("--version", action="version", version=f"undouble {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    scan = sub.add_parser("scan", help="find duplicate groups in a folder",
-                          description="Find groups of duplicate images in FOLDER (recursive).")
-    scan.add_argument("folder", help="folder to scan")
-    _add_common(scan)
-    _add_verbosity(scan)
+    scan = sub.add_parser("scan", parents=[verbosity], help="find groups of duplicate images in a folder",
+                          description="Find groups of duplicate and near-duplicate images in FOLDER "
+                                      "(recursive; 'undouble' output folders are skipped) and print them, "
+                                      "the keeper of each group first.")
+    scan.add_argument("folder", type=_folder, help="folder to scan")
+    _add_hashing(scan)
+    _add_output(scan)
 
-    example = sub.add_parser("example", help="run the whole job on the built-in example set",
-                             description="Generate (once) the built-in example set of photo-like images "
-                                         "with known near-duplicates, hash, group and print the groups.")
-    _add_common(example, threshold=DEFAULT_EXAMPLE_THRESHOLD)
-    _add_verbosity(example)
+    move = sub.add_parser("move", parents=[verbosity], help="move the extra images of each group aside",
+                          description="Scan FOLDER, then per group keep the best image in place (highest "
+                                      "resolution, then sharpest, then largest file), put a copy of it and "
+                                      "every other member into the 'undouble' subfolder of their folders. "
+                                      "Nothing is deleted or overwritten; every step is journaled and "
+                                      "'undouble undo JOURNAL' puts everything back.")
+    move.add_argument("folder", type=_folder, help="folder to clean up")
+    _add_hashing(move)
+    action = move.add_argument_group("moving")
+    action.add_argument("-n", "--dry-run", action="store_true", help="print the plan, touch nothing")
+    action.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    action.add_argument("--copy", action="store_true", help="copy the extras instead of moving them")
+    action.add_argument("--target", metavar="DIR",
+                        help="put the files under DIR (mirroring their folders) instead of 'undouble' subfolders")
+    action.add_argument("--journal", metavar="FILE", help="journal file to write (default: in the undouble folder)")
 
-    hash_cmd = sub.add_parser("hash", help="print the hash of image files",
-                              description="Print '<hex>  <path>' for each file.")
+    undo = sub.add_parser("undo", parents=[verbosity], help="put back what a move did",
+                          description="Put back every file moved or copied by the move that wrote JOURNAL. "
+                                      "Nothing is overwritten; running it twice is harmless.")
+    undo.add_argument("journal", nargs="+", type=_file, help="journal file written by 'undouble move'")
+
+    plot = sub.add_parser("plot", parents=[verbosity], help="save one figure per group as PNG",
+                          description="Scan FOLDER and save one PNG per group into DIR: the images in a grid, "
+                                      "titled with distance to the keeper, sharpness and resolution.")
+    plot.add_argument("folder", type=_folder, help="folder to scan")
+    plot.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (created)")
+    plot.add_argument("--max-groups", type=_int_at_least(0), default=None, metavar="N",
+                      help="plot only the first N groups")
+    _add_hashing(plot)
+
+    hash_cmd = sub.add_parser("hash", parents=[verbosity], help="print the hashes of image files",
+                              description="Print '<hex>  <path>' for each file: the hash of the whole image "
+                                          "as ImageHash computes it on the decoded file (RGB, EXIF-rotated).")
     hash_cmd.add_argument("files", nargs="+", help="image files")
-    hash_cmd.add_argument("--method", default="phash", choices=list(METHODS), help="hash method (default: phash)")
-    hash_cmd.add_argument("--hash-size", type=int, default=8, help="hash size (default: 8)")
-    _add_verbosity(hash_cmd)
+    hash_cmd.add_argument("--method", type=_method, default="phash", metavar="METHOD",
+                          help=f"hash method: {', '.join(METHOD_NAMES)} (default: phash)")
+    hash_cmd.add_argument("--hash-size", type=_int_at_least(2), default=8, metavar="N",
+                          help="hash size (default: 8)")
+    hash_cmd.add_argument("--json", action="store_true", help="print a JSON list of {path, hash}")
 
-    undo = sub.add_parser("undo", help="undo a move from its journal",
-                          description="Put back every file moved or copied by the move that wrote JOURNAL.")
-    undo.add_argument("journal", help="journal file written by 'undouble move' or Undouble.move()")
-    _add_verbosity(undo)
+    example = sub.add_parser("example", parents=[verbosity], help="run the whole job on the built-in example set",
+                             description="Generate (once, into the cache folder) the built-in example set of "
+                                         "photo-like images with planted near-duplicates, hash, group and "
+                                         "print the groups.")
+    _add_hashing(example, threshold=DEFAULT_EXAMPLE_THRESHOLD)
+    _add_output(example)
     return parser
 
 
@@ -77,90 +194,212 @@ def _verbosity(args: argparse.Namespace) -> int:
     return 20
 
 
-def groups_as_dict(model: Any) -> dict[str, Any]:
-    """The groups of a grouped model as a JSON-ready dict (keeper first in every group)."""
-    results = model.results
-    return {
-        "method": model.params["method"],
-        "hash_size": model.params["hash_size"],
-        "threshold": model.params["threshold"],
-        "n_images": len(results["pathnames"]),
-        "groups": [
-            {"files": list(paths), "keeper": paths[0], "distances": [int(d) for d in scores]}
-            for paths, scores in zip(results["select_pathnames"], results["select_scores"])
-        ],
-        "skipped": [{"path": p, "reason": r} for p, r in results.get("skipped", [])],
-    }
-
-
-def _print_groups(model: Any, as_json: bool) -> None:
-    data = groups_as_dict(model)
-    if as_json:
-        json.dump(data, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    for k, group in enumerate(data["groups"], 1):
-        print(f"Group {k} ({len(group['files'])} images, keeper first):")
-        for path, dist in zip(group["files"], group["distances"]):
-            print(f"  {'keep' if path == group['keeper'] else f'd={dist:<3d}'}  {path}")
-    n_dup = sum(len(g["files"]) - 1 for g in data["groups"])
-    print(f"{len(data['groups'])} groups, {n_dup} duplicates among {data['n_images']} images "
-          f"({data['method']}, threshold {data['threshold']}).")
-
-
-def _run_scan(target: Any, args: argparse.Namespace) -> int:
+# --------------------------------------------------------------------------- commands
+def _model(args: argparse.Namespace):
     from .model import Undouble
 
-    model = Undouble(method=args.method, hash_size=args.hash_size, grayscale=args.grayscale,
-                     threshold=args.threshold, verbose=_verbosity(args), n_jobs=args.jobs)
+    cache: Any = False if args.no_cache else (args.cache or True)
+    return Undouble(method=args.method, hash_size=args.hash_size, grayscale=args.grayscale,
+                    threshold=getattr(args, "threshold", 0), verbose=_verbosity(args), n_jobs=args.jobs,
+                    ext=args.ext, cache=cache)
+
+
+def _scan(target: Any, args: argparse.Namespace):
+    model = _model(args)
     model.import_data(target)
     model.compute_hash()
     model.group(threshold=args.threshold)
-    _print_groups(model, args.json)
-    return 0
+    return model
+
+
+def _print_text(data: dict) -> None:
+    for k, (files, dists) in enumerate(zip(data["groups"], data["distances"]), 1):
+        print(f"Group {k} ({len(files)} images, keeper first):")
+        for rank, (path, dist) in enumerate(zip(files, dists)):
+            print(f"  {'keep ' if rank == 0 else f'd={dist:<3d}'}  {path}")
+    print(f"{data['n_groups']} groups, {data['n_duplicates']} duplicates among {data['n_images']} images "
+          f"({data['method']}, threshold {data['threshold']}).")
+
+
+def _report_groups(model: Any, args: argparse.Namespace) -> int:
+    from . import export
+
+    if args.output:
+        path = model.export(args.output, format="csv" if args.csv else "json" if args.json else None)
+        print(path)
+        return EXIT_OK
+    data = export.groups_as_dict(model)
+    if args.json:
+        export.write_json(data, sys.stdout)
+    elif args.csv:
+        export.write_csv(data, sys.stdout)
+    else:
+        _print_text(data)
+    return EXIT_OK
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    return _report_groups(_scan(args.folder, args), args)
+
+
+def _cmd_example(args: argparse.Namespace) -> int:
+    from .examples import import_example
+
+    return _report_groups(_scan(import_example("synthetic"), args), args)
+
+
+def _cmd_move(args: argparse.Namespace) -> int:
+    if not (args.yes or args.dry_run or _interactive()):
+        print("undouble move: error: no terminal to ask for confirmation: check the plan with --dry-run, "
+              "then run again with --yes", file=sys.stderr)
+        return EXIT_USAGE
+    model = _scan(args.folder, args)
+    if not model.results["select_pathnames"]:
+        print("No duplicates found: nothing to move.")
+        return EXIT_OK
+    journal = model.move(action="copy" if args.copy else "move", dry_run=args.dry_run, yes=args.yes,
+                         target=args.target, journal=args.journal)
+    if journal is not None:
+        print(f"Journal: {journal}")
+        print(f"To put everything back: undouble undo {_quote(os.fspath(journal))}")
+    return EXIT_OK
+
+
+def _interactive() -> bool:
+    return sys.stdin is not None and hasattr(sys.stdin, "isatty") and sys.stdin.isatty()
+
+
+def _quote(path: str) -> str:
+    import shlex
+
+    return shlex.quote(path)
+
+
+def _cmd_undo(args: argparse.Namespace) -> int:
+    from ._logging import logger
+    from .move import undo
+
+    status = EXIT_OK
+    for journal in args.journal:
+        try:
+            summary = undo(journal)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            logger.error("%s: cannot undo: %s", journal, exc)
+            status = EXIT_FAILED
+            continue
+        print(f"{journal}: {summary['restored']} restored, {summary['removed_copies']} copies removed, "
+              f"{summary['already_undone']} already undone, {len(summary['problems'])} left in place")
+        for path, why in summary["problems"]:
+            print(f"  {path}: {why}")
+        if summary["problems"]:
+            status = EXIT_FAILED
+    return status
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never needs a display
+    from .plot import group_figure_name
+
+    model = _scan(args.folder, args)
+    figures = model.plot(savedir=args.out, max_groups=args.max_groups, show=False)
+    for k in range(1, len(figures) + 1):
+        print(os.path.join(args.out, group_figure_name(k)))
+    if not figures:
+        print("No duplicates found: nothing to plot.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_hash(args: argparse.Namespace) -> int:
+    import json
+
+    from ._logging import logger
+    from .hashes import hash_image
+    from .io import ImageReadError, read_image
+
+    status = EXIT_OK
+    out = []
+    for path in args.files:
+        try:
+            value = hash_image(read_image(path).pixels, args.method, args.hash_size)
+        except (ImageReadError, ValueError, TypeError) as exc:
+            logger.error("%s: %s", path, exc)
+            status = EXIT_FAILED
+            continue
+        if args.json:
+            out.append({"path": path, "method": args.method, "hash": value})
+        else:
+            print(f"{value}  {path}")
+    if args.json:
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    return status
+
+
+def _log_to_current_stderr(logger: Any) -> None:
+    """Point undouble's log handler at the current ``sys.stderr`` (it may have been made for another)."""
+    import logging
+
+    for handler in logger.handlers:
+        if type(handler) is logging.StreamHandler and handler.stream is not sys.stderr:
+            handler.acquire()
+            try:  # not setStream(): it flushes the old stream, which may be closed
+                handler.stream = sys.stderr
+            finally:
+                handler.release()
+
+
+_COMMANDS = {"scan": _cmd_scan, "move": _cmd_move, "undo": _cmd_undo, "plot": _cmd_plot,
+             "hash": _cmd_hash, "example": _cmd_example}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``undouble`` command; returns the exit code."""
+    """Entry point of the ``undouble`` command; returns the exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 done, 1 failed, 2 bad command line, 130 interrupted.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) and usage errors (2)
+        return int(exc.code or 0)
     from ._logging import logger, set_logger
+    from .io import ImageReadError
 
     set_logger(_verbosity(args))
+    _log_to_current_stderr(logger)
     try:
-        if args.command == "scan":
-            return _run_scan(args.folder, args)
-        if args.command == "example":
-            from .examples import import_example
-
-            return _run_scan(import_example("synthetic"), args)
-        if args.command == "hash":
-            from .hashes import hash_image
-            from .io import ImageReadError, read_image
-
-            status = 0
-            for path in args.files:
-                try:
-                    print(f"{hash_image(read_image(path).pixels, args.method, args.hash_size)}  {path}")
-                except (ImageReadError, ValueError) as exc:
-                    logger.error("%s: %s", path, exc)
-                    status = 1
-            return status
-        if args.command == "undo":
-            from .move import undo
-
-            summary = undo(args.journal)
-            print(summary)
-            return 0
-    except (FileNotFoundError, NotADirectoryError, ValueError, TypeError, RuntimeError,
-            NotImplementedError) as exc:
-        logger.error("%s", exc)
-        return 1
+        return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
         logger.error("interrupted")
-        return 1
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. piped into head: not an error of ours
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:  # pragma: no cover
+            pass
+        return EXIT_FAILED
+    except (OSError, ValueError, TypeError, RuntimeError, NotImplementedError, ImageReadError) as exc:
+        if getattr(args, "verbose", False):
+            logger.exception("undouble %s failed", args.command)
+        else:
+            logger.error("%s", exc)
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: say so, with the traceback under -v
+        if getattr(args, "verbose", False):
+            logger.exception("undouble %s failed unexpectedly", args.command)
+        else:
+            logger.error("unexpected error (%s: %s); run with -v for the traceback", type(exc).__name__, exc)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

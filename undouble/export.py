@@ -136,10 +136,14 @@ def export_groups(model: Any, path: PathLike, format: str | None = None) -> str:
     fmt = _format_of(path, format)
     data = groups_as_dict(model)
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        (write_json if fmt == "json" else write_csv)(data, fh)
-    os.replace(tmp, path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            (write_json if fmt == "json" else write_csv)(data, fh)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from exc
     return path

@@ -1,0 +1,271 @@
+"""The ``undouble`` command end to end, run as a user runs it: ``python -m undouble ...``.
+
+Each run that hashes pays the import of the Numba kernels (cached on disk), so
+the number of such subprocesses is kept small.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from undouble.cli import METHOD_NAMES, build_parser
+from undouble.examples import make_synthetic_set
+
+SUBCOMMANDS = ("scan", "move", "undo", "plot", "hash", "example")
+
+
+def run(*args: str, env_extra: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    env.setdefault("MPLBACKEND", "Agg")
+    return subprocess.run([sys.executable, "-m", "undouble", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """A small generated photo folder with planted near-duplicates (and a manifest)."""
+    root = tmp_path_factory.mktemp("cli") / "photos"
+    manifest = make_synthetic_set(root, n_originals=10, n_with_duplicates=3, seed=7)
+    (root / "notes.txt").write_text("not an image")
+    return root, manifest
+
+
+@pytest.fixture(scope="module")
+def cache_file(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("cli-cache") / "hashes.sqlite3")
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (journals aside) -> SHA-256 of its content."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.name.startswith("undouble-journal-"):
+            out[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+# --------------------------------------------------------------------------- help and usage
+def test_method_names_match_the_registry():
+    from undouble.hashes import METHODS
+
+    assert tuple(METHODS) == METHOD_NAMES
+
+
+def test_every_subcommand_has_help():
+    top = run("--help")
+    assert top.returncode == 0
+    for name in SUBCOMMANDS:
+        assert name in top.stdout
+        res = run(name, "--help")
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.startswith(f"usage: undouble {name}")
+        assert "-q, --quiet" in res.stdout and "-v, --verbose" in res.stdout
+
+
+def test_version():
+    res = run("--version")
+    assert res.returncode == 0 and res.stdout.startswith("undouble ")
+
+
+@pytest.mark.parametrize("argv", [
+    [],                                         # no command
+    ["frobnicate"],                             # unknown command
+    ["scan"],                                   # missing folder
+    ["scan", "/no/such/folder/anywhere"],       # folder does not exist
+    ["scan", ".", "--method", "nohash"],        # unknown method
+    ["scan", ".", "--threshold", "-1"],         # negative threshold
+    ["scan", ".", "--json", "--csv"],           # exclusive options
+    ["scan", ".", "--cache", "x", "--no-cache"],
+    ["plot", "."],                              # --out is required
+    ["undo", "/no/such/journal.jsonl"],
+])
+def test_bad_command_lines_exit_2(argv):
+    from undouble.cli import main
+
+    assert main(argv) == 2
+
+
+def test_bad_command_line_exit_2_in_a_subprocess():
+    res = run("scan", "--threshold", "many", ".")
+    assert res.returncode == 2
+    assert "usage: undouble scan" in res.stderr and "--threshold" in res.stderr
+    assert res.stdout == ""
+
+
+def test_move_without_a_terminal_asks_for_yes(photos, capsys):
+    from undouble.cli import main
+
+    root, _ = photos
+    before = snapshot(root)
+    assert main(["move", str(root)]) == 2  # pytest's stdin is not a terminal
+    assert "--yes" in capsys.readouterr().err
+    assert snapshot(root) == before
+
+
+def test_parser_accepts_aliases():
+    args = build_parser().parse_args(["hash", "x.png", "--method", "average_hash"])
+    assert args.method == "ahash"
+    args = build_parser().parse_args(["-q", "scan", "."])
+    assert args.quiet is True
+
+
+# --------------------------------------------------------------------------- scan
+def test_scan_json_and_csv(photos, cache_file):
+    root, manifest = photos
+    res = run("scan", str(root), "--threshold", "10", "--json", "--cache", cache_file)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)  # stdout holds the JSON only; logs went to stderr
+    assert "groups with similar images" in res.stderr
+    assert data["n_images"] == len(manifest["files"])
+    assert data["n_groups"] == len(data["groups"]) == len(data["distances"])
+    found = sorted(sorted(os.path.basename(p) for p in g) for g in data["groups"])
+    assert found == sorted(sorted(g) for g in manifest["groups"])
+    for files, dists in zip(data["groups"], data["distances"]):
+        assert len(files) == len(dists) and dists[0] == 0
+        assert all(os.path.isabs(p) for p in files)
+    # the keeper comes first: the highest resolution of its group
+    from undouble.keeper import rank_keepers
+
+    for files in data["groups"]:
+        assert rank_keepers(files, all_blur=False)[0].path == files[0]
+
+
+
+def test_scan_csv_and_text(photos, cache_file, capsys):
+    """Same code path as the subprocess runs, in-process to save a Numba import."""
+    from undouble.cli import main
+
+    root, manifest = photos
+    assert main(["scan", str(root), "--threshold", "10", "--json", "-q", "--cache", cache_file]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert main(["scan", str(root), "--threshold", "10", "--csv", "-q", "--cache", cache_file]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""  # -q: nothing but warnings
+    rows = list(csv.DictReader(io.StringIO(captured.out)))
+    assert list(rows[0]) == ["group", "rank", "keeper", "distance", "path", "filename"]
+    assert len(rows) == sum(len(g) for g in data["groups"])
+    for row in rows:
+        g, rank = int(row["group"]), int(row["rank"])
+        assert data["groups"][g - 1][rank] == row["path"]
+        assert row["keeper"] == ("1" if rank == 0 else "0")
+        assert int(row["distance"]) == data["distances"][g - 1][rank]
+
+    assert main(["scan", str(root), "--threshold", "10", "-q", "--cache", cache_file]) == 0
+    text = capsys.readouterr().out
+    assert text.count("Group ") == len(data["groups"])
+    assert f"{len(data['groups'])} groups, {data['n_duplicates']} duplicates among {data['n_images']} images" in text
+
+
+def test_scan_output_file(photos, cache_file, tmp_path, capsys):
+    from undouble.cli import main
+
+    root, manifest = photos
+    out = tmp_path / "groups.csv"
+    assert main(["scan", str(root), "--threshold", "10", "-o", str(out), "--cache", cache_file, "-q"]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    rows = list(csv.DictReader(out.open()))
+    assert len({r["group"] for r in rows}) == len(manifest["groups"])
+
+
+def test_scan_failure_exits_1(photos, cache_file, tmp_path, capsys):
+    from undouble.cli import main
+
+    root, _ = photos
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["scan", str(root), "-o", str(blocker / "groups.json"), "--cache", cache_file, "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "cannot write" in err and "groups.json" in err
+
+
+# --------------------------------------------------------------------------- move / undo
+def test_move_dry_run_then_move_then_undo(photos, cache_file, tmp_path):
+    root, manifest = photos
+    work = tmp_path / "photos"
+    import shutil
+
+    shutil.copytree(root, work)
+    before = snapshot(work)
+    stat_before = {p: os.stat(work / p).st_mtime_ns for p in before}
+
+    res = run("move", str(work), "--threshold", "10", "--dry-run", "--cache", cache_file)
+    assert res.returncode == 0, res.stderr
+    assert "move" in res.stdout
+    assert snapshot(work) == before
+    assert {p: os.stat(work / p).st_mtime_ns for p in before} == stat_before
+    assert not (work / "undouble").exists()
+
+    res = run("move", str(work), "--threshold", "10", "--yes", "--cache", cache_file)
+    assert res.returncode == 0, res.stderr
+    journal = next(line.split(": ", 1)[1] for line in res.stdout.splitlines() if line.startswith("Journal: "))
+    assert os.path.isfile(journal)
+    after = snapshot(work)
+    moved = [p for p in after if p.startswith("undouble" + os.sep)]
+    n_dups = sum(len(g) - 1 for g in manifest["groups"])
+    assert len(moved) == n_dups + len(manifest["groups"])  # the extras, and a copy of each keeper
+    assert sorted(set(before) - set(after)) and all(p in before for p in after if not p.startswith("undouble"))
+
+    res = run("undo", journal)
+    assert res.returncode == 0, res.stderr
+    assert "restored" in res.stdout
+    assert snapshot(work) == before
+
+
+def test_undo_of_a_broken_journal_exits_1(tmp_path):
+    bad = tmp_path / "undouble-journal-bad.jsonl"
+    bad.write_text("this is not json\n")
+    res = run("undo", str(bad))
+    assert res.returncode == 1
+    assert str(bad) in res.stderr
+
+
+# --------------------------------------------------------------------------- plot / hash / example
+def test_plot_writes_one_png_per_group(photos, cache_file, tmp_path):
+    root, manifest = photos
+    out = tmp_path / "figures"
+    res = run("plot", str(root), "--threshold", "10", "--out", str(out), "--max-groups", "2",
+              "--cache", cache_file, "-q")
+    assert res.returncode == 0, res.stderr
+    written = res.stdout.split()
+    assert len(written) == min(2, len(manifest["groups"]))
+    for path in written:
+        assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir(out)) == sorted(os.path.basename(p) for p in written)
+
+
+def test_hash_prints_imagehash_hex_and_fails_on_bad_files(photos):
+    root, manifest = photos
+    from PIL import Image
+
+    import undouble
+
+    names = manifest["files"][:2]
+    files = [str(root / n) for n in names]
+    res = run("hash", *files, str(root / "notes.txt"), "--method", "dhash")
+    assert res.returncode == 1  # one file is not an image
+    assert "notes.txt" in res.stderr
+    lines = res.stdout.splitlines()
+    assert len(lines) == 2
+    for line, path in zip(lines, files):
+        value, shown = line.split("  ", 1)
+        assert shown == path
+        with Image.open(path) as im:
+            assert value == undouble.hash_image(im.convert("RGB"), "dhash")
+
+
+def test_example_runs_the_whole_job(example_paths, capsys):
+    from undouble.cli import main
+
+    assert main(["example", "--json", "-q", "--no-cache"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["threshold"] == 10 and data["n_images"] == len(example_paths)
+    assert data["n_groups"] == 40

@@ -311,8 +311,10 @@ def _plot_crop_resistant(plt, model: Any, i: int, img: np.ndarray, figsize: tupl
         ax = fig.add_subplot(gs[s // scols, 1 + s % scols])
         from .hashes import to_hex
 
-        _draw_bits(ax, _bit_grid(seg_bits[s], results.get("hash_shape")),
-                   f"segment {s + 1}\n{to_hex(packed[s], nbits)}", colour)
+        text = to_hex(packed[s], nbits)
+        if scols > 2:  # narrow cells: the hex on two lines
+            text = text[: (len(text) + 1) // 2] + "\n" + text[(len(text) + 1) // 2:]
+        _draw_bits(ax, _bit_grid(seg_bits[s], results.get("hash_shape")), f"segment {s + 1}\n{text}", colour)
     fig.tight_layout()
     return fig
 

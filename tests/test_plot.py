@@ -1,0 +1,194 @@
+"""Figures of groups and hashes, rendered with the Agg backend and checked by content.
+
+A few PNGs are written as artefacts of the test run, into ``$UNDOUBLE_ARTIFACTS``
+or ``artifacts/`` at the repository root (git-ignored).
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from undouble import Undouble  # noqa: E402
+from undouble.examples import make_synthetic_set  # noqa: E402
+from undouble.keeper import rank_keepers  # noqa: E402
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    root = os.environ.get("UNDOUBLE_ARTIFACTS") or os.path.join(os.path.dirname(os.path.dirname(__file__)), "artifacts")
+    path = Path(root) / "plots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("plot") / "photos"
+    manifest = make_synthetic_set(root, n_originals=8, n_with_duplicates=3, seed=11)
+    return root, manifest
+
+
+@pytest.fixture(scope="module")
+def grouped(folder):
+    root, _ = folder
+    model = Undouble(method="phash", verbose=30)
+    model.import_data(str(root))
+    model.compute_hash()
+    model.group(threshold=10)
+    return model
+
+
+@pytest.fixture(autouse=True)
+def _no_show(monkeypatch):
+    """Headless: showing a figure would be a bug when saving."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("plt.show() called")
+
+    monkeypatch.setattr(plt, "show", refuse)
+    yield
+    plt.close("all")
+
+
+def _image_axes(fig):
+    return [ax for ax in fig.axes if ax.images]
+
+
+# --------------------------------------------------------------------------- plot()
+def test_one_figure_per_group_with_titles(grouped, artifacts):
+    results = grouped.results
+    figs = grouped.plot(savedir=artifacts / "groups")
+    assert len(figs) == len(results["select_pathnames"]) > 0
+    for g, (fig, paths, scores) in enumerate(zip(figs, results["select_pathnames"], results["select_scores"])):
+        axes = _image_axes(fig)
+        assert len(axes) == len(paths)  # empty grid cells are removed
+        ranks = {r.path: r for r in rank_keepers(paths)}
+        for k, (ax, path, score) in enumerate(zip(axes, paths, scores)):
+            title = ax.get_title()
+            name = os.path.basename(path)
+            assert title.startswith("KEEP " if k == 0 else name[:10])
+            assert ("KEEP" in title) == (k == 0)
+            r = ranks[path]
+            assert f"d={int(score)}" in title
+            assert f"blur {r.blur:.0f}" in title
+            assert f"{r.width}x{r.height}" in title
+        suptitle = fig._suptitle.get_text()
+        assert suptitle.startswith(f"Group {g + 1} of {len(figs)}: {len(paths)} images")
+        assert ranks[paths[0]].reason in suptitle
+        png = artifacts / "groups" / f"group_{g + 1:04d}.png"
+        assert png.read_bytes()[:8] == PNG
+
+
+def test_max_groups_and_savedir(grouped, tmp_path):
+    figs = grouped.plot(max_groups=1, savedir=tmp_path)
+    assert len(figs) == 1
+    assert sorted(os.listdir(tmp_path)) == ["group_0001.png"]
+    assert grouped.plot(max_groups=0, savedir=tmp_path) == []
+    with pytest.raises(ValueError, match="max_groups"):
+        grouped.plot(max_groups=-1, savedir=tmp_path)
+
+
+def test_plot_from_an_array_input(folder):
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 256, (4, 48, 64, 3), dtype=np.uint8)
+    stack = np.concatenate([base, base[:2]])  # rows 4, 5 repeat rows 0, 1
+    model = Undouble(method="ahash", verbose=30)
+    model.import_data(stack)
+    model.compute_hash()
+    model.group(threshold=0)
+    figs = model.plot(show=False)
+    assert len(figs) == 2
+    for fig in figs:
+        titles = [ax.get_title() for ax in _image_axes(fig)]
+        assert titles[0].startswith("KEEP image_")
+        assert all(re.search(r"d=0 \| blur \d+ \| 64x48", t) for t in titles)
+
+
+# --------------------------------------------------------------------------- plot_hash()
+@pytest.mark.parametrize("method, grid", [
+    ("phash", (8, 8)),
+    ("colorhash", (14, 3)),
+    ("whash-db4", (14, 14)),
+    ("ahash", (8, 8)),
+])
+def test_plot_hash_grid_shapes(folder, artifacts, method, grid):
+    root, manifest = folder
+    model = Undouble(method=method, verbose=30)
+    model.import_data(str(root))
+    model.compute_hash()
+    figs = model.plot_hash(idx=[0, 1], savedir=artifacts / "hashes")
+    assert len(figs) == 2
+    for i, fig in zip([0, 1], figs):
+        img_ax, bits_ax = _image_axes(fig)
+        assert img_ax.get_title() == model.results["filenames"][i]
+        bits = np.asarray(bits_ax.images[0].get_array())
+        assert bits.shape == grid
+        expected = model.results["img_hash_bin"][i][: grid[0] * grid[1]].reshape(grid)
+        assert np.array_equal(bits.astype(bool), expected)
+        assert bits_ax.get_title().startswith(f"{method} {grid[0]}x{grid[1]}")
+        assert model.results["img_hash_hex"][i][:16] in bits_ax.get_title().replace("\n", "")
+        assert (artifacts / "hashes" / f"hash_{method}_{i:05d}.png").read_bytes()[:8] == PNG
+
+
+def test_plot_hash_crop_resistant_draws_segment_boxes(folder, artifacts):
+    root, _ = folder
+    model = Undouble(method="crop-resistant", verbose=30)
+    model.import_data(str(root))
+    model.compute_hash()
+    figs = model.plot_hash(idx=[0, 2], savedir=artifacts / "hashes")
+    for i, fig in zip([0, 2], figs):
+        count = int(model.results["hash_counts"][i])
+        axes = _image_axes(fig)
+        assert len(axes) == 1 + count
+        img_ax = axes[0]
+        assert f"{count} segments" in img_ax.get_title()
+        boxes = [p for p in img_ax.patches if isinstance(p, Rectangle)]
+        assert len(boxes) == count
+        segments = model.results["img_hash_hex"][i].split(",")
+        for s, ax in enumerate(axes[1:]):
+            title = ax.get_title().split("\n", 1)
+            assert title[0] == f"segment {s + 1}" and title[1].replace("\n", "") == segments[s]
+            assert np.asarray(ax.images[0].get_array()).shape == (8, 8)
+            assert ax.spines["top"].get_edgecolor() == boxes[s].get_edgecolor()
+
+
+def test_plot_hash_by_filename_and_errors(grouped, tmp_path):
+    names = grouped.results["filenames"][:2]
+    figs = grouped.plot_hash(filenames=names, savedir=tmp_path)
+    assert [_image_axes(f)[0].get_title() for f in figs] == names
+    one = grouped.plot_hash(filenames=grouped.results["pathnames"][3], savedir=tmp_path)
+    assert _image_axes(one[0])[0].get_title() == grouped.results["filenames"][3]
+    with pytest.raises(ValueError, match="not among the imported files"):
+        grouped.plot_hash(filenames=["nope.png"], savedir=tmp_path)
+    with pytest.raises(ValueError, match="idx"):
+        grouped.plot_hash(savedir=tmp_path)
+    with pytest.raises(IndexError):
+        grouped.plot_hash(idx=10_000, savedir=tmp_path)
+
+
+def test_plots_load_images_that_the_cache_left_on_disk(folder, tmp_path):
+    root, _ = folder
+    cache = tmp_path / "hashes.sqlite3"
+    for _ in range(2):
+        model = Undouble(method="phash", verbose=30, cache=cache)
+        model.import_data(str(root))
+        model.compute_hash()
+        model.group(threshold=10)
+    img = model.results["img"]
+    assert img.n_loaded == 0  # all hashes came from the cache: nothing decoded yet
+    figs = model.plot(max_groups=1, savedir=tmp_path)
+    shown = _image_axes(figs[0])[0].images[0].get_array()
+    first = int(model.results["select_idx"][0][0])
+    assert np.array_equal(np.asarray(shown), img[first])
+    assert img.n_loaded == len(model.results["select_idx"][0])

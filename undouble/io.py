@@ -664,10 +664,31 @@ def _decode_file(fh: Any, size: int, dim: tuple[int, int] | None, max_pixels: in
                     swap = info.orientation >= 5
                     return DecodedImage(pixels, info.height if swap else info.width,
                                         info.width if swap else info.height)
-    if whole:
-        return _decode_pillow(_io.BytesIO(data), dim, max_pixels)
-    fh.seek(0)
-    return _decode_pillow(fh, dim, max_pixels)
+    if not whole:
+        fh.seek(0)
+    try:
+        return _decode_pillow(_io.BytesIO(data) if whole else fh, dim, max_pixels)
+    except Image.UnidentifiedImageError:
+        kind = _signature(data)
+        if kind is None:
+            raise
+        raise ImageReadError(f"corrupt image (a {kind} signature, but its header cannot be read)") from None
+
+
+_SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+               (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"))
+
+
+def _signature(data: bytes) -> str | None:
+    """The image format whose magic bytes start ``data``, or None."""
+    for magic, name in _SIGNATURES:
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    if data[4:8] == b"ftyp":
+        return "HEIF/AVIF"
+    return None
 
 
 def load_file(path: str, dim: tuple[int, int], grayscale: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,

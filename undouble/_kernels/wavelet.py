@@ -1,0 +1,295 @@
+"""2-D discrete wavelet transforms with PyWavelets' exact arithmetic.
+
+Only what the wavelet hash needs: single-level forward transforms along one
+axis with any even-length filter (Haar, db4), the Haar forward and inverse
+levels fused per 2x2 block, and the multilevel compositions used by
+ImageHash's ``whash``. Signal extension is PyWavelets' default
+``'symmetric'`` (half-sample mirror, period ``2N``).
+
+Floating-point sums are formed in PyWavelets' order, so ties (which decide
+median comparisons) come out the same:
+
+- forward, output ``o`` centred at input ``i = 2o + 1`` with ``F`` taps:
+  when ``i >= N`` the taps that fall past the right edge are summed first,
+  from ``t = i - N`` down to ``0``; then ``t = i - N + 1 .. F - 1`` (or
+  ``0 .. F - 1`` when ``i < N``); each term ``filter[t] * x[ext(i - t)]``,
+  the sum starting from ``0.0``;
+- Haar inverse: ``x[2k] = (0 + (0 + h*a)) + (0 + h*d)``,
+  ``x[2k+1] = (0 + (0 + h*a)) + (0 + (-h)*d)``: the approximation is added
+  into a zeroed output first, then the detail;
+- 2-D: the forward transforms axis 0 then axis 1, the inverse axis 1 then 0.
+
+All kernels take and return C-contiguous float64 arrays so that each
+compiles once.
+"""
+import numpy as np
+from numba import njit, prange
+
+from .resample import resize_plane
+
+
+@njit(cache=True)
+def symmetric_index(p, n):
+    """Index into ``x[0:n]`` of position ``p`` of its half-sample symmetric extension."""
+    period = 2 * n
+    q = p % period
+    if q < 0:
+        q += period
+    if q < n:
+        return q
+    return period - 1 - q
+
+
+@njit(cache=True)
+def dwt_taps(n, f):
+    """Summation plan of a downsampling convolution of length ``n`` with ``f`` taps.
+
+    Returns ``(taps, pos)``, int64 arrays ``(n_out, f)`` with
+    ``n_out = (n + f - 1) // 2``: term ``k`` of output ``o`` is
+    ``filter[taps[o, k]] * x[pos[o, k]]``.
+    """
+    n_out = (n + f - 1) // 2
+    taps = np.empty((n_out, f), dtype=np.int64)
+    pos = np.empty((n_out, f), dtype=np.int64)
+    for o in range(n_out):
+        i = 2 * o + 1
+        n_right = i - n + 1 if i >= n else 0  # taps past the right edge
+        for k in range(f):
+            t = n_right - 1 - k if k < n_right else k
+            taps[o, k] = t
+            pos[o, k] = symmetric_index(i - t, n)
+    return taps, pos
+
+
+@njit(cache=True)
+def dwt_axis(x, filt, axis):
+    """One filter of a single-level DWT (symmetric mode) along ``axis`` (0 or 1).
+
+    ``x`` is a 2-D float64 array; the output has ``(N + F - 1) // 2`` entries
+    along ``axis``. With PyWavelets' ``dec_lo`` this is the approximation,
+    with ``dec_hi`` the detail.
+    """
+    rows, cols = x.shape
+    f = filt.shape[0]
+    if axis == 0:
+        taps, pos = dwt_taps(rows, f)
+        out = np.zeros((taps.shape[0], cols), dtype=np.float64)
+        for o in range(taps.shape[0]):
+            for k in range(f):
+                w = filt[taps[o, k]]
+                p = pos[o, k]
+                for c in range(cols):
+                    out[o, c] += w * x[p, c]
+        return out
+    taps, pos = dwt_taps(cols, f)
+    n_out = taps.shape[0]
+    out = np.empty((rows, n_out), dtype=np.float64)
+    for r in range(rows):
+        for o in range(n_out):
+            acc = 0.0
+            for k in range(f):
+                acc += filt[taps[o, k]] * x[r, pos[o, k]]
+            out[r, o] = acc
+    return out
+
+
+@njit(cache=True)
+def dwt2(x, dec_lo, dec_hi):
+    """Single-level 2-D DWT: ``(aa, da, ad, dd)`` (PyWavelets' ``cA, (cH, cV, cD)``)."""
+    lo = dwt_axis(x, dec_lo, 0)
+    hi = dwt_axis(x, dec_hi, 0)
+    return (dwt_axis(lo, dec_lo, 1), dwt_axis(hi, dec_lo, 1),
+            dwt_axis(lo, dec_hi, 1), dwt_axis(hi, dec_hi, 1))
+
+
+@njit(cache=True)
+def wavedec2_ll(x, dec_lo, levels):
+    """Approximation of a ``levels``-level 2-D DWT (``pywt.wavedec2(...)[0]``)."""
+    ll = x.copy()
+    for _ in range(levels):
+        ll = dwt_axis(dwt_axis(ll, dec_lo, 0), dec_lo, 1)
+    return ll
+
+
+HAAR = 0.7071067811865476
+"""PyWavelets' Haar coefficient (``1/sqrt(2)`` as stored): ``dec_lo = rec_lo = [h, h]``,
+``dec_hi = [-h, h]``, ``rec_hi = [h, -h]``."""
+
+
+@njit(cache=True)
+def haar_forward_level(src, m, approx, coeffs):
+    """One Haar level of ``src[:m, :m]`` (``m`` even), both axes fused per 2x2 block.
+
+    Writes the approximation to ``approx[:m/2, :m/2]`` and the details to
+    ``coeffs`` in Mallat layout (``ad`` top right, ``da`` bottom left, ``dd``
+    bottom right of ``coeffs[:m, :m]``). Same operations, in the same order,
+    as :func:`dwt2` with Haar filters: axis 0 then axis 1, each output
+    ``(0 + f[0] * x[2k+1]) + f[1] * x[2k]``.
+    """
+    c = HAAR
+    h = m // 2
+    for k in range(h):
+        for l in range(h):
+            x00 = src[2 * k, 2 * l]
+            x01 = src[2 * k, 2 * l + 1]
+            x10 = src[2 * k + 1, 2 * l]
+            x11 = src[2 * k + 1, 2 * l + 1]
+            lo0 = (0.0 + c * x10) + c * x00
+            lo1 = (0.0 + c * x11) + c * x01
+            hi0 = (0.0 + (-c) * x10) + c * x00
+            hi1 = (0.0 + (-c) * x11) + c * x01
+            approx[k, l] = (0.0 + c * lo1) + c * lo0
+            coeffs[k, h + l] = (0.0 + (-c) * lo1) + c * lo0
+            coeffs[h + k, l] = (0.0 + c * hi1) + c * hi0
+            coeffs[h + k, h + l] = (0.0 + (-c) * hi1) + c * hi0
+
+
+@njit(cache=True)
+def haar_inverse_level(approx, h, coeffs, dst):
+    """Inverse of :func:`haar_forward_level`: ``approx[:h, :h]`` and the details
+    of ``coeffs`` at size ``2h`` -> ``dst[:2h, :2h]``.
+
+    Same operations as :func:`idwt2` with Haar filters (axis 1, then axis 0;
+    each output ``(0 + (0 + r_lo * a)) + (0 + r_hi * d)``).
+    """
+    c = HAAR
+    for k in range(h):
+        for l in range(h):
+            aa = approx[k, l]
+            ad = coeffs[k, h + l]
+            da = coeffs[h + k, l]
+            dd = coeffs[h + k, h + l]
+            # axis 1: approximation rows (aa, ad) and detail rows (da, dd)
+            a0 = (0.0 + (0.0 + c * aa)) + (0.0 + c * ad)
+            a1 = (0.0 + (0.0 + c * aa)) + (0.0 + (-c) * ad)
+            d0 = (0.0 + (0.0 + c * da)) + (0.0 + c * dd)
+            d1 = (0.0 + (0.0 + c * da)) + (0.0 + (-c) * dd)
+            # axis 0
+            dst[2 * k, 2 * l] = (0.0 + (0.0 + c * a0)) + (0.0 + c * d0)
+            dst[2 * k + 1, 2 * l] = (0.0 + (0.0 + c * a0)) + (0.0 + (-c) * d0)
+            dst[2 * k, 2 * l + 1] = (0.0 + (0.0 + c * a1)) + (0.0 + c * d1)
+            dst[2 * k + 1, 2 * l + 1] = (0.0 + (0.0 + c * a1)) + (0.0 + (-c) * d1)
+
+
+@njit(cache=True)
+def copy_block(src, dst, m):
+    """``dst[:m, :m] = src[:m, :m]``."""
+    for y in range(m):
+        for x in range(m):
+            dst[y, x] = src[y, x]
+
+
+@njit(cache=True)
+def haar_wavedec2_packed(x, levels):
+    """Multilevel Haar ``wavedec2`` of a square image with a power-of-two side.
+
+    Returns the coefficients packed in one ``S x S`` array (Mallat layout):
+    at level ``l`` (``h = S >> l``) ``ad`` at ``[:h, h:2h]``, ``da`` at
+    ``[h:2h, :h]``, ``dd`` at ``[h:2h, h:2h]``; the final approximation at
+    ``[:S >> levels, :S >> levels]``.
+    """
+    side = x.shape[0]
+    coeffs = np.empty((side, side), dtype=np.float64)
+    if levels == 0:
+        copy_block(x, coeffs, side)
+        return coeffs
+    half = side // 2
+    scratch = np.empty((2, half, half), dtype=np.float64)  # approximations, alternately
+    haar_forward_level(x, side, scratch[0], coeffs)
+    m = half
+    for lev in range(1, levels):
+        haar_forward_level(scratch[(lev - 1) % 2], m, scratch[lev % 2], coeffs)
+        m //= 2
+    copy_block(scratch[(levels - 1) % 2], coeffs, m)
+    return coeffs
+
+
+@njit(cache=True)
+def haar_waverec2_packed(coeffs, levels):
+    """Multilevel Haar ``waverec2`` of coefficients packed as by :func:`haar_wavedec2_packed`."""
+    side = coeffs.shape[0]
+    h = side >> levels
+    scratch = np.empty((2, side, side), dtype=np.float64)  # reconstructions, alternately
+    copy_block(coeffs, scratch[1], h)
+    for lev in range(levels):
+        haar_inverse_level(scratch[(lev + 1) % 2], h, coeffs, scratch[lev % 2])
+        h *= 2
+    return scratch[(levels + 1) % 2].copy()
+
+
+@njit(cache=True)
+def remove_haar_ll(x, levels):
+    """ImageHash's ``remove_max_haar_ll``: Haar ``wavedec2`` to ``levels``,
+    approximation set to zero, ``waverec2`` back (square, power-of-two side)."""
+    coeffs = haar_wavedec2_packed(x, levels)
+    h = coeffs.shape[0] >> levels
+    for y in range(h):
+        for x_ in range(h):
+            coeffs[y, x_] = 0.0
+    return haar_waverec2_packed(coeffs, levels)
+
+
+@njit(cache=True)
+def median(values):
+    """numpy's median of a 2-D array: middle value, or the float64 mean of the two.
+
+    Shell sort (gaps 1, 4, 13, ...) of a flat copy: small to compile.
+    """
+    flat = values.ravel().copy()
+    n = flat.shape[0]
+    gap = 1
+    while gap < n // 3:
+        gap = 3 * gap + 1
+    while gap >= 1:
+        for i in range(gap, n):
+            v = flat[i]
+            j = i
+            while j >= gap and flat[j - gap] > v:
+                flat[j] = flat[j - gap]
+                j -= gap
+            flat[j] = v
+        gap //= 3
+    if n % 2 == 1:
+        return flat[n // 2]
+    return (flat[n // 2 - 1] + flat[n // 2]) / 2.0
+
+
+@njit(cache=True)
+def whash_bits(img, row_b, row_c, col_b, col_c, vertical_first,
+               haar_levels, remove_ll, dec_lo, dwt_level, out):
+    """Wavelet hash bits of one grey ``H x W`` uint8 image, written to ``out``.
+
+    Resize to ``S x S`` (the tables), scale to ``[0, 1]``, optionally remove
+    the Haar approximation at ``haar_levels = log2(S)``, then take the
+    approximation ``LL`` of a ``dwt_level``-level DWT with ``dec_lo`` and set
+    bit = ``LL > median(LL)``, row-major (``out`` has ``LL.size`` entries).
+    """
+    small = resize_plane(img, row_b, row_c, col_b, col_c, vertical_first)
+    px = np.empty(small.shape, dtype=np.float64)
+    for y in range(small.shape[0]):
+        for x in range(small.shape[1]):
+            px[y, x] = small[y, x] / 255.0
+    if remove_ll:
+        px = remove_haar_ll(px, haar_levels)
+    ll = wavedec2_ll(px, dec_lo, dwt_level)
+    threshold = median(ll)
+    k = 0
+    for y in range(ll.shape[0]):
+        for x in range(ll.shape[1]):
+            out[k] = ll[y, x] > threshold
+            k += 1
+
+
+@njit(cache=True, parallel=True)
+def whash_batch(stack, row_b, row_c, col_b, col_c, vertical_first,
+                haar_levels, remove_ll, dec_lo, dwt_level, side):
+    """:func:`whash_bits` of each image of an ``N x H x W`` uint8 stack, in parallel.
+
+    Returns bool ``(N, side * side)``.
+    """
+    n = stack.shape[0]
+    out = np.zeros((n, side * side), dtype=np.bool_)
+    for i in prange(n):
+        whash_bits(stack[i], row_b, row_c, col_b, col_c, vertical_first,
+                   haar_levels, remove_ll, dec_lo, dwt_level, out[i])
+    return out

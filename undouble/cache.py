@@ -70,9 +70,10 @@ __all__ = [
 SCHEMA_VERSION = 1
 """Version of the table layout; a cache with another version is emptied and rebuilt."""
 
-PIPELINE_TAG = "rgb-exif-draft/scale255-area/1"
-"""Decoding and preprocessing recipe; bump it when ``io.read_image`` or
-``preprocess.preprocess`` change their pixels, so that old hashes are not reused."""
+PIPELINE_TAG = "rgb-exif-reduced-jpeg/scale255-area/2"
+"""Decoding and preprocessing recipe; bump it when ``io.read_image``/``io.load_file``
+or ``preprocess.preprocess`` change their pixels, so that old hashes are not reused
+(``io.DECODER_VERSION``, when io defines it, is part of the key as well)."""
 
 DEFAULT_FILENAME = "hashes.sqlite3"
 _CHUNK = 500            # paths per SELECT ... IN (...) (SQLite's variable limit is 999+)
@@ -102,7 +103,10 @@ def _versions() -> dict[str, str]:
         cv = cv2.__version__
     except ImportError:  # pragma: no cover - a dependency
         cv = "none"
-    return {"undouble": __version__, "pillow": PIL.__version__, "opencv": cv, "pipeline": PIPELINE_TAG}
+    from . import io as uio
+
+    return {"undouble": __version__, "pillow": PIL.__version__, "opencv": cv, "pipeline": PIPELINE_TAG,
+            "decoder": str(getattr(uio, "DECODER_VERSION", ""))}
 
 
 def _canonical(value: Any) -> Any:

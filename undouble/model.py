@@ -507,23 +507,14 @@ class Undouble:
 
     def _merge_cached(self, paths, cached, kept, images, resolution, filestats):
         """Rows in ``paths`` order: decoded images, and lazily loaded ones for cache hits."""
-        from .cache import LazyImages
-
         decoded = {p: (img, res, st) for p, img, res, st in zip(kept, images, resolution, filestats)}
         order = [p for p in paths if p in cached or p in decoded]
         rows = [decoded[p][0] if p in decoded else None for p in order]
         res = [decoded[p][1] if p in decoded else cached[p].resolution for p in order]
         stats = [decoded[p][2] if p in decoded else cached[p].stat for p in order]
-        dim, grayscale, max_pixels = self.params["dim"], self.params["grayscale"], self.params["max_pixels"]
-
-        def load(i: int) -> np.ndarray:
-            try:
-                return preprocess(uio.read_image(order[i], dim, max_pixels).pixels, dim, grayscale)
-            except uio.ImageReadError as exc:
-                raise uio.ImageReadError(f"{order[i]} cannot be read any more since import_data(): {exc}") from None
-
-        shape = (dim[1], dim[0]) if grayscale else (dim[1], dim[0], 3)
-        return LazyImages(rows, load, shape), order, res, stats
+        stack = uio.lazy_images(order, self.params["dim"], self.params["grayscale"], self.params["max_pixels"],
+                                rows=rows)  # decodes a hit the way import_data decodes a miss
+        return stack, order, res, stats
 
     def _hash_images(self, img: Any, method: str, hash_size: int):
         """HashBatch of every row, from the hash cache where the files are unchanged."""

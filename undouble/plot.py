@@ -62,21 +62,10 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def _image(model: Any, i: int) -> np.ndarray:
-    """Preprocessed image of row ``i``, loading it from its file when not in memory."""
-    results = model.results
-    img = results.get("img")
-    if img is not None:
-        return np.asarray(img[i])
-    from . import io as uio
+    """Preprocessed image of row ``i``, wherever it is kept (memory, disk, or its file)."""
+    from .io import load_preprocessed
 
-    loader = getattr(uio, "load_preprocessed", None)
-    if loader is not None:  # pragma: no cover - depends on the ingestion module
-        return np.asarray(loader(results, i))
-    from .preprocess import preprocess
-
-    dim, grayscale = model.params["dim"], model.params["grayscale"]
-    decoded = uio.read_image(results["pathnames"][i], dim, model.params.get("max_pixels", uio.DEFAULT_MAX_PIXELS))
-    return preprocess(decoded.pixels, dim, grayscale)
+    return load_preprocessed(model, i)
 
 
 def _show_image(ax, img: np.ndarray, cmap: str | None = None) -> None:

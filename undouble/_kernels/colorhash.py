@@ -8,7 +8,7 @@ in six hue bins ``[0-42] [43-84] [85-127] [128-169] [170-212] [213-255]``.
 import numpy as np
 from numba import njit, prange
 
-from .color import hsv_pixel, rgb_to_l
+from .color import hsv_hue, hsv_saturation, rgb_to_l
 
 N_COUNTS = 15  # black, grey, colour, 6 faint hue bins, 6 bright hue bins
 N_VALUES = 14  # black, grey, 6 faint, 6 bright
@@ -41,15 +41,20 @@ def colorhash_counts(img):
             if lum[y, x] < 32:
                 counts[0] += 1
                 continue
-            h, s, _ = hsv_pixel(img[y, x, 0], img[y, x, cg], img[y, x, cb])
+            r = np.int64(img[y, x, 0])
+            g = np.int64(img[y, x, cg])
+            b = np.int64(img[y, x, cb])
+            mx = max(r, max(g, b))
+            mn = min(r, min(g, b))
+            s = hsv_saturation(mx, mn)
             if s < 85:
                 counts[1] += 1
                 continue
             counts[2] += 1
             if s < 170:
-                counts[3 + hue_bin(h)] += 1
+                counts[3 + hue_bin(hsv_hue(r, g, b, mx, mn))] += 1
             elif s > 170:
-                counts[9 + hue_bin(h)] += 1
+                counts[9 + hue_bin(hsv_hue(r, g, b, mx, mn))] += 1
     return counts
 
 

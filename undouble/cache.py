@@ -637,7 +637,8 @@ class LazyImages:
 def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pathnames: Sequence[str],
                     images: Any, compute: Callable[[list[np.ndarray]], Any],
                     filestats: Mapping[str, Sequence[int]] | None = None,
-                    resolution: np.ndarray | None = None) -> tuple[Any, int]:
+                    resolution: np.ndarray | None = None, known: Mapping[str, CacheEntry] | None = None,
+                    chunk: int = 1024) -> tuple[Any, int]:
     """Hashes of files, taken from the cache where possible.
 
     Parameters
@@ -657,6 +658,11 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
         ``{path: (size, mtime_ns)}`` recorded when the files were read.
     resolution : array, optional
         ``(N, 2)`` original ``(width, height)`` of each row, stored with the hash.
+    known : mapping, optional
+        Entries already looked up for this key (by ``import_data``); only the
+        other paths are looked up.
+    chunk : int
+        Misses are hashed this many at a time (memory holds one chunk of images).
 
     Returns
     -------
@@ -666,7 +672,13 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
     from .hashes import HashBatch
 
     n = len(pathnames)
-    hits = cache.lookup(pathnames, params, stats=filestats) if (cache is not None and params) else {}
+    hits: dict[str, CacheEntry] = {}
+    if cache is not None and params:
+        known = known or {}
+        hits = {p: known[p] for p in pathnames if p in known}
+        rest = [p for p in pathnames if p not in hits]
+        if rest:
+            hits.update(cache.lookup(rest, params, stats=filestats))
     if hits:
         nbits = {e.nbits for e in hits.values()}
         grids = {e.grid for e in hits.values()}
@@ -674,14 +686,20 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
         if len(nbits) != 1 or len(grids) != 1 or len(multi) != 1:
             logger.warning("Hash cache rows disagree for one key (%s); hashing every image again.", cache)
             hits = {}
+    def hash_rows(rows: list[int]) -> Any:
+        from .io import concat_batches
+
+        step = max(1, int(chunk))
+        return concat_batches([compute([images[i] for i in rows[k:k + step]]) for k in range(0, len(rows), step)])
+
     miss_rows = [i for i, p in enumerate(pathnames) if p not in hits]
-    fresh = compute([images[i] for i in miss_rows]) if (miss_rows or not hits) else None
+    fresh = hash_rows(miss_rows) if miss_rows else None
     if fresh is not None and hits:
         first = next(iter(hits.values()))
         if first.nbits != fresh.nbits or (first.segments is None) != (fresh.counts is None):
             logger.warning("Cached hashes do not match fresh ones in size; hashing every image again.")
             hits, miss_rows = {}, list(range(n))
-            fresh = compute([images[i] for i in miss_rows])
+            fresh = hash_rows(miss_rows)
 
     if cache is not None and params and fresh is not None and miss_rows:
         entries = []

@@ -503,7 +503,9 @@ class Undouble:
     def _cache_lookup(self, paths: Sequence[str]) -> dict:
         """Cache entries of the unchanged files among ``paths`` ({} when caching is off)."""
         cache = self._hash_cache()
-        return cache.lookup(paths, self._cache_key()) if cache is not None and paths else {}
+        hits = cache.lookup(paths, self._cache_key()) if cache is not None and paths else {}
+        self._cache_hits = (self._cache_key(), hits) if hits else None  # compute_hash need not ask again
+        return hits
 
     def _merge_cached(self, paths, cached, kept, images, resolution, filestats):
         """Rows in ``paths`` order: decoded images, and lazily loaded ones for cache hits."""
@@ -524,8 +526,10 @@ class Undouble:
             return compute(img)
         from .cache import hash_with_cache
 
-        batch, hits = hash_with_cache(cache, self._cache_key(method, hash_size), self.results["pathnames"], img,
-                                      compute, self.results["filestats"], self.results["resolution"])
+        key = self._cache_key(method, hash_size)
+        known = getattr(self, "_cache_hits", None)
+        batch, hits = hash_with_cache(cache, key, self.results["pathnames"], img, compute, self.results["filestats"],
+                                      self.results["resolution"], known=known[1] if known and known[0] == key else None)
         logger.info("%d of %d hashes from the cache %s.", hits, len(batch), cache.path)
         return batch
 

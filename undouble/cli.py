@@ -307,7 +307,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     for k in range(1, len(figures) + 1):
         print(os.path.join(args.out, group_figure_name(k)))
     if not figures:
-        print("No duplicates found: nothing to plot.", file=sys.stderr)
+        from ._logging import logger
+
+        logger.info("No duplicates found: nothing to plot.")
     return EXIT_OK
 
 

@@ -215,7 +215,8 @@ def _chunks(images: Sequence[np.ndarray]):
 
 def crop_resistant_batch(images: Sequence[Any], hash_size: int = 8, hash_func: Any = "dhash",
                          limit_segments: int | None = None, segment_threshold: Any = 128,
-                         min_segment_size: Any = 500, segmentation_image_size: int = 300) -> HashBatch:
+                         min_segment_size: Any = 500, segmentation_image_size: int = 300,
+                         hash_options: dict[str, Any] | None = None) -> HashBatch:
     """Crop-resistant hash (ImageHash ``crop_resistant_hash``) of each image.
 
     Parameters
@@ -236,6 +237,11 @@ def crop_resistant_batch(images: Sequence[Any], hash_size: int = 8, hash_func: A
         Segments need more than this many pixels (of the ``S x S`` image).
     segmentation_image_size : int
         ``S``: the grey image is resized to ``S x S`` for segmentation.
+    hash_options : dict, optional
+        Extra options of the inner hash (ours; ImageHash takes a function),
+        e.g. ``{'image_scale': 64}`` for ``'whash-db4'``, whose bit count
+        otherwise depends on each crop's size (an error: all segment hashes
+        of a batch must have one bit count).
 
     Returns
     -------
@@ -247,7 +253,8 @@ def crop_resistant_batch(images: Sequence[Any], hash_size: int = 8, hash_func: A
     imgs = [as_image_array(img) for img in images]
     size = _check_size(segmentation_image_size)
     inner, name = _inner_method(hash_func)
-    target = _RESIZE_TARGETS.get(name) if _KERNEL_TABLES else None
+    hash_options = dict(hash_options or {})
+    target = _RESIZE_TARGETS.get(name) if _KERNEL_TABLES and not hash_options else None
     target_wh = target(int(hash_size)) if target is not None and int(hash_size) == hash_size \
         and hash_size >= 2 else None
     is_hill = hill_table(segment_threshold)
@@ -279,7 +286,7 @@ def crop_resistant_batch(images: Sequence[Any], hash_size: int = 8, hash_func: A
             crops = resize_crops(grey, owner_arr, box_arr, target_wh[0], target_wh[1])
         else:
             crops = _crop_list(grey if name in _GREY_METHODS else stack, owner_arr, box_arr)
-        batch = inner(crops, hash_size)
+        batch = inner(crops, hash_size, **hash_options)
         nbits, shape = batch.nbits, batch.shape
         start = 0
         for i in idx:
@@ -287,7 +294,7 @@ def crop_resistant_batch(images: Sequence[Any], hash_size: int = 8, hash_func: A
             hashed.append((int(i), batch.packed[start:start + k]))
             start += k
     if nbits is None:  # no image, or no segment at all (negative limit_segments)
-        probe = inner([np.zeros((1, 1), dtype=np.uint8)], hash_size)
+        probe = inner([np.zeros((1, 1), dtype=np.uint8)], hash_size, **hash_options)
         nbits, shape = probe.nbits, probe.shape
     words = (nbits + 63) // 64
     max_segments = int(counts.max()) if n else 0

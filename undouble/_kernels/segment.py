@@ -125,60 +125,62 @@ def median3(plane):
 
 
 @njit(cache=True)
-def _grow(mask, want, labels, w, label, start, queue, box):
-    """Label the 4-connected component of ``mask == want`` containing ``start``.
-
-    ``mask`` and ``labels`` are flat views of an image of width ``w``;
-    unvisited pixels have label -2. Breadth-first with an explicit queue:
-    the component's flat indices end up in ``queue[:size]`` and its
-    bounding box ``(min_row, min_col, max_row, max_col)`` in ``box``.
-    Returns the size.
-    """
-    n = mask.shape[0]
-    labels[start] = label
-    queue[0] = start
-    head, tail = 0, 1
-    r0, c0, r1, c1 = n, w, -1, -1
-    while head < tail:
-        p = queue[head]
-        head += 1
-        r = p // w
-        c = p - r * w
-        r0, r1 = min(r0, r), max(r1, r)
-        c0, c1 = min(c0, c), max(c1, c)
-        if r > 0 and labels[p - w] == -2 and mask[p - w] == want:
-            labels[p - w] = label
-            queue[tail] = p - w
-            tail += 1
-        if p + w < n and labels[p + w] == -2 and mask[p + w] == want:
-            labels[p + w] = label
-            queue[tail] = p + w
-            tail += 1
-        if c > 0 and labels[p - 1] == -2 and mask[p - 1] == want:
-            labels[p - 1] = label
-            queue[tail] = p - 1
-            tail += 1
-        if c + 1 < w and labels[p + 1] == -2 and mask[p + 1] == want:
-            labels[p + 1] = label
-            queue[tail] = p + 1
-            tail += 1
-    box[0], box[1], box[2], box[3] = r0, c0, r1, c1
-    return tail
+def _find_root(parent, i):
+    """Union-find root with path halving (iterative)."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
 
 
 @njit(cache=True)
-def _record(queue, size, box, labels, keep, out, count):
-    """Store a kept component's size and box; mark a dropped one's pixels -1."""
-    if not keep:
-        for k in range(size):
-            labels[queue[k]] = -1
-        return count
-    out[count, SEG_SIZE] = size
-    out[count, SEG_MIN_R] = box[0]
-    out[count, SEG_MIN_C] = box[1]
-    out[count, SEG_MAX_R] = box[2]
-    out[count, SEG_MAX_C] = box[3]
-    return count + 1
+def _label_runs(mask):
+    """4-connected components of a boolean image, as horizontal runs.
+
+    Returns ``(row, x0, x1, root, n_runs)``: run ``k`` covers
+    ``mask[row[k], x0[k]:x1[k]]`` (one class) and ``root[k]`` is the
+    smallest run index of its component, i.e. the run holding the
+    component's first pixel in row-major order. Two runs of adjacent rows
+    are connected when they have the same class and overlapping columns.
+    """
+    h, w = mask.shape
+    cap = h * w
+    row = np.empty(cap, dtype=np.int64)
+    x0 = np.empty(cap, dtype=np.int64)
+    x1 = np.empty(cap, dtype=np.int64)
+    parent = np.empty(cap, dtype=np.int64)
+    n_runs = 0
+    prev_start = 0
+    for y in range(h):
+        start = n_runs
+        x = 0
+        while x < w:
+            v = mask[y, x]
+            e = x + 1
+            while e < w and mask[y, e] == v:
+                e += 1
+            row[n_runs], x0[n_runs], x1[n_runs] = y, x, e
+            parent[n_runs] = n_runs
+            n_runs += 1
+            x = e
+        # union with the overlapping runs of the previous row (same class)
+        a, b = prev_start, start
+        while y > 0 and a < start and b < n_runs:
+            if x0[a] < x1[b] and x0[b] < x1[a] and mask[y - 1, x0[a]] == mask[y, x0[b]]:
+                ra, rb = _find_root(parent, a), _find_root(parent, b)
+                if ra < rb:
+                    parent[rb] = ra
+                elif rb < ra:
+                    parent[ra] = rb
+            if x1[a] <= x1[b]:
+                a += 1
+            else:
+                b += 1
+        prev_start = start
+    root = np.empty(n_runs, dtype=np.int64)
+    for k in range(n_runs):
+        root[k] = _find_root(parent, k)
+    return row, x0, x1, root, n_runs
 
 
 @njit(cache=True)
@@ -210,41 +212,67 @@ def find_segments(plane, is_hill, min_size, labels, out):
 
     Notes
     -----
-    Hills (``is_hill``) are grown first, valleys second, each in row-major
-    order of a component's first pixel. ImageHash's valley loop runs while
-    its "segmented" set is smaller than ``H*W``; that set starts with the
-    ``2*(H+W)`` out-of-image border neighbours and gains every pixel of a
-    component of two or more pixels (one-pixel components never enter it).
+    ImageHash grows regions pixel by pixel; we label the same 4-connected
+    components with runs and union-find (:func:`_label_runs`) and then
+    replay its order: hills (``is_hill``) first, valleys second, each in
+    row-major order of a component's first pixel. ImageHash's valley loop
+    runs while its "segmented" set is smaller than ``H*W``; that set starts
+    with the ``2*(H+W)`` out-of-image border neighbours and gains every
+    pixel of a component of two or more pixels (one-pixel components never
+    enter it).
     """
     h, w = plane.shape
-    n = h * w
-    flat = plane.reshape(n) if plane.flags.c_contiguous else plane.copy().reshape(n)
-    lab = labels.reshape(n)
-    mask = np.empty(n, dtype=np.bool_)
-    for p in range(n):
-        mask[p] = is_hill[flat[p]]
-        lab[p] = -2
-    queue = np.empty(n, dtype=np.int64)
-    box = np.empty(4, dtype=np.int64)
+    mask = np.empty((h, w), dtype=np.bool_)
+    for y in range(h):
+        for x in range(w):
+            mask[y, x] = is_hill[plane[y, x]]
+    row, x0, x1, root, n_runs = _label_runs(mask)
+    # per component (indexed by its root run): size and bounding box
+    size = np.zeros(n_runs, dtype=np.int64)
+    r0 = np.empty(n_runs, dtype=np.int64)
+    c0 = np.empty(n_runs, dtype=np.int64)
+    r1 = np.empty(n_runs, dtype=np.int64)
+    c1 = np.empty(n_runs, dtype=np.int64)
+    for k in range(n_runs):
+        r = root[k]
+        if size[r] == 0:
+            r0[r], c0[r], r1[r], c1[r] = row[k], x0[k], row[k], x1[k] - 1
+        else:
+            c0[r] = min(c0[r], x0[k])
+            c1[r] = max(c1[r], x1[k] - 1)
+            r1[r] = row[k]
+        size[r] += x1[k] - x0[k]
+    # replay ImageHash's order; seg[r]: kept index, -1 dropped, -2 unreached
+    seg = np.full(n_runs, -2, dtype=np.int64)
     count = 0
     segmented = 2 * (h + w)
-    for p in range(n):
-        if mask[p] and lab[p] == -2:
-            size = _grow(mask, True, lab, w, count, p, queue, box)
-            count = _record(queue, size, box, lab, size > min_size, out, count)
-            if size >= 2:
-                segmented += size
-    p = 0
-    while segmented < n:
-        while p < n and (mask[p] or lab[p] != -2):
-            p += 1
-        if p == n:
-            return count, True
-        size = _grow(mask, False, lab, w, count, p, queue, box)
-        count = _record(queue, size, box, lab, size > min_size, out, count)
-        if size >= 2:
-            segmented += size
-    return count, False
+    exhausted = False
+    for phase in range(2):
+        want = phase == 0
+        for r in range(n_runs):
+            if root[r] != r or mask[row[r], x0[r]] != want:
+                continue
+            if not want and segmented >= h * w:
+                break
+            if size[r] > min_size:
+                out[count, SEG_SIZE] = size[r]
+                out[count, SEG_MIN_R] = r0[r]
+                out[count, SEG_MIN_C] = c0[r]
+                out[count, SEG_MAX_R] = r1[r]
+                out[count, SEG_MAX_C] = c1[r]
+                seg[r] = count
+                count += 1
+            else:
+                seg[r] = -1
+            if size[r] >= 2:
+                segmented += size[r]
+    if segmented < h * w:
+        exhausted = True
+    for k in range(n_runs):
+        v = seg[root[k]]
+        for x in range(x0[k], x1[k]):
+            labels[row[k], x] = v
+    return count, exhausted
 
 
 @njit(cache=True)

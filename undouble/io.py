@@ -984,6 +984,24 @@ class Ingested:
     hash_error: str | None = None
 
 
+def _warm_up(hash_fn: Callable[[np.ndarray], Any], row_shape: tuple[int, ...]) -> threading.Thread:
+    """Load the hash kernels (imports, Numba's cached machine code) while the first files decode.
+
+    The first call of a hash method costs a second or more; made here on a
+    one-image stack of the same type as the real chunks, in a background
+    thread, it overlaps the decoding instead of stalling it at the first chunk.
+    """
+    def run() -> None:
+        try:
+            hash_fn(np.zeros((1,) + row_shape, np.uint8))
+        except Exception:  # the real call reports any problem
+            pass
+
+    thread = threading.Thread(target=run, name="undouble-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, *,
            hash_fn: Callable[[np.ndarray], Any] | None = None, keep_images: Any = "auto",
            image_memory_limit: int = DEFAULT_IMAGE_MEMORY_LIMIT, n_jobs: int | None = None,
@@ -1050,6 +1068,8 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
     hash_error: str | None = None
     filled = 0
 
+    warm: threading.Thread | None = None
+
     def work(path: str):
         try:
             return load_file(path, dim, grayscale, max_pixels, backend), None
@@ -1061,6 +1081,8 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
         if not filled:
             return
         block = buffer[:filled]
+        if warm is not None:
+            warm.join()  # the first call has to finish loading the kernels before the second starts
         if hash_fn is not None and hash_error is None:
             try:
                 batches.append(hash_fn(block))
@@ -1072,6 +1094,7 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
             store[start:start + filled] = block
         filled = 0
 
+    warm = _warm_up(hash_fn, row_shape) if (hash_fn is not None and len(paths) > 1) else None
     with pillow_size_check_off(), progress(total=len(paths), desc=desc, unit="img") as bar:
         for path, (loaded, reason) in zip(paths, map_threads(work, paths, n_jobs, bar)):
             if loaded is None:

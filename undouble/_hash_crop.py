@@ -48,9 +48,10 @@ import numpy as np
 
 import numba
 
-from ._kernels.segment import SEG_FIELDS, find_segments, gaussian_blur2, median3, resize_crops, segment_batch
+from ._kernels.segment import (SEG_FIELDS, find_segments, gaussian_blur2, median3, resize_crops,
+                               resize_fast, segment_batch)
 from .hashes import METHODS, HashBatch, as_image_array, canonical_method, to_grey_stack
-from .resample import resize_lanczos, resize_tables
+from .resample import resize_tables
 
 __all__ = [
     "crop_resistant_batch",
@@ -136,7 +137,8 @@ def segmentation_plane(image: Any, segmentation_image_size: int = 300) -> np.nda
     img = as_image_array(image)
     grey = to_grey_stack(np.ascontiguousarray(img)[None])[0]
     size = _check_size(segmentation_image_size)
-    return median3(gaussian_blur2(resize_lanczos(grey, (size, size))))
+    tables = resize_tables((grey.shape[1], grey.shape[0]), (size, size))
+    return median3(gaussian_blur2(resize_fast(np.ascontiguousarray(grey), *_writable(tables))))
 
 
 def segment_labels(image: Any, segment_threshold: Any = 128, min_segment_size: Any = 500,
@@ -191,6 +193,11 @@ def segment_boxes(rows: np.ndarray, width: int, height: int, size: int) -> np.nd
     np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
     np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
     return boxes
+
+
+def _writable(tables: tuple) -> list:
+    """Writable copies of the tables: one Numba signature whether or not a pass is skipped."""
+    return [np.array(t) if isinstance(t, np.ndarray) else t for t in tables]
 
 
 def _chunks(images: Sequence[np.ndarray]):
@@ -268,9 +275,7 @@ def crop_resistant_batch(images: Sequence[Any], hash_size: int = 8, hash_func: A
     for idx, stack in _chunks(imgs):
         height, width = stack.shape[1], stack.shape[2]
         grey = to_grey_stack(stack)
-        # writable copies: one Numba signature whether or not a pass is skipped
-        tables = [np.array(t) if isinstance(t, np.ndarray) else t
-                  for t in resize_tables((width, height), (size, size))]
+        tables = _writable(resize_tables((width, height), (size, size)))
         segs, seg_counts, _ = segment_batch(grey, *tables, is_hill, min_size, size, cap)
         owner, boxes = [], []
         for j, i in enumerate(idx):

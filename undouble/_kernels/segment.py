@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .resample import PRECISION_BITS, resize_plane
+from .resample import PRECISION_BITS
 
 # Pillow's GaussianBlur(radius=2) is a 3-pass extended box blur of radius
 # 1.375 (integer part 1): weight 1/3.75 on the 3 central taps and the
@@ -275,10 +275,78 @@ def find_segments(plane, is_hill, min_size, labels, out):
     return count, exhausted
 
 
+# --------------------------------------------------------------------------
+# Lanczos resize with vectorisable loops
+# --------------------------------------------------------------------------
+# Same integer arithmetic as ``undouble._kernels.resample`` (and Pillow's
+# 8-bit resampler, which accumulates in int32): every output row is an int32
+# accumulator row updated tap by tap, so the inner loop runs along contiguous
+# pixels; the horizontal pass works on the transposed image. 3-5x faster
+# than the per-pixel tap loop on large images.
+
+@njit(cache=True)
+def _pass_cols(src, bounds, coeffs):
+    """Vertical pass: ``out[o, :] = clamp((2**21 + sum_t src[ymin+t, :] * k[o, t]) >> 22)``."""
+    w = src.shape[1]
+    out = np.empty((bounds.shape[0], w), dtype=np.uint8)
+    acc = np.empty(w, dtype=np.int32)
+    for o in range(bounds.shape[0]):
+        ymin = bounds[o, 0]
+        for x in range(w):
+            acc[x] = 1 << (PRECISION_BITS - 1)
+        for t in range(bounds[o, 1]):
+            k = np.int32(coeffs[o, t])
+            line = src[ymin + t]
+            for x in range(w):
+                acc[x] += np.int32(line[x]) * k
+        row = out[o]
+        for x in range(w):
+            v = acc[x] >> PRECISION_BITS
+            row[x] = 0 if v < 0 else (255 if v > 255 else v)
+    return out
+
+
+@njit(cache=True)
+def _pass_rows(src, bounds, coeffs):
+    """Horizontal pass.
+
+    Long filters (strong downscaling, e.g. a crop to 9 columns): one int32
+    dot product per output pixel. Short filters: the vertical pass of the
+    transposed image.
+    """
+    if coeffs.shape[1] < 48:
+        return np.ascontiguousarray(_pass_cols(np.ascontiguousarray(src.T), bounds, coeffs).T)
+    h = src.shape[0]
+    out = np.empty((h, bounds.shape[0]), dtype=np.uint8)
+    k32 = coeffs.astype(np.int32)
+    for y in range(h):
+        line = src[y]
+        for o in range(bounds.shape[0]):
+            xmin, n = bounds[o, 0], bounds[o, 1]
+            taps = line[xmin:xmin + n]
+            k = k32[o]
+            acc = np.int32(0)
+            for t in range(n):
+                acc += np.int32(taps[t]) * k[t]
+            v = (acc + np.int32(1 << (PRECISION_BITS - 1))) >> PRECISION_BITS
+            out[y, o] = 0 if v < 0 else (255 if v > 255 else v)
+    return out
+
+
+@njit(cache=True)
+def resize_fast(src, row_b, row_c, col_b, col_c, vertical_first):
+    """``undouble._kernels.resample.resize_plane`` with vectorisable passes."""
+    if vertical_first:
+        tmp = _pass_cols(src, col_b, col_c) if col_b.shape[0] > 0 else src.copy()
+        return _pass_rows(tmp, row_b, row_c) if row_b.shape[0] > 0 else tmp
+    tmp = _pass_rows(src, row_b, row_c) if row_b.shape[0] > 0 else src.copy()
+    return _pass_cols(tmp, col_b, col_c) if col_b.shape[0] > 0 else tmp
+
+
 @njit(cache=True)
 def segment_plane(grey, row_b, row_c, col_b, col_c, vertical_first, is_hill, min_size, labels, out):
     """Resize (Lanczos tables), blur, median-filter and segment one grey image."""
-    small = resize_plane(grey, row_b, row_c, col_b, col_c, vertical_first)
+    small = resize_fast(grey, row_b, row_c, col_b, col_c, vertical_first)
     return find_segments(median3(gaussian_blur2(small)), is_hill, min_size, labels, out)
 
 
@@ -377,5 +445,5 @@ def resize_crops(stack, owner, boxes, out_w, out_h):
         col_b, col_c = lanczos_axis(h, out_h)
         dh = h - out_h
         vertical_first = dh > 0 and dh > 2 * (w - out_w)
-        out[k] = resize_plane(src, row_b, row_c, col_b, col_c, vertical_first)
+        out[k] = resize_fast(src, row_b, row_c, col_b, col_c, vertical_first)
     return out

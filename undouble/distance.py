@@ -234,48 +234,50 @@ def hamming_matrix(hashes: np.ndarray, counts=None, words_per_segment: int = 1, 
 # ---------------------------------------------------------------------------
 
 
-def _drive(ntask: int, dtype, block, refill,
-           block_tasks: int = _BLOCK_ROWS) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _drive(ntask: int, dtype, run) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Run a slot kernel over blocks of tasks and yield packed ``(i, j, d)``.
 
-    ``block(s0, s1, cap, out_i, out_j, out_d, counts)`` fills fixed-size slots
-    and returns true counts; tasks that overflowed are re-run by
-    ``refill(tasks, starts, out_i, out_j, out_d)`` into an exact-size buffer.
-    The slot size of the next block follows the 99th percentile of the counts.
+    ``run(tasks, starts, out_i, out_j, out_d, counts)`` runs the tasks (indices
+    ``0 <= s < ntask``): task ``tasks[r]`` writes at most ``starts[r+1] - starts[r]``
+    hits from ``starts[r]`` on and stores its true count in ``counts[r]``.  Each
+    block first runs with fixed-size slots, then runs the tasks that overflowed
+    again into an exact-size buffer.  The slot size of the next block follows the
+    99th percentile of the counts.  Slots hold int64 distances (one compiled
+    signature for every dtype); the yielded ``d`` has ``dtype``.
     """
     cap = _FIRST_CAP
-    for s0 in range(0, ntask, block_tasks):
-        s1 = min(s0 + block_tasks, ntask)
+    for s0 in range(0, ntask, _BLOCK_ROWS):
+        s1 = min(s0 + _BLOCK_ROWS, ntask)
         nt = s1 - s0
+        tasks = np.arange(s0, s1, dtype=np.int64)
         out_i = np.empty(nt * cap, np.int64)
         out_j = np.empty(nt * cap, np.int64)
-        out_d = np.empty(nt * cap, dtype)
+        out_d = np.empty(nt * cap, np.int64)
         counts = np.empty(nt, np.int64)
-        block(s0, s1, cap, out_i, out_j, out_d, counts)
+        run(tasks, np.arange(nt + 1, dtype=np.int64) * cap, out_i, out_j, out_d, counts)
         over = np.flatnonzero(counts > cap)
         redo_idx = np.full(nt, -1, np.int64)
         starts = np.zeros(over.size + 1, np.int64)
         np.cumsum(counts[over], out=starts[1:])
         redo_i = np.empty(starts[-1], np.int64)
         redo_j = np.empty(starts[-1], np.int64)
-        redo_d = np.empty(starts[-1], dtype)
+        redo_d = np.empty(starts[-1], np.int64)
         if over.size:
-            refill(over + s0, starts, redo_i, redo_j, redo_d)
+            run(tasks[over], starts, redo_i, redo_j, redo_d, np.empty(over.size, np.int64))
             redo_idx[over] = np.arange(over.size)
         total = int(counts.sum())
         pi = np.empty(total, np.int64)
         pj = np.empty(total, np.int64)
-        pd = np.empty(total, dtype)
+        pd = np.empty(total, np.int64)
         _hk.gather_slots(counts, cap, out_i, out_j, out_d, redo_idx, starts, redo_i, redo_j,
                          redo_d, pi, pj, pd)
-        yield pi, pj, pd
+        yield pi, pj, pd.astype(dtype)
         want = int(np.quantile(counts, 0.99)) + 1
         cap = int(min(_MAX_CAP, max(_FIRST_CAP, 1 << (want - 1).bit_length())))
 
 
 def _brute_blocks(h: np.ndarray, t: int, dtype):
     """Blocked brute force; blocks come out sorted by ``(i, j)``."""
-    n = h.shape[0]
     if h.shape[1] == 1:
         hk = h[:, 0].copy()
         kernel = _hk.pairs_1w
@@ -283,15 +285,10 @@ def _brute_blocks(h: np.ndarray, t: int, dtype):
         hk = h
         kernel = _hk.pairs_nw
 
-    def block(i0, i1, cap, out_i, out_j, out_d, counts):
-        rows = np.arange(i0, i1, dtype=np.int64)
-        starts = np.arange(i1 - i0 + 1, dtype=np.int64) * cap
+    def run(rows, starts, out_i, out_j, out_d, counts):
         kernel(hk, t, rows, starts, out_i, out_j, out_d, counts)
 
-    def refill(rows, starts, out_i, out_j, out_d):
-        kernel(hk, t, rows, starts, out_i, out_j, out_d, np.empty(rows.size, np.int64))
-
-    return _drive(n, dtype, block, refill)
+    return _drive(h.shape[0], dtype, run)
 
 
 def _exact_runs(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -423,8 +420,8 @@ def _brute_hit_rate(h: np.ndarray, t: int) -> float:
     rows = np.unique(np.linspace(0, n - 2, num=min(n - 1, 64)).astype(np.int64))
     starts = np.zeros(rows.size + 1, np.int64)
     counts = np.empty(rows.size, np.int64)
-    none_i = np.empty(0, np.int64)
-    _hk.pairs_nw(h, t, rows, starts, none_i, none_i, np.empty(0, np.uint8), counts)
+    none = np.empty(0, np.int64)
+    _hk.pairs_nw(h, t, rows, starts, none, none, none, counts)
     return counts.sum() / max(float((n - 1 - rows).sum()), 1.0)
 
 
@@ -439,12 +436,11 @@ def _mih_estimate(chunk: _MihChunk, plan: _MihPlan, h: np.ndarray, t: int,
     sample = chunk.buckets if nb <= 2048 else np.sort(rng.choice(chunk.buckets, 2048, replace=False))
     cand = float(_hk.mih_join_work(sample, chunk.offs, chunk.flips, chunk.flips.size).sum())
     counts = np.empty(sample.size, np.int64)
-    none_i = np.empty(0, np.int64)
-    kmasks = _key_masks(plan, words)
-    _hk.mih_join_block(0, sample, 0, sample.size, h, t, chunk.offs, chunk.order,
-                       chunk.sorted_h, chunk.flips, chunk.flips.size, kmasks,
-                       np.asarray(plan.radii, np.int64), 0, none_i, none_i,
-                       np.empty(0, np.uint8), counts)
+    none = np.empty(0, np.int64)
+    _hk.mih_join(0, sample, np.zeros(sample.size + 1, np.int64), h, t, chunk.offs,
+                 chunk.order, chunk.sorted_h, chunk.flips, chunk.flips.size,
+                 _key_masks(plan, words), np.asarray(plan.radii, np.int64), none, none,
+                 none, counts)
     rate = counts.sum() / max(cand, 1.0)
     cand *= nb / max(sample.size, 1)
     first = (nb * chunk.flips.size / 2.0 * _C_PROBE
@@ -461,17 +457,11 @@ def _mih_blocks(h: np.ndarray, t: int, dtype, plan: _MihPlan, first: _MihChunk):
     for k in range(len(plan.sizes)):
         ch = first if k == 0 else _MihChunk(h, plan, k)
 
-        def block(s0, s1, cap, out_i, out_j, out_d, counts, ch=ch, k=k):
-            _hk.mih_join_block(k, ch.buckets, s0, s1, h, t, ch.offs, ch.order, ch.sorted_h,
-                               ch.flips, ch.flips.size, kmasks, radii, cap, out_i, out_j,
-                               out_d, counts)
+        def run(tasks, starts, out_i, out_j, out_d, counts, ch=ch, k=k):
+            _hk.mih_join(k, ch.buckets[tasks], starts, h, t, ch.offs, ch.order, ch.sorted_h,
+                         ch.flips, ch.flips.size, kmasks, radii, out_i, out_j, out_d, counts)
 
-        def refill(tasks, starts, out_i, out_j, out_d, ch=ch, k=k):
-            _hk.mih_join_refill(k, ch.buckets[tasks], starts, h, t, ch.offs, ch.order,
-                                ch.sorted_h, ch.flips, ch.flips.size, kmasks, radii,
-                                out_i, out_j, out_d)
-
-        yield from _drive(ch.buckets.size, dtype, block, refill)
+        yield from _drive(ch.buckets.size, dtype, run)
 
 
 def _choose(h: np.ndarray, t: int, method: str):
@@ -600,8 +590,11 @@ def hamming_pairs(hashes: np.ndarray, threshold: int, *, counts=None,
     pi = np.concatenate([b[0] for b in blocks])
     pj = np.concatenate([b[1] for b in blocks])
     pd = np.concatenate([b[2] for b in blocks]).astype(dtype, copy=False)
-    if not presorted:
-        pi, pj, pd = _reduce_min(pi, pj, pd)
+    if counts is not None:
+        pi, pj, pd = _reduce_min(pi, pj, pd)   # one entry per image pair
+    elif not presorted:
+        o = np.lexsort((pj, pi))                # each pair is emitted once already
+        pi, pj, pd = pi[o], pj[o], pd[o]
     return pi, pj, pd
 
 

@@ -294,7 +294,7 @@ def pairs_nw(h, t, rows, starts, out_i, out_j, out_d, counts):
             counts[r] = c[r - r0]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def gather_slots(counts, cap, out_i, out_j, out_d, redo_idx, redo_starts, redo_i, redo_j,
                  redo_d, pi, pj, pd):
     """Pack the slots (and the re-run tasks) into flat ``(i, j, d)`` arrays, task
@@ -304,7 +304,7 @@ def gather_slots(counts, cap, out_i, out_j, out_d, redo_idx, redo_starts, redo_i
     offs = np.zeros(ntask + 1, np.int64)
     for s in range(ntask):
         offs[s + 1] = offs[s] + counts[s]
-    for s in prange(ntask):
+    for s in range(ntask):
         o = offs[s]
         k = redo_idx[s]
         for q in range(counts[s]):
@@ -521,37 +521,28 @@ def _join_run_1w(k, h, t, order, sorted_h, la, ha, pos, kmasks, radii, out_i, ou
 
 
 @njit(cache=True, parallel=True)
-def mih_join_block(k, buckets, s0, s1, h, t, offs, order, sorted_h, flips, nflips,
-                   kmasks, radii, cap, out_i, out_j, out_d, counts):
-    """Join the buckets ``buckets[s0:s1]`` of chunk ``k`` (tasks are buckets).
+def mih_join(k, tasks, starts, h, t, offs, order, sorted_h, flips, nflips, kmasks, radii,
+             out_i, out_j, out_d, counts):
+    """Join the buckets ``tasks`` of chunk ``k`` (each bucket is a task).
 
     ``offs`` / ``order`` / ``sorted_h`` are the chunk's bucket offsets, rows in
     bucket order (ascending inside a bucket) and their hashes; ``flips[:nflips]``
     the key differences within ``radii[k]``; ``kmasks[kk]`` the key bits of chunk
-    ``kk`` in each word (for the first-chunk rule).  Same slot contract as
-    :func:`pairs_1w_block`.
+    ``kk`` in each word (for the first-chunk rule).  Bucket ``tasks[s]`` writes at
+    most ``starts[s + 1] - starts[s]`` hits from ``starts[s]`` on and ``counts[s]``
+    gets its true number of hits.
     """
-    for s in prange(s0, s1):
-        counts[s - s0] = _join_bucket(buckets[s], k, h, t, offs, order, sorted_h, flips,
-                                      nflips, kmasks, radii, out_i, out_j, out_d,
-                                      (s - s0) * cap, cap)
+    for s in prange(tasks.shape[0]):
+        counts[s] = _join_bucket(tasks[s], k, h, t, offs, order, sorted_h, flips, nflips,
+                                 kmasks, radii, out_i, out_j, out_d, starts[s],
+                                 starts[s + 1] - starts[s])
 
 
-@njit(cache=True, parallel=True)
-def mih_join_refill(k, tasks, starts, h, t, offs, order, sorted_h, flips, nflips,
-                    kmasks, radii, out_i, out_j, out_d):
-    """Exact refill of the buckets ``tasks`` that overflowed their slot."""
-    for q in prange(tasks.shape[0]):
-        cap = starts[q + 1] - starts[q]
-        _join_bucket(tasks[q], k, h, t, offs, order, sorted_h, flips, nflips, kmasks,
-                     radii, out_i, out_j, out_d, starts[q], cap)
-
-
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def mih_join_work(buckets, offs, flips, nflips):
     """Bucket probes and candidate pairs the join would do for ``buckets``."""
     cand = np.zeros(buckets.shape[0], np.int64)
-    for s in prange(buckets.shape[0]):
+    for s in range(buckets.shape[0]):
         u = buckets[s]
         na = offs[u + 1] - offs[u]
         c = 0

@@ -8,15 +8,16 @@ def rgb_to_l(rgb):
     """Pillow ``convert('L')`` of an H x W x C (C >= 3) uint8 RGB(A) array.
 
     ``L = (R*19595 + G*38470 + B*7471 + 0x8000) >> 16``; alpha is ignored.
+    int32 arithmetic over one row at a time, so that LLVM vectorises it.
     """
     height, width = rgb.shape[0], rgb.shape[1]
     out = np.empty((height, width), dtype=np.uint8)
     for y in range(height):
+        src = rgb[y]
+        dst = out[y]
         for x in range(width):
-            r = np.uint32(rgb[y, x, 0])
-            g = np.uint32(rgb[y, x, 1])
-            b = np.uint32(rgb[y, x, 2])
-            out[y, x] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16
+            dst[x] = (np.int32(src[x, 0]) * 19595 + np.int32(src[x, 1]) * 38470
+                      + np.int32(src[x, 2]) * 7471 + 0x8000) >> 16
     return out
 
 

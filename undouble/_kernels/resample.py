@@ -10,6 +10,39 @@ from numba import njit
 PRECISION_BITS = 22  # 32 - 8 - 2, as in Pillow's 8-bit resampler
 
 
+# Both passes accumulate in int32, as Pillow's 8-bit resampler does (the sums
+# fit: |sum of taps| < 2**31 for 8-bit input). The inner loops run along
+# contiguous memory so that LLVM vectorises them: the vertical pass updates a
+# whole accumulator row per tap; the horizontal pass is a dot product per
+# output pixel for long filters, or the vertical pass of the transposed image
+# for short ones.
+
+@njit(cache=True)
+def resample_cols(src, bounds, coeffs):
+    """Vertical pass: resample every column of a 2-D uint8 array.
+
+    ``bounds[o] = (ymin, count)`` and ``coeffs[o, :count]`` are the integer
+    taps of output row ``o``.
+    """
+    width = src.shape[1]
+    out = np.empty((bounds.shape[0], width), dtype=np.uint8)
+    acc = np.empty(width, dtype=np.int32)
+    for o in range(bounds.shape[0]):
+        ymin = bounds[o, 0]
+        for x in range(width):
+            acc[x] = 1 << (PRECISION_BITS - 1)
+        for t in range(bounds[o, 1]):
+            k = np.int32(coeffs[o, t])
+            line = src[ymin + t]
+            for x in range(width):
+                acc[x] += np.int32(line[x]) * k
+        row = out[o]
+        for x in range(width):
+            v = acc[x] >> PRECISION_BITS
+            row[x] = 0 if v < 0 else (255 if v > 255 else v)
+    return out
+
+
 @njit(cache=True)
 def resample_rows(src, bounds, coeffs):
     """Horizontal pass: resample every row of a 2-D uint8 array.
@@ -17,45 +50,22 @@ def resample_rows(src, bounds, coeffs):
     ``bounds[o] = (xmin, count)`` and ``coeffs[o, :count]`` are the integer
     taps of output column ``o``.
     """
+    if coeffs.shape[1] < 48:
+        return np.ascontiguousarray(resample_cols(np.ascontiguousarray(src.T), bounds, coeffs).T)
     height = src.shape[0]
-    width_out = bounds.shape[0]
-    out = np.empty((height, width_out), dtype=np.uint8)
-    half = np.int64(1) << (PRECISION_BITS - 1)
+    out = np.empty((height, bounds.shape[0]), dtype=np.uint8)
+    k32 = coeffs.astype(np.int32)
     for y in range(height):
-        for o in range(width_out):
-            xmin = bounds[o, 0]
-            acc = half
-            for t in range(bounds[o, 1]):
-                acc += np.int64(src[y, xmin + t]) * coeffs[o, t]
-            acc >>= PRECISION_BITS
-            if acc < 0:
-                acc = 0
-            elif acc > 255:
-                acc = 255
-            out[y, o] = acc
-    return out
-
-
-@njit(cache=True)
-def resample_cols(src, bounds, coeffs):
-    """Vertical pass: resample every column of a 2-D uint8 array."""
-    width = src.shape[1]
-    height_out = bounds.shape[0]
-    out = np.empty((height_out, width), dtype=np.uint8)
-    half = np.int64(1) << (PRECISION_BITS - 1)
-    for o in range(height_out):
-        ymin = bounds[o, 0]
-        count = bounds[o, 1]
-        for x in range(width):
-            acc = half
+        line = src[y]
+        for o in range(bounds.shape[0]):
+            xmin, count = bounds[o, 0], bounds[o, 1]
+            taps = line[xmin:xmin + count]
+            k = k32[o]
+            acc = np.int32(0)
             for t in range(count):
-                acc += np.int64(src[ymin + t, x]) * coeffs[o, t]
-            acc >>= PRECISION_BITS
-            if acc < 0:
-                acc = 0
-            elif acc > 255:
-                acc = 255
-            out[o, x] = acc
+                acc += np.int32(taps[t]) * k[t]
+            v = (acc + np.int32(1 << (PRECISION_BITS - 1))) >> PRECISION_BITS
+            out[y, o] = 0 if v < 0 else (255 if v > 255 else v)
     return out
 
 

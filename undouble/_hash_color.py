@@ -18,7 +18,7 @@ import numpy as np
 from ._kernels.bits import pack_rows
 from ._kernels.colorhash import N_VALUES, colorhash_bits, colorhash_counts
 from ._kernels.colorhash import colorhash_batch as _colorhash_kernel
-from .hashes import HashBatch, as_image_array, shape_groups
+from .hashes import HashBatch, as_image_list, shape_groups
 
 __all__ = ["colorhash_batch", "MAX_BINBITS"]
 
@@ -63,7 +63,7 @@ def colorhash_batch(images: Sequence[np.ndarray], hash_size: int = 8, binbits: i
     """
     bb = _check_binbits(binbits)
     nbits = N_VALUES * bb
-    arrays = [as_image_array(img) for img in images]
+    arrays = as_image_list(images)
     bits = np.zeros((len(arrays), nbits), dtype=np.bool_)
     for idx, stack in shape_groups(arrays):
         if stack.ndim == 3:  # grey: one channel, read as (v, v, v)

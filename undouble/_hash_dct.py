@@ -20,7 +20,7 @@ import numpy as np
 
 from ._kernels import dct as _dct
 from ._kernels.bits import pack_rows
-from .hashes import HashBatch, as_image_array, grey_groups, read_only_tables, threads_at_most
+from .hashes import HashBatch, as_image_list, grey_groups, read_only_tables, threads_at_most
 from .resample import resize_tables
 
 __all__ = ["phash_batch", "phash_simple_batch"]
@@ -50,7 +50,7 @@ def _check_options(hash_size: int, highfreq_factor: int, method: str) -> tuple[i
 
 def _run(images: Sequence[np.ndarray], size: int, nbits: int, kernel, *args) -> np.ndarray:
     """Resize every image to ``size x size`` and run ``kernel`` per shape group."""
-    arrays = [as_image_array(img) for img in images]
+    arrays = as_image_list(images)
     bits = np.zeros((len(arrays), nbits), dtype=np.bool_)
     largest_group = max(Counter(a.shape for a in arrays).values(), default=0)
     with threads_at_most(largest_group):

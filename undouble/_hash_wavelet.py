@@ -30,7 +30,7 @@ import numpy as np
 from ._kernels import wavelet as _wavelet
 from ._kernels.bits import pack_rows
 from ._kernels.color import rgb_to_l
-from .hashes import HashBatch, as_image_array, shape_groups, to_grey_stack
+from .hashes import HashBatch, as_image_list, shape_groups, to_grey_stack
 from .resample import resize_tables
 
 __all__ = ["whash_haar_batch", "whash_db4_batch", "HAAR_DEC_LO", "DB4_DEC_LO", "filters",
@@ -120,7 +120,7 @@ def _whash(images: Sequence[np.ndarray], hash_size: int, image_scale: int | None
     taps = dec_lo.shape[0]
     remove = bool(remove_max_haar_ll)
 
-    arrays = [as_image_array(img) for img in images]
+    arrays = as_image_list(images)
     groups = []
     side = None
     for idx, stack in shape_groups(arrays):

@@ -120,18 +120,32 @@ def as_image_array(image: Any) -> np.ndarray:
     return arr
 
 
-def _as_image_list(images: Any) -> list[np.ndarray]:
+def as_image_list(images: Any) -> Sequence[np.ndarray]:
+    """Images as a sequence of uint8 arrays (see :func:`as_image_array`).
+
+    A uint8 stack ``N x H x W`` or ``N x H x W x 3/4`` is returned as it is
+    (no copy, no per-image work); anything else is converted image by image.
+    """
     if isinstance(images, np.ndarray):
         if images.ndim not in (3, 4):
             raise ValueError(
                 f"an image stack must be N x H x W or N x H x W x C, got shape {images.shape}; "
                 "use hash_image() for a single image")
-        return [as_image_array(img) for img in images]
+        if (images.dtype == np.uint8 and (images.ndim == 3 or images.shape[3] in (3, 4))
+                and images.shape[1] > 0 and images.shape[2] > 0):
+            return images
     return [as_image_array(img) for img in images]
 
 
 def shape_groups(images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Group images of equal shape into stacks: ``[(indices, stack), ...]``."""
+    """Group images of equal shape into stacks: ``[(indices, stack), ...]``.
+
+    A stack (``np.ndarray``) is one group, used without copying when it is
+    contiguous and writable.
+    """
+    if isinstance(images, np.ndarray):
+        stack = images if images.flags.writeable else images.copy()
+        return [(np.arange(len(images), dtype=np.int64), np.ascontiguousarray(stack))] if len(images) else []
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, img in enumerate(images):
         by_shape.setdefault(img.shape, []).append(i)
@@ -326,7 +340,7 @@ def compute_hashes(images: Any, method: str = "phash", hash_size: int = 8, **opt
         Packed hashes, bit count and (crop-resistant) segment counts.
     """
     name = canonical_method(method)
-    image_list = _as_image_list(images)
+    image_list = as_image_list(images)
     return METHODS[name](image_list, hash_size, **options)
 
 

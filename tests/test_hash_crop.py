@@ -10,6 +10,7 @@ from functools import lru_cache
 from unittest import mock
 
 import imagehash
+import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +23,7 @@ from undouble._hash_crop import (crop_resistant_batch, hill_table, min_segment_d
                                  segment_hashes, segment_labels, segmentation_plane)
 from undouble._kernels.resample import resize_plane
 from undouble._kernels.segment import (find_segments, gaussian_blur2, lanczos_axis, median3,
-                                       resize_crops, resize_fast)
+                                       order_boxes, resize_crop, resize_fast, round_half_even)
 from undouble.hashes import compute_hashes, from_hex, hash_image
 from undouble.resample import lanczos_tables, resize_tables
 
@@ -125,21 +126,44 @@ def test_resize_fast_matches_pillow_and_resample():
         np.testing.assert_array_equal(got, resize_plane(img, *tables))
 
 
-def test_resize_crops_matches_pillow():
-    grey = np.asarray(Image.fromarray(real_photos()["astronaut"]).convert("L"))
+def test_resize_crop_matches_pillow():
+    grey = np.asarray(Image.fromarray(real_photos()["astronaut"]).convert("L")).copy()
     rng = np.random.default_rng(2)
     boxes = [(0, 0, 512, 512), (3, 5, 3, 90), (10, 10, 200, 10), (7, 0, 8, 512), (0, 100, 512, 103)]
     for _ in range(20):
         x0, x1 = sorted(rng.integers(0, 513, 2))
         y0, y1 = sorted(rng.integers(0, 513, 2))
         boxes.append((x0, y0, x1, y1))
-    box_arr = np.array(boxes, dtype=np.int64)
-    owner = np.zeros(len(boxes), dtype=np.int64)
     for out_w, out_h in ((9, 8), (8, 9), (8, 8), (32, 32)):
-        got = resize_crops(grey[None].copy(), owner, box_arr, out_w, out_h)
-        for k, box in enumerate(boxes):
+        for box in boxes:
+            got = np.full((out_h, out_w), 7, np.uint8)
+            resize_crop(grey, np.array(box, np.int64), got)
             want = np.asarray(Image.fromarray(grey).crop(box).resize((out_w, out_h), Image.LANCZOS))
-            np.testing.assert_array_equal(got[k], want, err_msg=f"{box} -> {(out_w, out_h)}")
+            np.testing.assert_array_equal(got, want, err_msg=f"{box} -> {(out_w, out_h)}")
+
+
+def test_round_half_even_matches_python():
+    values = [0.5, 1.5, 2.5, -0.5, 2.4999999999999996, 2.5000000000000004, 7.0, 1e-300, 299.5, 1200.5]
+    values += list(np.arange(0, 300) * (7 / 300)) + list((np.arange(0, 301) + 0.5))
+    for v in values:
+        assert round_half_even(float(v)) == round(float(v)), v
+
+
+@pytest.mark.parametrize("limit", [0, 1, 3, -1, -5, 100])
+def test_order_boxes_matches_host_reference(limit):
+    rng = np.random.default_rng(limit + 10)
+    for width, height, size in ((512, 512, 300), (7, 600, 300), (1000, 3, 300), (150, 450, 300), (33, 20, 17)):
+        count = int(rng.integers(0, 9))
+        rows = np.zeros((max(count, 1), 5), np.int64)
+        rows[:count, 0] = rng.integers(501, 505, count)  # ties: the sort must be stable
+        r = np.sort(rng.integers(0, size, (count, 2)), axis=1)
+        c = np.sort(rng.integers(0, size, (count, 2)), axis=1)
+        rows[:count, 1], rows[:count, 3] = r[:, 0], r[:, 1]
+        rows[:count, 2], rows[:count, 4] = c[:, 0], c[:, 1]
+        want = segment_boxes(rows[:count], width, height, size, limit)
+        boxes = np.full((max(count, 1), 4), -1, np.int64)
+        k = order_boxes(rows.copy(), count, size, limit, width, height, boxes)
+        np.testing.assert_array_equal(boxes[:k], want)
 
 
 def test_hill_table_follows_numpy_float32_comparison():
@@ -484,6 +508,20 @@ def test_batch_layout_and_mixed_shapes():
         assert not batch.packed[i, batch.counts[i]:].any()
         assert [int(s[0]) for s in segs] == [int(from_hex(h)[0]) for h in batch.hex(i).split(",")]
     assert batch.hex(6) == batch.hex(0)
+
+
+def test_threads_give_the_same_hashes():
+    photos = [img for _, img in _photos()][:5] * 2
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        serial = crop_resistant_batch(photos)
+    finally:
+        numba.set_num_threads(before)
+    threaded = crop_resistant_batch(photos)
+    np.testing.assert_array_equal(serial.packed, threaded.packed)
+    np.testing.assert_array_equal(serial.counts, threaded.counts)
+    assert [serial.hex(i) for i in range(5)] == list(_photo_refs()[:5])
 
 
 def test_registry_and_functional_layer():

@@ -42,14 +42,15 @@ both true in ImageHash.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 import numba
 
-from ._kernels.segment import (SEG_FIELDS, find_segments, gaussian_blur2, median3, resize_crops,
-                               resize_fast, segment_batch)
+from ._kernels.segment import (SEG_FIELDS, crop_resistant_chunk, find_segments, gaussian_blur2,
+                               median3, resize_fast)
 from .hashes import METHODS, HashBatch, as_image_array, canonical_method, to_grey_stack
 from .resample import resize_tables
 
@@ -166,23 +167,21 @@ def segment_labels(image: Any, segment_threshold: Any = 128, min_segment_size: A
     return labels, out[:count].copy(), bool(exhausted)
 
 
-def _ordered(rows: np.ndarray, limit_segments: Any, size: int) -> np.ndarray:
-    """ImageHash's fallback segment and ``limit_segments`` sorting/slicing."""
+def segment_boxes(rows: np.ndarray, width: int, height: int, size: int,
+                  limit_segments: int | None = None) -> np.ndarray:
+    """Crop boxes ``(x0, y0, x1, y1)`` of segments (host version, used as a reference).
+
+    ``rows`` as returned by :func:`segment_labels`. Applies ImageHash's
+    fallback (no segment: the whole image) and ``limit_segments`` (stable
+    sort by size, largest first, then ``[:limit_segments]``); ImageHash
+    computes ``coord * (W / S)`` in float64 and Pillow's crop rounds half to
+    even, as numpy's ``round`` does.
+    """
     if rows.shape[0] == 0:
-        # ImageHash's fallback: the two pixels {(0, 0), (S-1, S-1)}.
         rows = np.array([[2 if size > 1 else 1, 0, 0, size - 1, size - 1]], dtype=np.int64)
     if limit_segments:
         order = sorted(range(rows.shape[0]), key=lambda k: int(rows[k, 0]), reverse=True)
         rows = rows[order[:limit_segments]]
-    return rows
-
-
-def segment_boxes(rows: np.ndarray, width: int, height: int, size: int) -> np.ndarray:
-    """Crop boxes ``(x0, y0, x1, y1)`` of segments in an image of ``width x height``.
-
-    ImageHash computes ``coord * (W / S)`` in float64 and Pillow's crop rounds
-    half to even; numpy's ``round`` is half to even as well.
-    """
     scale_w = float(width) / size
     scale_h = float(height) / size
     boxes = np.empty((rows.shape[0], 4), dtype=np.int64)
@@ -190,8 +189,6 @@ def segment_boxes(rows: np.ndarray, width: int, height: int, size: int) -> np.nd
     boxes[:, 1] = np.round(rows[:, 1] * scale_h)
     boxes[:, 2] = np.round((rows[:, 4] + 1) * scale_w)
     boxes[:, 3] = np.round((rows[:, 3] + 1) * scale_h)
-    np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
-    np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
     return boxes
 
 
@@ -200,13 +197,17 @@ def _writable(tables: tuple) -> list:
     return [np.array(t) if isinstance(t, np.ndarray) else t for t in tables]
 
 
-def _chunks(images: Sequence[np.ndarray]):
-    """``(indices, stack)`` of equal-shape images, a bounded number of bytes each."""
+def _chunks(images: Sequence[np.ndarray], extra_bytes: int):
+    """``(indices, stack)`` of equal-shape images, a bounded number of bytes each.
+
+    ``extra_bytes``: kernel output per image (crops and boxes).
+    """
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, img in enumerate(images):
         by_shape.setdefault(img.shape, []).append(i)
     for shape, idx in by_shape.items():
-        per = max(1, min(_CHUNK_IMAGES, _CHUNK_BYTES // max(1, math.prod(shape))))
+        per_image = 2 * math.prod(shape) + extra_bytes
+        per = max(1, min(_CHUNK_IMAGES, _CHUNK_BYTES // per_image))
         for start in range(0, len(idx), per):
             part = idx[start:start + per]
             stack = np.stack([images[i] for i in part]) if len(part) > 1 else images[part[0]][None]
@@ -214,6 +215,48 @@ def _chunks(images: Sequence[np.ndarray]):
             if not stack.flags.writeable:  # one Numba signature for all inputs
                 stack = stack.copy()
             yield np.asarray(part, dtype=np.int64), stack
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _run_threads(kernel: Callable, stack: np.ndarray, *args: Any):
+    """``kernel(stack, *args)`` (a ``nogil`` kernel) on parts of the stack in threads.
+
+    Uses ``numba.get_num_threads()`` threads; returns ``(boxes, counts, crops)``.
+    """
+    threads = min(numba.get_num_threads(), stack.shape[0])
+    if threads <= 1:
+        boxes, counts, _, crops = kernel(stack, *args)
+        return boxes, counts, crops
+    pool = _POOLS.get(threads)
+    if pool is None:
+        pool = _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="undouble-crop")
+    parts = np.array_split(np.arange(stack.shape[0]), threads)
+    futures = [pool.submit(kernel, stack[p[0]:p[-1] + 1], *args) for p in parts]
+    results = [f.result() for f in futures]
+    return (np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]),
+            np.concatenate([r[3] for r in results]))
+
+
+def _limit(limit_segments: Any) -> int:
+    """ImageHash's ``if limit_segments: ...[:limit_segments]`` as one int (0: no limit)."""
+    if not limit_segments:
+        return 0
+    if int(limit_segments) != limit_segments:
+        raise TypeError(f"limit_segments must be an integer, got {limit_segments!r}")
+    return int(limit_segments)
+
+
+def _crop_list(source: np.ndarray, boxes: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    """Crops of each image as arrays; an empty crop becomes a 1 x 1 black image."""
+    blank = np.zeros((1, 1) + source.shape[3:], dtype=np.uint8)
+    crops = []
+    for j in range(source.shape[0]):
+        for x0, y0, x1, y1 in boxes[j, :counts[j]]:
+            crop = source[j, y0:y1, x0:x1]
+            crops.append(crop if crop.shape[0] and crop.shape[1] else blank)
+    return crops
 
 
 # --------------------------------------------------------------------------
@@ -262,61 +305,46 @@ def crop_resistant_batch(images: Sequence[Any], hash_size: int = 8, hash_func: A
     inner, name = _inner_method(hash_func)
     hash_options = dict(hash_options or {})
     target = _RESIZE_TARGETS.get(name) if _KERNEL_TABLES and not hash_options else None
-    target_wh = target(int(hash_size)) if target is not None and int(hash_size) == hash_size \
-        and hash_size >= 2 else None
+    out_w, out_h = (0, 0)
+    if target is not None and int(hash_size) == hash_size and hash_size >= 2:
+        out_w, out_h = target(int(hash_size))
     is_hill = hill_table(segment_threshold)
     min_size = _min_size(min_segment_size)
     cap = _capacity(size, min_size)
+    limit = _limit(limit_segments)
 
     n = len(imgs)
     counts = np.zeros(n, dtype=np.int64)
-    hashed: list[tuple[int, np.ndarray]] = []
-    nbits, shape = None, None
-    for idx, stack in _chunks(imgs):
+    hashed: list[tuple[np.ndarray, np.ndarray, HashBatch]] = []
+    for idx, stack in _chunks(imgs, cap * (out_w * out_h + 32)):
         height, width = stack.shape[1], stack.shape[2]
         grey = to_grey_stack(stack)
         tables = _writable(resize_tables((width, height), (size, size)))
-        segs, seg_counts, _ = segment_batch(grey, *tables, is_hill, min_size, size, cap)
-        owner, boxes = [], []
-        for j, i in enumerate(idx):
-            rows = _ordered(segs[j, :seg_counts[j]], limit_segments, size)
-            counts[i] = rows.shape[0]
-            boxes.append(segment_boxes(rows, width, height, size))
-            owner.append(np.full(rows.shape[0], j, dtype=np.int64))
-        owner_arr = np.concatenate(owner)
-        box_arr = np.concatenate(boxes)
-        if owner_arr.size == 0:
+        boxes, chunk_counts, crops = _run_threads(
+            crop_resistant_chunk, grey, *tables, is_hill, min_size, size, cap, limit, out_w, out_h)
+        counts[idx] = chunk_counts
+        if not chunk_counts.any():
             continue
-        if target_wh is not None:
-            crops = resize_crops(grey, owner_arr, box_arr, target_wh[0], target_wh[1])
+        if out_w > 0:
+            todo = np.concatenate([crops[j, :chunk_counts[j]] for j in range(len(idx))])
         else:
-            crops = _crop_list(grey if name in _GREY_METHODS else stack, owner_arr, box_arr)
-        batch = inner(crops, hash_size, **hash_options)
-        nbits, shape = batch.nbits, batch.shape
-        start = 0
-        for i in idx:
-            k = int(counts[i])
-            hashed.append((int(i), batch.packed[start:start + k]))
-            start += k
-    if nbits is None:  # no image, or no segment at all (negative limit_segments)
+            todo = _crop_list(grey if name in _GREY_METHODS else stack, boxes, chunk_counts)
+        hashed.append((idx, chunk_counts, inner(todo, hash_size, **hash_options)))
+    if hashed:
+        nbits, shape = hashed[0][2].nbits, hashed[0][2].shape
+    else:  # no image, or no segment at all (negative limit_segments)
         probe = inner([np.zeros((1, 1), dtype=np.uint8)], hash_size, **hash_options)
         nbits, shape = probe.nbits, probe.shape
     words = (nbits + 63) // 64
-    max_segments = int(counts.max()) if n else 0
-    packed = np.zeros((n, max_segments * words), dtype=np.uint64)
-    for i, rows in hashed:
-        packed[i, :rows.size] = rows.ravel()
+    packed = np.zeros((n, int(counts.max(initial=0)) * words), dtype=np.uint64)
+    for idx, chunk_counts, batch in hashed:
+        if batch.nbits != nbits:
+            raise ValueError(f"the inner hash gave segment hashes of {nbits} and {batch.nbits} bits")
+        start = 0
+        for i, k in zip(idx, chunk_counts):
+            packed[i, :k * words] = batch.packed[start:start + k].ravel()
+            start += k
     return HashBatch(packed, nbits, counts, shape)
-
-
-def _crop_list(source: np.ndarray, owner: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:
-    """Crops as arrays; an empty crop becomes a 1 x 1 black image."""
-    blank = np.zeros((1, 1) + source.shape[3:], dtype=np.uint8)
-    crops = []
-    for j, (x0, y0, x1, y1) in zip(owner, boxes):
-        crop = source[j, y0:y1, x0:x1]
-        crops.append(crop if crop.shape[0] and crop.shape[1] else blank)
-    return crops
 
 
 # --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ region growing exactly, including ImageHash's early stop of the valley search
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .resample import PRECISION_BITS
 
@@ -343,33 +343,6 @@ def resize_fast(src, row_b, row_c, col_b, col_c, vertical_first):
     return _pass_cols(tmp, col_b, col_c) if col_b.shape[0] > 0 else tmp
 
 
-@njit(cache=True)
-def segment_plane(grey, row_b, row_c, col_b, col_c, vertical_first, is_hill, min_size, labels, out):
-    """Resize (Lanczos tables), blur, median-filter and segment one grey image."""
-    small = resize_fast(grey, row_b, row_c, col_b, col_c, vertical_first)
-    return find_segments(median3(gaussian_blur2(small)), is_hill, min_size, labels, out)
-
-
-@njit(cache=True, parallel=True)
-def segment_batch(stack, row_b, row_c, col_b, col_c, vertical_first, is_hill, min_size, size, cap):
-    """:func:`segment_plane` of every image of a grey stack (N, H, W).
-
-    Returns ``segs`` int64 (N, cap, 5), ``counts`` int64 (N,) and
-    ``exhausted`` bool (N,) (see :func:`find_segments`).
-    """
-    n = stack.shape[0]
-    segs = np.zeros((n, cap, SEG_FIELDS), dtype=np.int64)
-    counts = np.zeros(n, dtype=np.int64)
-    exhausted = np.zeros(n, dtype=np.bool_)
-    for i in prange(n):
-        labels = np.empty((size, size), dtype=np.int32)
-        c, e = segment_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first,
-                             is_hill, min_size, labels, segs[i])
-        counts[i] = c
-        exhausted[i] = e
-    return segs, counts, exhausted
-
-
 # --------------------------------------------------------------------------
 # Resizing the crops: Lanczos tables computed per crop inside the kernel
 # --------------------------------------------------------------------------
@@ -424,26 +397,143 @@ def lanczos_axis(n_in, n_out):
     return bounds, coeffs
 
 
-@njit(cache=True, parallel=True)
-def resize_crops(stack, owner, boxes, out_w, out_h):
-    """Pillow-exact Lanczos resize of many crops to one size.
+@njit(cache=True)
+def resize_crop(plane, box, out):
+    """Pillow-exact ``plane.crop(box).resize(out.shape[::-1], LANCZOS)`` into ``out``.
 
-    ``stack`` (N, H, W) uint8 grey images; crop ``k`` is
-    ``stack[owner[k], y0:y1, x0:x1]`` with ``boxes[k] = (x0, y0, x1, y1)``.
-    An empty crop gives a black image, as Pillow's resize of an empty image.
-    Returns uint8 (M, out_h, out_w).
+    ``box = (x0, y0, x1, y1)``; an empty crop gives a black image, as
+    Pillow's resize of an empty image does.
     """
-    m = owner.shape[0]
-    out = np.zeros((m, out_h, out_w), dtype=np.uint8)
-    for k in prange(m):
-        x0, y0, x1, y1 = boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]
-        w, h = x1 - x0, y1 - y0
-        if w <= 0 or h <= 0:
-            continue
-        src = np.ascontiguousarray(stack[owner[k], y0:y1, x0:x1])
-        row_b, row_c = lanczos_axis(w, out_w)
-        col_b, col_c = lanczos_axis(h, out_h)
-        dh = h - out_h
-        vertical_first = dh > 0 and dh > 2 * (w - out_w)
-        out[k] = resize_fast(src, row_b, row_c, col_b, col_c, vertical_first)
-    return out
+    out_h, out_w = out.shape
+    x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
+    w, h = x1 - x0, y1 - y0
+    if w <= 0 or h <= 0:
+        out[:, :] = 0
+        return
+    src = np.empty((h, w), dtype=np.uint8)
+    for y in range(h):
+        for x in range(w):
+            src[y, x] = plane[y0 + y, x0 + x]
+    row_b, row_c = lanczos_axis(w, out_w)
+    col_b, col_c = lanczos_axis(h, out_h)
+    dh = h - out_h
+    out[:, :] = resize_fast(src, row_b, row_c, col_b, col_c, dh > 0 and dh > 2 * (w - out_w))
+
+
+# --------------------------------------------------------------------------
+# Segment order and crop boxes
+# --------------------------------------------------------------------------
+
+@njit(cache=True)
+def round_half_even(v):
+    """Python's ``round(v)`` of a float64, as an int."""
+    f = math.floor(v)
+    d = v - f  # exact
+    if d > 0.5 or (d == 0.5 and f % 2.0 != 0.0):
+        f += 1.0
+    return int(f)
+
+
+@njit(cache=True)
+def _sort_by_size(rows, order):
+    """Stable sort of ``order`` by ``rows[order, SEG_SIZE]``, largest first (merge sort)."""
+    n = order.shape[0]
+    tmp = np.empty_like(order)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid, hi = min(lo + width, n), min(lo + 2 * width, n)
+            a, b, k = lo, mid, lo
+            while a < mid and b < hi:
+                if rows[order[b], SEG_SIZE] > rows[order[a], SEG_SIZE]:
+                    tmp[k] = order[b]
+                    b += 1
+                else:
+                    tmp[k] = order[a]
+                    a += 1
+                k += 1
+            while a < mid:
+                tmp[k] = order[a]
+                a += 1
+                k += 1
+            while b < hi:
+                tmp[k] = order[b]
+                b += 1
+                k += 1
+        order[:] = tmp
+        width *= 2
+
+
+@njit(cache=True)
+def order_boxes(rows, count, size, limit, width, height, boxes):
+    """ImageHash's segment list and crop boxes of one image.
+
+    ``rows[:count]`` are the segments of :func:`find_segments`. No segment:
+    ImageHash's fallback ``{(0, 0), (S-1, S-1)}`` (the whole image).
+    ``limit != 0`` (ImageHash's ``if limit_segments:``): stable sort by size,
+    largest first, then Python's ``[:limit]``. Each box is
+    ``round(coord * (W / S))`` (half to even), as ImageHash + Pillow's crop.
+    Writes ``boxes[:k]`` (x0, y0, x1, y1) and returns ``k``.
+    """
+    if count == 0:
+        rows[0, SEG_SIZE] = 2 if size > 1 else 1
+        rows[0, SEG_MIN_R] = 0
+        rows[0, SEG_MIN_C] = 0
+        rows[0, SEG_MAX_R] = size - 1
+        rows[0, SEG_MAX_C] = size - 1
+        count = 1
+    order = np.arange(count)
+    keep = count
+    if limit != 0:
+        _sort_by_size(rows, order)
+        keep = min(limit, count) if limit > 0 else max(count + limit, 0)
+    scale_w = float(width) / size
+    scale_h = float(height) / size
+    for j in range(keep):
+        r = rows[order[j]]
+        boxes[j, 0] = min(max(round_half_even(r[SEG_MIN_C] * scale_w), 0), width)
+        boxes[j, 1] = min(max(round_half_even(r[SEG_MIN_R] * scale_h), 0), height)
+        boxes[j, 2] = min(max(round_half_even((r[SEG_MAX_C] + 1) * scale_w), 0), width)
+        boxes[j, 3] = min(max(round_half_even((r[SEG_MAX_R] + 1) * scale_h), 0), height)
+    return keep
+
+
+# --------------------------------------------------------------------------
+# The batch kernel
+# --------------------------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def crop_resistant_chunk(stack, row_b, row_c, col_b, col_c, vertical_first, is_hill, min_size,
+                         size, cap, limit, out_w, out_h):
+    """Segments, crop boxes and resized crops of every image of a grey stack.
+
+    Per image: Lanczos resize to ``size x size`` (tables given),
+    GaussianBlur(2), MedianFilter(3), :func:`find_segments`,
+    :func:`order_boxes`, and, if ``out_w > 0``, :func:`resize_crop` of each
+    box to ``out_w x out_h``. Serial and ``nogil``: the caller runs parts of
+    a batch in threads (a ``parallel=True`` version took ~3x longer to
+    compile).
+
+    Returns ``boxes`` int64 (N, cap, 4), ``counts`` int64 (N,), ``exhausted``
+    bool (N,) and ``crops`` uint8 (N, cap, out_h, out_w) (cap 0 when
+    ``out_w == 0``). ``cap`` must be ``>= size*size // (max(min_size, 0) + 1)``
+    and ``>= 1``.
+    """
+    n, height, width = stack.shape
+    boxes = np.zeros((n, cap, 4), dtype=np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    exhausted = np.zeros(n, dtype=np.bool_)
+    crops = np.zeros((n, cap if out_w > 0 else 0, out_h, out_w), dtype=np.uint8)
+    for i in range(n):
+        small = resize_fast(stack[i], row_b, row_c, col_b, col_c, vertical_first)
+        plane = median3(gaussian_blur2(small))
+        labels = np.empty((size, size), dtype=np.int32)
+        rows = np.zeros((cap, SEG_FIELDS), dtype=np.int64)
+        found, ran_out = find_segments(plane, is_hill, min_size, labels, rows)
+        exhausted[i] = ran_out
+        k = order_boxes(rows, found, size, limit, width, height, boxes[i])
+        counts[i] = k
+        if out_w > 0:
+            for j in range(k):
+                resize_crop(stack[i], boxes[i, j], crops[i, j])
+    return boxes, counts, exhausted, crops

@@ -59,7 +59,8 @@ _MAX_CAP = 1024
 # in units of one XOR-popcount of one word in the blocked brute-force kernel
 # (measured on an AMD EPYC / Zen 3, see benchmarks/bench_distance.py).
 _C_PROBE = 30.0   # one bucket pair looked up (a likely cache miss)
-_C_CAND = 2.0     # one word of a candidate pair inside a bucket pair
+_C_CAND = 2.0     # one word of a candidate pair inside a bucket pair (one-word hashes)
+_C_CAND_NW = 6.0  # the same for multi-word hashes (no register blocking there)
 _C_BUILD = 500.0  # per row and chunk: key, stable argsort, gather
 _C_HIT = 200.0    # per pair found: rescan, slot write, gather
 _MAX_PROBES = 1 << 16  # key differences per chunk at most
@@ -283,7 +284,7 @@ def _brute_blocks(h: np.ndarray, t: int, dtype):
         kernel = _hk.pairs_1w
     else:
         hk = h
-        kernel = _hk.pairs_nw
+        kernel = _hk.pairs_4w if h.shape[1] == 4 else _hk.pairs_nw
 
     def run(rows, starts, out_i, out_j, out_d, counts):
         kernel(hk, t, rows, starts, out_i, out_j, out_d, counts)
@@ -334,11 +335,15 @@ def _brute_cost(n: int, words: int) -> float:
     return n * (n - 1) / 2.0 * words
 
 
+def _cand_cost(words: int) -> float:
+    return _C_CAND if words == 1 else _C_CAND_NW
+
+
 def _chunk_cost(n: int, words: int, keybits: int, radius: int) -> float:
     probes = _ball(keybits, radius)
     buckets = min(float(n), 2.0 ** keybits)
     return (buckets * probes / 2.0 * _C_PROBE
-            + n * (n - 1) / 2.0 * probes / 2.0 ** keybits * words * _C_CAND
+            + n * (n - 1) / 2.0 * probes / 2.0 ** keybits * words * _cand_cost(words)
             + n * _C_BUILD)
 
 
@@ -444,7 +449,7 @@ def _mih_estimate(chunk: _MihChunk, plan: _MihPlan, h: np.ndarray, t: int,
     rate = counts.sum() / max(cand, 1.0)
     cand *= nb / max(sample.size, 1)
     first = (nb * chunk.flips.size / 2.0 * _C_PROBE
-             + cand * words * _C_CAND * _rescan_factor(rate, 4 * 64)
+             + cand * words * _cand_cost(words) * _rescan_factor(rate, 4 * 64)
              + n * _C_BUILD)
     model_first = _chunk_cost(n, words, plan.keybits[0], plan.radii[0])
     return first * plan.cost / model_first + hits * len(plan.sizes) * _C_HIT

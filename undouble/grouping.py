@@ -57,11 +57,17 @@ def groups_from_labels(labels: np.ndarray) -> list[np.ndarray]:
     if idx.size == 0:
         return []
     lab = labels[idx]
+    # drop singletons first: at scale nearly every row is one
+    _, inverse, sizes = np.unique(lab, return_inverse=True, return_counts=True)
+    keep = sizes[inverse] > 1
+    idx, lab = idx[keep], lab[keep]
+    if idx.size == 0:
+        return []
     order = np.argsort(lab, kind="stable")  # indices stay ascending inside a label
     lab = lab[order]
     idx = idx[order]
     cut = np.flatnonzero(lab[1:] != lab[:-1]) + 1
-    groups = [g for g in np.split(idx, cut) if g.size > 1]
+    groups = np.split(idx, cut)
     groups.sort(key=lambda g: g[0])
     return groups
 

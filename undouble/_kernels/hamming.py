@@ -250,6 +250,54 @@ def _row_scan_nw(h, i, j0, j1, t, out_i, out_j, out_d, base, cap, cnt):
 
 
 @njit(cache=True, parallel=True)
+def pairs_4w(h, t, rows, starts, out_i, out_j, out_d, counts):
+    """As :func:`pairs_1w` for four-word hashes (196- and 256-bit; ``h`` N x 4):
+    two rows at a time, their eight words kept in registers."""
+    n = h.shape[0]
+    nr = rows.shape[0]
+    ngrp = (nr + 1) // 2
+    t1 = np.int64(t) + 1
+    for g in prange(ngrp):
+        r0 = g * 2
+        r1 = min(r0 + 2, nr)
+        c = np.zeros(2, np.int64)
+        if r1 - r0 < 2:
+            c[0] = _row_scan_nw(h, rows[r0], 0, n, t, out_i, out_j, out_d,
+                                starts[r0], starts[r0 + 1] - starts[r0], 0)
+        else:
+            ia = rows[r0]
+            ib = rows[r0 + 1]
+            a0 = h[ia, 0]
+            a1 = h[ia, 1]
+            a2 = h[ia, 2]
+            a3 = h[ia, 3]
+            b0 = h[ib, 0]
+            b1 = h[ib, 1]
+            b2 = h[ib, 2]
+            b3 = h[ib, 3]
+            for j0 in range(ia + 1, n, _TILE):
+                j1 = min(j0 + _TILE, n)
+                acc = np.int64(0)
+                for j in range(j0, j1):
+                    x0 = h[j, 0]
+                    x1 = h[j, 1]
+                    x2 = h[j, 2]
+                    x3 = h[j, 3]
+                    da = (np.int64(popcount(a0 ^ x0)) + np.int64(popcount(a1 ^ x1))
+                          + np.int64(popcount(a2 ^ x2)) + np.int64(popcount(a3 ^ x3)))
+                    db = (np.int64(popcount(b0 ^ x0)) + np.int64(popcount(b1 ^ x1))
+                          + np.int64(popcount(b2 ^ x2)) + np.int64(popcount(b3 ^ x3)))
+                    acc |= (da - t1) | (db - t1)
+                if acc < 0:
+                    for r in range(r0, r1):
+                        c[r - r0] = _row_scan_nw(h, rows[r], j0, j1, t, out_i, out_j, out_d,
+                                                 starts[r], starts[r + 1] - starts[r],
+                                                 c[r - r0])
+        for r in range(r0, r1):
+            counts[r] = c[r - r0]
+
+
+@njit(cache=True, parallel=True)
 def pairs_nw(h, t, rows, starts, out_i, out_j, out_d, counts):
     """As :func:`pairs_1w` for multi-word hashes (``h`` 2-D, N x words); rows
     four at a time."""

@@ -27,6 +27,7 @@ is not this one (see ``hashes.md``).
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from itertools import combinations
 from typing import Iterator
 
@@ -63,6 +64,8 @@ _C_CAND = 2.0     # one word of a candidate pair inside a bucket pair (one-word 
 _C_CAND_NW = 6.0  # the same for multi-word hashes (no register blocking there)
 _C_BUILD = 500.0  # per row and chunk: key, stable argsort, gather
 _C_HIT = 200.0    # per pair found: rescan, slot write, gather
+_C_CHUNK = 1e7    # fixed cost per chunk (Python, kernel launches, flips): ~3 ms
+_C_TABLE = 6.0    # per bucket-table entry: zero, count, cumsum, non-empty scan
 _MAX_PROBES = 1 << 16  # key differences per chunk at most
 _MAX_KEY_BITS = 24     # bucket table of 2**24 + 1 offsets at most (128 MiB)
 _MIN_MIH_ROWS = 2048   # below this the brute force is always fast enough
@@ -326,6 +329,7 @@ class _MihPlan:
         self.cost = cost            # estimated cost, brute-force pair-word units
 
 
+@lru_cache(maxsize=None)
 def _ball(b: int, r: int) -> int:
     """Keys within Hamming radius ``r`` of one ``b``-bit key."""
     return sum(math.comb(b, e) for e in range(min(r, b) + 1))
@@ -344,7 +348,7 @@ def _chunk_cost(n: int, words: int, keybits: int, radius: int) -> float:
     buckets = min(float(n), 2.0 ** keybits)
     return (buckets * probes / 2.0 * _C_PROBE
             + n * (n - 1) / 2.0 * probes / 2.0 ** keybits * words * _cand_cost(words)
-            + n * _C_BUILD)
+            + n * _C_BUILD + _C_CHUNK + 2.0 ** keybits * _C_TABLE)
 
 
 def _plan_mih(h: np.ndarray, t: int) -> _MihPlan | None:
@@ -450,7 +454,7 @@ def _mih_estimate(chunk: _MihChunk, plan: _MihPlan, h: np.ndarray, t: int,
     cand *= nb / max(sample.size, 1)
     first = (nb * chunk.flips.size / 2.0 * _C_PROBE
              + cand * words * _cand_cost(words) * _rescan_factor(rate, 4 * 64)
-             + n * _C_BUILD)
+             + n * _C_BUILD + _C_CHUNK + chunk.offs.size * _C_TABLE)
     model_first = _chunk_cost(n, words, plan.keybits[0], plan.radii[0])
     return first * plan.cost / model_first + hits * len(plan.sizes) * _C_HIT
 

@@ -50,8 +50,9 @@ import numpy as np
 import numba
 
 from ._kernels.segment import (SEG_FIELDS, crop_resistant_chunk, find_segments, gaussian_blur2,
-                               median3, resize_fast)
+                               median3)
 from .hashes import METHODS, HashBatch, as_image_array, canonical_method, to_grey_stack
+from ._kernels.resample import resize_plane
 from .resample import resize_tables
 
 __all__ = [
@@ -139,7 +140,7 @@ def segmentation_plane(image: Any, segmentation_image_size: int = 300) -> np.nda
     grey = to_grey_stack(np.ascontiguousarray(img)[None])[0]
     size = _check_size(segmentation_image_size)
     tables = resize_tables((grey.shape[1], grey.shape[0]), (size, size))
-    return median3(gaussian_blur2(resize_fast(np.ascontiguousarray(grey), *_writable(tables))))
+    return median3(gaussian_blur2(resize_plane(np.ascontiguousarray(grey), *_writable(tables))))
 
 
 def segment_labels(image: Any, segment_threshold: Any = 128, min_segment_size: Any = 500,

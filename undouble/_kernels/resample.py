@@ -4,6 +4,8 @@ The coefficient tables are computed on the host (``undouble.resize``); these
 kernels only apply them. Each pass rounds to uint8 before the next, exactly
 as Pillow's 8-bit resampler does.
 """
+import math
+
 import numpy as np
 from numba import njit
 
@@ -84,3 +86,53 @@ def resize_plane(src, row_bounds, row_coeffs, col_bounds, col_coeffs, vertical_f
         return resample_rows(tmp, row_bounds, row_coeffs) if do_rows else tmp
     tmp = resample_rows(src, row_bounds, row_coeffs) if do_rows else src.copy()
     return resample_cols(tmp, col_bounds, col_coeffs) if do_cols else tmp
+
+
+@njit(cache=True)
+def _sinc(x):
+    if x == 0.0:
+        return 1.0
+    x = x * math.pi
+    return math.sin(x) / x
+
+
+@njit(cache=True)
+def lanczos_axis(n_in, n_out):
+    """Integer Lanczos taps of one axis (``undouble.resample.lanczos_tables``), compiled.
+
+    Same float64 operations in the same order (``math.sin`` is the C
+    library's ``sin``, as in CPython), so the integer taps are identical;
+    the tests compare both on many sizes. ``n_in == n_out`` gives empty
+    tables (the pass is skipped, as in Pillow).
+    """
+    if n_in == n_out:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros((0, 1), dtype=np.int64)
+    scale = n_in / n_out
+    filterscale = max(scale, 1.0)
+    support = 3.0 * filterscale
+    inv_filterscale = 1.0 / filterscale
+    ksize = int(math.ceil(support)) * 2 + 1
+    bounds = np.zeros((n_out, 2), dtype=np.int64)
+    coeffs = np.zeros((n_out, ksize), dtype=np.int64)
+    weights = np.zeros(ksize, dtype=np.float64)
+    one = float(1 << PRECISION_BITS)
+    for o in range(n_out):
+        center = (o + 0.5) * scale
+        xmin = max(0, int(center - support + 0.5))
+        xmax = min(n_in, int(center + support + 0.5)) - xmin
+        total = 0.0
+        for x in range(xmax):
+            t = (x + xmin - center + 0.5) * inv_filterscale
+            w = 0.0
+            if -3.0 <= t < 3.0:
+                w = _sinc(t) * _sinc(t / 3.0)
+            weights[x] = w
+            total += w
+        for x in range(xmax):
+            w = weights[x]
+            if total != 0.0:
+                w = w / total
+            coeffs[o, x] = int(w * one + 0.5) if w >= 0 else int(w * one - 0.5)
+        bounds[o, 0] = xmin
+        bounds[o, 1] = xmax
+    return bounds, coeffs

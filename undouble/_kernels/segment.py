@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .resample import PRECISION_BITS
+from .resample import lanczos_axis, resize_plane
 
 # Pillow's GaussianBlur(radius=2) is a 3-pass extended box blur of radius
 # 1.375 (integer part 1): weight 1/3.75 on the 3 central taps and the
@@ -276,127 +276,9 @@ def find_segments(plane, is_hill, min_size, labels, out):
 
 
 # --------------------------------------------------------------------------
-# Lanczos resize with vectorisable loops
-# --------------------------------------------------------------------------
-# Same integer arithmetic as ``undouble._kernels.resample`` (and Pillow's
-# 8-bit resampler, which accumulates in int32): every output row is an int32
-# accumulator row updated tap by tap, so the inner loop runs along contiguous
-# pixels; the horizontal pass works on the transposed image. 3-5x faster
-# than the per-pixel tap loop on large images. int32 cannot overflow:
-# |sum| <= 255 * sum(|k|) < 255 * 1.3 * 2**22 < 2**31.
-
-@njit(cache=True)
-def _pass_cols(src, bounds, coeffs):
-    """Vertical pass: ``out[o, :] = clamp((2**21 + sum_t src[ymin+t, :] * k[o, t]) >> 22)``."""
-    w = src.shape[1]
-    out = np.empty((bounds.shape[0], w), dtype=np.uint8)
-    acc = np.empty(w, dtype=np.int32)
-    for o in range(bounds.shape[0]):
-        ymin = bounds[o, 0]
-        for x in range(w):
-            acc[x] = 1 << (PRECISION_BITS - 1)
-        for t in range(bounds[o, 1]):
-            k = np.int32(coeffs[o, t])
-            line = src[ymin + t]
-            for x in range(w):
-                acc[x] += np.int32(line[x]) * k
-        row = out[o]
-        for x in range(w):
-            v = acc[x] >> PRECISION_BITS
-            row[x] = 0 if v < 0 else (255 if v > 255 else v)
-    return out
-
-
-@njit(cache=True)
-def _pass_rows(src, bounds, coeffs):
-    """Horizontal pass.
-
-    Long filters (strong downscaling, e.g. a crop to 9 columns): one int32
-    dot product per output pixel. Short filters: the vertical pass of the
-    transposed image.
-    """
-    if coeffs.shape[1] < 48:
-        return np.ascontiguousarray(_pass_cols(np.ascontiguousarray(src.T), bounds, coeffs).T)
-    h = src.shape[0]
-    out = np.empty((h, bounds.shape[0]), dtype=np.uint8)
-    k32 = coeffs.astype(np.int32)
-    for y in range(h):
-        line = src[y]
-        for o in range(bounds.shape[0]):
-            xmin, n = bounds[o, 0], bounds[o, 1]
-            taps = line[xmin:xmin + n]
-            k = k32[o]
-            acc = np.int32(0)
-            for t in range(n):
-                acc += np.int32(taps[t]) * k[t]
-            v = (acc + np.int32(1 << (PRECISION_BITS - 1))) >> PRECISION_BITS
-            out[y, o] = 0 if v < 0 else (255 if v > 255 else v)
-    return out
-
-
-@njit(cache=True)
-def resize_fast(src, row_b, row_c, col_b, col_c, vertical_first):
-    """``undouble._kernels.resample.resize_plane`` with vectorisable passes."""
-    if vertical_first:
-        tmp = _pass_cols(src, col_b, col_c) if col_b.shape[0] > 0 else src.copy()
-        return _pass_rows(tmp, row_b, row_c) if row_b.shape[0] > 0 else tmp
-    tmp = _pass_rows(src, row_b, row_c) if row_b.shape[0] > 0 else src.copy()
-    return _pass_cols(tmp, col_b, col_c) if col_b.shape[0] > 0 else tmp
-
-
-# --------------------------------------------------------------------------
 # Resizing the crops: Lanczos tables computed per crop inside the kernel
+# (``lanczos_axis`` and the passes live in ``resample``)
 # --------------------------------------------------------------------------
-
-@njit(cache=True)
-def _sinc(x):
-    if x == 0.0:
-        return 1.0
-    x = x * math.pi
-    return math.sin(x) / x
-
-
-@njit(cache=True)
-def lanczos_axis(n_in, n_out):
-    """``undouble.resample.lanczos_tables(n_in, n_out)``, compiled.
-
-    Same float64 operations in the same order (``math.sin`` is the C
-    library's ``sin``, as in CPython), so the integer taps are identical;
-    the tests compare both on many sizes. ``n_in == n_out`` gives empty
-    tables (the pass is skipped, as in Pillow).
-    """
-    if n_in == n_out:
-        return np.zeros((0, 2), dtype=np.int64), np.zeros((0, 1), dtype=np.int64)
-    scale = n_in / n_out
-    filterscale = max(scale, 1.0)
-    support = 3.0 * filterscale
-    inv_filterscale = 1.0 / filterscale
-    ksize = int(math.ceil(support)) * 2 + 1
-    bounds = np.zeros((n_out, 2), dtype=np.int64)
-    coeffs = np.zeros((n_out, ksize), dtype=np.int64)
-    weights = np.zeros(ksize, dtype=np.float64)
-    one = float(1 << PRECISION_BITS)
-    for o in range(n_out):
-        center = (o + 0.5) * scale
-        xmin = max(0, int(center - support + 0.5))
-        xmax = min(n_in, int(center + support + 0.5)) - xmin
-        total = 0.0
-        for x in range(xmax):
-            t = (x + xmin - center + 0.5) * inv_filterscale
-            w = 0.0
-            if -3.0 <= t < 3.0:
-                w = _sinc(t) * _sinc(t / 3.0)
-            weights[x] = w
-            total += w
-        for x in range(xmax):
-            w = weights[x]
-            if total != 0.0:
-                w = w / total
-            coeffs[o, x] = int(w * one + 0.5) if w >= 0 else int(w * one - 0.5)
-        bounds[o, 0] = xmin
-        bounds[o, 1] = xmax
-    return bounds, coeffs
-
 
 @njit(cache=True)
 def resize_crop(plane, box, out):
@@ -418,7 +300,7 @@ def resize_crop(plane, box, out):
     row_b, row_c = lanczos_axis(w, out_w)
     col_b, col_c = lanczos_axis(h, out_h)
     dh = h - out_h
-    out[:, :] = resize_fast(src, row_b, row_c, col_b, col_c, dh > 0 and dh > 2 * (w - out_w))
+    out[:, :] = resize_plane(src, row_b, row_c, col_b, col_c, dh > 0 and dh > 2 * (w - out_w))
 
 
 # --------------------------------------------------------------------------
@@ -526,7 +408,7 @@ def crop_resistant_chunk(stack, row_b, row_c, col_b, col_c, vertical_first, is_h
     exhausted = np.zeros(n, dtype=np.bool_)
     crops = np.zeros((n, cap if out_w > 0 else 0, out_h, out_w), dtype=np.uint8)
     for i in range(n):
-        small = resize_fast(stack[i], row_b, row_c, col_b, col_c, vertical_first)
+        small = resize_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first)
         plane = median3(gaussian_blur2(small))
         labels = np.empty((size, size), dtype=np.int32)
         rows = np.zeros((cap, SEG_FIELDS), dtype=np.int64)

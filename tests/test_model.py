@@ -151,3 +151,41 @@ def test_grayscale_copy_of_colour_photo_matches(tmp_path):
     model.import_data(str(tmp_path))
     model.compute_hash()
     assert model.results["feat"][0, 1] <= 2
+
+
+def test_memory_budget_off_gives_the_same_groups(example_paths, hashed_model):
+    dense = hashed_model.group(threshold=10)
+    expected = [list(p) for p in dense["select_pathnames"]]
+    expected_scores = [s.tolist() for s in dense["select_scores"]]
+    model = Undouble(method="phash", memory_budget=0, verbose=30)
+    model.import_data(example_paths)
+    assert model.compute_hash() is None and model.results["feat"] is None
+    r = model.group(threshold=10)
+    assert [list(p) for p in r["select_pathnames"]] == expected
+    assert [s.tolist() for s in r["select_scores"]] == expected_scores
+
+
+@pytest.mark.parametrize("method, nbits", [("whash-db4", 196), ("colorhash", 42), ("whash-haar", 64)])
+def test_feat_dtype_follows_the_bit_count(example_paths, method, nbits):
+    model = Undouble(method=method, verbose=30)
+    model.import_data(example_paths[:12])
+    feat = model.compute_hash()
+    assert model.results["hash_nbits"] == nbits
+    assert feat.dtype == np.uint8 and feat.shape == (12, 12)
+    bits = model.results["img_hash_bin"][:, :nbits]
+    assert np.array_equal(feat[3], (bits[3] != bits).sum(axis=1))
+
+
+def test_crop_resistant_end_to_end(example_paths, example_manifest):
+    names = example_manifest["groups"][0]
+    folder = os.path.dirname(example_paths[0])
+    files = [os.path.join(folder, n) for n in names] + example_paths[:6]
+    model = Undouble(method="crop-resistant", verbose=30)
+    model.import_data(files)
+    model.compute_hash()
+    counts = model.results["hash_counts"]
+    assert counts is not None and (counts >= 1).all()
+    assert all(len(h.split(",")) == c for h, c in zip(model.results["img_hash_hex"], counts))
+    r = model.group(threshold=8)
+    grouped = [set(map(os.path.basename, g)) for g in r["select_pathnames"]]
+    assert any(set(names) <= g for g in grouped)

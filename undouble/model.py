@@ -14,9 +14,9 @@ import numpy as np
 from . import io as uio
 from ._logging import logger, progress, set_logger
 from .distance import DEFAULT_MEMORY_BUDGET, hamming_matrix, matrix_fits
-from .grouping import group_hashes
+from .grouping import group_hashes, group_scores
 from .hashes import canonical_method, compute_hashes, to_bits
-from .preprocess import preprocess, stack_from_array
+from .preprocess import stack_from_array
 
 
 class Undouble:
@@ -325,7 +325,7 @@ class Undouble:
         budget = self.params["memory_budget"]
         if matrix_fits(n, batch.nbits, budget):
             self.results["feat"] = hamming_matrix(batch.packed, counts=batch.counts,
-                                                  words_per_segment=batch.words_per_segment)
+                                                  words_per_segment=batch.words_per_segment, nbits=batch.nbits)
         else:
             self.results["feat"] = None
             logger.info("The %d x %d distance matrix does not fit memory_budget=%d bytes: feat is None and "
@@ -361,7 +361,7 @@ class Undouble:
         groups = group_hashes(batch_hashes, threshold, mode=mode, memory_budget=self.params["memory_budget"],
                               counts=self.results["hash_counts"],
                               words_per_segment=(self.results["hash_nbits"] + 63) // 64,
-                              feat=self.results["feat"])
+                              feat=self.results["feat"], nbits=self.results["hash_nbits"])
         pathnames = self.results["pathnames"]
         select_idx, select_pathnames, select_scores = [], [], []
         for members in progress(groups, desc="rank", unit="group"):
@@ -407,11 +407,9 @@ class Undouble:
         feat = self.results["feat"]
         if feat is not None:
             return np.asarray(feat[keeper, members])
-        counts = self.results["hash_counts"]
-        hashes = self.results["img_hash"]
-        sub_counts = None if counts is None else counts[members]
-        return hamming_matrix(hashes[members], counts=sub_counts,
-                              words_per_segment=(self.results["hash_nbits"] + 63) // 64)[0]
+        nbits = self.results["hash_nbits"]
+        return group_scores(self.results["img_hash"], members, keeper, counts=self.results["hash_counts"],
+                            words_per_segment=(nbits + 63) // 64, nbits=nbits)
 
     # ------------------------------------------------------------------
     def import_example(self, data: str = "synthetic", url: str | None = None) -> list[str]:

@@ -16,9 +16,9 @@ from typing import Sequence
 import numpy as np
 
 from ._kernels.bits import pack_rows
-from ._kernels.colorhash import N_VALUES, colorhash_bits, colorhash_counts
+from ._kernels.colorhash import N_VALUES
 from ._kernels.colorhash import colorhash_batch as _colorhash_kernel
-from .hashes import HashBatch, as_image_list, shape_groups
+from .hashes import HashBatch, as_image_list, run_in_threads, shape_groups
 
 __all__ = ["colorhash_batch", "MAX_BINBITS"]
 
@@ -69,9 +69,5 @@ def colorhash_batch(images: Sequence[np.ndarray], hash_size: int = 8, binbits: i
         if stack.ndim == 3:  # grey: one channel, read as (v, v, v)
             stack = stack[:, :, :, None]
         stack = np.ascontiguousarray(stack)
-        if len(idx) == 1:  # one image: the serial kernels (no thread start-up)
-            counts = colorhash_counts(stack[0])
-            colorhash_bits(counts, stack.shape[1] * stack.shape[2], bb, bits[idx[0]])
-        else:
-            bits[idx] = _colorhash_kernel(stack, bb)
+        bits[idx] = run_in_threads(_colorhash_kernel, stack, bb)
     return HashBatch(pack_rows(bits), nbits, None, (N_VALUES, bb))

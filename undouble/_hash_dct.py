@@ -13,14 +13,13 @@ reference does), so its hash has ``n * (n - 1)`` bits.
 """
 from __future__ import annotations
 
-from collections import Counter
 from typing import Sequence
 
 import numpy as np
 
 from ._kernels import dct as _dct
 from ._kernels.bits import pack_rows
-from .hashes import HashBatch, as_image_list, grey_groups, read_only_tables, threads_at_most
+from .hashes import HashBatch, as_image_list, grey_groups, read_only_tables, run_in_threads
 from .resample import resize_tables
 
 __all__ = ["phash_batch", "phash_simple_batch"]
@@ -52,11 +51,9 @@ def _run(images: Sequence[np.ndarray], size: int, nbits: int, kernel, *args) -> 
     """Resize every image to ``size x size`` and run ``kernel`` per shape group."""
     arrays = as_image_list(images)
     bits = np.zeros((len(arrays), nbits), dtype=np.bool_)
-    largest_group = max(Counter(a.shape for a in arrays).values(), default=0)
-    with threads_at_most(largest_group):
-        for idx, stack in grey_groups(arrays):
-            tables = resize_tables((stack.shape[2], stack.shape[1]), (size, size))
-            bits[idx] = kernel(stack, *args, *read_only_tables(tables))
+    for idx, stack in grey_groups(arrays):
+        tables = resize_tables((stack.shape[2], stack.shape[1]), (size, size))
+        bits[idx] = run_in_threads(kernel, stack, *args, *read_only_tables(tables))
     return pack_rows(bits)
 
 

@@ -12,10 +12,9 @@ last word are zero.
 from __future__ import annotations
 
 import importlib
-from collections import Counter
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numba
 import numpy as np
@@ -162,7 +161,7 @@ def to_grey_stack(stack: np.ndarray) -> np.ndarray:
     """Pillow ``convert('L')`` of a stack (grey stacks are returned as is)."""
     if stack.ndim == 3:
         return stack
-    return grey_stack(np.ascontiguousarray(stack))
+    return run_in_threads(grey_stack, np.ascontiguousarray(stack))
 
 
 def grey_groups(images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -176,33 +175,30 @@ def _check_hash_size(hash_size: int, method: str) -> int:
     return int(hash_size)
 
 
-@contextmanager
-def threads_at_most(count: int) -> Iterator[None]:
-    """Run Numba's parallel kernels on at most ``count`` threads.
+def run_in_threads(kernel: Callable[..., np.ndarray], stack: np.ndarray, *args: Any) -> np.ndarray:
+    """Run a serial batch kernel over chunks of ``stack`` on Numba's thread count.
 
-    A ``prange`` over fewer images than threads only pays for waking the idle
-    threads (several ms per call on a busy machine), so a lone image is
-    hashed on one thread.
+    ``kernel(stack, *args)`` must return one row per image and release the
+    GIL (``nogil=True``). Chunks are contiguous slices of the stack, so every
+    call has the same Numba type. ``numba.set_num_threads`` (or
+    ``NUMBA_NUM_THREADS``) sets the number of threads.
     """
-    current = numba.get_num_threads()
-    if count >= current:
-        yield
-        return
-    numba.set_num_threads(max(1, count))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(current)
+    n = stack.shape[0]
+    workers = min(numba.get_num_threads(), n)
+    if workers <= 1:
+        return kernel(stack, *args)
+    edges = np.linspace(0, n, workers + 1).astype(np.int64)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(lambda lo_hi: kernel(stack[lo_hi[0]:lo_hi[1]], *args), zip(edges[:-1], edges[1:])))
+    return np.concatenate(parts)
 
 
 def _batch_from_grids(images: Sequence[np.ndarray], nbits: int, shape: tuple[int, int],
                       kernel: Callable[[np.ndarray], np.ndarray]) -> HashBatch:
     """Run ``kernel(grey_stack) -> bool (n, nbits)`` per shape group and pack."""
     bits = np.zeros((len(images), nbits), dtype=np.bool_)
-    largest_group = max(Counter(img.shape for img in images).values(), default=0)
-    with threads_at_most(largest_group):
-        for idx, stack in grey_groups(images):
-            bits[idx] = kernel(stack)
+    for idx, stack in grey_groups(images):
+        bits[idx] = kernel(stack)
     return HashBatch(pack_rows(bits), nbits, None, shape)
 
 
@@ -229,7 +225,7 @@ def read_only_tables(tables: tuple) -> tuple:
 def _resized_kernel(kernel, hash_size: int, out_w: int, out_h: int):
     def run(stack: np.ndarray) -> np.ndarray:
         tables = resize_tables((stack.shape[2], stack.shape[1]), (out_w, out_h))
-        return kernel(stack, hash_size, *read_only_tables(tables))
+        return run_in_threads(kernel, stack, hash_size, *read_only_tables(tables))
     return run
 
 

@@ -6,7 +6,7 @@ split into ``faint`` (``S < 170``) and ``bright`` (``S > 170``), each counted
 in six hue bins ``[0-42] [43-84] [85-127] [128-169] [170-212] [213-255]``.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .color import hsv_hue, hsv_saturation, rgb_to_l
 
@@ -81,7 +81,7 @@ def colorhash_bits(counts, n_pixels, binbits, out):
             k += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def colorhash_batch(stack, binbits):
     """Colour hash bits of every image of an ``N x H x W x C`` uint8 stack.
 
@@ -89,7 +89,7 @@ def colorhash_batch(stack, binbits):
     """
     n, height, width = stack.shape[0], stack.shape[1], stack.shape[2]
     out = np.zeros((n, N_VALUES * binbits), dtype=np.bool_)
-    for i in prange(n):
+    for i in range(n):
         counts = colorhash_counts(stack[i])
         colorhash_bits(counts, height * width, binbits, out[i])
     return out

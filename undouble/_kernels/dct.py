@@ -14,7 +14,7 @@ chunked the way numpy's buffered reduction chunks a 2-D block).
 import numpy as np
 import rocket_fft  # noqa: F401  (registers scipy.fft for Numba)
 import scipy.fft
-from numba import njit, prange
+from numba import njit
 
 from .resample import resize_plane
 
@@ -146,23 +146,23 @@ def phash_simple_bits(small, hash_size, out):
             k += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def phash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
     """phash of each grey image of an N x H x W stack (tables resize to 4n x 4n)."""
     n = stack.shape[0]
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
-    for i in prange(n):
+    for i in range(n):
         small = resize_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first)
         phash_bits(small, hash_size, out[i])
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def phash_simple_batch(stack, hash_size, cols, row_b, row_c, col_b, col_c, vertical_first):
     """phash_simple of each grey image; ``cols = min(n, N - 1)`` bits per row."""
     n = stack.shape[0]
     out = np.zeros((n, hash_size * cols), dtype=np.bool_)
-    for i in prange(n):
+    for i in range(n):
         small = resize_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first)
         phash_simple_bits(small, hash_size, out[i])
     return out

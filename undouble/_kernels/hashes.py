@@ -1,22 +1,26 @@
-"""Batch hash kernels: ``prange`` over images, plain arrays in and out.
+"""Batch hash kernels: a serial loop over images, GIL released, plain arrays in and out.
+
+The caller (``undouble.hashes.run_in_threads``) splits a stack into chunks and
+runs them on threads: a ``parallel=True`` kernel compiled about 3x slower and
+ran its inlined resize 3x slower per image, even on one thread.
 
 Every kernel takes a stack of grey uint8 images (N x H x W) and the
 precomputed Lanczos tables of ``undouble.resample.resize_tables`` and returns
 the boolean bit grids (N x nbits), flattened row-major.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .color import rgb_to_l
 from .resample import resize_plane
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def grey_stack(rgb_stack):
     """Pillow ``convert('L')`` of every image of an N x H x W x C stack."""
     n, h, w = rgb_stack.shape[0], rgb_stack.shape[1], rgb_stack.shape[2]
     out = np.empty((n, h, w), dtype=np.uint8)
-    for i in prange(n):
+    for i in range(n):
         out[i] = rgb_to_l(rgb_stack[i])
     return out
 
@@ -34,23 +38,23 @@ def ahash_bits(small, out):
         k += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def ahash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
     """Average hash of each grey image (resize to hash_size x hash_size)."""
     n = stack.shape[0]
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
-    for i in prange(n):
+    for i in range(n):
         small = resize_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first)
         ahash_bits(small, out[i])
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def dhash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
     """Horizontal difference hash (resize to width n+1, height n)."""
     n = stack.shape[0]
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
-    for i in prange(n):
+    for i in range(n):
         small = resize_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first)
         k = 0
         for y in range(hash_size):
@@ -60,12 +64,12 @@ def dhash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def dhash_vertical_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
     """Vertical difference hash (resize to width n, height n+1)."""
     n = stack.shape[0]
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
-    for i in prange(n):
+    for i in range(n):
         small = resize_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first)
         k = 0
         for y in range(hash_size):

@@ -23,7 +23,7 @@ All kernels take and return C-contiguous float64 arrays so that each
 compiles once.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .resample import resize_plane
 
@@ -280,7 +280,7 @@ def whash_bits(img, row_b, row_c, col_b, col_c, vertical_first,
             k += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def whash_batch(stack, row_b, row_c, col_b, col_c, vertical_first,
                 haar_levels, remove_ll, dec_lo, dwt_level, side):
     """:func:`whash_bits` of each image of an ``N x H x W`` uint8 stack, in parallel.
@@ -289,7 +289,7 @@ def whash_batch(stack, row_b, row_c, col_b, col_c, vertical_first,
     """
     n = stack.shape[0]
     out = np.zeros((n, side * side), dtype=np.bool_)
-    for i in prange(n):
+    for i in range(n):
         whash_bits(stack[i], row_b, row_c, col_b, col_c, vertical_first,
                    haar_levels, remove_ll, dec_lo, dwt_level, out[i])
     return out

@@ -29,7 +29,7 @@ import numpy as np
 
 from ._kernels import wavelet as _wavelet
 from ._kernels.bits import pack_rows
-from .hashes import HashBatch, as_image_list, run_in_threads, shape_groups, to_grey_stack
+from .hashes import HashBatch, as_image_list, read_only_tables, run_in_threads, shape_groups, to_grey_stack
 from .resample import resize_tables
 
 __all__ = ["whash_haar_batch", "whash_db4_batch", "HAAR_DEC_LO", "DB4_DEC_LO", "filters",
@@ -89,17 +89,6 @@ def whash_side(scale: int, dwt_level: int, taps: int) -> int:
     return side
 
 
-def _read_only(tables: tuple) -> tuple:
-    """Read-only views of the arrays (one Numba specialisation for all tables)."""
-    out = []
-    for t in tables:
-        if isinstance(t, np.ndarray) and t.flags.writeable:
-            t = t.view()
-            t.flags.writeable = False
-        out.append(t)
-    return tuple(out)
-
-
 def _levels(scale: int, level: int, method: str) -> tuple[int, int]:
     """``(ll_max_level, dwt_level)`` of a scale; an error if the hash is larger."""
     ll_max_level = scale.bit_length() - 1
@@ -143,7 +132,7 @@ def _whash(images: Sequence[np.ndarray], hash_size: int, image_scale: int | None
     nbits = side * side
     bits = np.zeros((len(arrays), nbits), dtype=np.bool_)
     for idx, stack, scale, ll_max_level, dwt_level in groups:
-        tables = _read_only(resize_tables((stack.shape[2], stack.shape[1]), (scale, scale)))
+        tables = read_only_tables(resize_tables((stack.shape[2], stack.shape[1]), (scale, scale)))
         args = (*tables, ll_max_level, remove, dec_lo, dwt_level)
         bits[idx] = run_in_threads(_wavelet.whash_batch, to_grey_stack(stack), *args, side)
     return HashBatch(pack_rows(bits), nbits, None, (side, side))

@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from ._kernels.bits import pack_rows, unpack_rows
-from ._kernels.hashes import ahash_batch, dhash_batch, dhash_vertical_batch, grey_stack
+from ._kernels.hashes import ahash_batch, dhash_batch, grey_stack
 from .resample import resize_tables
 
 __all__ = [
@@ -222,10 +222,11 @@ def read_only_tables(tables: tuple) -> tuple:
     return tuple(out)
 
 
-def _resized_kernel(kernel, hash_size: int, out_w: int, out_h: int):
+def _resized_kernel(kernel, out_w: int, out_h: int, *args: Any):
+    """``stack -> kernel(stack, *args, *tables)`` with the tables resizing to ``out_w x out_h``."""
     def run(stack: np.ndarray) -> np.ndarray:
         tables = resize_tables((stack.shape[2], stack.shape[1]), (out_w, out_h))
-        return run_in_threads(kernel, stack, hash_size, *read_only_tables(tables))
+        return run_in_threads(kernel, stack, *args, *read_only_tables(tables))
     return run
 
 
@@ -238,13 +239,13 @@ def ahash_batch_images(images: Sequence[np.ndarray], hash_size: int = 8) -> Hash
 def dhash_batch_images(images: Sequence[np.ndarray], hash_size: int = 8) -> HashBatch:
     """Horizontal difference hash (ImageHash ``dhash``) of each image."""
     n = _check_hash_size(hash_size, "dhash")
-    return _batch_from_grids(images, n * n, (n, n), _resized_kernel(dhash_batch, n, n + 1, n))
+    return _batch_from_grids(images, n * n, (n, n), _resized_kernel(dhash_batch, n + 1, n, n, 0, 1))
 
 
 def dhash_vertical_batch_images(images: Sequence[np.ndarray], hash_size: int = 8) -> HashBatch:
     """Vertical difference hash (ImageHash ``dhash_vertical``) of each image."""
     n = _check_hash_size(hash_size, "dhash_vertical")
-    return _batch_from_grids(images, n * n, (n, n), _resized_kernel(dhash_vertical_batch, n, n, n + 1))
+    return _batch_from_grids(images, n * n, (n, n), _resized_kernel(dhash_batch, n, n + 1, n, 1, 0))
 
 
 # --------------------------------------------------------------------------

@@ -50,8 +50,12 @@ def ahash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
 
 
 @njit(cache=True, nogil=True)
-def dhash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
-    """Horizontal difference hash (resize to width n+1, height n)."""
+def dhash_batch(stack, hash_size, dy, dx, row_b, row_c, col_b, col_c, vertical_first):
+    """Difference hash of each grey image: bit = ``p[y+dy, x+dx] > p[y, x]``.
+
+    ``(dy, dx) = (0, 1)``: ImageHash's dhash (resize to width n+1, height n);
+    ``(1, 0)``: dhash_vertical (width n, height n+1).
+    """
     n = stack.shape[0]
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
     for i in range(n):
@@ -59,21 +63,6 @@ def dhash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
         k = 0
         for y in range(hash_size):
             for x in range(hash_size):
-                out[i, k] = small[y, x + 1] > small[y, x]
-                k += 1
-    return out
-
-
-@njit(cache=True, nogil=True)
-def dhash_vertical_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
-    """Vertical difference hash (resize to width n, height n+1)."""
-    n = stack.shape[0]
-    out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
-    for i in range(n):
-        small = resize_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first)
-        k = 0
-        for y in range(hash_size):
-            for x in range(hash_size):
-                out[i, k] = small[y + 1, x] > small[y, x]
+                out[i, k] = small[y + dy, x + dx] > small[y, x]
                 k += 1
     return out

@@ -20,7 +20,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from .keeper import KeeperRank, rank_keepers
+from .keeper import KeeperRank, human_size, rank_keepers
 
 logger = logging.getLogger("undouble")
 
@@ -48,17 +48,6 @@ def _thumbnail(path: str, size: int) -> np.ndarray | None:
     except Exception as exc:  # noqa: BLE001 - any decoding failure: show a placeholder
         logger.debug("No thumbnail for %s: %s", path, exc)
         return None
-
-
-def _human_size(nbytes: int) -> str:
-    if nbytes < 0:
-        return "?"
-    value = float(nbytes)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{nbytes} B"  # pragma: no cover
 
 
 class KeeperSelector:
@@ -287,7 +276,7 @@ class KeeperSelector:
             blur = "?" if r.blur is None else f"{r.blur:.0f}"
             proposed = "  [proposed]" if r.rank == 0 else ""
             ax.set_title(f"{'KEEP' if kept else 'move'}{proposed}\n{os.path.basename(path)}\n"
-                         f"{r.width}x{r.height}  blur {blur}  {_human_size(r.size)}",
+                         f"{r.width}x{r.height}  blur {blur}  {human_size(r.size)}",
                          fontsize=8, color=colour)
             for spine in ax.spines.values():
                 spine.set_visible(True)

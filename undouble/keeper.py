@@ -203,7 +203,10 @@ class KeeperRank:
         return f"{self.width}x{self.height}"
 
 
-def _human_size(nbytes: int) -> str:
+def human_size(nbytes: int) -> str:
+    """``1536 -> '1.5 KB'``; negative (unknown) sizes give ``'?'``."""
+    if nbytes < 0:
+        return "?"
     value = float(nbytes)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":
@@ -231,7 +234,7 @@ def _keeper_reason(best: dict, runner: dict | None) -> str:
     if _blur_key(best["blur"]) != _blur_key(runner["blur"]):
         return f"sharpest (blur {best['blur']:.1f}) at equal resolution ({res})"
     if best["size"] != runner["size"]:
-        return f"largest file ({_human_size(best['size'])}) at equal resolution and sharpness"
+        return f"largest file ({human_size(best['size'])}) at equal resolution and sharpness"
     return "first path at equal resolution, sharpness and file size"
 
 
@@ -244,7 +247,7 @@ def _other_reason(item: dict, best: dict) -> str:
     if _blur_key(item["blur"]) != _blur_key(best["blur"]):
         return f"blurrier (blur {item['blur']:.1f} < {best['blur']:.1f})"
     if item["size"] != best["size"]:
-        return f"smaller file ({_human_size(item['size'])} < {_human_size(best['size'])})"
+        return f"smaller file ({human_size(item['size'])} < {human_size(best['size'])})"
     return "later path (same resolution, sharpness and file size)"
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from .resample import lanczos_axis, resize_plane
+from .unionfind import find_root
 
 # Pillow's GaussianBlur(radius=2) is a 3-pass extended box blur of radius
 # 1.375 (integer part 1): weight 1/3.75 on the 3 central taps and the
@@ -125,15 +126,6 @@ def median3(plane):
 
 
 @njit(cache=True)
-def _find_root(parent, i):
-    """Union-find root with path halving (iterative)."""
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-@njit(cache=True)
 def _label_runs(mask):
     """4-connected components of a boolean image, as horizontal runs.
 
@@ -167,7 +159,7 @@ def _label_runs(mask):
         a, b = prev_start, start
         while y > 0 and a < start and b < n_runs:
             if x0[a] < x1[b] and x0[b] < x1[a] and mask[y - 1, x0[a]] == mask[y, x0[b]]:
-                ra, rb = _find_root(parent, a), _find_root(parent, b)
+                ra, rb = find_root(parent, a), find_root(parent, b)
                 if ra < rb:
                     parent[rb] = ra
                 elif rb < ra:
@@ -179,7 +171,7 @@ def _label_runs(mask):
         prev_start = start
     root = np.empty(n_runs, dtype=np.int64)
     for k in range(n_runs):
-        root[k] = _find_root(parent, k)
+        root[k] = find_root(parent, k)
     return row, x0, x1, root, n_runs
 
 

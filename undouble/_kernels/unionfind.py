@@ -10,8 +10,8 @@ from numba import njit
 
 
 @njit(cache=True, inline="always")
-def _find(parent, x):
-    # path halving
+def find_root(parent, x):
+    """Root of ``x``'s set, halving the path on the way (iterative)."""
     while parent[x] != x:
         parent[x] = parent[parent[x]]
         x = parent[x]
@@ -27,8 +27,8 @@ def union_pairs(parent, a, b):
     index of its component whatever the order of the pairs.
     """
     for k in range(a.shape[0]):
-        ra = _find(parent, a[k])
-        rb = _find(parent, b[k])
+        ra = find_root(parent, a[k])
+        rb = find_root(parent, b[k])
         if ra < rb:
             parent[rb] = ra
         elif rb < ra:
@@ -41,7 +41,7 @@ def resolve(parent):
     n = parent.shape[0]
     labels = np.empty(n, np.int64)
     for x in range(n):
-        labels[x] = _find(parent, x)
+        labels[x] = find_root(parent, x)
     return labels
 
 

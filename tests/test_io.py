@@ -555,3 +555,13 @@ def test_ingest_hashes_in_chunks_like_one_call(small_set):
     crop = uio.ingest(paths[:12], DIM, hash_fn=lambda s: compute_hashes(s, "crop-resistant", 8), chunk=5,
                       keep_images=True)
     assert np.array_equal(crop.hashes.counts, compute_hashes(crop.images, "crop-resistant", 8).counts)
+
+
+@pytest.mark.parametrize("shape", [(40, 30), (40, 30, 3), (40, 30, 4), (40, 30, 1)])
+def test_scale_to_255_table_is_the_float_formula(shape):
+    from undouble.preprocess import scale_to_255
+
+    x = np.random.default_rng(3).integers(0, 180, shape, dtype=np.uint8)
+    expected = np.clip(np.rint(x.astype(np.float64) * (255.0 / float(x.max()))), 0, 255).astype(np.uint8)
+    out = scale_to_255(x)
+    assert out.shape == x.shape and np.array_equal(out, expected)

@@ -334,31 +334,30 @@ def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     Parameters
     ----------
     pixels : np.ndarray
-        ``H x W`` or ``H x W x C``.
+        ``H x W`` or ``H x W x C`` (C <= 4), C-contiguous.
     orientation : int
         EXIF orientation 1..8 (other values: unchanged).
 
     Returns
     -------
     np.ndarray
-        C-contiguous pixels.
+        C-contiguous pixels (OpenCV's flips and rotations: a copy at memory speed).
     """
-    a = pixels
     if orientation == 2:
-        a = a[:, ::-1]
-    elif orientation == 3:
-        a = a[::-1, ::-1]
-    elif orientation == 4:
-        a = a[::-1]
-    elif orientation == 5:
-        a = a.swapaxes(0, 1)
-    elif orientation == 6:
-        a = a.swapaxes(0, 1)[:, ::-1]
-    elif orientation == 7:
-        a = a[::-1, ::-1].swapaxes(0, 1)
-    elif orientation == 8:
-        a = a.swapaxes(0, 1)[::-1]
-    return np.ascontiguousarray(a)
+        return cv2.flip(pixels, 1)
+    if orientation == 3:
+        return cv2.rotate(pixels, cv2.ROTATE_180)
+    if orientation == 4:
+        return cv2.flip(pixels, 0)
+    if orientation == 5:
+        return cv2.transpose(pixels)
+    if orientation == 6:
+        return cv2.rotate(pixels, cv2.ROTATE_90_CLOCKWISE)
+    if orientation == 7:
+        return cv2.rotate(cv2.transpose(pixels), cv2.ROTATE_180)
+    if orientation == 8:
+        return cv2.rotate(pixels, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return np.ascontiguousarray(pixels)
 
 
 def _reduction_for(width: int, height: int, dim: tuple[int, int] | None) -> int:

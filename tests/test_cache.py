@@ -60,6 +60,8 @@ def same_results(a, b):
     assert ra["img_hash_hex"] == rb["img_hash_hex"]
     assert np.array_equal(ra["resolution"], rb["resolution"])
     assert ra["select_pathnames"] == rb["select_pathnames"]
+    assert np.array_equal(ra["blur"], rb["blur"]) and np.array_equal(ra["blur_pixels"], rb["blur_pixels"])
+    assert np.isfinite(ra["blur"]).all()
     if ra["feat"] is not None:
         assert np.array_equal(ra["feat"], rb["feat"])
 
@@ -335,3 +337,26 @@ def test_lazy_images_indexing():
     assert sorted(set(loads)) == [0, 2, 4] and imgs.n_loaded == 5
     with pytest.raises(IndexError):
         imgs[5]
+
+
+def test_blur_round_trip_and_an_older_schema_is_emptied(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "c.sqlite3"
+    f = tmp_path / "a.jpg"
+    f.write_bytes(b"x" * 10)
+    st = os.stat(f)
+    words = np.array([7], np.uint64)
+    with HashCache(path) as cache:
+        cache.store([CacheEntry(str(f), st.st_size, st.st_mtime_ns, words, 64, None, (8, 8), 30, 20, 123.5, 600),
+                     CacheEntry(str(tmp_path / "b.jpg"), 1, 1, words, 64, None, (8, 8), 30, 20)], ("k", "{}"))
+        hit = cache.lookup([str(f)], "k")[str(f)]
+        assert (hit.blur, hit.blur_pixels) == (123.5, 600)
+        unknown = cache.lookup([str(tmp_path / "b.jpg")], "k", stats={str(tmp_path / "b.jpg"): (1, 1)})
+        assert np.isnan(unknown[str(tmp_path / "b.jpg")].blur)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '1' WHERE name = 'schema'")  # as written by an older undouble
+    conn.commit()
+    conn.close()
+    with HashCache(path) as cache:
+        assert cache.count() == 0

@@ -557,6 +557,22 @@ def test_ingest_hashes_in_chunks_like_one_call(small_set):
     assert np.array_equal(crop.hashes.counts, compute_hashes(crop.images, "crop-resistant", 8).counts)
 
 
+def test_ingest_measures_the_blur_of_each_decoded_image(small_set):
+    from undouble.keeper import compute_blur
+
+    paths, _ = uio.list_images(small_set)
+    got = uio.ingest(paths, DIM, n_jobs=2, keep_images=False)
+    assert got.blur.shape == got.blur_pixels.shape == (len(got.paths),)
+    for k, path in enumerate(got.paths):
+        pixels = uio.read_image(path, DIM).pixels
+        assert got.blur[k] == pytest.approx(compute_blur(pixels), rel=1e-12)
+        assert got.blur_pixels[k] == pixels.shape[0] * pixels.shape[1]
+    loaded = uio.load_file(got.paths[0], DIM, measure_blur=True)
+    assert (loaded.blur, loaded.blur_pixels) == (got.blur[0], got.blur_pixels[0])
+    off = uio.ingest(paths, DIM, n_jobs=2, keep_images=False, measure_blur=False)
+    assert np.isnan(off.blur).all() and (off.blur_pixels == 0).all()
+
+
 @pytest.mark.parametrize("shape", [(40, 30), (40, 30, 3), (40, 30, 4), (40, 30, 1)])
 def test_scale_to_255_table_is_the_float_formula(shape):
     from undouble.preprocess import scale_to_255

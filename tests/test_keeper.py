@@ -165,3 +165,51 @@ def test_all_blur_false_only_decodes_ties(tmp_path):
     full = rank_keepers([a, b, c])
     assert [r.path for r in full] == [r.path for r in rank_keepers([a, b, c], all_blur=False)]
     assert all(r.blur is not None for r in full)
+
+
+# ----------------------------------------------------------------------------- known data
+def test_laplacian_variance_matches_the_float64_laplacian():
+    import skimage.data
+
+    from undouble.keeper import laplacian_variance
+
+    photos = [skimage.data.camera(), cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2GRAY),
+              _sharp(7, 300)[:, :, 0], np.zeros((1, 1), np.uint8), np.full((3, 5), 255, np.uint8)]
+    for grey in photos:
+        expected = cv2.Laplacian(grey, cv2.CV_64F).var()
+        assert laplacian_variance(grey) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    floats = _sharp(20, 30)[:, :, 0].astype(np.float64) / 7
+    assert laplacian_variance(floats) == cv2.Laplacian(floats, cv2.CV_64F).var()
+
+
+def test_known_resolution_and_size_open_no_file(tmp_path):
+    paths = [os.fspath(tmp_path / name) for name in ("a.jpg", "b.jpg", "c.jpg")]  # none exists
+    ranks = rank_keepers(paths, resolutions=[(10, 10), (30, 20), (20, 30)], file_sizes=[5, 6, 7],
+                         blur_scores=[1.0, 2.0, 3.0], blur_sizes=[100, 600, 600])
+    assert [r.path for r in ranks] == [paths[2], paths[1], paths[0]]
+    assert ranks[0].reason.startswith("sharpest (blur 3.0)")
+    assert all(r.readable for r in ranks)
+    assert [r.blur for r in ranks] == [3.0, 2.0, 1.0]
+
+
+def test_scores_measured_at_different_sizes_are_not_compared(tmp_path):
+    sharp = _save(tmp_path / "sharp.png", _sharp(40, 40))
+    blurry = _save(tmp_path / "blurry.png", _blurry(40, 40), pad=5000)
+    # the given scores claim the blurry one is sharper, but at another size: the files decide
+    ranks = rank_keepers([blurry, sharp], resolutions=[(40, 40), (40, 40)], file_sizes=[9, 9],
+                         blur_scores=[500.0, 1.0], blur_sizes=[1600, 400], all_blur=False)
+    assert ranks[0].path == sharp
+    assert ranks[0].blur == pytest.approx(compute_blur(sharp))
+    # measured at the same size they are trusted, and no file is decoded
+    ranks = rank_keepers([blurry, sharp], resolutions=[(40, 40), (40, 40)], file_sizes=[9, 9],
+                         blur_scores=[500.0, 1.0], blur_sizes=[400, 400], all_blur=False)
+    assert ranks[0].path == blurry
+    # a missing score also sends the tie to the files
+    ranks = rank_keepers([blurry, sharp], resolutions=[(40, 40), (40, 40)], file_sizes=[9, 9],
+                         blur_scores=[500.0, float("nan")], blur_sizes=[400, 400], all_blur=False)
+    assert ranks[0].path == sharp
+
+
+def test_known_data_must_be_aligned(tmp_path):
+    with pytest.raises(ValueError, match="resolutions has 1 entries for 2 paths"):
+        rank_keepers(["a", "b"], resolutions=[(1, 1)], file_sizes=[1, 2])

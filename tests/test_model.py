@@ -189,3 +189,64 @@ def test_crop_resistant_end_to_end(example_paths, example_manifest):
     r = model.group(threshold=8)
     grouped = [set(map(os.path.basename, g)) for g in r["select_pathnames"]]
     assert any(set(names) <= g for g in grouped)
+
+
+def _photo_pair(folder, size=(1024, 768)):
+    """A sharp JPEG and a blurred copy of the same size (decoded reduced at dim 128)."""
+    import cv2
+    import skimage.data
+
+    rgb = cv2.resize(skimage.data.astronaut(), size, interpolation=cv2.INTER_AREA)
+    sharp, blurry = os.path.join(folder, "z_sharp.jpg"), os.path.join(folder, "a_blurry.jpg")
+    cv2.imwrite(sharp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    soft = cv2.GaussianBlur(rgb, (0, 0), 1.2)
+    # the blurred copy is the larger file, so that only the sharpness can put the sharp one first
+    cv2.imwrite(blurry, cv2.cvtColor(soft, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 100])
+    assert os.path.getsize(blurry) > os.path.getsize(sharp)
+    return sharp, blurry
+
+
+def test_group_ranks_from_the_import_without_decoding_again(tmp_path, monkeypatch):
+    import undouble.keeper as keeper
+    from undouble.io import decoded_blur, read_image
+
+    sharp, blurry = _photo_pair(tmp_path)
+    model = Undouble(method="phash", verbose=30)
+    model.import_data(os.fspath(tmp_path))
+    model.compute_hash()
+    res = model.results
+    for k, path in enumerate(res["pathnames"]):
+        pixels = read_image(path, (128, 128)).pixels
+        assert pixels.shape[:2] == (384, 512)  # decoded at half size
+        assert res["blur"][k] == pytest.approx(decoded_blur(pixels), rel=1e-12)
+        assert res["blur_pixels"][k] == 384 * 512
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("group() must not open the files")
+
+    monkeypatch.setattr(keeper, "compute_blur", no_decoding)
+    monkeypatch.setattr(keeper, "image_resolution", no_decoding)
+    model.group(threshold=10)
+    assert res["select_pathnames"] == [[sharp, blurry]]
+    assert model._keeper_ranks[0][0].reason.startswith("sharpest")
+
+    journal = model.move(yes=True)  # the move keeps the keeper group() chose
+    assert os.path.isfile(sharp) and not os.path.exists(blurry)
+    ud.undo(journal)
+    assert os.path.isfile(blurry)
+
+
+def test_keeper_falls_back_to_full_decoding_when_scores_are_not_comparable(tmp_path):
+    import cv2
+
+    sharp, blurry = _photo_pair(tmp_path)
+    png = os.path.join(tmp_path, "m_blurry.png")  # same size, decoded in full: another scale
+    cv2.imwrite(png, cv2.GaussianBlur(cv2.imread(sharp), (0, 0), 2.0))
+    model = Undouble(method="phash", verbose=30)
+    model.import_data(os.fspath(tmp_path))
+    model.compute_hash()
+    model.group(threshold=12)
+    (group,) = model.results["select_pathnames"]
+    assert group[0] == sharp
+    ranks = {r.path: r for r in model._keeper_ranks[0]}
+    assert ranks[sharp].blur == pytest.approx(ud.compute_blur(sharp), rel=1e-9)  # full size

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import sqlite3
@@ -67,7 +68,7 @@ __all__ = [
     "open_cache",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the table layout; a cache with another version is emptied and rebuilt."""
 
 PIPELINE_TAG = "rgb-exif-reduced-jpeg/opencv-jpeg/16bit-high-byte/scale255-area/3"
@@ -182,6 +183,11 @@ class CacheEntry:
         Shape of the hash's bit grid (``HashBatch.shape``).
     width, height : int
         Pixels of the original image.
+    blur : float
+        Sharpness measured while importing (:class:`undouble.io.LoadedFile`);
+        NaN when unknown.
+    blur_pixels : int
+        Pixel count of the image ``blur`` was measured on (0 when unknown).
     """
 
     path: str
@@ -193,6 +199,8 @@ class CacheEntry:
     grid: tuple[int, int] | None
     width: int
     height: int
+    blur: float = math.nan
+    blur_pixels: int = 0
 
     @property
     def stat(self) -> tuple[int, int]:
@@ -298,7 +306,7 @@ class HashCache:
                 " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
                 " packed BLOB NOT NULL, nbits INTEGER NOT NULL, segments INTEGER,"
                 " grid_h INTEGER, grid_w INTEGER, width INTEGER NOT NULL, height INTEGER NOT NULL,"
-                " stored REAL NOT NULL, PRIMARY KEY (path, params)) WITHOUT ROWID")
+                " blur REAL, blur_pixels INTEGER NOT NULL DEFAULT 0, stored REAL NOT NULL, PRIMARY KEY (path, params)) WITHOUT ROWID")
             conn.execute("CREATE TABLE IF NOT EXISTS params (key TEXT PRIMARY KEY, description TEXT NOT NULL)")
             conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
@@ -431,16 +439,17 @@ class HashCache:
                 chunk = names[start:start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(
-                    "SELECT path, size, mtime_ns, packed, nbits, segments, grid_h, grid_w, width, height "
-                    f"FROM hashes WHERE params = ? AND path IN ({marks})", [key, *chunk]).fetchall()
-                for path, size, mtime_ns, blob, nbits, segments, gh, gw, width, height in rows:
+                    "SELECT path, size, mtime_ns, packed, nbits, segments, grid_h, grid_w, width, height, "
+                    f"blur, blur_pixels FROM hashes WHERE params = ? AND path IN ({marks})", [key, *chunk]).fetchall()
+                for path, size, mtime_ns, blob, nbits, segments, gh, gw, width, height, blur, blur_px in rows:
                     given, (want_size, want_mtime) = wanted[path]
                     if size != want_size or mtime_ns != want_mtime:
                         continue
                     packed = np.frombuffer(blob, dtype="<u8").astype(np.uint64)
                     found[given] = CacheEntry(given, size, mtime_ns, packed, int(nbits),
                                               None if segments is None else int(segments),
-                                              None if gh is None else (int(gh), int(gw)), int(width), int(height))
+                                              None if gh is None else (int(gh), int(gw)), int(width), int(height),
+                                              math.nan if blur is None else float(blur), int(blur_px))
             return found
 
         return self._run("lookup", query, {})
@@ -467,7 +476,8 @@ class HashCache:
                  np.ascontiguousarray(e.packed, dtype="<u8").tobytes(), int(e.nbits),
                  None if e.segments is None else int(e.segments),
                  None if e.grid is None else int(e.grid[0]), None if e.grid is None else int(e.grid[1]),
-                 int(e.width), int(e.height), now) for e in entries]
+                 int(e.width), int(e.height), None if math.isnan(e.blur) else float(e.blur),
+                 int(e.blur_pixels), now) for e in entries]
         if not rows:
             return 0
 
@@ -478,8 +488,8 @@ class HashCache:
                     if desc:
                         conn.execute("INSERT OR IGNORE INTO params (key, description) VALUES (?, ?)", (key, desc))
                     conn.executemany("INSERT OR REPLACE INTO hashes (path, params, size, mtime_ns, packed, nbits,"
-                                     " segments, grid_h, grid_w, width, height, stored)"
-                                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                                     " segments, grid_h, grid_w, width, height, blur, blur_pixels, stored)"
+                                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                     conn.execute("COMMIT")
                 except BaseException:
                     try:
@@ -638,7 +648,8 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
                     images: Any, compute: Callable[[list[np.ndarray]], Any],
                     filestats: Mapping[str, Sequence[int]] | None = None,
                     resolution: np.ndarray | None = None, known: Mapping[str, CacheEntry] | None = None,
-                    chunk: int = 1024) -> tuple[Any, int]:
+                    chunk: int = 1024, blur: np.ndarray | None = None,
+                    blur_pixels: np.ndarray | None = None) -> tuple[Any, int]:
     """Hashes of files, taken from the cache where possible.
 
     Parameters
@@ -663,6 +674,9 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
         other paths are looked up.
     chunk : int
         Misses are hashed this many at a time (memory holds one chunk of images).
+    blur, blur_pixels : arrays, optional
+        ``(N,)`` sharpness of each row and the pixel count it was measured on
+        (``results['blur']``, ``results['blur_pixels']``), stored with the hash.
 
     Returns
     -------
@@ -713,7 +727,9 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
             words = fresh.packed[k] if count is None else fresh.packed[k, :count * w]
             wh = resolution[i] if resolution is not None else (0, 0)
             entries.append(CacheEntry(path, int(st[0]), int(st[1]), np.array(words, dtype=np.uint64),
-                                      int(fresh.nbits), count, fresh.shape, int(wh[0]), int(wh[1])))
+                                      int(fresh.nbits), count, fresh.shape, int(wh[0]), int(wh[1]),
+                                      float(blur[i]) if blur is not None else math.nan,
+                                      int(blur_pixels[i]) if blur_pixels is not None else 0))
         cache.store(entries, params)
 
     if not hits:

@@ -128,6 +128,11 @@ class Undouble:
         ``filenames``, ``feat`` (None until hashes exist) and ``skipped``
         (``(path, reason)`` of every file that could not be used), plus
         ``resolution`` (original width, height), ``filestats``,
+        ``blur`` (sharpness of each decoded image, the variance of its
+        Laplacian, measured at the size it was decoded at: large JPEGs at 1/2
+        to 1/8, see ``blur_pixels``; NaN for array input; the keeper ranking
+        of :meth:`group` uses it), ``blur_pixels`` (pixel count of the image
+        each blur was measured on),
         ``img_storage`` (``'memory'``, ``'disk'``, ``'none'`` or ``'lazy'``,
         see ``keep_images``) and ``preprocess`` (the ``dim``, ``grayscale``
         and ``max_pixels`` used).
@@ -150,6 +155,7 @@ class Undouble:
                 "skipped": [], "source": "array",
                 "resolution": np.tile(shape[::-1], (img.shape[0], 1)).astype(np.int64),
                 "filestats": None,
+                "blur": np.full(img.shape[0], np.nan), "blur_pixels": np.zeros(img.shape[0], np.int64),
             }
             logger.info("Imported %d images from an array.", img.shape[0])
             return self.results if return_results else None
@@ -168,12 +174,13 @@ class Undouble:
         uio.log_skipped(skipped)
         self._imported_hashes = None
         kept, resolution, filestats = got.paths, [tuple(r) for r in got.resolution.tolist()], got.filestats
+        blur, blur_pixels = got.blur, got.blur_pixels
         storage = got.storage
         if cached:
             self._store_imported_hashes(got)
             rows = list(got.images) if got.images is not None else [None] * len(kept)
-            stack, kept, resolution, filestats = self._merge_cached(paths, cached, kept, rows, resolution,
-                                                                    filestats)
+            stack, kept, resolution, filestats, blur, blur_pixels = self._merge_cached(
+                paths, cached, kept, rows, resolution, filestats, blur, blur_pixels)
             storage = "lazy"
         else:
             stack = got.images if got.images is not None else uio.lazy_images(kept, dim, grayscale, max_pixels)
@@ -189,6 +196,8 @@ class Undouble:
             "source": "files",
             "resolution": np.asarray(resolution, dtype=np.int64).reshape(-1, 2),
             "filestats": dict(zip(kept, filestats)),
+            "blur": np.asarray(blur, dtype=np.float64),
+            "blur_pixels": np.asarray(blur_pixels, dtype=np.int64),
             "img_storage": storage,
             "preprocess": {"dim": dim, "grayscale": grayscale, "max_pixels": max_pixels},
         }
@@ -221,7 +230,8 @@ class Undouble:
             width, height = (int(v) for v in got.resolution[k])
             size, mtime_ns = got.filestats[k]
             entries.append(CacheEntry(path, int(size), int(mtime_ns), np.array(words, dtype=np.uint64),
-                                      int(batch.nbits), count, batch.shape, width, height))
+                                      int(batch.nbits), count, batch.shape, width, height,
+                                      float(got.blur[k]), int(got.blur_pixels[k])))
         cache.store(entries, key)
 
     def _imported_batch(self, n: int):
@@ -243,7 +253,7 @@ class Undouble:
         prep = self.results["preprocess"]
         got = uio.ingest(self.results["pathnames"], prep["dim"], prep["grayscale"], hash_fn=hasher,
                          keep_images="none", n_jobs=self.params["n_jobs"], max_pixels=prep["max_pixels"],
-                         desc="hash")
+                         desc="hash", measure_blur=False)
         if got.skipped:
             names = "; ".join(f"{p}: {r}" for p, r in got.skipped[:5])
             raise uio.ImageReadError(f"{len(got.skipped)} files cannot be read any more since import_data() "
@@ -364,6 +374,7 @@ class Undouble:
                               feat=self.results["feat"], nbits=self.results["hash_nbits"])
         pathnames = self.results["pathnames"]
         select_idx, select_pathnames, select_scores = [], [], []
+        self._keeper_ranks = []
         for members in progress(groups, desc="rank", unit="group"):
             members = np.asarray(members, dtype=np.int64)
             order = self._keeper_order(members)
@@ -396,12 +407,29 @@ class Undouble:
         if self.results.get("source") != "files":
             res = self.results["resolution"][members]
             return np.lexsort((members, -(res[:, 0] * res[:, 1])))
+        ranked = self._rank_members(members)
+        self._keeper_ranks.append(ranked)
+        position = {p: k for k, p in enumerate(self.results["pathnames"][i] for i in members)}
+        return np.asarray([position[r.path] for r in ranked], dtype=np.int64)
+
+    def _rank_members(self, members: Sequence[int], all_blur: bool = False) -> list:
+        """:func:`undouble.keeper.rank_keepers` of some rows, from what import_data recorded.
+
+        Resolution, file size and sharpness come from ``results``, so no file
+        is opened, except to score images of equal resolution whose sharpness
+        was measured at different sizes.
+        """
         from .keeper import rank_keepers
 
-        paths = [self.results["pathnames"][i] for i in members]
-        ranked = rank_keepers(paths, all_blur=False)
-        position = {p: k for k, p in enumerate(paths)}
-        return np.asarray([position[r.path] for r in ranked], dtype=np.int64)
+        res = self.results
+        paths = [res["pathnames"][i] for i in members]
+        stats = res.get("filestats") or {}
+        sizes = [stats[p][0] if p in stats else -1 for p in paths]
+        blur, measured = res.get("blur"), res.get("blur_pixels")
+        return rank_keepers(paths, all_blur=all_blur, resolutions=[tuple(res["resolution"][i]) for i in members],
+                            file_sizes=sizes,
+                            blur_scores=None if blur is None else [blur[i] for i in members],
+                            blur_sizes=None if measured is None else [measured[i] for i in members])
 
     def _distances_to(self, keeper: int, members: np.ndarray) -> np.ndarray:
         feat = self.results["feat"]
@@ -441,9 +469,12 @@ class Undouble:
         metadata = {"method": self.params["method"], "hash_size": self.params["hash_size"],
                     "threshold": self.params["threshold"], "dim": list(self.params["dim"]),
                     "grayscale": self.params["grayscale"]}
+        ranks = getattr(self, "_keeper_ranks", None)
+        if ranks is not None and len(ranks) != len(self.results["select_pathnames"]):
+            ranks = None
         return move_groups(self.results["select_pathnames"], action=action, dry_run=dry_run, target=target,
                            yes=yes, gui=gui, file_stats=self.results["filestats"], metadata=metadata,
-                           journal=journal, **kwargs)
+                           journal=journal, ranks=ranks, **kwargs)
 
     def plot(self, cmap: str | None = None, figsize: tuple[int, int] = (15, 10), max_groups: int | None = None,
              savedir: str | None = None, show: bool | None = None):
@@ -505,16 +536,19 @@ class Undouble:
         self._cache_hits = (self._cache_key(), hits) if hits else None  # compute_hash need not ask again
         return hits
 
-    def _merge_cached(self, paths, cached, kept, images, resolution, filestats):
+    def _merge_cached(self, paths, cached, kept, images, resolution, filestats, blur, blur_pixels):
         """Rows in ``paths`` order: decoded images, and lazily loaded ones for cache hits."""
-        decoded = {p: (img, res, st) for p, img, res, st in zip(kept, images, resolution, filestats)}
+        decoded = {p: (img, res, st, b, bp) for p, img, res, st, b, bp
+                   in zip(kept, images, resolution, filestats, blur, blur_pixels)}
         order = [p for p in paths if p in cached or p in decoded]
         rows = [decoded[p][0] if p in decoded else None for p in order]
         res = [decoded[p][1] if p in decoded else cached[p].resolution for p in order]
         stats = [decoded[p][2] if p in decoded else cached[p].stat for p in order]
+        blurs = [decoded[p][3] if p in decoded else cached[p].blur for p in order]
+        measured = [decoded[p][4] if p in decoded else cached[p].blur_pixels for p in order]
         stack = uio.lazy_images(order, self.params["dim"], self.params["grayscale"], self.params["max_pixels"],
                                 rows=rows)  # decodes a hit the way import_data decodes a miss
-        return stack, order, res, stats
+        return stack, order, res, stats, blurs, measured
 
     def _hash_images(self, img: Any, method: str, hash_size: int):
         """HashBatch of every row, from the hash cache where the files are unchanged."""
@@ -527,7 +561,8 @@ class Undouble:
         key = self._cache_key(method, hash_size)
         known = getattr(self, "_cache_hits", None)
         batch, hits = hash_with_cache(cache, key, self.results["pathnames"], img, compute, self.results["filestats"],
-                                      self.results["resolution"], known=known[1] if known and known[0] == key else None)
+                                      self.results["resolution"], known=known[1] if known and known[0] == key else None,
+                                      blur=self.results.get("blur"), blur_pixels=self.results.get("blur_pixels"))
         logger.info("%d of %d hashes from the cache %s.", hits, len(batch), cache.path)
         return batch
 

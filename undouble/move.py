@@ -581,6 +581,9 @@ def plan_moves(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
         if choice is None:
             given = ranks[gi] if ranks is not None and gi < len(ranks) else None
             present = [m for m in members if os.path.isfile(m)]  # vanished ones rank last anyway
+            if given is not None:  # as ranked before, without the members left out or vanished since
+                usable = set(present or members)
+                given = [r for r in given if _norm(r.path) in usable] or None
             group_ranks = (list(given) if given is not None
                            else rank_keepers(present or members, all_blur=False))
             best = group_ranks[0]
@@ -961,7 +964,8 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
                 gui: bool = False, keepers: Sequence[KeeperChoice] | None = None,
                 file_stats: Mapping[PathLike, Sequence[int]] | None = None,
                 metadata: Mapping[str, Any] | None = None, journal: PathLike | None = None,
-                input: Callable[[str], str] | None = None) -> Path | None:
+                input: Callable[[str], str] | None = None,
+                ranks: Sequence[Sequence[KeeperRank] | None] | None = None) -> Path | None:
     """Keep one image per group in place and move the others aside, journaled.
 
     Per group the keeper (see :func:`undouble.keeper.rank_keepers`, or ``keepers``, or
@@ -1001,6 +1005,9 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
         interrupted run of the same request it is resumed, otherwise an error is raised.
     input : callable, optional
         Replaces the built-in ``input`` for the confirmation (for tests and GUIs).
+    ranks : sequence, optional
+        Per group, a :func:`rank_keepers` result made earlier (``Undouble.group`` passes
+        the ranking it ordered the group by) or None; missing ones are computed.
 
     Returns
     -------
@@ -1017,14 +1024,12 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
     if gui:
         from .gui import select_keepers
 
-        ranks = [rank_keepers(g) if len(g) > 1 else None for g in groups]
+        ranks = [(list(ranks[gi]) if ranks is not None and gi < len(ranks) and ranks[gi] is not None
+                  else rank_keepers(g)) if len(g) > 1 else None for gi, g in enumerate(groups)]
         chosen = select_keepers(groups, ranks)
         keepers = [c if c is not None else [] for c in chosen]
-        plan = plan_moves(groups, action=action, target=target, keepers=keepers,
-                          file_stats=file_stats, ranks=ranks)
-    else:
-        plan = plan_moves(groups, action=action, target=target, keepers=keepers,
-                          file_stats=file_stats)
+    plan = plan_moves(groups, action=action, target=target, keepers=keepers,
+                      file_stats=file_stats, ranks=ranks)
     plan.metadata = dict(metadata or {})
     for path, reason in plan.skipped:
         logger.info("Leaving %s alone: %s", path, reason)

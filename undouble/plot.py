@@ -89,7 +89,9 @@ def _member_info(model: Any, members: Sequence[int]) -> list[dict]:
         from .keeper import rank_keepers
 
         paths = [results["pathnames"][i] for i in members]
-        ranks = {r.path: r for r in rank_keepers(paths, all_blur=True)}
+        rank_members = getattr(model, "_rank_members", None)  # from what import_data measured
+        ranked = rank_members(members, all_blur=True) if rank_members else rank_keepers(paths, all_blur=True)
+        ranks = {r.path: r for r in ranked}
         info = []
         for p in paths:
             r = ranks[os.fspath(p)]

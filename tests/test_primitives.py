@@ -19,7 +19,7 @@ from PIL import Image
 from undouble._kernels import dct as dctk
 from undouble._kernels.bits import pack_rows, unpack_rows
 from undouble._kernels.color import rgb_to_l
-from undouble._kernels.resample import resize_plane
+from undouble._kernels.resample import LANES, padded_taps, resize_image, resize_plane, resize_work
 from undouble.hashes import read_only_tables, to_grey_stack
 from undouble.resample import resize_lanczos, resize_tables
 
@@ -133,6 +133,81 @@ def test_resize_kernel_matches_slow_reference(h, w, h_out, w_out, kind, seed):
     np.testing.assert_array_equal(resize_plane(plane, *tables), ref_resize(plane, w_out, h_out))
 
 
+def fused_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``resize_image`` (grey conversion fused with the resize) of one H x W (x C) image."""
+    arr = img[:, :, None] if img.ndim == 2 else img
+    h, w = arr.shape[:2]
+    row_b, row_c, col_b, col_c, vfirst = read_only_tables(resize_tables((w, h), size))
+    h_starts, h_taps, v_taps, grey, tmp, small = resize_work(h, w, row_b, row_c, col_b, col_c)
+    out = resize_image(np.ascontiguousarray(arr), h_starts, h_taps, col_b, v_taps, vfirst, grey, tmp, small)
+    assert out.dtype == np.int32 and out.shape == (size[1], size[0])
+    assert out.min() >= 0 and out.max() <= 255
+    return out.astype(np.uint8)
+
+
+def pil_grey_lanczos(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return np.asarray(Image.fromarray(img).convert("L").resize(size, Image.Resampling.LANCZOS))
+
+
+def test_fused_resize_matches_pillow_on_photos():
+    from imagesets import photo_variants, real_photos
+
+    images = list(real_photos().values()) + photo_variants(np.random.default_rng(11), 16)
+    for img in images:
+        for size in [(8, 8), (9, 8), (8, 9), (32, 32), (64, 64), (17, 5), (img.shape[1], 8), (8, img.shape[0])]:
+            np.testing.assert_array_equal(fused_resize(img, size), pil_grey_lanczos(img, size),
+                                          err_msg=f"{img.shape} -> {size}")
+
+
+@pytest.mark.parametrize("shape,size", [
+    ((1, 1), (8, 8)), ((1, 1), (1, 1)), ((1, 37), (8, 8)), ((37, 1), (8, 8)), ((1, 200), (9, 8)),
+    ((200, 1), (8, 9)), ((2, 3), (5, 7)), ((5, 3), (64, 64)), ((3, 5), (2, 2)), ((600, 7), (8, 8)),
+    ((7, 600), (8, 8)), ((512, 16), (9, 8)), ((300, 40), (40, 100)), ((41, 300), (200, 40)),
+    ((33, 33), (33, 33)), ((64, 64), (64, 8)), ((64, 64), (8, 64)), ((128, 128), (32, 32)),
+    ((31, 29), (30, 30)), ((1000, 3), (3, 8)), ((3, 1000), (8, 3)),
+])
+@pytest.mark.parametrize("channels", [0, 1, 3, 4])
+def test_fused_resize_odd_sizes(shape, size, channels):
+    """Tiny, 1 px, tall, wide, up- and downscaling; taps fewer than the padding (``LANES``)."""
+    rng = np.random.default_rng(sum(shape) + channels)
+    full = shape if channels == 0 else (*shape, channels)
+    for kind in KINDS:
+        img = random_plane(rng, shape[0], int(np.prod(full[1:])), kind).reshape(full)
+        if channels == 1:
+            expected = pil_grey_lanczos(img[:, :, 0], size)
+        else:
+            expected = pil_grey_lanczos(img, size)
+        np.testing.assert_array_equal(fused_resize(img, size), expected, err_msg=f"{full} -> {size} {kind}")
+
+
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 90), w=st.integers(1, 90), h_out=st.integers(1, 70), w_out=st.integers(1, 70),
+       channels=st.sampled_from([1, 3, 4]), kind=st.sampled_from(KINDS), seed=st.integers(0, 2 ** 32 - 1))
+def test_fused_resize_matches_slow_reference(h, w, h_out, w_out, channels, kind, seed):
+    img = random_plane(np.random.default_rng(seed), h, w * channels, kind).reshape(h, w, channels)
+    if channels == 1:
+        grey = img[:, :, 0]
+    else:
+        r, g, b = (img[..., c].astype(np.uint32) for c in range(3))
+        grey = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)
+    np.testing.assert_array_equal(fused_resize(img, (w_out, h_out)), ref_resize(grey, w_out, h_out))
+
+
+def test_padded_taps():
+    from undouble.resample import lanczos_tables
+
+    for n_in, n_out in [(128, 8), (128, 9), (128, 32), (5, 64), (1, 8), (100, 99)]:
+        bounds, coeffs = lanczos_tables(n_in, n_out)
+        starts, taps = padded_taps(bounds, coeffs)
+        assert taps.dtype == np.int32 and taps.shape[1] % LANES == 0
+        assert taps.shape[1] - LANES < bounds[:, 1].max() <= taps.shape[1]
+        np.testing.assert_array_equal(starts, bounds[:, 0])
+        for o in range(n_out):
+            count = bounds[o, 1]
+            np.testing.assert_array_equal(taps[o, :count], coeffs[o, :count])
+            assert not taps[o, count:].any()
+
+
 def test_resize_tables_match_reference_taps():
     from undouble.resample import lanczos_tables
 
@@ -174,6 +249,18 @@ def test_grey_stack_and_alpha_ignored():
     for img, g in zip(rgba, grey):
         np.testing.assert_array_equal(g, np.asarray(Image.fromarray(img, "RGBA").convert("L")))
         np.testing.assert_array_equal(g, np.asarray(Image.fromarray(img[..., :3]).convert("L")))
+
+
+def test_grey_stack_flat_and_strided_paths():
+    """The flat loop over the whole stack: RGB, RGBA, and non-contiguous views of them."""
+    from undouble._kernels.hashes import grey_stack
+
+    rng = np.random.default_rng(4)
+    rgba = rng.integers(0, 256, (4, 17, 9, 4), dtype=np.uint8)
+    for stack in (np.ascontiguousarray(rgba[..., :3]), rgba, rgba[..., :3], rgba[:, ::2], rgba[::2]):
+        expected = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(img[..., :3])).convert("L"))
+                             for img in stack])
+        np.testing.assert_array_equal(grey_stack(stack), expected)
 
 
 # --------------------------------------------------------------------------

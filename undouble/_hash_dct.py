@@ -19,7 +19,7 @@ import numpy as np
 
 from ._kernels import dct as _dct
 from ._kernels.bits import pack_rows
-from .hashes import HashBatch, as_image_list, grey_groups, read_only_tables, run_in_threads
+from .hashes import HashBatch, as_image_list, channel_groups, read_only_tables, run_in_threads
 from .resample import resize_tables
 
 __all__ = ["phash_batch", "phash_simple_batch"]
@@ -51,7 +51,7 @@ def _run(images: Sequence[np.ndarray], size: int, nbits: int, kernel, *args) -> 
     """Resize every image to ``size x size`` and run ``kernel`` per shape group."""
     arrays = as_image_list(images)
     bits = np.zeros((len(arrays), nbits), dtype=np.bool_)
-    for idx, stack in grey_groups(arrays):
+    for idx, stack in channel_groups(arrays):
         tables = resize_tables((stack.shape[2], stack.shape[1]), (size, size))
         bits[idx] = run_in_threads(kernel, stack, *args, *read_only_tables(tables))
     return pack_rows(bits)

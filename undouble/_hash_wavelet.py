@@ -29,7 +29,7 @@ import numpy as np
 
 from ._kernels import wavelet as _wavelet
 from ._kernels.bits import pack_rows
-from .hashes import HashBatch, as_image_list, read_only_tables, run_in_threads, shape_groups, to_grey_stack
+from .hashes import HashBatch, as_channel_stack, as_image_list, read_only_tables, run_in_threads, shape_groups
 from .resample import resize_tables
 
 __all__ = ["whash_haar_batch", "whash_db4_batch", "HAAR_DEC_LO", "DB4_DEC_LO", "filters",
@@ -134,7 +134,7 @@ def _whash(images: Sequence[np.ndarray], hash_size: int, image_scale: int | None
     for idx, stack, scale, ll_max_level, dwt_level in groups:
         tables = read_only_tables(resize_tables((stack.shape[2], stack.shape[1]), (scale, scale)))
         args = (*tables, ll_max_level, remove, dec_lo, dwt_level)
-        bits[idx] = run_in_threads(_wavelet.whash_batch, to_grey_stack(stack), *args, side)
+        bits[idx] = run_in_threads(_wavelet.whash_batch, as_channel_stack(stack), *args, side)
     return HashBatch(pack_rows(bits), nbits, None, (side, side))
 
 

@@ -169,6 +169,20 @@ def grey_groups(images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarr
     return [(idx, to_grey_stack(stack)) for idx, stack in shape_groups(images)]
 
 
+def as_channel_stack(stack: np.ndarray) -> np.ndarray:
+    """A stack as ``N x H x W x C``: grey ``N x H x W`` gets a trailing axis of 1 (a view).
+
+    The fused kernels (grey conversion inside) take this one layout, so that
+    each compiles once for grey and colour stacks.
+    """
+    return stack[:, :, :, None] if stack.ndim == 3 else stack
+
+
+def channel_groups(images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Like :func:`shape_groups`, every stack ``N x H x W x C`` (see :func:`as_channel_stack`)."""
+    return [(idx, as_channel_stack(stack)) for idx, stack in shape_groups(images)]
+
+
 def _check_hash_size(hash_size: int, method: str) -> int:
     if int(hash_size) != hash_size or hash_size < 2:
         raise ValueError(f"{method}: hash_size must be an integer >= 2, got {hash_size!r}")
@@ -195,9 +209,9 @@ def run_in_threads(kernel: Callable[..., np.ndarray], stack: np.ndarray, *args: 
 
 def _batch_from_grids(images: Sequence[np.ndarray], nbits: int, shape: tuple[int, int],
                       kernel: Callable[[np.ndarray], np.ndarray]) -> HashBatch:
-    """Run ``kernel(grey_stack) -> bool (n, nbits)`` per shape group and pack."""
+    """Run ``kernel(stack N x H x W x C) -> bool (n, nbits)`` per shape group and pack."""
     bits = np.zeros((len(images), nbits), dtype=np.bool_)
-    for idx, stack in grey_groups(images):
+    for idx, stack in channel_groups(images):
         bits[idx] = kernel(stack)
     return HashBatch(pack_rows(bits), nbits, None, shape)
 

@@ -16,7 +16,7 @@ import rocket_fft  # noqa: F401  (registers scipy.fft for Numba)
 import scipy.fft
 from numba import njit
 
-from .resample import resize_plane
+from .resample import resize_image, resize_work
 
 # numpy's pairwise summation: blocks of at most this many values are summed
 # with 8 running accumulators, longer runs are split in two.
@@ -148,21 +148,25 @@ def phash_simple_bits(small, hash_size, out):
 
 @njit(cache=True, nogil=True)
 def phash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
-    """phash of each grey image of an N x H x W stack (tables resize to 4n x 4n)."""
+    """phash of each image of an N x H x W x C stack (grey, resized by the tables to 4n x 4n)."""
     n = stack.shape[0]
+    h_starts, h_taps, v_taps, grey, tmp, small = resize_work(
+        stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
     for i in range(n):
-        small = resize_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first)
+        resize_image(stack[i], h_starts, h_taps, col_b, v_taps, vertical_first, grey, tmp, small)
         phash_bits(small, hash_size, out[i])
     return out
 
 
 @njit(cache=True, nogil=True)
 def phash_simple_batch(stack, hash_size, cols, row_b, row_c, col_b, col_c, vertical_first):
-    """phash_simple of each grey image; ``cols = min(n, N - 1)`` bits per row."""
+    """phash_simple of each image of an N x H x W x C stack; ``cols = min(n, N - 1)`` bits per row."""
     n = stack.shape[0]
+    h_starts, h_taps, v_taps, grey, tmp, small = resize_work(
+        stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * cols), dtype=np.bool_)
     for i in range(n):
-        small = resize_plane(stack[i], row_b, row_c, col_b, col_c, vertical_first)
+        resize_image(stack[i], h_starts, h_taps, col_b, v_taps, vertical_first, grey, tmp, small)
         phash_simple_bits(small, hash_size, out[i])
     return out

@@ -136,3 +136,195 @@ def lanczos_axis(n_in, n_out):
         bounds[o, 0] = xmin
         bounds[o, 1] = xmax
     return bounds, coeffs
+
+
+# --------------------------------------------------------------------------
+# Batch resizing straight from RGB(A) or grey images, with work buffers
+# allocated once per batch.
+#
+# Every image goes through a flat int32 grey buffer (Pillow "L", one loop over
+# all pixels, which LLVM vectorises). The horizontal pass is a dot product per
+# output pixel whose taps are zero-padded to a multiple of LANES, so that the
+# vectorised loop has no scalar remainder and every dot has the same length;
+# the padded taps read up to LANES - 1 values past the row (a zero weight
+# times any value adds exactly 0 in integer arithmetic, and the buffers have
+# that much slack). Two rows are processed together (one coefficient load for
+# both). The vertical pass accumulates whole rows, as Pillow's does. All sums
+# are int32, as in Pillow; products and sums are formed as int64 by Numba and
+# truncated back to int32 (exact: the true sums fit in int32).
+# --------------------------------------------------------------------------
+
+LANES = 32
+
+
+@njit(cache=True)
+def padded_taps(bounds, coeffs):
+    """First input index and int32 taps of each output, zero-padded to a multiple of ``LANES``.
+
+    Parameters
+    ----------
+    bounds, coeffs : np.ndarray
+        Tables of :func:`undouble.resample.lanczos_tables` (``(n_out, 2)``
+        and ``(n_out, ksize)``), possibly empty (pass skipped).
+
+    Returns
+    -------
+    starts : np.ndarray
+        int64 ``(n_out,)``.
+    taps : np.ndarray
+        int32 ``(n_out, kpad)``, ``kpad`` the largest tap count rounded up
+        to a multiple of ``LANES``; zero past each output's own count.
+    """
+    n_out = bounds.shape[0]
+    longest = 1
+    for o in range(n_out):
+        longest = max(longest, bounds[o, 1])
+    kpad = (longest + LANES - 1) // LANES * LANES
+    starts = np.zeros(n_out, dtype=np.int64)
+    taps = np.zeros((n_out, kpad), dtype=np.int32)
+    for o in range(n_out):
+        starts[o] = bounds[o, 0]
+        for t in range(bounds[o, 1]):
+            taps[o, t] = coeffs[o, t]
+    return starts, taps
+
+
+@njit(cache=True)
+def grey_into(img, dst):
+    """Pillow "L" of a C-contiguous ``H x W x C`` uint8 image into ``dst[:H*W]`` (flat, int32).
+
+    ``C`` = 3 (RGB) or 4 (RGBA, alpha ignored): ``(R*19595 + G*38470 +
+    B*7471 + 0x8000) >> 16``; ``C`` = 1: the grey values themselves.
+    """
+    height, width, channels = img.shape
+    src = img.reshape(-1)
+    m = height * width
+    if channels == 3:
+        for p in range(m):
+            q = 3 * p
+            dst[p] = (np.int32(src[q]) * 19595 + np.int32(src[q + 1]) * 38470
+                      + np.int32(src[q + 2]) * 7471 + 0x8000) >> 16
+    elif channels == 4:
+        for p in range(m):
+            q = 4 * p
+            dst[p] = (np.int32(src[q]) * 19595 + np.int32(src[q + 1]) * 38470
+                      + np.int32(src[q + 2]) * 7471 + 0x8000) >> 16
+    else:
+        for p in range(m):
+            dst[p] = src[p * channels]
+
+
+@njit(cache=True)
+def _clip8(acc):
+    v = acc >> PRECISION_BITS
+    return 0 if v < 0 else (255 if v > 255 else v)
+
+
+@njit(cache=True)
+def horizontal_pass(src, rows, width, starts, taps, dst, dst_stride):
+    """Horizontal pass over ``rows`` rows of a flat int32 image (row stride ``width``).
+
+    Output pixel ``(y, o)`` goes to ``dst[y * dst_stride + o]``, rounded and
+    clipped to 0..255. ``src`` must have ``taps.shape[1]`` readable values
+    past its last row (the padded taps read them with weight 0).
+    """
+    n_out, kpad = taps.shape
+    half = np.int32(1 << (PRECISION_BITS - 1))
+    for y in range(0, rows - 1, 2):
+        base = y * width
+        for o in range(n_out):
+            a = src[base + starts[o]:base + starts[o] + kpad]
+            b = src[base + width + starts[o]:base + width + starts[o] + kpad]
+            k = taps[o]
+            acc_a = half
+            acc_b = half
+            for t in range(kpad):
+                c = k[t]
+                acc_a = np.int32(acc_a + a[t] * c)
+                acc_b = np.int32(acc_b + b[t] * c)
+            dst[y * dst_stride + o] = _clip8(acc_a)
+            dst[(y + 1) * dst_stride + o] = _clip8(acc_b)
+    if rows % 2 == 1:
+        y = rows - 1
+        base = y * width
+        for o in range(n_out):
+            a = src[base + starts[o]:base + starts[o] + kpad]
+            k = taps[o]
+            acc_a = half
+            for t in range(kpad):
+                acc_a = np.int32(acc_a + a[t] * k[t])
+            dst[y * dst_stride + o] = _clip8(acc_a)
+
+
+@njit(cache=True)
+def vertical_pass(src, src_stride, width, bounds, taps, dst, dst_stride):
+    """Vertical pass over a flat int32 image (row stride ``src_stride``), ``width`` columns.
+
+    Output row ``r`` goes to ``dst[r * dst_stride:][:width]``, rounded and
+    clipped to 0..255; ``bounds[r] = (ymin, count)``, ``taps[r, :count]``.
+    """
+    half = np.int32(1 << (PRECISION_BITS - 1))
+    for r in range(bounds.shape[0]):
+        acc = dst[r * dst_stride:r * dst_stride + width]
+        for x in range(width):
+            acc[x] = half
+        ymin = bounds[r, 0]
+        k = taps[r]
+        for t in range(bounds[r, 1]):
+            c = k[t]
+            line = src[(ymin + t) * src_stride:(ymin + t) * src_stride + width]
+            for x in range(width):
+                acc[x] = np.int32(acc[x] + line[x] * c)
+        for x in range(width):
+            acc[x] = _clip8(acc[x])
+
+
+@njit(cache=True)
+def resize_work(height, width, row_b, row_c, col_b, col_c):
+    """Padded taps and work buffers for :func:`resize_image` (once per batch).
+
+    Returns ``(h_starts, h_taps, v_taps, grey, tmp, small)``: the horizontal
+    taps (:func:`padded_taps`), the vertical taps as int32, a flat int32 grey
+    buffer and an intermediate buffer (both with slack for the padded taps),
+    and the ``(h_out, w_out)`` int32 output.
+    """
+    h_starts, h_taps = padded_taps(row_b, row_c)
+    v_starts, v_taps = padded_taps(col_b, col_c)
+    w_out = row_b.shape[0] if row_b.shape[0] > 0 else width
+    h_out = col_b.shape[0] if col_b.shape[0] > 0 else height
+    slack = h_taps.shape[1]
+    grey = np.zeros(height * width + slack, dtype=np.int32)
+    tmp = np.zeros(max(height * w_out, h_out * width) + slack, dtype=np.int32)
+    small = np.zeros((h_out, w_out), dtype=np.int32)
+    return h_starts, h_taps, v_taps, grey, tmp, small
+
+
+@njit(cache=True)
+def resize_image(img, h_starts, h_taps, col_b, v_taps, vertical_first, grey, tmp, small):
+    """Pillow ``convert('L').resize(size, LANCZOS)`` of one ``H x W x C`` uint8 image.
+
+    ``C`` = 1 (grey), 3 or 4. The arguments come from :func:`resize_work`
+    (``col_b``: the vertical bounds of ``resize_tables``); the result is
+    written to ``small`` (int32, values 0..255), which is returned. Same
+    passes, order and rounding as :func:`resize_plane`.
+    """
+    height, width = img.shape[0], img.shape[1]
+    h_out, w_out = small.shape
+    out = small.reshape(-1)
+    grey_into(img, grey)
+    do_h = h_starts.shape[0] > 0
+    do_v = col_b.shape[0] > 0
+    if do_h and do_v:
+        if vertical_first:
+            vertical_pass(grey, width, width, col_b, v_taps, tmp, width)
+            horizontal_pass(tmp, h_out, width, h_starts, h_taps, out, w_out)
+        else:
+            horizontal_pass(grey, height, width, h_starts, h_taps, tmp, w_out)
+            vertical_pass(tmp, w_out, w_out, col_b, v_taps, out, w_out)
+    elif do_h:
+        horizontal_pass(grey, height, width, h_starts, h_taps, out, w_out)
+    elif do_v:
+        vertical_pass(grey, width, width, col_b, v_taps, out, w_out)
+    else:
+        out[:] = grey[:height * width]
+    return small

@@ -25,7 +25,7 @@ compiles once.
 import numpy as np
 from numba import njit
 
-from .resample import resize_plane
+from .resample import resize_image, resize_work
 
 
 @njit(cache=True)
@@ -255,16 +255,14 @@ def median(values):
 
 
 @njit(cache=True)
-def whash_bits(img, row_b, row_c, col_b, col_c, vertical_first,
-               haar_levels, remove_ll, dec_lo, dwt_level, out):
-    """Wavelet hash bits of one grey ``H x W`` uint8 image, written to ``out``.
+def whash_bits(small, haar_levels, remove_ll, dec_lo, dwt_level, out):
+    """Wavelet hash bits of one resized ``S x S`` grey plane (values 0..255), written to ``out``.
 
-    Resize to ``S x S`` (the tables), scale to ``[0, 1]``, optionally remove
-    the Haar approximation at ``haar_levels = log2(S)``, then take the
-    approximation ``LL`` of a ``dwt_level``-level DWT with ``dec_lo`` and set
-    bit = ``LL > median(LL)``, row-major (``out`` has ``LL.size`` entries).
+    Scale to ``[0, 1]``, optionally remove the Haar approximation at
+    ``haar_levels = log2(S)``, then take the approximation ``LL`` of a
+    ``dwt_level``-level DWT with ``dec_lo`` and set bit = ``LL > median(LL)``,
+    row-major (``out`` has ``LL.size`` entries).
     """
-    small = resize_plane(img, row_b, row_c, col_b, col_c, vertical_first)
     px = np.empty(small.shape, dtype=np.float64)
     for y in range(small.shape[0]):
         for x in range(small.shape[1]):
@@ -283,13 +281,16 @@ def whash_bits(img, row_b, row_c, col_b, col_c, vertical_first,
 @njit(cache=True, nogil=True)
 def whash_batch(stack, row_b, row_c, col_b, col_c, vertical_first,
                 haar_levels, remove_ll, dec_lo, dwt_level, side):
-    """:func:`whash_bits` of each image of an ``N x H x W`` uint8 stack, in parallel.
+    """:func:`whash_bits` of each image of an ``N x H x W x C`` uint8 stack.
 
-    Returns bool ``(N, side * side)``.
+    Each image is converted to grey and resized to ``S x S`` by the tables
+    (``resample.resize_image``). Returns bool ``(N, side * side)``.
     """
     n = stack.shape[0]
+    h_starts, h_taps, v_taps, grey, tmp, small = resize_work(
+        stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, side * side), dtype=np.bool_)
     for i in range(n):
-        whash_bits(stack[i], row_b, row_c, col_b, col_c, vertical_first,
-                   haar_levels, remove_ll, dec_lo, dwt_level, out[i])
+        resize_image(stack[i], h_starts, h_taps, col_b, v_taps, vertical_first, grey, tmp, small)
+        whash_bits(small, haar_levels, remove_ll, dec_lo, dwt_level, out[i])
     return out

@@ -145,6 +145,20 @@ def test_wavedec2_approximation_matches_pywt(wavelet):
                     ref = pywt.wavedec2(x, wavelet, level=levels)[0]
                 ours = wk.wavedec2_ll(x, dec_lo, levels)
                 assert ours.shape == ref.shape and np.array_equal(ours, ref), (shape, levels, kind)
+                if wavelet == "haar" and shape[0] == shape[1] and shape[0] % (1 << levels) == 0:
+                    fused = wk.haar_wavedec2_ll(x, levels)
+                    assert fused.shape == ref.shape and np.array_equal(fused, ref), (shape, levels, kind)
+
+
+def test_dwt_rows_is_dwt_axis_1():
+    rng = np.random.default_rng(6)
+    for wavelet in ("haar", "db4"):
+        dec_lo, dec_hi = filters(wavelet)[:2]
+        for shape in [(1, 1), (3, 8), (8, 3), (67, 128), (9, 9)]:
+            for kind in range(3):
+                x = _test_array(rng, shape, kind)
+                for filt in (dec_lo, dec_hi):
+                    assert np.array_equal(wk.dwt_rows(x, filt), wk.dwt_axis(x, filt, 1)), (wavelet, shape)
 
 
 def _packed_reference(coeffs: list) -> np.ndarray:
@@ -259,6 +273,41 @@ def test_colorhash_kernel_matches_numpy_reference():
             bits = np.zeros(14 * binbits, dtype=np.bool_)
             ck.colorhash_bits(counts, img.shape[0] * img.shape[1], binbits, bits)
             assert np.array_equal(bits, ref_bits), (img.shape, binbits)
+
+
+def _fast_counts(img: np.ndarray) -> np.ndarray:
+    arr = np.ascontiguousarray(img[:, :, None] if img.ndim == 2 else img)
+    classes = np.zeros(arr.shape[0] * arr.shape[1], dtype=np.uint8)
+    counts = np.zeros(ck.N_COUNTS, dtype=np.int64)
+    ck.pixel_classes(arr, classes)
+    ck.class_counts(classes, classes.shape[0], counts)
+    return counts
+
+
+def test_pixel_classes_match_per_pixel_kernel():
+    """The branch-free classification (batch kernel) against ``colorhash_counts``: photos, grey, RGBA."""
+    rng = np.random.default_rng(12)
+    for img in _colour_test_images():
+        arr = img[:, :, None] if img.ndim == 2 else img
+        assert np.array_equal(_fast_counts(img), ck.colorhash_counts(np.ascontiguousarray(arr))), img.shape
+        if img.ndim == 3:
+            rgb = np.ascontiguousarray(img[:, :, :3])
+            rgba = np.concatenate([rgb, rng.integers(0, 256, img.shape[:2] + (1,), dtype=np.uint8)], axis=2)
+            assert np.array_equal(_fast_counts(rgba), ck.colorhash_counts(rgb))
+    for odd in (np.zeros((1, 1, 3), np.uint8), np.full((1, 7), 200, np.uint8), np.full((3, 1, 3), 255, np.uint8)):
+        arr = odd[:, :, None] if odd.ndim == 2 else odd
+        assert np.array_equal(_fast_counts(odd), ck.colorhash_counts(np.ascontiguousarray(arr)))
+
+
+def test_pixel_classes_all_colours():
+    """Every 24-bit colour once: the counts of the batch kernel equal the plain numpy/Pillow ones."""
+    v = np.arange(1 << 24, dtype=np.uint32).reshape(4096, 4096)
+    rgb = np.empty((4096, 4096, 3), dtype=np.uint8)
+    rgb[..., 0] = v >> 16
+    rgb[..., 1] = (v >> 8) & 255
+    rgb[..., 2] = v & 255
+    ref_counts, _ = numpy_colorhash(rgb, 3)
+    assert np.array_equal(_fast_counts(rgb), ref_counts)
 
 
 # --------------------------------------------------------------------------

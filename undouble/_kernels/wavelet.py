@@ -103,11 +103,23 @@ def dwt2(x, dec_lo, dec_hi):
 
 
 @njit(cache=True)
+def dwt_rows(x, filt):
+    """:func:`dwt_axis` along axis 1, computed as the axis-0 pass of the transpose.
+
+    The axis-0 loop runs along contiguous rows (LLVM vectorises it across
+    columns, each output keeping its own order of summation); the direct
+    axis-1 loop is a scalar sum per output through the index tables.
+    Same operations per output, so the same values.
+    """
+    return np.ascontiguousarray(dwt_axis(np.ascontiguousarray(x.T), filt, 0).T)
+
+
+@njit(cache=True)
 def wavedec2_ll(x, dec_lo, levels):
     """Approximation of a ``levels``-level 2-D DWT (``pywt.wavedec2(...)[0]``)."""
     ll = x.copy()
     for _ in range(levels):
-        ll = dwt_axis(dwt_axis(ll, dec_lo, 0), dec_lo, 1)
+        ll = dwt_rows(dwt_axis(ll, dec_lo, 0), dec_lo)
     return ll
 
 
@@ -142,6 +154,35 @@ def haar_forward_level(src, m, approx, coeffs):
             coeffs[k, h + l] = (0.0 + (-c) * lo1) + c * lo0
             coeffs[h + k, l] = (0.0 + c * hi1) + c * hi0
             coeffs[h + k, h + l] = (0.0 + (-c) * hi1) + c * hi0
+
+
+@njit(cache=True)
+def haar_approx_level(src, m, approx):
+    """Only the approximation of :func:`haar_forward_level`: ``src[:m, :m]`` -> ``approx[:m/2, :m/2]``."""
+    c = HAAR
+    h = m // 2
+    for k in range(h):
+        for l in range(h):
+            lo0 = (0.0 + c * src[2 * k + 1, 2 * l]) + c * src[2 * k, 2 * l]
+            lo1 = (0.0 + c * src[2 * k + 1, 2 * l + 1]) + c * src[2 * k, 2 * l + 1]
+            approx[k, l] = (0.0 + c * lo1) + c * lo0
+
+
+@njit(cache=True)
+def haar_wavedec2_ll(x, levels):
+    """:func:`wavedec2_ll` with the Haar filter, for a square ``x`` whose side is divisible by ``2**levels``.
+
+    Each level is :func:`haar_approx_level` (both axes fused per 2x2 block,
+    the same operations as :func:`dwt_axis` along axis 0, then axis 1).
+    """
+    ll = x.copy()
+    m = x.shape[0]
+    for _ in range(levels):
+        nxt = np.empty((m // 2, m // 2), dtype=np.float64)
+        haar_approx_level(ll, m, nxt)
+        ll = nxt
+        m //= 2
+    return ll
 
 
 @njit(cache=True)
@@ -269,7 +310,11 @@ def whash_bits(small, haar_levels, remove_ll, dec_lo, dwt_level, out):
             px[y, x] = small[y, x] / 255.0
     if remove_ll:
         px = remove_haar_ll(px, haar_levels)
-    ll = wavedec2_ll(px, dec_lo, dwt_level)
+    if dec_lo.shape[0] == 2 and dec_lo[0] == HAAR and dec_lo[1] == HAAR and px.shape[0] == px.shape[1] \
+            and px.shape[0] % (1 << dwt_level) == 0:
+        ll = haar_wavedec2_ll(px, dwt_level)
+    else:
+        ll = wavedec2_ll(px, dec_lo, dwt_level)
     threshold = median(ll)
     k = 0
     for y in range(ll.shape[0]):

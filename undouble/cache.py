@@ -71,7 +71,7 @@ __all__ = [
 SCHEMA_VERSION = 2
 """Version of the table layout; a cache with another version is emptied and rebuilt."""
 
-PIPELINE_TAG = "rgb-exif-reduced-jpeg/opencv-jpeg/16bit-high-byte/scale255-area/3"
+PIPELINE_TAG = "rgb-exif-reduced-jpeg/opencv-jpeg/16bit-high-byte/scale255-area-kernel/4"
 """Decoding and preprocessing recipe; bump it when ``io.read_image``/``io.load_file``
 or ``preprocess.preprocess`` change their pixels, so that old hashes are not reused
 (``io.DECODER_VERSION``, when io defines it, is part of the key as well)."""

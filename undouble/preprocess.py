@@ -1,6 +1,9 @@
 """Preprocessing in the seed's order: grey (optional), scale to 0..255, resize to ``dim``."""
 from __future__ import annotations
 
+import math
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -38,11 +41,58 @@ def scale_to_255(image: np.ndarray) -> np.ndarray:
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
+@lru_cache(maxsize=256)
+def area_axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Area weights of one axis shrinking ``n_in`` pixels to ``n_out`` (``n_out <= n_in``).
+
+    Output pixel ``o`` covers ``[o * s, (o + 1) * s)`` with ``s = n_in / n_out``;
+    source pixel ``i`` weighs the length of ``[i, i + 1)`` inside it, over
+    ``s`` (overlaps under 1e-3 of a pixel are dropped and the rest renormalised,
+    as OpenCV does). Returns CSR tables ``(start, index, weight)``: the entries of
+    output ``o`` are ``start[o]:start[o + 1]``; weights are float32. Read-only.
+    """
+    scale = n_in / n_out
+    start = [0]
+    index: list[int] = []
+    weight: list[float] = []
+    for o in range(n_out):
+        lo, hi = o * scale, min((o + 1) * scale, float(n_in))
+        first = int(math.floor(lo))
+        taken: list[tuple[int, float]] = []
+        for i in range(first, min(int(math.ceil(hi)), n_in)):
+            overlap = min(hi, i + 1.0) - max(lo, float(i))
+            if overlap > 1e-3:
+                taken.append((i, overlap))
+        covered = sum(w for _, w in taken)
+        index.extend(i for i, _ in taken)
+        weight.extend(w / covered for _, w in taken)
+        start.append(len(index))
+    tables = (np.asarray(start, np.int64), np.asarray(index, np.int64), np.asarray(weight, np.float32))
+    for t in tables:
+        t.flags.writeable = False
+    return tables
+
+
 def resize_area(image: np.ndarray, dim: tuple[int, int]) -> np.ndarray:
-    """Resize to ``dim = (width, height)`` with OpenCV's area interpolation."""
+    """Resize to ``dim = (width, height)`` with area interpolation.
+
+    Shrinking uint8 images (both axes) runs :func:`undouble._kernels.area.area_resize`
+    (the same area means as OpenCV's ``INTER_AREA``, up to float rounding: a
+    few pixels in ten thousand differ by one level, several times faster);
+    anything else uses ``cv2.resize(..., INTER_AREA)``.
+    """
     width, height = int(dim[0]), int(dim[1])
     if image.shape[1] == width and image.shape[0] == height:
         return np.ascontiguousarray(image)
+    if (image.dtype == np.uint8 and image.ndim in (2, 3) and width <= image.shape[1]
+            and height <= image.shape[0] and width > 0 and height > 0):
+        from ._kernels.area import area_resize
+
+        src = np.ascontiguousarray(image)
+        rows = area_axis(src.shape[0], height)
+        cols = area_axis(src.shape[1], width)
+        out = area_resize(src if src.ndim == 3 else src[:, :, None], *rows, *cols)
+        return out if image.ndim == 3 else out[:, :, 0]
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 

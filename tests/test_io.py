@@ -581,3 +581,70 @@ def test_scale_to_255_table_is_the_float_formula(shape):
     expected = np.clip(np.rint(x.astype(np.float64) * (255.0 / float(x.max()))), 0, 255).astype(np.uint8)
     out = scale_to_255(x)
     assert out.shape == x.shape and np.array_equal(out, expected)
+
+
+def _with_chunk(png: bytes, kind: bytes, payload: bytes) -> bytes:
+    """``png`` with one more chunk right after IHDR."""
+    chunk = struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    return png[:33] + chunk + png[33:]
+
+
+def test_png_through_opencv_gives_pillows_pixels(tmp_path, monkeypatch):
+    import cv2
+
+    rgb = _small("coffee")
+    rng = np.random.default_rng(4)
+    grey = rgb[:, :, 1]
+    alpha = rng.integers(0, 256, grey.shape, dtype=np.uint8)
+    files = {}
+
+    def save(name, image, **kw):
+        path = tmp_path / name
+        image.save(path, **kw)
+        files[name] = path
+
+    save("rgb.png", Image.fromarray(rgb))
+    save("rgba.png", Image.fromarray(np.dstack([rgb, alpha])))
+    save("l.png", Image.fromarray(grey))
+    save("la.png", Image.fromarray(np.dstack([grey, alpha])).convert("LA"))
+    save("p.png", Image.fromarray(rgb).quantize(200))
+    save("p_trns.png", Image.fromarray(rgb).quantize(200), transparency=3)
+    save("l_trns.png", Image.fromarray(grey), transparency=17)
+    save("rgb_trns.png", Image.fromarray(rgb), transparency=(10, 20, 30))
+    save("p4.png", Image.fromarray(rgb).quantize(16), bits=4)
+    save("bilevel.png", Image.fromarray(grey > 120))
+    save("i16.png", Image.fromarray(grey.astype(np.uint16) * 257 + 3))
+    for name, image in {"rgb16.png": rgb.astype(np.uint16) * 257 + 100,
+                        "rgba16.png": np.dstack([rgb, alpha]).astype(np.uint16) * 257}.items():
+        cv2.imwrite(str(tmp_path / name), np.ascontiguousarray(image[:, :, [2, 1, 0] + ([3] if image.shape[2] == 4 else [])]))
+        files[name] = tmp_path / name
+    plain = (tmp_path / "rgb.png").read_bytes()
+    (tmp_path / "gamma.png").write_bytes(_with_chunk(plain, b"gAMA", struct.pack(">I", 100000)))
+    files["gamma.png"] = tmp_path / "gamma.png"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    save("exif6.png", Image.fromarray(rgb), exif=exif.tobytes())
+
+    pillow_calls = []
+    real = uio._decode_pillow
+    monkeypatch.setattr(uio, "_decode_pillow", lambda *a, **k: pillow_calls.append(1) or real(*a, **k))
+    by_pillow = {"p4.png", "bilevel.png", "exif6.png"}  # low bit depths and EXIF stay with Pillow
+    for name, path in files.items():
+        pillow_calls.clear()
+        auto = uio.read_image(path, DIM)
+        assert bool(pillow_calls) == (name in by_pillow), name
+        reference = uio.read_image(path, DIM, backend="pillow")
+        assert auto.pixels.dtype == np.uint8 and auto.pixels.shape == reference.pixels.shape, name
+        assert np.array_equal(auto.pixels, reference.pixels), name
+        assert (auto.width, auto.height) == (reference.width, reference.height), name
+    assert uio.read_image(files["exif6.png"], DIM).pixels.shape[:2] == rgb.shape[1::-1]  # rotated
+
+
+def test_png_chunk_walk():
+    png = _png_header_only(300, 200)
+    info = uio.png_info(png)
+    assert (info.width, info.height, info.complete, info.has_exif) == (300, 200, True, False)
+    assert uio.png_info(png[:-12]).complete is False  # no IEND
+    assert uio.png_info(png[:-4]).complete is False  # IEND cut
+    assert uio.png_info(_with_chunk(png, b"eXIf", b"MM\x00*")).has_exif
+    assert uio.png_info(b"GIF89a" + png[6:]) is None

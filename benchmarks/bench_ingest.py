@@ -278,6 +278,15 @@ def end_to_end(folder: Path, jobs: int, old_python: str | None, repeat: int) -> 
             if name not in best or res["seconds"] < best[name]["seconds"]:
                 best[name] = res
     rows = list(best.items())
+    one = folder.parent / (folder.name + "-one-file")  # start-up cost: the same job on one small file
+    if one.exists():
+        shutil.rmtree(one)
+    one.mkdir(parents=True)
+    first_jpeg = sorted(p for p in folder.iterdir() if p.suffix == ".jpg")[0]
+    shutil.copy(first_jpeg, one / first_jpeg.name)
+    startup = min((run_script(sys.executable, OURS, str(one), str(jobs), "auto") for _ in range(repeat)),
+                  key=lambda r: r["seconds"])
+    rows.append(("undouble on 1 file (start-up cost)", startup))
     if old_python:  # once: it is slow
         res = run_script(old_python, OLD, str(folder), env=old_env(folder.parent / (folder.name + "-scratch")))
         rows.append(("undouble 1.4 (pip)", res))
@@ -299,6 +308,12 @@ def print_table(rows: list[tuple[str, dict]], jobs: int) -> None:
           f"{ours['import_s'] / bare['seconds']:.2f}x for import_data (target <= 1.3); "
           f"ours: import {ours['import_s']:.1f} s, hash {ours['hash_s']:.2f} s, group {ours['group_s']:.2f} s, "
           f"{ours['groups']} groups")
+    startup = next((r for n, r in rows if n.startswith("undouble on 1 file")), None)
+    if startup is not None:
+        steady = ours["seconds"] - startup["seconds"]
+        print(f"start-up of undouble in a new process (imports, Numba's init, kernels loaded from its cache), "
+              f"measured on one file: {startup['seconds']:.2f} s; without it ours / bare loop: "
+              f"{steady / bare['seconds']:.2f}x ({ours['n'] / steady:.1f} img/s)")
     old = next((r for n, r in rows if n.startswith("undouble 1.4")), None)
     if old is not None:
         print(f"ours vs undouble 1.4: {old['seconds'] / ours['seconds']:.1f}x faster (target >= 25); "

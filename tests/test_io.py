@@ -648,3 +648,32 @@ def test_png_chunk_walk():
     assert uio.png_info(png[:-4]).complete is False  # IEND cut
     assert uio.png_info(_with_chunk(png, b"eXIf", b"MM\x00*")).has_exif
     assert uio.png_info(b"GIF89a" + png[6:]) is None
+
+
+def test_damaged_png_with_an_end_chunk_is_still_refused(tmp_path):
+    import io as _bytes_io
+
+    buf = _bytes_io.BytesIO()
+    Image.fromarray(_small("coffee")).save(buf, format="PNG")
+    png = buf.getvalue()
+    info = uio.png_info(png)
+    assert info.complete and not info.has_exif
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    at, idat = 8, b""
+    while at < len(png):
+        length = struct.unpack_from(">I", png, at)[0]
+        if png[at + 4:at + 8] == b"IDAT":
+            idat += png[at + 8:at + 8 + length]
+        at += 12 + length
+    head = png[:33]  # signature + IHDR
+    zeroed = bytearray(idat)
+    zeroed[len(idat) // 2:len(idat) // 2 + 64] = bytes(64)
+    cases = {"short.png": (head + chunk(b"IDAT", idat[:len(idat) // 2]) + chunk(b"IEND", b""), "truncated"),
+             "garbled.png": (head + chunk(b"IDAT", bytes(zeroed)) + chunk(b"IEND", b""), "corrupt")}
+    for name, (data, reason) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(uio.ImageReadError, match=reason):
+            uio.read_image(tmp_path / name, DIM)

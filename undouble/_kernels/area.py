@@ -15,6 +15,18 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def _weighted_lines(out, lines, first, stop, index, weight):
+    """``out[:] = sum(weight[k] * lines[index[k]] for k in range(first, stop))`` in float32."""
+    for j in range(out.shape[0]):
+        out[j] = 0.0
+    for k in range(first, stop):
+        line = lines[index[k]]
+        w = weight[k]
+        for j in range(out.shape[0]):
+            out[j] += np.float32(line[j]) * w
+
+
+@njit(cache=True, nogil=True)
 def area_resize(src, row_start, row_index, row_weight, col_start, col_index, col_weight):
     """Shrink an ``H x W x C`` uint8 image with precomputed area weights.
 
@@ -32,26 +44,14 @@ def area_resize(src, row_start, row_index, row_weight, col_start, col_index, col
     acc = np.empty(width * channels, dtype=np.float32)
     columns = np.empty((width, out_h * channels), dtype=np.float32)  # columns[x, o * C + c]
     for o in range(out_h):
-        for j in range(width * channels):
-            acc[j] = 0.0
-        for k in range(row_start[o], row_start[o + 1]):
-            line = flat[row_index[k]]
-            w = row_weight[k]
-            for j in range(width * channels):
-                acc[j] += np.float32(line[j]) * w
+        _weighted_lines(acc, flat, row_start[o], row_start[o + 1], row_index, row_weight)
         for x in range(width):
             for c in range(channels):
                 columns[x, o * channels + c] = acc[x * channels + c]
     line_out = np.empty(out_h * channels, dtype=np.float32)
     out = np.empty((out_h, out_w, channels), dtype=np.uint8)
     for p in range(out_w):
-        for j in range(out_h * channels):
-            line_out[j] = 0.0
-        for k in range(col_start[p], col_start[p + 1]):
-            column = columns[col_index[k]]
-            w = col_weight[k]
-            for j in range(out_h * channels):
-                line_out[j] += column[j] * w
+        _weighted_lines(line_out, columns, col_start[p], col_start[p + 1], col_index, col_weight)
         for o in range(out_h):
             for c in range(channels):
                 value = np.rint(line_out[o * channels + c])

@@ -148,8 +148,8 @@ def lanczos_axis(n_in, n_out):
 # vectorised loop has no scalar remainder and every dot has the same length;
 # the padded taps read up to LANES - 1 values past the row (a zero weight
 # times any value adds exactly 0 in integer arithmetic, and the buffers have
-# that much slack). Two rows are processed together (one coefficient load for
-# both). The vertical pass accumulates whole rows, as Pillow's does. All sums
+# that much slack). Four rows are processed together (one coefficient load for
+# all four). The vertical pass accumulates whole rows, as Pillow's does. All sums
 # are int32, as in Pillow; products and sums are formed as int64 by Numba and
 # truncated back to int32 (exact: the true sums fit in int32).
 # --------------------------------------------------------------------------
@@ -226,29 +226,39 @@ def horizontal_pass(src, rows, width, starts, taps, dst, dst_stride):
 
     Output pixel ``(y, o)`` goes to ``dst[y * dst_stride + o]``, rounded and
     clipped to 0..255. ``src`` must have ``taps.shape[1]`` readable values
-    past its last row (the padded taps read them with weight 0).
+    past its last row (the padded taps read them with weight 0). Four rows
+    share each pass over the taps (more independent sums in flight).
     """
     n_out, kpad = taps.shape
     half = np.int32(1 << (PRECISION_BITS - 1))
-    for y in range(0, rows - 1, 2):
-        base = y * width
+    stop4 = rows - rows % 4
+    for y in range(0, stop4, 4):
         for o in range(n_out):
-            a = src[base + starts[o]:base + starts[o] + kpad]
-            b = src[base + width + starts[o]:base + width + starts[o] + kpad]
+            p = y * width + starts[o]
+            a = src[p:p + kpad]
+            b = src[p + width:p + width + kpad]
+            c = src[p + 2 * width:p + 2 * width + kpad]
+            d = src[p + 3 * width:p + 3 * width + kpad]
             k = taps[o]
             acc_a = half
             acc_b = half
+            acc_c = half
+            acc_d = half
             for t in range(kpad):
-                c = k[t]
-                acc_a = np.int32(acc_a + a[t] * c)
-                acc_b = np.int32(acc_b + b[t] * c)
-            dst[y * dst_stride + o] = _clip8(acc_a)
-            dst[(y + 1) * dst_stride + o] = _clip8(acc_b)
-    if rows % 2 == 1:
-        y = rows - 1
-        base = y * width
+                w = k[t]
+                acc_a = np.int32(acc_a + a[t] * w)
+                acc_b = np.int32(acc_b + b[t] * w)
+                acc_c = np.int32(acc_c + c[t] * w)
+                acc_d = np.int32(acc_d + d[t] * w)
+            q = y * dst_stride + o
+            dst[q] = _clip8(acc_a)
+            dst[q + dst_stride] = _clip8(acc_b)
+            dst[q + 2 * dst_stride] = _clip8(acc_c)
+            dst[q + 3 * dst_stride] = _clip8(acc_d)
+    for y in range(stop4, rows):
         for o in range(n_out):
-            a = src[base + starts[o]:base + starts[o] + kpad]
+            p = y * width + starts[o]
+            a = src[p:p + kpad]
             k = taps[o]
             acc_a = half
             for t in range(kpad):

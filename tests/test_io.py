@@ -677,3 +677,39 @@ def test_damaged_png_with_an_end_chunk_is_still_refused(tmp_path):
         (tmp_path / name).write_bytes(data)
         with pytest.raises(uio.ImageReadError, match=reason):
             uio.read_image(tmp_path / name, DIM)
+
+
+@pytest.mark.parametrize("raw_limit", [uio._RAW_BYTES_LIMIT, 1])
+def test_decoding_ahead_of_slow_kernels_gives_the_same_rows(corpus, monkeypatch, raw_limit):
+    """While the kernels load, workers hand back decoded pixels; rows and skips keep the input order."""
+    from undouble.hashes import compute_hashes
+
+    paths = sorted(os.path.join(corpus, name) for name in os.listdir(corpus))
+    hash_fn = lambda stack: compute_hashes(stack, "phash", 8)  # noqa: E731
+    reference = uio.ingest(paths, DIM, hash_fn=hash_fn, n_jobs=2, keep_images=True)
+    real = uio._load_kernels
+    finished_raw = []
+
+    def slow(*args, **kwargs):
+        thread, ready = real(*args, **kwargs)
+        late = threading.Event()
+
+        def release():
+            thread.join()
+            time.sleep(0.4)  # every worker is done decoding by now
+            late.set()
+
+        threading.Thread(target=release, daemon=True).start()
+        return thread, late
+
+    monkeypatch.setattr(uio, "_load_kernels", slow)
+    monkeypatch.setattr(uio, "_RAW_BYTES_LIMIT", raw_limit)
+    original_finish = uio.finish_decoded
+    monkeypatch.setattr(uio, "finish_decoded", lambda *a, **k: finished_raw.append(
+        threading.current_thread() is threading.main_thread()) or original_finish(*a, **k))
+    got = uio.ingest(paths, DIM, hash_fn=hash_fn, n_jobs=2, keep_images=True)
+    assert 0 < sum(finished_raw) <= len(got.paths)  # some rows were decoded ahead and finished by the caller
+    assert got.paths == reference.paths and got.skipped == reference.skipped
+    assert np.array_equal(got.images, reference.images)
+    assert np.array_equal(got.hashes.packed, reference.hashes.packed)
+    assert np.array_equal(got.blur, reference.blur) and np.array_equal(got.resolution, reference.resolution)

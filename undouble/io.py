@@ -805,6 +805,41 @@ def decoded_blur(pixels: np.ndarray) -> float:
     return laplacian_variance(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY))
 
 
+def _read_checked(path: str, dim: tuple[int, int], max_pixels: int, backend: str) -> DecodedImage:
+    """:func:`read_image`, with any unexpected error turned into an :class:`ImageReadError`."""
+    try:
+        return read_image(path, dim, max_pixels, backend)
+    except ImageReadError:
+        raise
+    except MemoryError:
+        raise ImageReadError("not enough memory to decode this image") from None
+    except Exception as exc:  # a decoder bug must not stop a run of 100,000 files
+        raise ImageReadError(f"unexpected error while decoding: {type(exc).__name__}: {exc}") from None
+
+
+def finish_decoded(decoded: DecodedImage, dim: tuple[int, int], grayscale: bool = False,
+                   measure_blur: bool = False) -> LoadedFile:
+    """Preprocess decoded pixels (and measure their sharpness): the second half of :func:`load_file`.
+
+    Raises
+    ------
+    ImageReadError
+        For any error, with the reason.
+    """
+    try:
+        img = preprocess(decoded.pixels, dim, grayscale)
+        blur, blur_pixels = math.nan, 0
+        if measure_blur:
+            blur = decoded_blur(decoded.pixels)
+            blur_pixels = int(decoded.pixels.shape[0]) * int(decoded.pixels.shape[1])
+    except MemoryError:
+        raise ImageReadError("not enough memory to preprocess this image") from None
+    except Exception as exc:
+        raise ImageReadError(f"unexpected error while preprocessing: {type(exc).__name__}: {exc}") from None
+    return LoadedFile(img, (decoded.width, decoded.height), (decoded.file_size, decoded.mtime_ns),
+                      blur, blur_pixels)
+
+
 def load_file(path: str, dim: tuple[int, int], grayscale: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
               backend: str = "auto", measure_blur: bool = False) -> LoadedFile:
     """Decode and preprocess one file.
@@ -830,21 +865,7 @@ def load_file(path: str, dim: tuple[int, int], grayscale: bool = False, max_pixe
         For every file that cannot be used (any unexpected error included),
         with the reason.
     """
-    try:
-        decoded = read_image(path, dim, max_pixels, backend)
-        img = preprocess(decoded.pixels, dim, grayscale)
-        blur, blur_pixels = math.nan, 0
-        if measure_blur:
-            blur = decoded_blur(decoded.pixels)
-            blur_pixels = int(decoded.pixels.shape[0]) * int(decoded.pixels.shape[1])
-    except ImageReadError:
-        raise
-    except MemoryError:
-        raise ImageReadError("not enough memory to decode this image") from None
-    except Exception as exc:  # a decoder bug must not stop a run of 100,000 files
-        raise ImageReadError(f"unexpected error while decoding: {type(exc).__name__}: {exc}") from None
-    return LoadedFile(img, (decoded.width, decoded.height), (decoded.file_size, decoded.mtime_ns),
-                      blur, blur_pixels)
+    return finish_decoded(_read_checked(path, dim, max_pixels, backend), dim, grayscale, measure_blur)
 
 
 # --------------------------------------------------------------------------
@@ -1118,22 +1139,37 @@ class Ingested:
     blur_pixels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
-def _warm_up(hash_fn: Callable[[np.ndarray], Any], row_shape: tuple[int, ...]) -> threading.Thread:
-    """Load the hash kernels (imports, Numba's cached machine code) while the first files decode.
+_RAW_BYTES_LIMIT = 256 * 1024 ** 2
+"""Decoded pixels held while the kernels load (see :func:`ingest`)."""
 
-    The first call of a hash method costs a second or more; made here on a
-    one-image stack of the same type as the real chunks, in a background
-    thread, it overlaps the decoding instead of stalling it at the first chunk.
+
+def _load_kernels(row_shape: tuple[int, ...], dim: tuple[int, int], grayscale: bool, measure_blur: bool,
+                  hash_fn: Callable[[np.ndarray], Any] | None) -> tuple[threading.Thread, threading.Event]:
+    """Load the preprocessing and hash kernels in a background thread.
+
+    The first call of a Numba kernel in a process costs about a second (Numba's
+    own start-up, the imports its extensions pull in, the machine code read from
+    its cache; minutes with a cold cache). Made here on tiny inputs of the same
+    types as the real ones, it overlaps the decoding (which needs no kernel)
+    instead of stalling it. The event is set when the thread is done, whatever
+    happened: the real calls report any problem.
     """
+    ready = threading.Event()
+
     def run() -> None:
         try:
-            hash_fn(np.zeros((1,) + row_shape, np.uint8))
-        except Exception:  # the real call reports any problem
+            finish_decoded(DecodedImage(np.zeros((2 * dim[1] + 1, 2 * dim[0] + 1, 3), np.uint8), 1, 1), dim,
+                           grayscale, measure_blur)
+            if hash_fn is not None:
+                hash_fn(np.zeros((1,) + row_shape, np.uint8))
+        except Exception:
             pass
+        finally:
+            ready.set()
 
-    thread = threading.Thread(target=run, name="undouble-warm-up", daemon=True)
+    thread = threading.Thread(target=run, name="undouble-load-kernels", daemon=True)
     thread.start()
-    return thread
+    return thread, ready
 
 
 def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, *,
@@ -1207,11 +1243,19 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
     hash_error: str | None = None
     filled = 0
 
-    warm: threading.Thread | None = None
+    # The kernels load in the background while the workers decode: until they
+    # are ready a worker hands back the decoded pixels (``raw``), which this
+    # thread queues (up to _RAW_BYTES_LIMIT) and finishes once they are.
+    loader, ready = _load_kernels(row_shape, dim, grayscale, measure_blur, hash_fn)
+    raw: deque[tuple[str, DecodedImage]] = deque()
+    raw_bytes = 0
 
     def work(path: str):
         try:
-            return load_file(path, dim, grayscale, max_pixels, backend, measure_blur), None
+            decoded = _read_checked(path, dim, max_pixels, backend)
+            if not ready.is_set():
+                return decoded, None
+            return finish_decoded(decoded, dim, grayscale, measure_blur), None
         except ImageReadError as exc:
             return None, str(exc)
 
@@ -1220,8 +1264,7 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
         if not filled:
             return
         block = buffer[:filled]
-        if warm is not None:
-            warm.join()  # the first call has to finish loading the kernels before the second starts
+        ready.wait()  # the first call has to finish loading the kernels before the second starts
         if hash_fn is not None and hash_error is None:
             try:
                 batches.append(hash_fn(block))
@@ -1233,23 +1276,50 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
             store[start:start + filled] = block
         filled = 0
 
-    warm = _warm_up(hash_fn, row_shape) if (hash_fn is not None and len(paths) > 1) else None
+    def add(path: str, loaded: LoadedFile) -> None:
+        nonlocal filled
+        buffer[filled] = loaded.image
+        filled += 1
+        kept.append(path)
+        resolution.append(loaded.resolution)
+        filestats.append(loaded.filestat)
+        blurs.append(loaded.blur)
+        blur_pixels.append(loaded.blur_pixels)
+        if filled == buffer.shape[0]:
+            flush()
+
+    def finish_raw() -> None:
+        nonlocal raw_bytes
+        ready.wait()
+        while raw:
+            path, decoded = raw.popleft()
+            try:
+                add(path, finish_decoded(decoded, dim, grayscale, measure_blur))
+            except ImageReadError as exc:
+                skipped.append((path, str(exc)))
+        raw_bytes = 0
+
     with pillow_size_check_off(), progress(total=len(paths), desc=desc, unit="img") as bar:
         for path, (loaded, reason) in zip(paths, map_threads(work, paths, n_jobs, bar)):
             if loaded is None:
+                if raw:  # keep the input order of the rows and of the skipped list
+                    finish_raw()
                 skipped.append((path, reason))
                 bar.set_postfix(skipped=len(skipped), refresh=False)
                 continue
-            buffer[filled] = loaded.image
-            filled += 1
-            kept.append(path)
-            resolution.append(loaded.resolution)
-            filestats.append(loaded.filestat)
-            blurs.append(loaded.blur)
-            blur_pixels.append(loaded.blur_pixels)
-            if filled == buffer.shape[0]:
-                flush()
+            if isinstance(loaded, DecodedImage):
+                raw.append((path, loaded))
+                raw_bytes += loaded.pixels.nbytes
+                if ready.is_set() or raw_bytes > _RAW_BYTES_LIMIT:
+                    finish_raw()
+                continue
+            if raw:
+                finish_raw()
+            add(path, loaded)
+        if raw:
+            finish_raw()
         flush()
+    loader.join()
 
     images: np.ndarray | None = None
     if store is not None:

@@ -431,6 +431,8 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(args.corpus)
     photos = folder / ("photos" if args.style == "noisy" else "photos-smooth")
+    if (args.n, args.png) != (300, 20):  # other sizes get their own folder, so the default corpus stays
+        photos = photos.with_name(f"{photos.name}-{args.n}-{args.png}")
     paths = generate_corpus(photos, args.n, args.png, style=args.style)
     print(f"Corpus {photos}: {describe(paths)}")
     if args.memory:

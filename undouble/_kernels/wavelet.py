@@ -2,7 +2,7 @@
 
 Only what the wavelet hash needs: single-level forward transforms along one
 axis with any even-length filter (Haar, db4), the Haar forward and inverse
-levels fused per 2x2 block, and the multilevel compositions used by
+levels (both axes in one sweep over row pairs), and the multilevel compositions used by
 ImageHash's ``whash``. Signal extension is PyWavelets' default
 ``'symmetric'`` (half-sample mirror, period ``2N``).
 
@@ -175,50 +175,64 @@ HAAR = 0.7071067811865476
 
 @njit(cache=True)
 def haar_forward_level(src, m, approx, coeffs):
-    """One Haar level of ``src[:m, :m]`` (``m`` even), both axes fused per 2x2 block.
+    """One Haar level of ``src[:m, :m]`` (``m`` even), both axes in one sweep over row pairs.
 
     Writes the approximation to ``approx[:m/2, :m/2]`` and the details to
     ``coeffs`` in Mallat layout (``ad`` top right, ``da`` bottom left, ``dd``
     bottom right of ``coeffs[:m, :m]``). Same operations, in the same order,
     as :func:`dwt2` with Haar filters: axis 0 then axis 1, each output
     ``(0 + f[0] * x[2k+1]) + f[1] * x[2k]``.
+
+    Computed row pair by row pair in two vectorisable steps: axis 0 along
+    the whole rows (``lo``, ``hi``), then axis 1 on those two rows.
     """
     c = HAAR
     h = m // 2
+    rows = np.empty((2, m), dtype=np.float64)
+    lo = rows[0]
+    hi = rows[1]
     for k in range(h):
+        s0 = src[2 * k, :m]
+        s1 = src[2 * k + 1, :m]
+        for x in range(m):
+            lo[x] = (0.0 + c * s1[x]) + c * s0[x]
+            hi[x] = (0.0 + (-c) * s1[x]) + c * s0[x]
+        ap = approx[k, :h]
+        top = coeffs[k, h:2 * h]
+        bl = coeffs[h + k, :h]
+        br = coeffs[h + k, h:2 * h]
         for l in range(h):
-            x00 = src[2 * k, 2 * l]
-            x01 = src[2 * k, 2 * l + 1]
-            x10 = src[2 * k + 1, 2 * l]
-            x11 = src[2 * k + 1, 2 * l + 1]
-            lo0 = (0.0 + c * x10) + c * x00
-            lo1 = (0.0 + c * x11) + c * x01
-            hi0 = (0.0 + (-c) * x10) + c * x00
-            hi1 = (0.0 + (-c) * x11) + c * x01
-            approx[k, l] = (0.0 + c * lo1) + c * lo0
-            coeffs[k, h + l] = (0.0 + (-c) * lo1) + c * lo0
-            coeffs[h + k, l] = (0.0 + c * hi1) + c * hi0
-            coeffs[h + k, h + l] = (0.0 + (-c) * hi1) + c * hi0
+            ap[l] = (0.0 + c * lo[2 * l + 1]) + c * lo[2 * l]
+            top[l] = (0.0 + (-c) * lo[2 * l + 1]) + c * lo[2 * l]
+            bl[l] = (0.0 + c * hi[2 * l + 1]) + c * hi[2 * l]
+            br[l] = (0.0 + (-c) * hi[2 * l + 1]) + c * hi[2 * l]
 
 
 @njit(cache=True)
 def haar_approx_level(src, m, approx):
-    """Only the approximation of :func:`haar_forward_level`: ``src[:m, :m]`` -> ``approx[:m/2, :m/2]``."""
+    """Only the approximation of :func:`haar_forward_level`: ``src[:m, :m]`` -> ``approx[:m/2, :m/2]``.
+
+    Same two steps per row pair: axis 0 along the rows, then axis 1.
+    """
     c = HAAR
     h = m // 2
+    lo = np.empty(m, dtype=np.float64)
     for k in range(h):
+        s0 = src[2 * k, :m]
+        s1 = src[2 * k + 1, :m]
+        for x in range(m):
+            lo[x] = (0.0 + c * s1[x]) + c * s0[x]
+        ap = approx[k, :h]
         for l in range(h):
-            lo0 = (0.0 + c * src[2 * k + 1, 2 * l]) + c * src[2 * k, 2 * l]
-            lo1 = (0.0 + c * src[2 * k + 1, 2 * l + 1]) + c * src[2 * k, 2 * l + 1]
-            approx[k, l] = (0.0 + c * lo1) + c * lo0
+            ap[l] = (0.0 + c * lo[2 * l + 1]) + c * lo[2 * l]
 
 
 @njit(cache=True)
 def haar_wavedec2_ll(x, levels):
     """:func:`wavedec2_ll` with the Haar filter, for a square ``x`` whose side is divisible by ``2**levels``.
 
-    Each level is :func:`haar_approx_level` (both axes fused per 2x2 block,
-    the same operations as :func:`dwt_axis` along axis 0, then axis 1).
+    Each level is :func:`haar_approx_level` (the same operations as
+    :func:`dwt_axis` along axis 0, then axis 1).
     """
     ll = x.copy()
     m = x.shape[0]
@@ -239,22 +253,27 @@ def haar_inverse_level(approx, h, coeffs, dst):
     each output ``(0 + (0 + r_lo * a)) + (0 + r_hi * d)``).
     """
     c = HAAR
+    m = 2 * h
+    rows = np.empty((2, m), dtype=np.float64)
+    a = rows[0]
+    d = rows[1]
     for k in range(h):
+        aa = approx[k, :h]
+        ad = coeffs[k, h:2 * h]
+        da = coeffs[h + k, :h]
+        dd = coeffs[h + k, h:2 * h]
+        # axis 1: approximation row (aa, ad) and detail row (da, dd)
         for l in range(h):
-            aa = approx[k, l]
-            ad = coeffs[k, h + l]
-            da = coeffs[h + k, l]
-            dd = coeffs[h + k, h + l]
-            # axis 1: approximation rows (aa, ad) and detail rows (da, dd)
-            a0 = (0.0 + (0.0 + c * aa)) + (0.0 + c * ad)
-            a1 = (0.0 + (0.0 + c * aa)) + (0.0 + (-c) * ad)
-            d0 = (0.0 + (0.0 + c * da)) + (0.0 + c * dd)
-            d1 = (0.0 + (0.0 + c * da)) + (0.0 + (-c) * dd)
-            # axis 0
-            dst[2 * k, 2 * l] = (0.0 + (0.0 + c * a0)) + (0.0 + c * d0)
-            dst[2 * k + 1, 2 * l] = (0.0 + (0.0 + c * a0)) + (0.0 + (-c) * d0)
-            dst[2 * k, 2 * l + 1] = (0.0 + (0.0 + c * a1)) + (0.0 + c * d1)
-            dst[2 * k + 1, 2 * l + 1] = (0.0 + (0.0 + c * a1)) + (0.0 + (-c) * d1)
+            a[2 * l] = (0.0 + (0.0 + c * aa[l])) + (0.0 + c * ad[l])
+            a[2 * l + 1] = (0.0 + (0.0 + c * aa[l])) + (0.0 + (-c) * ad[l])
+            d[2 * l] = (0.0 + (0.0 + c * da[l])) + (0.0 + c * dd[l])
+            d[2 * l + 1] = (0.0 + (0.0 + c * da[l])) + (0.0 + (-c) * dd[l])
+        # axis 0, along the whole rows
+        d0 = dst[2 * k, :m]
+        d1 = dst[2 * k + 1, :m]
+        for x in range(m):
+            d0[x] = (0.0 + (0.0 + c * a[x])) + (0.0 + c * d[x])
+            d1[x] = (0.0 + (0.0 + c * a[x])) + (0.0 + (-c) * d[x])
 
 
 @njit(cache=True)

@@ -63,7 +63,25 @@ def dwt_taps(n, f):
 
 @njit(cache=True)
 def dwt_axis0_8(x, filt):
-    """:func:`dwt_axis` along axis 0 for an 8-tap filter (db4), the sum of each output in a register.
+    """:func:`dwt_axis` along axis 0 for an 8-tap filter (db4), the sum of each output in a register."""
+    return dwt_axis0_8_into(x, filt, False)
+
+
+@njit(cache=True)
+def dwt_axis0_8_t(x, filt):
+    """Transpose of :func:`dwt_axis0_8`: ``(cols, n_out)``.
+
+    Two of them make one 2-D level: ``dwt_axis0_8_t(dwt_axis0_8_t(x))`` is
+    ``dwt_axis(dwt_axis(x, f, 0), f, 1)`` (the second pass runs along axis 0
+    of the transposed intermediate, which is axis 1 of the untransposed
+    one), without any transpose copy.
+    """
+    return dwt_axis0_8_into(x, filt, True)
+
+
+@njit(cache=True)
+def dwt_axis0_8_into(x, filt, transposed):
+    """Axis-0 pass of an 8-tap filter; the output ``(n_out, cols)``, or its transpose.
 
     Same terms in the same order as the general loop (``0.0``, then ``k = 0
     .. 7``); the eight source rows of an output are read together, so LLVM
@@ -71,8 +89,10 @@ def dwt_axis0_8(x, filt):
     """
     rows, cols = x.shape
     taps, pos = dwt_taps(rows, 8)
-    out = np.empty((taps.shape[0], cols), dtype=np.float64)
-    for o in range(taps.shape[0]):
+    n_out = taps.shape[0]
+    out = np.empty((cols, n_out) if transposed else (n_out, cols), dtype=np.float64)
+    row = np.empty(cols, dtype=np.float64)
+    for o in range(n_out):
         w0 = filt[taps[o, 0]]
         w1 = filt[taps[o, 1]]
         w2 = filt[taps[o, 2]]
@@ -89,7 +109,6 @@ def dwt_axis0_8(x, filt):
         x5 = x[pos[o, 5]]
         x6 = x[pos[o, 6]]
         x7 = x[pos[o, 7]]
-        row = out[o]
         for c in range(cols):
             acc = 0.0
             acc += w0 * x0[c]
@@ -101,6 +120,11 @@ def dwt_axis0_8(x, filt):
             acc += w6 * x6[c]
             acc += w7 * x7[c]
             row[c] = acc
+        if transposed:
+            for c in range(cols):
+                out[c, o] = row[c]
+        else:
+            out[o, :] = row
     return out
 
 
@@ -164,7 +188,10 @@ def wavedec2_ll(x, dec_lo, levels):
     """Approximation of a ``levels``-level 2-D DWT (``pywt.wavedec2(...)[0]``)."""
     ll = x.copy()
     for _ in range(levels):
-        ll = dwt_rows(dwt_axis(ll, dec_lo, 0), dec_lo)
+        if dec_lo.shape[0] == 8:
+            ll = dwt_axis0_8_t(dwt_axis0_8_t(ll, dec_lo), dec_lo)
+        else:
+            ll = dwt_rows(dwt_axis(ll, dec_lo, 0), dec_lo)
     return ll
 
 

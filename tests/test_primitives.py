@@ -290,6 +290,11 @@ def test_dct_matches_scipy_exactly(n):
         ref2 = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
         np.testing.assert_array_equal(dctk.dct2(x), ref2)
         np.testing.assert_array_equal(dctk.dct_last_axis(x), scipy.fftpack.dct(pixels))
+        for rows in sorted({1, 2, n // 4, n // 2, n}):
+            if rows >= 1:
+                np.testing.assert_array_equal(dctk.dct2_top_left(x, rows), ref2[:rows])
+                np.testing.assert_array_equal(dctk.dct_last_axis(np.ascontiguousarray(x[:rows])),
+                                              scipy.fftpack.dct(pixels)[:rows])
 
 
 def test_median_matches_numpy():

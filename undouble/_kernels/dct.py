@@ -32,6 +32,17 @@ def dct2(plane):
 
 
 @njit(cache=True)
+def dct2_top_left(plane, rows):
+    """The first ``rows`` rows of :func:`dct2`: axis 0 in full, axis 1 only on those rows.
+
+    Each row of the second DCT is transformed on its own, so the rows kept
+    are those of the full 2-D transform (the tests compare them exactly).
+    """
+    first = scipy.fft.dct(plane, axis=0)
+    return scipy.fft.dct(np.ascontiguousarray(first[:rows]), axis=1)
+
+
+@njit(cache=True)
 def dct_last_axis(plane):
     """Unnormalised DCT-II of each row of a float64 plane."""
     return scipy.fft.dct(plane, axis=1)
@@ -120,7 +131,7 @@ def numpy_mean_2d(block):
 @njit(cache=True)
 def phash_bits(small, hash_size, out):
     """phash bits of one resized grey plane: 2-D DCT, ``d[:n, :n] > median``."""
-    d = dct2(small.astype(np.float64))
+    d = dct2_top_left(small.astype(np.float64), hash_size)
     low = np.empty(hash_size * hash_size, dtype=np.float64)
     k = 0
     for y in range(hash_size):
@@ -134,8 +145,8 @@ def phash_bits(small, hash_size, out):
 
 @njit(cache=True)
 def phash_simple_bits(small, hash_size, out):
-    """phash_simple bits: row DCT, ``d[:n, 1:n+1] > mean`` (numpy's mean)."""
-    d = dct_last_axis(small.astype(np.float64))
+    """phash_simple bits: row DCT, ``d[:n, 1:n+1] > mean`` (numpy's mean); only the first ``n`` rows are transformed."""
+    d = dct_last_axis(np.ascontiguousarray(small[:hash_size]).astype(np.float64))
     cols = min(hash_size, d.shape[1] - 1)
     low = d[:hash_size, 1:cols + 1]
     avg = numpy_mean_2d(low)

@@ -138,8 +138,8 @@ def fused_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     arr = img[:, :, None] if img.ndim == 2 else img
     h, w = arr.shape[:2]
     row_b, row_c, col_b, col_c, vfirst = read_only_tables(resize_tables((w, h), size))
-    h_starts, h_taps, v_taps, grey, tmp, small = resize_work(h, w, row_b, row_c, col_b, col_c)
-    out = resize_image(np.ascontiguousarray(arr), h_starts, h_taps, col_b, v_taps, vfirst, grey, tmp, small)
+    h_starts, h_taps, v_starts, v_taps, grey, tmp, small = resize_work(h, w, row_b, row_c, col_b, col_c)
+    out = resize_image(np.ascontiguousarray(arr), h_starts, h_taps, col_b, v_starts, v_taps, vfirst, grey, tmp, small)
     assert out.dtype == np.int32 and out.shape == (size[1], size[0])
     assert out.min() >= 0 and out.max() <= 255
     return out.astype(np.uint8)

@@ -161,11 +161,11 @@ def phash_simple_bits(small, hash_size, out):
 def phash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
     """phash of each image of an N x H x W x C stack (grey, resized by the tables to 4n x 4n)."""
     n = stack.shape[0]
-    h_starts, h_taps, v_taps, grey, tmp, small = resize_work(
+    h_starts, h_taps, v_starts, v_taps, grey, tmp, small = resize_work(
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], h_starts, h_taps, col_b, v_taps, vertical_first, grey, tmp, small)
+        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp, small)
         phash_bits(small, hash_size, out[i])
     return out
 
@@ -174,10 +174,10 @@ def phash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
 def phash_simple_batch(stack, hash_size, cols, row_b, row_c, col_b, col_c, vertical_first):
     """phash_simple of each image of an N x H x W x C stack; ``cols = min(n, N - 1)`` bits per row."""
     n = stack.shape[0]
-    h_starts, h_taps, v_taps, grey, tmp, small = resize_work(
+    h_starts, h_taps, v_starts, v_taps, grey, tmp, small = resize_work(
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * cols), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], h_starts, h_taps, col_b, v_taps, vertical_first, grey, tmp, small)
+        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp, small)
         phash_simple_bits(small, hash_size, out[i])
     return out

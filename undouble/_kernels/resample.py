@@ -221,11 +221,12 @@ def _clip8(acc):
 
 
 @njit(cache=True)
-def horizontal_pass(src, rows, width, starts, taps, dst, dst_stride):
+def horizontal_pass(src, rows, width, starts, taps, dst, dst_stride, dst_step):
     """Horizontal pass over ``rows`` rows of a flat int32 image (row stride ``width``).
 
-    Output pixel ``(y, o)`` goes to ``dst[y * dst_stride + o]``, rounded and
-    clipped to 0..255. ``src`` must have ``taps.shape[1]`` readable values
+    Output pixel ``(y, o)`` goes to ``dst[y * dst_stride + o * dst_step]``,
+    rounded and clipped to 0..255 (``dst_step = rows``, ``dst_stride = 1``
+    writes the result transposed). ``src`` must have ``taps.shape[1]`` readable values
     past its last row (the padded taps read them with weight 0). Four rows
     share each pass over the taps (more independent sums in flight).
     """
@@ -250,7 +251,7 @@ def horizontal_pass(src, rows, width, starts, taps, dst, dst_stride):
                 acc_b = np.int32(acc_b + b[t] * w)
                 acc_c = np.int32(acc_c + c[t] * w)
                 acc_d = np.int32(acc_d + d[t] * w)
-            q = y * dst_stride + o
+            q = y * dst_stride + o * dst_step
             dst[q] = _clip8(acc_a)
             dst[q + dst_stride] = _clip8(acc_b)
             dst[q + 2 * dst_stride] = _clip8(acc_c)
@@ -263,7 +264,7 @@ def horizontal_pass(src, rows, width, starts, taps, dst, dst_stride):
             acc_a = half
             for t in range(kpad):
                 acc_a = np.int32(acc_a + a[t] * k[t])
-            dst[y * dst_stride + o] = _clip8(acc_a)
+            dst[y * dst_stride + o * dst_step] = _clip8(acc_a)
 
 
 @njit(cache=True)
@@ -293,8 +294,8 @@ def vertical_pass(src, src_stride, width, bounds, taps, dst, dst_stride):
 def resize_work(height, width, row_b, row_c, col_b, col_c):
     """Padded taps and work buffers for :func:`resize_image` (once per batch).
 
-    Returns ``(h_starts, h_taps, v_taps, grey, tmp, small)``: the horizontal
-    taps (:func:`padded_taps`), the vertical taps as int32, a flat int32 grey
+    Returns ``(h_starts, h_taps, v_starts, v_taps, grey, tmp, small)``: the
+    horizontal and vertical taps (:func:`padded_taps`), a flat int32 grey
     buffer and an intermediate buffer (both with slack for the padded taps),
     and the ``(h_out, w_out)`` int32 output.
     """
@@ -302,15 +303,15 @@ def resize_work(height, width, row_b, row_c, col_b, col_c):
     v_starts, v_taps = padded_taps(col_b, col_c)
     w_out = row_b.shape[0] if row_b.shape[0] > 0 else width
     h_out = col_b.shape[0] if col_b.shape[0] > 0 else height
-    slack = h_taps.shape[1]
+    slack = max(h_taps.shape[1], v_taps.shape[1])
     grey = np.zeros(height * width + slack, dtype=np.int32)
     tmp = np.zeros(max(height * w_out, h_out * width) + slack, dtype=np.int32)
     small = np.zeros((h_out, w_out), dtype=np.int32)
-    return h_starts, h_taps, v_taps, grey, tmp, small
+    return h_starts, h_taps, v_starts, v_taps, grey, tmp, small
 
 
 @njit(cache=True)
-def resize_image(img, h_starts, h_taps, col_b, v_taps, vertical_first, grey, tmp, small):
+def resize_image(img, h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp, small):
     """Pillow ``convert('L').resize(size, LANCZOS)`` of one ``H x W x C`` uint8 image.
 
     ``C`` = 1 (grey), 3 or 4. The arguments come from :func:`resize_work`
@@ -327,12 +328,18 @@ def resize_image(img, h_starts, h_taps, col_b, v_taps, vertical_first, grey, tmp
     if do_h and do_v:
         if vertical_first:
             vertical_pass(grey, width, width, col_b, v_taps, tmp, width)
-            horizontal_pass(tmp, h_out, width, h_starts, h_taps, out, w_out)
+            horizontal_pass(tmp, h_out, width, h_starts, h_taps, out, w_out, 1)
+        elif w_out < LANES:
+            # narrow result (ahash, dhash): the vertical accumulation over
+            # w_out columns would not vectorise; write the horizontal pass
+            # transposed and run the vertical pass as dot products along it
+            horizontal_pass(grey, height, width, h_starts, h_taps, tmp, 1, height)
+            horizontal_pass(tmp, w_out, height, v_starts, v_taps, out, 1, w_out)
         else:
-            horizontal_pass(grey, height, width, h_starts, h_taps, tmp, w_out)
+            horizontal_pass(grey, height, width, h_starts, h_taps, tmp, w_out, 1)
             vertical_pass(tmp, w_out, w_out, col_b, v_taps, out, w_out)
     elif do_h:
-        horizontal_pass(grey, height, width, h_starts, h_taps, out, w_out)
+        horizontal_pass(grey, height, width, h_starts, h_taps, out, w_out, 1)
     elif do_v:
         vertical_pass(grey, width, width, col_b, v_taps, out, w_out)
     else:

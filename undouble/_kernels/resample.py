@@ -322,9 +322,12 @@ def resize_image(img, h_starts, h_taps, col_b, v_starts, v_taps, vertical_first,
     height, width = img.shape[0], img.shape[1]
     h_out, w_out = small.shape
     out = small.reshape(-1)
-    grey_into(img, grey)
     do_h = h_starts.shape[0] > 0
     do_v = col_b.shape[0] > 0
+    if not (do_h or do_v):
+        grey_into(img, out)
+        return small
+    grey_into(img, grey)
     if do_h and do_v:
         if vertical_first:
             vertical_pass(grey, width, width, col_b, v_taps, tmp, width)
@@ -340,8 +343,6 @@ def resize_image(img, h_starts, h_taps, col_b, v_starts, v_taps, vertical_first,
             vertical_pass(tmp, w_out, w_out, col_b, v_taps, out, w_out)
     elif do_h:
         horizontal_pass(grey, height, width, h_starts, h_taps, out, w_out, 1)
-    elif do_v:
-        vertical_pass(grey, width, width, col_b, v_taps, out, w_out)
     else:
-        out[:] = grey[:height * width]
+        vertical_pass(grey, width, width, col_b, v_taps, out, w_out)
     return small

@@ -133,14 +133,20 @@ def test_resize_kernel_matches_slow_reference(h, w, h_out, w_out, kind, seed):
     np.testing.assert_array_equal(resize_plane(plane, *tables), ref_resize(plane, w_out, h_out))
 
 
-def fused_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``resize_image`` (grey conversion fused with the resize) of one H x W (x C) image."""
+def fused_resize(img: np.ndarray, size: tuple[int, int], out_rows: int | None = None) -> np.ndarray:
+    """``resize_image`` (grey conversion fused with the resize) of one H x W (x C) image.
+
+    With ``out_rows``, only that many rows are computed and returned.
+    """
     arr = img[:, :, None] if img.ndim == 2 else img
     h, w = arr.shape[:2]
     row_b, row_c, col_b, col_c, vfirst = read_only_tables(resize_tables((w, h), size))
     h_starts, h_taps, v_starts, v_taps, grey, tmp, small = resize_work(h, w, row_b, row_c, col_b, col_c)
-    out = resize_image(np.ascontiguousarray(arr), h_starts, h_taps, col_b, v_starts, v_taps, vfirst, grey, tmp, small)
+    rows = size[1] if out_rows is None else out_rows
+    out = resize_image(np.ascontiguousarray(arr), h_starts, h_taps, col_b, v_starts, v_taps, vfirst, grey, tmp,
+                       small, rows)
     assert out.dtype == np.int32 and out.shape == (size[1], size[0])
+    out = out[:rows]
     assert out.min() >= 0 and out.max() <= 255
     return out.astype(np.uint8)
 
@@ -178,6 +184,19 @@ def test_fused_resize_odd_sizes(shape, size, channels):
         else:
             expected = pil_grey_lanczos(img, size)
         np.testing.assert_array_equal(fused_resize(img, size), expected, err_msg=f"{full} -> {size} {kind}")
+
+
+def test_fused_resize_first_rows_only():
+    """``out_rows`` (phash_simple keeps the first n rows): those rows equal the full resize's."""
+    from imagesets import photo_variants
+
+    rng = np.random.default_rng(13)
+    images = photo_variants(np.random.default_rng(14), 8) + [rng.integers(0, 256, (50, 300, 3), dtype=np.uint8)]
+    for img in images:
+        for size, rows in [((32, 32), 8), ((32, 32), 1), ((64, 64), 16), ((40, 5), 2), ((33, 33), 33),
+                           ((img.shape[1], 32), 8), ((32, img.shape[0]), 8)]:
+            expected = pil_grey_lanczos(img, size)[:rows]
+            np.testing.assert_array_equal(fused_resize(img, size, rows), expected, err_msg=f"{img.shape} {size}")
 
 
 @settings(max_examples=30, deadline=None)

@@ -165,19 +165,25 @@ def phash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp, small)
+        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp,
+                     small, small.shape[0])
         phash_bits(small, hash_size, out[i])
     return out
 
 
 @njit(cache=True, nogil=True)
 def phash_simple_batch(stack, hash_size, cols, row_b, row_c, col_b, col_c, vertical_first):
-    """phash_simple of each image of an N x H x W x C stack; ``cols = min(n, N - 1)`` bits per row."""
+    """phash_simple of each image of an N x H x W x C stack; ``cols = min(n, N - 1)`` bits per row.
+
+    Only the first ``hash_size`` rows of the resized image are used, so only
+    they are computed (``resize_image``'s ``out_rows``).
+    """
     n = stack.shape[0]
     h_starts, h_taps, v_starts, v_taps, grey, tmp, small = resize_work(
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * cols), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp, small)
+        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp,
+                     small, hash_size)
         phash_simple_bits(small, hash_size, out[i])
     return out

@@ -70,7 +70,8 @@ def ahash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp, small)
+        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp,
+                     small, small.shape[0])
         ahash_bits(small, out[i])
     return out
 
@@ -87,7 +88,8 @@ def dhash_batch(stack, hash_size, dy, dx, row_b, row_c, col_b, col_c, vertical_f
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp, small)
+        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp,
+                     small, small.shape[0])
         k = 0
         for y in range(hash_size):
             for x in range(hash_size):

@@ -190,15 +190,16 @@ def padded_taps(bounds, coeffs):
 
 
 @njit(cache=True)
-def grey_into(img, dst):
-    """Pillow "L" of a C-contiguous ``H x W x C`` uint8 image into ``dst[:H*W]`` (flat, int32).
+def grey_into(img, dst, rows):
+    """Pillow "L" of the first ``rows`` rows of a C-contiguous ``H x W x C`` uint8 image.
 
-    ``C`` = 3 (RGB) or 4 (RGBA, alpha ignored): ``(R*19595 + G*38470 +
-    B*7471 + 0x8000) >> 16``; ``C`` = 1: the grey values themselves.
+    Written to ``dst[:rows*W]`` (flat, int32). ``C`` = 3 (RGB) or 4 (RGBA,
+    alpha ignored): ``(R*19595 + G*38470 + B*7471 + 0x8000) >> 16``; ``C`` =
+    1: the grey values themselves.
     """
-    height, width, channels = img.shape
+    width, channels = img.shape[1], img.shape[2]
     src = img.reshape(-1)
-    m = height * width
+    m = rows * width
     if channels == 3:
         for p in range(m):
             q = 3 * p
@@ -268,14 +269,15 @@ def horizontal_pass(src, rows, width, starts, taps, dst, dst_stride, dst_step):
 
 
 @njit(cache=True)
-def vertical_pass(src, src_stride, width, bounds, taps, dst, dst_stride):
+def vertical_pass(src, src_stride, width, bounds, taps, dst, dst_stride, n_out):
     """Vertical pass over a flat int32 image (row stride ``src_stride``), ``width`` columns.
 
-    Output row ``r`` goes to ``dst[r * dst_stride:][:width]``, rounded and
-    clipped to 0..255; ``bounds[r] = (ymin, count)``, ``taps[r, :count]``.
+    Output row ``r < n_out`` goes to ``dst[r * dst_stride:][:width]``,
+    rounded and clipped to 0..255; ``bounds[r] = (ymin, count)``,
+    ``taps[r, :count]``.
     """
     half = np.int32(1 << (PRECISION_BITS - 1))
-    for r in range(bounds.shape[0]):
+    for r in range(n_out):
         acc = dst[r * dst_stride:r * dst_stride + width]
         for x in range(width):
             acc[x] = half
@@ -311,38 +313,49 @@ def resize_work(height, width, row_b, row_c, col_b, col_c):
 
 
 @njit(cache=True)
-def resize_image(img, h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp, small):
+def resize_image(img, h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp, small, out_rows):
     """Pillow ``convert('L').resize(size, LANCZOS)`` of one ``H x W x C`` uint8 image.
 
     ``C`` = 1 (grey), 3 or 4. The arguments come from :func:`resize_work`
     (``col_b``: the vertical bounds of ``resize_tables``); the result is
     written to ``small`` (int32, values 0..255), which is returned. Same
     passes, order and rounding as :func:`resize_plane`.
+
+    Only the first ``out_rows`` rows of the result are computed (the input
+    rows they need are converted and resampled, no others); the other rows
+    of ``small`` are left as they were, or (narrow results) hold values of
+    no meaning. ``out_rows = h_out`` computes everything.
     """
     height, width = img.shape[0], img.shape[1]
     h_out, w_out = small.shape
     out = small.reshape(-1)
     do_h = h_starts.shape[0] > 0
     do_v = col_b.shape[0] > 0
+    out_rows = min(out_rows, h_out)
     if not (do_h or do_v):
-        grey_into(img, out)
+        grey_into(img, out, out_rows)
         return small
-    grey_into(img, grey)
+    need = out_rows  # input rows the kept output rows depend on
+    if do_v:
+        need = 0
+        for r in range(out_rows):
+            need = max(need, col_b[r, 0] + col_b[r, 1])
+    grey_into(img, grey, need)
     if do_h and do_v:
         if vertical_first:
-            vertical_pass(grey, width, width, col_b, v_taps, tmp, width)
-            horizontal_pass(tmp, h_out, width, h_starts, h_taps, out, w_out, 1)
+            vertical_pass(grey, width, width, col_b, v_taps, tmp, width, out_rows)
+            horizontal_pass(tmp, out_rows, width, h_starts, h_taps, out, w_out, 1)
         elif w_out < LANES:
             # narrow result (ahash, dhash): the vertical accumulation over
             # w_out columns would not vectorise; write the horizontal pass
             # transposed and run the vertical pass as dot products along it
-            horizontal_pass(grey, height, width, h_starts, h_taps, tmp, 1, height)
+            horizontal_pass(grey, need, width, h_starts, h_taps, tmp, 1, height)
             horizontal_pass(tmp, w_out, height, v_starts, v_taps, out, 1, w_out)
         else:
-            horizontal_pass(grey, height, width, h_starts, h_taps, tmp, w_out, 1)
-            vertical_pass(tmp, w_out, w_out, col_b, v_taps, out, w_out)
+            horizontal_pass(grey, need, width, h_starts, h_taps, tmp, w_out, 1)
+            vertical_pass(tmp, w_out, w_out, col_b, v_taps, out, w_out, out_rows)
     elif do_h:
-        horizontal_pass(grey, height, width, h_starts, h_taps, out, w_out, 1)
+        horizontal_pass(grey, out_rows, width, h_starts, h_taps, out, w_out, 1)
     else:
-        vertical_pass(grey, width, width, col_b, v_taps, out, w_out)
+        vertical_pass(grey, width, width, col_b, v_taps, out, w_out, out_rows)
     return small

@@ -427,6 +427,7 @@ def whash_batch(stack, row_b, row_c, col_b, col_c, vertical_first,
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, side * side), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp, small)
+        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp,
+                     small, small.shape[0])
         whash_bits(small, haar_levels, remove_ll, dec_lo, dwt_level, out[i])
     return out

@@ -150,17 +150,6 @@ def test_wavedec2_approximation_matches_pywt(wavelet):
                     assert fused.shape == ref.shape and np.array_equal(fused, ref), (shape, levels, kind)
 
 
-def test_dwt_rows_is_dwt_axis_1():
-    rng = np.random.default_rng(6)
-    for wavelet in ("haar", "db4"):
-        dec_lo, dec_hi = filters(wavelet)[:2]
-        for shape in [(1, 1), (3, 8), (8, 3), (67, 128), (9, 9)]:
-            for kind in range(3):
-                x = _test_array(rng, shape, kind)
-                for filt in (dec_lo, dec_hi):
-                    assert np.array_equal(wk.dwt_rows(x, filt), wk.dwt_axis(x, filt, 1)), (wavelet, shape)
-
-
 def _packed_reference(coeffs: list) -> np.ndarray:
     """PyWavelets' wavedec2 output in the Mallat layout of ``haar_wavedec2_packed``."""
     out = np.zeros((coeffs[-1][0].shape[0] * 2,) * 2)

@@ -86,7 +86,7 @@ def colorhash_bits(counts, n_pixels, binbits, out):
             k += 1
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def _classify(src, classes, m, step, cg, cb):
     """:func:`pixel_classes` of ``m`` pixels ``src[step*p], src[step*p + cg], src[step*p + cb]``."""
     for p in range(m):

@@ -62,30 +62,16 @@ def dwt_taps(n, f):
 
 
 @njit(cache=True)
-def dwt_axis0_8(x, filt):
-    """:func:`dwt_axis` along axis 0 for an 8-tap filter (db4), the sum of each output in a register."""
-    return dwt_axis0_8_into(x, filt, False)
-
-
-@njit(cache=True)
-def dwt_axis0_8_t(x, filt):
-    """Transpose of :func:`dwt_axis0_8`: ``(cols, n_out)``.
-
-    Two of them make one 2-D level: ``dwt_axis0_8_t(dwt_axis0_8_t(x))`` is
-    ``dwt_axis(dwt_axis(x, f, 0), f, 1)`` (the second pass runs along axis 0
-    of the transposed intermediate, which is axis 1 of the untransposed
-    one), without any transpose copy.
-    """
-    return dwt_axis0_8_into(x, filt, True)
-
-
-@njit(cache=True)
 def dwt_axis0_8_into(x, filt, transposed):
-    """Axis-0 pass of an 8-tap filter; the output ``(n_out, cols)``, or its transpose.
+    """:func:`dwt_axis` along axis 0 for an 8-tap filter (db4): ``(n_out, cols)``, or its transpose.
 
     Same terms in the same order as the general loop (``0.0``, then ``k = 0
     .. 7``); the eight source rows of an output are read together, so LLVM
-    vectorises across columns without storing partial sums.
+    vectorises across columns without storing partial sums. Two transposed
+    passes make one 2-D level: ``into(into(x, f, True), f, True)`` is
+    ``dwt_axis(dwt_axis(x, f, 0), f, 1)`` (the second pass runs along axis 0
+    of the transposed intermediate, i.e. axis 1 of the untransposed one),
+    without any transpose copy.
     """
     rows, cols = x.shape
     taps, pos = dwt_taps(rows, 8)
@@ -124,7 +110,8 @@ def dwt_axis0_8_into(x, filt, transposed):
             for c in range(cols):
                 out[c, o] = row[c]
         else:
-            out[o, :] = row
+            for c in range(cols):
+                out[o, c] = row[c]
     return out
 
 
@@ -139,7 +126,7 @@ def dwt_axis(x, filt, axis):
     rows, cols = x.shape
     f = filt.shape[0]
     if axis == 0 and f == 8:
-        return dwt_axis0_8(x, filt)
+        return dwt_axis0_8_into(x, filt, False)
     if axis == 0:
         taps, pos = dwt_taps(rows, f)
         out = np.zeros((taps.shape[0], cols), dtype=np.float64)
@@ -172,26 +159,14 @@ def dwt2(x, dec_lo, dec_hi):
 
 
 @njit(cache=True)
-def dwt_rows(x, filt):
-    """:func:`dwt_axis` along axis 1, computed as the axis-0 pass of the transpose.
-
-    The axis-0 loop runs along contiguous rows (LLVM vectorises it across
-    columns, each output keeping its own order of summation); the direct
-    axis-1 loop is a scalar sum per output through the index tables.
-    Same operations per output, so the same values.
-    """
-    return np.ascontiguousarray(dwt_axis(np.ascontiguousarray(x.T), filt, 0).T)
-
-
-@njit(cache=True)
 def wavedec2_ll(x, dec_lo, levels):
     """Approximation of a ``levels``-level 2-D DWT (``pywt.wavedec2(...)[0]``)."""
     ll = x.copy()
     for _ in range(levels):
         if dec_lo.shape[0] == 8:
-            ll = dwt_axis0_8_t(dwt_axis0_8_t(ll, dec_lo), dec_lo)
+            ll = dwt_axis0_8_into(dwt_axis0_8_into(ll, dec_lo, True), dec_lo, True)
         else:
-            ll = dwt_rows(dwt_axis(ll, dec_lo, 0), dec_lo)
+            ll = dwt_axis(dwt_axis(ll, dec_lo, 0), dec_lo, 1)
     return ll
 
 

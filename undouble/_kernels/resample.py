@@ -341,21 +341,32 @@ def resize_image(img, h_starts, h_taps, col_b, v_starts, v_taps, vertical_first,
         for r in range(out_rows):
             need = max(need, col_b[r, 0] + col_b[r, 1])
     grey_into(img, grey, need)
-    if do_h and do_v:
-        if vertical_first:
-            vertical_pass(grey, width, width, col_b, v_taps, tmp, width, out_rows)
-            horizontal_pass(tmp, out_rows, width, h_starts, h_taps, out, w_out, 1)
-        elif w_out < LANES:
-            # narrow result (ahash, dhash): the vertical accumulation over
-            # w_out columns would not vectorise; write the horizontal pass
-            # transposed and run the vertical pass as dot products along it
-            horizontal_pass(grey, need, width, h_starts, h_taps, tmp, 1, height)
-            horizontal_pass(tmp, w_out, height, v_starts, v_taps, out, 1, w_out)
-        else:
-            horizontal_pass(grey, need, width, h_starts, h_taps, tmp, w_out, 1)
-            vertical_pass(tmp, w_out, w_out, col_b, v_taps, out, w_out, out_rows)
-    elif do_h:
-        horizontal_pass(grey, out_rows, width, h_starts, h_taps, out, w_out, 1)
+    narrow = do_h and do_v and not vertical_first and w_out < LANES
+    # stage 1: the vertical pass first (Pillow's order, or no horizontal pass)
+    if do_v and (vertical_first or not do_h):
+        vertical_pass(grey, width, width, col_b, v_taps, tmp if do_h else out, width if do_h else w_out,
+                      out_rows)
+    if not do_h:
+        return small
+    # stage 2: the horizontal pass; narrow results (ahash, dhash) write it
+    # transposed, so that the vertical pass runs as dot products along it
+    # (the row accumulation over w_out < LANES columns would not vectorise)
+    # (one call site each: every call of a pass is compiled into each kernel)
+    src, rows, dst, dst_stride, dst_step = grey, out_rows, out, w_out, 1
+    if vertical_first:
+        src = tmp
+    elif do_v:
+        rows = need
+        dst = tmp
+        if narrow:
+            dst_stride = 1
+            dst_step = height
+    horizontal_pass(src, rows, width, h_starts, h_taps, dst, dst_stride, dst_step)
+    if vertical_first or not do_v:
+        return small
+    # stage 3: the vertical pass after the horizontal one
+    if narrow:
+        horizontal_pass(tmp, w_out, height, v_starts, v_taps, out, 1, w_out)
     else:
-        vertical_pass(grey, width, width, col_b, v_taps, out, w_out, out_rows)
+        vertical_pass(tmp, w_out, w_out, col_b, v_taps, out, w_out, out_rows)
     return small

@@ -5,9 +5,9 @@ Generates a folder of a few thousand small photo-like images (JPEG and PNG,
 
 1. ``import_data + compute_hash`` on a cold cache (every file decoded and hashed),
 2. the same on the warm cache (nothing decoded),
-3. and, for the whole job, ``group()`` after each (keeper ranking reads image
-   headers and, for equal resolutions, decodes the group's files to compare
-   sharpness: that part is not cached),
+3. and, for the whole job, ``group()`` after each (the keeper ranking uses the
+   resolution, file size and sharpness recorded at import, which the cache
+   keeps as well: no file is opened),
 
 and optionally the command line end to end (``--cli``: two ``undouble scan`` runs in
 fresh processes, Numba import included).  The Numba kernels are loaded before the

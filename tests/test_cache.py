@@ -360,3 +360,44 @@ def test_blur_round_trip_and_an_older_schema_is_emptied(tmp_path):
     conn.close()
     with HashCache(path) as cache:
         assert cache.count() == 0
+
+
+def test_prune_removes_rows_of_gone_and_changed_files_only(tmp_path, capsys):
+    import sqlite3
+
+    from undouble.cli import main
+
+    files = {name: tmp_path / name for name in ("kept.jpg", "changed.jpg", "gone.jpg")}
+    for f in files.values():
+        f.write_bytes(b"x" * 10)
+    words = np.array([1], np.uint64)
+
+    def entry(f):
+        st = os.stat(f)
+        return CacheEntry(str(f), st.st_size, st.st_mtime_ns, words, 64, None, (8, 8), 3, 2)
+
+    path = tmp_path / "c.sqlite3"
+    with HashCache(path) as cache:
+        cache.store([entry(f) for f in files.values()], ("key-a", "{a}"))
+        cache.store([entry(files["changed.jpg"])], ("key-b", "{b}"))
+        assert cache.count() == 4
+    files["changed.jpg"].write_bytes(b"y" * 11)
+    files["gone.jpg"].unlink()
+
+    assert main(["cache", "--cache", str(path)]) == 0
+    assert "4 rows" in capsys.readouterr().out
+    assert main(["cache", "--cache", str(path), "--prune"]) == 0
+    assert "removed 3 stale rows, 1 left" in capsys.readouterr().out
+    with HashCache(path) as cache:
+        assert list(cache.lookup([str(files["kept.jpg"])], "key-a")) == [str(files["kept.jpg"])]
+        assert cache.prune() == 0  # nothing stale any more
+    conn = sqlite3.connect(path)
+    assert [k for (k,) in conn.execute("SELECT key FROM params")] == ["key-a"]  # key-b had only stale rows
+    conn.close()
+    assert files["kept.jpg"].read_bytes() == b"x" * 10 and files["changed.jpg"].exists()  # files untouched
+
+    assert main(["cache", "--cache", str(path), "--clear"]) == 0
+    assert "removed 1 rows" in capsys.readouterr().out
+    assert main(["cache", "--cache", str(tmp_path / "none.sqlite3")]) == 0
+    assert "no hash cache yet" in capsys.readouterr().out
+    assert not (tmp_path / "none.sqlite3").exists()

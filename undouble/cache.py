@@ -514,6 +514,59 @@ class HashCache:
             self._retry(lambda: conn.execute("DELETE FROM params"))
         self._run("clear", wipe, None)
 
+    def prune(self, vacuum: bool = True) -> int:
+        """Remove the rows that can never be hits again, and unused hash keys.
+
+        A row is stale when its file is gone or has another size or
+        modification time now (it was changed, and will be hashed again under a
+        new row). Nothing else is touched, so a cache shared by several runs and
+        folders keeps every row still valid. Files on a drive that is not
+        mounted look gone: their rows are removed too (they are only hashed
+        again next time).
+
+        Parameters
+        ----------
+        vacuum : bool, default True
+            Then give the freed pages back to the file system (``VACUUM``); when
+            another process is using the cache this is skipped, and the pages
+            are reused by later writes instead.
+
+        Returns
+        -------
+        int
+            Rows removed (0 when the cache is disabled).
+        """
+        def sweep(conn: sqlite3.Connection) -> int:
+            rows = conn.execute("SELECT DISTINCT path, size, mtime_ns FROM hashes").fetchall()
+            stale = [(path, size, mtime_ns) for path, size, mtime_ns in rows
+                     if file_stat(path) != (int(size), int(mtime_ns))]
+
+            def transaction() -> int:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    before = conn.total_changes
+                    conn.executemany("DELETE FROM hashes WHERE path = ? AND size = ? AND mtime_ns = ?", stale)
+                    removed = conn.total_changes - before
+                    conn.execute("DELETE FROM params WHERE key NOT IN (SELECT DISTINCT params FROM hashes)")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                    raise
+                return removed
+
+            removed = self._retry(transaction)
+            if vacuum and removed:
+                try:
+                    conn.execute("VACUUM")
+                except sqlite3.OperationalError as exc:  # busy: other users; pages are reused anyway
+                    logger.info("Hash cache %s: VACUUM skipped (%s).", self.path, exc)
+            return int(removed)
+
+        return self._run("prune", sweep, 0)
+
     def close(self) -> None:
         """Close the database connection."""
         with self._lock:

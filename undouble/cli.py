@@ -8,6 +8,7 @@
     undouble plot FOLDER --out DIR                    one PNG per group
     undouble hash FILES... [--method M]               ImageHash-compatible hex hashes
     undouble example                                  the whole job on the built-in example set
+    undouble cache [--prune | --clear] [--cache PATH] the hash cache: size, stale rows, emptying
 
 Results go to stdout; logs, progress bars and questions to stderr.  Exit codes:
 0 done, 1 the run failed (or, for ``hash`` and ``undo``, some file failed),
@@ -183,6 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
                                          "print the groups.")
     _add_hashing(example, threshold=DEFAULT_EXAMPLE_THRESHOLD)
     _add_output(example)
+
+    cache_cmd = sub.add_parser("cache", parents=[verbosity], help="show, prune or empty the hash cache",
+                               description="Print the hash cache's path and number of rows. --prune removes "
+                                           "the rows of files that are gone or changed since they were hashed "
+                                           "(files on a drive that is not mounted count as gone); --clear "
+                                           "removes every row. Image files are never touched.")
+    cache_cmd.add_argument("--cache", metavar="PATH", default=None,
+                           help="hash cache file (default: hashes.sqlite3 in the user cache folder)")
+    action = cache_cmd.add_mutually_exclusive_group()
+    action.add_argument("--prune", action="store_true", help="remove the rows that can never be used again")
+    action.add_argument("--clear", action="store_true", help="remove every row")
     return parser
 
 
@@ -352,8 +364,30 @@ def _log_to_current_stderr(logger: Any) -> None:
                 handler.release()
 
 
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from .cache import HashCache, default_cache_path
+
+    path = args.cache or default_cache_path()
+    if not os.path.exists(path):
+        print(f"{path}: no hash cache yet")
+        return EXIT_OK
+    with HashCache(path) as cache:
+        if not cache.enabled:
+            raise OSError(f"the hash cache {path} cannot be opened")
+        before = cache.count()
+        if args.prune:
+            removed = cache.prune()
+            print(f"{path}: removed {removed} stale rows, {cache.count()} left")
+        elif args.clear:
+            cache.clear()
+            print(f"{path}: removed {before} rows")
+        else:
+            print(f"{path}: {before} rows, {os.path.getsize(path)} bytes")
+    return EXIT_OK
+
+
 _COMMANDS = {"scan": _cmd_scan, "move": _cmd_move, "undo": _cmd_undo, "plot": _cmd_plot,
-             "hash": _cmd_hash, "example": _cmd_example}
+             "hash": _cmd_hash, "example": _cmd_example, "cache": _cmd_cache}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -237,6 +237,21 @@ def _is_busy(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _in_transaction(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], Any]) -> Any:
+    """``body(conn)`` inside ``BEGIN IMMEDIATE ... COMMIT``, rolled back if it raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = body(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        raise
+    return result
+
+
 # --------------------------------------------------------------------------- the cache
 class HashCache:
     """An SQLite cache of file hashes, safe to share between processes.
@@ -482,24 +497,15 @@ class HashCache:
             return 0
 
         def write(conn: sqlite3.Connection) -> int:
-            def transaction() -> int:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if desc:
-                        conn.execute("INSERT OR IGNORE INTO params (key, description) VALUES (?, ?)", (key, desc))
-                    conn.executemany("INSERT OR REPLACE INTO hashes (path, params, size, mtime_ns, packed, nbits,"
-                                     " segments, grid_h, grid_w, width, height, blur, blur_pixels, stored)"
-                                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    try:
-                        conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
-                    raise
+            def insert(c: sqlite3.Connection) -> int:
+                if desc:
+                    c.execute("INSERT OR IGNORE INTO params (key, description) VALUES (?, ?)", (key, desc))
+                c.executemany("INSERT OR REPLACE INTO hashes (path, params, size, mtime_ns, packed, nbits,"
+                              " segments, grid_h, grid_w, width, height, blur, blur_pixels, stored)"
+                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 return len(rows)
 
-            return self._retry(transaction)
+            return self._retry(lambda: _in_transaction(conn, insert))
 
         return self._run("store", write, 0)
 
@@ -541,23 +547,14 @@ class HashCache:
             stale = [(path, size, mtime_ns) for path, size, mtime_ns in rows
                      if file_stat(path) != (int(size), int(mtime_ns))]
 
-            def transaction() -> int:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    before = conn.total_changes
-                    conn.executemany("DELETE FROM hashes WHERE path = ? AND size = ? AND mtime_ns = ?", stale)
-                    removed = conn.total_changes - before
-                    conn.execute("DELETE FROM params WHERE key NOT IN (SELECT DISTINCT params FROM hashes)")
-                    conn.execute("COMMIT")
-                except BaseException:
-                    try:
-                        conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
-                    raise
+            def delete(c: sqlite3.Connection) -> int:
+                before = c.total_changes
+                c.executemany("DELETE FROM hashes WHERE path = ? AND size = ? AND mtime_ns = ?", stale)
+                removed = c.total_changes - before
+                c.execute("DELETE FROM params WHERE key NOT IN (SELECT DISTINCT params FROM hashes)")
                 return removed
 
-            removed = self._retry(transaction)
+            removed = self._retry(lambda: _in_transaction(conn, delete))
             if vacuum and removed:
                 try:
                     conn.execute("VACUUM")

@@ -266,9 +266,9 @@ def test_colorhash_kernel_matches_numpy_reference():
 
 def _fast_counts(img: np.ndarray) -> np.ndarray:
     arr = np.ascontiguousarray(img[:, :, None] if img.ndim == 2 else img)
-    classes = np.zeros(arr.shape[0] * arr.shape[1], dtype=np.uint8)
+    classes = np.zeros(arr.shape[0] * arr.shape[1], dtype=np.int32)
     counts = np.zeros(ck.N_COUNTS, dtype=np.int64)
-    ck.pixel_classes(arr, classes)
+    ck.pixel_classes(arr, classes, np.zeros((3, classes.shape[0]), dtype=np.uint8))
     ck.class_counts(classes, classes.shape[0], counts)
     return counts
 
@@ -289,14 +289,37 @@ def test_pixel_classes_match_per_pixel_kernel():
 
 
 def test_pixel_classes_all_colours():
-    """Every 24-bit colour once: the counts of the batch kernel equal the plain numpy/Pillow ones."""
+    """Every 24-bit colour once: each pixel's class and the counts equal the plain numpy/Pillow ones.
+
+    The batch kernel classifies by thresholds on float32 quotients
+    (``colorhash._classify``); this checks every colour it can see against
+    Pillow's own L and HSV, pixel by pixel.
+    """
     v = np.arange(1 << 24, dtype=np.uint32).reshape(4096, 4096)
     rgb = np.empty((4096, 4096, 3), dtype=np.uint8)
     rgb[..., 0] = v >> 16
     rgb[..., 1] = (v >> 8) & 255
     rgb[..., 2] = v & 255
+    pil = Image.fromarray(rgb)
+    lum = np.asarray(pil.convert("L")).ravel()
+    hsv = np.asarray(pil.convert("HSV")).reshape(-1, 3)
+    hue, sat = hsv[:, 0].astype(np.int32), hsv[:, 1]
+    hue_bin = np.minimum(5, hue * 6 // 255)
+    expected = np.select([lum < 32, sat < 85, sat < 170, sat == 170], [0, 1, 3 + hue_bin, 2], 9 + hue_bin)
+    classes = np.zeros(rgb.shape[0] * rgb.shape[1], dtype=np.int32)
+    ck.pixel_classes(rgb, classes, np.zeros((3, classes.shape[0]), dtype=np.uint8))
+    wrong = np.flatnonzero(classes != expected)
+    assert wrong.size == 0, [(tuple(rgb.reshape(-1, 3)[i]), int(classes[i]), int(expected[i])) for i in wrong[:5]]
     ref_counts, _ = numpy_colorhash(rgb, 3)
     assert np.array_equal(_fast_counts(rgb), ref_counts)
+
+
+def test_colour_threshold_finder():
+    """``_threshold`` returns the smallest value of the upper levels, and refuses levels that interleave."""
+    values = np.array([0.1, 0.5, 0.2, 0.9], dtype=np.float32)
+    assert ck._threshold(values, np.array([0, 1, 0, 1]), 1) == np.float32(0.5)
+    with pytest.raises(RuntimeError):
+        ck._threshold(np.array([1.0, 2.0, 3.0], dtype=np.float32), np.array([0, 1, 0]), 1)
 
 
 # --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from PIL import Image
 from undouble._kernels import dct as dctk
 from undouble._kernels.bits import pack_rows, unpack_rows
 from undouble._kernels.color import rgb_to_l
+from undouble._kernels.median import median_of, select_in_place
 from undouble._kernels.resample import LANES, padded_taps, resize_image, resize_plane, resize_work
 from undouble.hashes import read_only_tables, to_grey_stack
 from undouble.resample import resize_lanczos, resize_tables
@@ -322,6 +323,33 @@ def test_median_matches_numpy():
         for values in (rng.standard_normal(size), rng.integers(-3, 4, size).astype(np.float64),
                        np.zeros(size), rng.standard_normal(size) * 10.0 ** rng.integers(-200, 200, size)):
             assert dctk.median(values) == np.median(values)
+
+
+def test_selection_median_matches_numpy_and_sort():
+    """Quickselect median (phash, whash): numpy's median, and ``select_in_place`` is the sorted value."""
+    rng = np.random.default_rng(6)
+    for size in [1, 2, 3, 4, 5, 63, 64, 65, 196, 197, 1000]:
+        families = (rng.standard_normal(size), rng.integers(0, 3, size).astype(np.float64),
+                    np.sort(rng.standard_normal(size)), np.sort(rng.standard_normal(size))[::-1].copy(),
+                    np.full(size, -0.5), np.where(rng.random(size) < 0.5, 0.0, -0.0))
+        for values in families:
+            before = values.copy()
+            assert median_of(values) == np.median(values)
+            np.testing.assert_array_equal(values, before)  # the input is left as it was
+            for k in {0, size // 2, size - 1}:
+                work = values.copy()
+                assert select_in_place(work, k) == np.sort(values)[k]
+                assert np.all(work[:k] <= work[k]) and np.all(work[k + 1:] >= work[k])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, width=64), min_size=1, max_size=300))
+def test_selection_median_hypothesis(values):
+    arr = np.array(values, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = np.median(arr)
+    got = median_of(arr)
+    assert got == expected or (np.isnan(got) and np.isnan(expected))
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 64, 127, 128, 129, 200, 1000, 5000])

@@ -7,8 +7,8 @@ algorithm as the reference, so the float64 coefficients are bit-identical,
 including the exact zeros of uniform and symmetric images that decide median
 ties. A matrix DCT does not have that property.
 
-The thresholds reproduce numpy's arithmetic: ``numpy.median`` (sort, mean of
-the two middle values in float64) and ``ndarray.mean`` (pairwise summation,
+The thresholds reproduce numpy's arithmetic: ``numpy.median`` (the middle value, or the float64
+mean of the two middle values) and ``ndarray.mean`` (pairwise summation,
 chunked the way numpy's buffered reduction chunks a 2-D block).
 """
 import numpy as np
@@ -16,6 +16,7 @@ import rocket_fft  # noqa: F401  (registers scipy.fft for Numba)
 import scipy.fft
 from numba import njit
 
+from .median import median_of
 from .resample import resize_image, resize_work
 
 # numpy's pairwise summation: blocks of at most this many values are summed
@@ -50,12 +51,8 @@ def dct_last_axis(plane):
 
 @njit(cache=True)
 def median(values):
-    """``numpy.median`` of a 1-D float64 array (float64 mean of the middle pair)."""
-    s = np.sort(values)
-    m = s.shape[0]
-    if m % 2 == 1:
-        return s[m // 2]
-    return (s[m // 2 - 1] + s[m // 2]) / 2.0
+    """``numpy.median`` of a 1-D float64 array (float64 mean of the middle pair), by selection."""
+    return median_of(values)
 
 
 @njit(cache=True)

@@ -25,6 +25,7 @@ compiles once.
 import numpy as np
 from numba import njit
 
+from .median import median_of
 from .resample import resize_image, resize_work
 
 
@@ -338,27 +339,8 @@ def remove_haar_ll(x, levels):
 
 @njit(cache=True)
 def median(values):
-    """numpy's median of a 2-D array: middle value, or the float64 mean of the two.
-
-    Shell sort (gaps 1, 4, 13, ...) of a flat copy: small to compile.
-    """
-    flat = values.ravel().copy()
-    n = flat.shape[0]
-    gap = 1
-    while gap < n // 3:
-        gap = 3 * gap + 1
-    while gap >= 1:
-        for i in range(gap, n):
-            v = flat[i]
-            j = i
-            while j >= gap and flat[j - gap] > v:
-                flat[j] = flat[j - gap]
-                j -= gap
-            flat[j] = v
-        gap //= 3
-    if n % 2 == 1:
-        return flat[n // 2]
-    return (flat[n // 2 - 1] + flat[n // 2]) / 2.0
+    """numpy's median of a 2-D array (:func:`undouble._kernels.median.median_of` of its values)."""
+    return median_of(values.ravel())
 
 
 @njit(cache=True)

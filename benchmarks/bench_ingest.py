@@ -19,7 +19,8 @@ What is measured
   (phash, hash_size 8, dim 128 x 128). Time excludes starting Python and
   importing the package; peak memory is the process's maximum RSS.
 
-  - ``undouble`` (this package), ``n_jobs=--jobs``.
+  - ``undouble`` (this package), ``n_jobs=--jobs``, run by ``--python``
+    (default: the interpreter running the benchmark).
   - ``undouble 1.4`` (``pip install undouble==1.4.*`` in a separate venv,
     ``--old-python``), its thumbnail cache cleared first (it lives in
     ``tempfile.gettempdir()/clustimage``; the run gets a private TMPDIR).
@@ -267,10 +268,11 @@ def old_env(scratch: Path) -> dict:
     return env
 
 
-def end_to_end(folder: Path, jobs: int, old_python: str | None, repeat: int) -> list[tuple[str, dict]]:
+def end_to_end(folder: Path, jobs: int, old_python: str | None, repeat: int,
+               python: str = sys.executable) -> list[tuple[str, dict]]:
     best: dict[str, dict] = {}
     contenders = [("bare cv2 loop (IMREAD_REDUCED_COLOR_8)", sys.executable, BARE, (str(folder), str(jobs)), None),
-                  ("undouble (this package)", sys.executable, OURS, (str(folder), str(jobs), "auto"), None)]
+                  ("undouble (this package)", python, OURS, (str(folder), str(jobs), "auto"), None)]
     for r in range(repeat):  # interleaved, best of `repeat`: the machine is shared
         for name, python, code, args, env in (contenders if r % 2 == 0 else contenders[::-1]):
             res = run_script(python, code, *args, env=env)
@@ -283,7 +285,7 @@ def end_to_end(folder: Path, jobs: int, old_python: str | None, repeat: int) -> 
     one.mkdir(parents=True)
     first_jpeg = sorted(p for p in folder.iterdir() if p.suffix == ".jpg")[0]
     shutil.copy(first_jpeg, one / first_jpeg.name)
-    startup = min((run_script(sys.executable, OURS, str(one), str(jobs), "auto") for _ in range(repeat)),
+    startup = min((run_script(python, OURS, str(one), str(jobs), "auto") for _ in range(repeat)),
                   key=lambda r: r["seconds"])
     rows.append(("undouble on 1 file (start-up cost)", startup))
     if old_python:  # once: it is slow
@@ -422,6 +424,10 @@ def main() -> None:
     parser.add_argument("--style", choices=("noisy", "smooth"), default="noisy", help="JPEG content (entropy)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--python", default=sys.executable,
+                        help="interpreter that runs undouble end to end (default: this one); for instance a venv "
+                             "made with 'pip install .' alone, as a user gets it: without the test extras' SciPy, "
+                             "which rocket-fft's Numba hook imports at start-up (about 0.3 s)")
     parser.add_argument("--old-python", default="/tmp/venv-old/bin/python",
                         help="python of a venv with undouble==1.4.* ('' to skip)")
     parser.add_argument("--accuracy", action="store_true", help="only the reduced-decoding accuracy")
@@ -446,7 +452,7 @@ def main() -> None:
         print(f"undouble 1.4 not found at {args.old_python}: skipped", file=sys.stderr)
     if not args.no_decoders:
         decoders(paths, args.jobs, args.repeat)
-    rows = end_to_end(photos, args.jobs, old, args.repeat)
+    rows = end_to_end(photos, args.jobs, old, args.repeat, args.python)
     print_table(rows, args.jobs)
 
 

@@ -1,20 +1,21 @@
 """DCT-based hash kernels (phash, phash_simple): plain arrays in and out.
 
-The DCT is ``scipy.fft.dct`` called inside Numba through rocket-fft (its
-import registers the ``scipy.fft`` overloads; ``rocket_fft.scipy_like()`` is a
-deprecated no-op in 0.4 and is not needed). It runs the same pocketfft/DUCC
-algorithm as the reference, so the float64 coefficients are bit-identical,
+The DCT is rocket-fft's low-level ``dct`` (DUCC, the library behind
+``scipy.fft``; type 2, scale 1, not orthogonalised), called inside Numba on
+caller-provided output arrays. It runs the same algorithm as the reference,
+so the float64 coefficients are bit-identical to ``scipy.fftpack.dct``,
 including the exact zeros of uniform and symmetric images that decide median
-ties. A matrix DCT does not have that property.
+ties. A matrix DCT does not have that property. The low-level interface
+needs no SciPy, so SciPy is not a dependency of the package (the tests
+compare against it).
 
 The thresholds reproduce numpy's arithmetic: ``numpy.median`` (the middle value, or the float64
 mean of the two middle values) and ``ndarray.mean`` (pairwise summation,
 chunked the way numpy's buffered reduction chunks a 2-D block).
 """
 import numpy as np
-import rocket_fft  # noqa: F401  (registers scipy.fft for Numba)
-import scipy.fft
 from numba import njit
+from rocket_fft import lowlevel
 
 from .median import median_of
 from .resample import resize_image, resize_work
@@ -27,9 +28,18 @@ _NPY_BUFSIZE = 8192
 
 
 @njit(cache=True)
+def dct_axis(plane, axis):
+    """Unnormalised DCT-II (``scipy.fftpack.dct(plane, axis=axis)``) of a 2-D float64 array."""
+    out = np.empty(plane.shape, dtype=np.float64)
+    axes = np.full(1, axis, dtype=np.int64)
+    lowlevel.dct(plane, out, axes, 2, 1.0, False, 1)
+    return out
+
+
+@njit(cache=True)
 def dct2(plane):
     """Unnormalised 2-D DCT-II of a float64 plane: along axis 0, then axis 1."""
-    return scipy.fft.dct(scipy.fft.dct(plane, axis=0), axis=1)
+    return dct_axis(dct_axis(plane, 0), 1)
 
 
 @njit(cache=True)
@@ -39,14 +49,14 @@ def dct2_top_left(plane, rows):
     Each row of the second DCT is transformed on its own, so the rows kept
     are those of the full 2-D transform (the tests compare them exactly).
     """
-    first = scipy.fft.dct(plane, axis=0)
-    return scipy.fft.dct(np.ascontiguousarray(first[:rows]), axis=1)
+    first = dct_axis(plane, 0)
+    return dct_axis(np.ascontiguousarray(first[:rows]), 1)
 
 
 @njit(cache=True)
 def dct_last_axis(plane):
     """Unnormalised DCT-II of each row of a float64 plane."""
-    return scipy.fft.dct(plane, axis=1)
+    return dct_axis(plane, 1)
 
 
 @njit(cache=True)

@@ -9,9 +9,9 @@ in six hue bins ``[0-42] [43-84] [85-127] [128-169] [170-212] [213-255]``.
 tests). The batch kernel splits the channels into planes, classifies every
 pixel in one flat float32 loop that LLVM vectorises (:func:`_classify`:
 comparisons with thresholds found at import, no double arithmetic), then
-counts the classes. Measured on 128 x 128 photos (``bench_hashes``), this is
-about 1.8x faster than the earlier loop over interleaved pixels with
-Pillow's double-precision steps.
+counts the classes. In ``bench_hashes`` (128 x 128 photos) this took colorhash
+from 7.2x ImageHash's speed (the earlier loop over interleaved pixels with
+Pillow's double-precision steps) to 13.7-21x.
 """
 import numpy as np
 from numba import njit

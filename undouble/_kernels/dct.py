@@ -60,12 +60,6 @@ def dct_last_axis(plane):
 
 
 @njit(cache=True)
-def median(values):
-    """``numpy.median`` of a 1-D float64 array (float64 mean of the middle pair), by selection."""
-    return median_of(values)
-
-
-@njit(cache=True)
 def pairwise_sum(a, start, count):
     """numpy's pairwise sum of the contiguous run ``a[start:start + count]``.
 
@@ -145,7 +139,7 @@ def phash_bits(small, hash_size, out):
         for x in range(hash_size):
             low[k] = d[y, x]
             k += 1
-    med = median(low)
+    med = median_of(low)
     for k in range(low.shape[0]):
         out[k] = low[k] > med
 

@@ -6,7 +6,6 @@ same bits as numpy. Quickselect (Hoare partition around a median-of-three
 pivot) finds them in linear expected time; on the 64 to 196 values of a
 phash or whash it takes a fraction of the time a sort does.
 """
-import numpy as np
 from numba import njit
 
 

@@ -338,12 +338,6 @@ def remove_haar_ll(x, levels):
 
 
 @njit(cache=True)
-def median(values):
-    """numpy's median of a 2-D array (:func:`undouble._kernels.median.median_of` of its values)."""
-    return median_of(values.ravel())
-
-
-@njit(cache=True)
 def whash_bits(small, haar_levels, remove_ll, dec_lo, dwt_level, out):
     """Wavelet hash bits of one resized ``S x S`` grey plane (values 0..255), written to ``out``.
 
@@ -363,7 +357,7 @@ def whash_bits(small, haar_levels, remove_ll, dec_lo, dwt_level, out):
         ll = haar_wavedec2_ll(px, dwt_level)
     else:
         ll = wavedec2_ll(px, dec_lo, dwt_level)
-    threshold = median(ll)
+    threshold = median_of(ll.ravel())
     k = 0
     for y in range(ll.shape[0]):
         for x in range(ll.shape[1]):

@@ -315,12 +315,50 @@ def test_pixel_classes_all_colours():
     assert np.array_equal(_fast_counts(rgb), ref_counts)
 
 
-def test_colour_threshold_finder():
-    """``_threshold`` returns the smallest value of the upper levels, and refuses levels that interleave."""
-    values = np.array([0.1, 0.5, 0.2, 0.9], dtype=np.float32)
-    assert ck._threshold(values, np.array([0, 1, 0, 1]), 1) == np.float32(0.5)
-    with pytest.raises(RuntimeError):
-        ck._threshold(np.array([1.0, 2.0, 3.0], dtype=np.float32), np.array([0, 1, 0]), 1)
+def _pillow_saturation(cr: np.ndarray, mx: np.ndarray) -> np.ndarray:
+    """Pillow's S from ``cr = max - min`` and ``max`` (float32 quotient, float64 scaling)."""
+    q = cr.astype(np.float32) / np.maximum(mx, 1).astype(np.float32)
+    return np.clip((q.astype(np.float64) * 255.0).astype(np.int64), 0, 255)
+
+
+def _pillow_hue_bin(h: np.ndarray) -> np.ndarray:
+    """Histogram bin of Pillow's hue from its float32 sector value ``h`` (``-1 <= h <= 5``)."""
+    wrapped = h.astype(np.float64) / 6.0 + 1.0
+    wrapped = np.where(wrapped >= 1.0, wrapped - 1.0, wrapped)
+    hue = np.clip((wrapped.astype(np.float32).astype(np.float64) * 255.0).astype(np.int64), 0, 255)
+    return np.minimum(5, hue * 6 // 255)
+
+
+def test_colour_rules_match_pillow_formulas():
+    """The integer rules of ``colorhash._classify`` on every pair they can see.
+
+    Saturation levels from ``3 cr >= mx``, ``3 cr >= 2 mx``, ``85 cr >= 57 mx``
+    against Pillow's float32 quotient; hue bins from ``85 n >= cr`` and
+    ``n == cr`` against Pillow's ``h = k +- n / cr`` for each sector.
+    (``test_pixel_classes_all_colours`` checks the kernel itself on every
+    colour against Pillow.)
+    """
+    mx, cr = (a.ravel() for a in np.meshgrid(np.arange(0, 256), np.arange(0, 256), indexing="ij"))
+    keep = cr <= mx
+    mx, cr = mx[keep], cr[keep]
+    sat = _pillow_saturation(cr, mx)
+    assert np.array_equal(sat >= 85, 3 * cr >= np.maximum(mx, 1))
+    assert np.array_equal(sat >= 170, 3 * cr >= 2 * np.maximum(mx, 1))
+    assert np.array_equal(sat >= 171, 85 * cr >= 57 * np.maximum(mx, 1))
+
+    cr, n = (a.ravel() for a in np.meshgrid(np.arange(1, 256), np.arange(0, 256), indexing="ij"))
+    keep = n <= cr
+    cr, n = cr[keep], n[keep]
+    d = n.astype(np.float32) / cr.astype(np.float32)
+    one, three, five = np.float32(1), np.float32(3), np.float32(5)
+    ramp = (85 * n >= cr).astype(np.int64) + (n == cr)
+    sectors = {"1 - d": (one - d, np.zeros_like(ramp)), "3 - d": (three - d, np.full_like(ramp, 2)),
+               "5 - d": (five - d, np.full_like(ramp, 4)), "1 + d": (one + d, ramp),
+               "3 + d": (three + d, 2 + ramp)}
+    for name, (h, expected) in sectors.items():
+        assert np.array_equal(_pillow_hue_bin(h), expected), name
+    possible = n < cr  # d - 1: r max, g min, b the middle channel, so n == cr needs g == b
+    assert np.array_equal(_pillow_hue_bin((d - one)[possible]), (4 + ramp)[possible])
 
 
 # --------------------------------------------------------------------------

@@ -8,10 +8,8 @@ in six hue bins ``[0-42] [43-84] [85-127] [128-169] [170-212] [213-255]``.
 :func:`colorhash_counts` is the plain per-pixel version (the reference of the
 tests). The batch kernel splits the channels into planes, classifies every
 pixel in one flat float32 loop that LLVM vectorises (:func:`_classify`:
-comparisons with thresholds found at import, no double arithmetic), then
-counts the classes. In ``bench_hashes`` (128 x 128 photos) this took colorhash
-from 7.2x ImageHash's speed (the earlier loop over interleaved pixels with
-Pillow's double-precision steps) to 13.7-21x.
+Pillow's divisions and double-precision steps become exact comparisons of
+small integers), then counts the classes.
 """
 import numpy as np
 from numba import njit
@@ -89,82 +87,42 @@ def colorhash_bits(counts, n_pixels, binbits, out):
             k += 1
 
 
-def _saturation_thresholds() -> tuple[np.float32, np.float32, np.float32]:
-    """Smallest float32 ``cr / mx`` whose Pillow saturation is >= 85, >= 170, >= 171.
-
-    Pillow's saturation is ``int(float64(float32(cr) / float32(mx)) * 255.0)``,
-    non-decreasing in the float32 quotient, so each test ``S >= k`` is the
-    test ``quotient >= threshold``. The thresholds are read off every
-    quotient that occurs (``0 <= cr <= mx <= 255``), checking that the two
-    sides are separated.
-    """
-    mx, cr = np.meshgrid(np.arange(1, 256), np.arange(0, 256), indexing="ij")
-    keep = cr <= mx
-    quotient = cr[keep].astype(np.float32) / mx[keep].astype(np.float32)
-    sat = np.clip((quotient.astype(np.float64) * 255.0).astype(np.int64), 0, 255)
-    return tuple(_threshold(quotient, sat, k) for k in (85, 170, 171))
-
-
-def _hue_values() -> tuple[np.ndarray, np.ndarray]:
-    """Every float32 sector hue ``h`` Pillow can form, and its histogram bin.
-
-    With ``d`` the float32 quotient ``(mx - mid) / cr`` (``0 <= mx - mid <=
-    cr <= 255``), Pillow's ``h`` is one of ``1 - d``, ``d - 1``, ``1 + d``,
-    ``3 - d``, ``3 + d``, ``5 - d`` rounded to float32 (see :func:`_classify`).
-    Its bin follows :func:`undouble._kernels.color.hsv_hue` and :func:`hue_bin`.
-    """
-    cr, n = np.meshgrid(np.arange(1, 256), np.arange(0, 256), indexing="ij")
-    keep = n <= cr
-    d = n[keep].astype(np.float32) / cr[keep].astype(np.float32)
-    one, three, five = np.float32(1), np.float32(3), np.float32(5)
-    h = np.concatenate([one - d, d - one, one + d, three - d, three + d, five - d])
-    wrapped = h.astype(np.float64) / 6.0 + 1.0
-    wrapped = np.where(wrapped >= 1.0, wrapped - 1.0, wrapped)
-    hue = np.clip((wrapped.astype(np.float32).astype(np.float64) * 255.0).astype(np.int64), 0, 255)
-    return h, np.minimum(5, hue * 6 // 255)
-
-
-def _threshold(values: np.ndarray, levels: np.ndarray, k: int) -> np.float32:
-    """Smallest of ``values`` whose level is >= ``k``; every value below it has a level < ``k``."""
-    below, above = values[levels < k], values[levels >= k]
-    if below.size and above.size and not below.max() < above.min():
-        raise RuntimeError(f"colorhash: level {k} is not a threshold of the values")  # a bug, not bad input
-    return np.float32(above.min())
-
-
-_S85, _S170, _S171 = _saturation_thresholds()
-_h_all, _bin_all = _hue_values()
-# h >= 0 reaches bins 0..4 only (h <= 5 gives hue 212); h < 0 (red sector, g < b)
-# reaches bins 4 and 5
-_H1, _H2, _H3, _H4 = (_threshold(_h_all[_h_all >= 0], _bin_all[_h_all >= 0], k) for k in (1, 2, 3, 4))
-_H5 = _threshold(_h_all[_h_all < 0], _bin_all[_h_all < 0], 5)
-del _h_all, _bin_all
-
-
 @njit(cache=True)
 def _classify(rp, gp, bp, classes, m):
     """:func:`pixel_classes` of the ``m`` pixels ``(rp[p], gp[p], bp[p])`` (uint8 planes).
 
-    All in float32 (exact: integers below 2**24, and the two quotients
-    Pillow forms), no double arithmetic, two divisions per pixel. Pillow's hue
-    needs one quotient only: of ``rc, gc, bc = (mx - c) / cr``, the max
-    channel's is 0 and the min channel's is exactly 1, so with ``d`` the
-    middle channel's quotient, Pillow's float32 ``h`` is ``k +- d`` rounded
-    (``1 - d``, ``d - 1``, ``1 + d``, ``3 - d``, ``3 + d`` or ``5 - d`` by
-    which channel is max, in Pillow's r, g, b order, and which is min).
-    Saturation and hue bin are monotonic in the float32 quotients, so the
-    classes come from comparisons with thresholds computed at import
-    (:func:`_saturation_thresholds`, :func:`_hue_values`). The tests compare
-    every 24-bit colour with Pillow's HSV.
+    No division: every test Pillow's floating-point steps make is an exact
+    comparison of small integers here (held in float32, exact below 2**24,
+    which LLVM vectorises well).
+
+    - Black: ``L < 32`` with ``L = (R*19595 + G*38470 + B*7471 + 0x8000) >> 16``,
+      i.e. the weighted sum ``< 32 * 65536 - 0x8000``.
+    - Saturation: Pillow's ``S = int(float32(cr) / float32(mx) * 255.0)``
+      (``cr = mx - mn``) is non-decreasing in the exact ratio ``cr / mx``,
+      and over every ``0 <= cr <= mx <= 255`` it is ``>= 85`` exactly when
+      ``3 cr >= mx``, ``>= 170`` when ``3 cr >= 2 mx`` and ``>= 171`` when
+      ``85 cr >= 57 mx``.
+    - Hue bin: Pillow's float32 ``h`` is ``k +- d`` with ``d = n / cr``,
+      ``n = mx - mid`` (``mid`` the middle channel), ``k`` and the sign set by
+      which channel is max (in r, g, b order) and which is min. Over every
+      ``0 <= n <= cr <= 255`` the bin of a sector is fixed (``1 - d``: 0,
+      ``3 - d``: 2, ``5 - d``: 4) or steps up by one at ``d >= 1/85``
+      (``85 n >= cr``) and again at ``d == 1`` (``n == cr``): ``1 + d`` gives
+      0, 1, 2; ``3 + d`` 2, 3, 4; ``d - 1`` 4, 5 (``d == 1`` cannot occur
+      there: it needs ``g == b``).
+
+    ``tests/test_hashes_wavelet_color.py`` checks each rule against the
+    float formulas on every integer pair, and the classes of every 24-bit
+    colour against Pillow's own L and HSV.
     """
-    one = np.float32(1.0)
-    three = np.float32(3.0)
-    five = np.float32(5.0)
     zero = np.float32(0.0)
-    # black: L = (R*19595 + G*38470 + B*7471 + 0x8000) >> 16 < 32, i.e. the
-    # weighted sum < 32 * 65536 - 0x8000 (every partial sum is an integer
-    # below 2**24, exact in float32)
+    one = np.float32(1.0)
+    two = np.float32(2.0)
+    three = np.float32(3.0)
+    four = np.float32(4.0)
     black_limit = np.float32(32 * 65536 - 0x8000)
+    # Written as independent selects, not an if/elif chain: LLVM turns each
+    # into one blend, where nested branches cost extra mask arithmetic.
     for p in range(m):
         r = np.float32(rp[p])
         g = np.float32(gp[p])
@@ -173,29 +131,20 @@ def _classify(rp, gp, bp, classes, m):
         mx = max(r, max(g, b))
         mn = min(r, min(g, b))
         cr = mx - mn
-        sat = cr / max(mx, one)
-        d = (mx - (r + g + b - mx - mn)) / max(cr, one)
-        if r == mx:
-            h = one - d if g >= b else d - one
-        elif g == mx:
-            h = one + d if b <= r else three - d
-        else:
-            h = three + d if r <= g else five - d
-        if h < zero:
-            hbin = np.int32(4) + np.int32(h >= _H5)
-        else:
-            hbin = np.int32(h >= _H1) + np.int32(h >= _H2) + np.int32(h >= _H3) + np.int32(h >= _H4)
-        if weighted < black_limit:
-            c = np.int32(0)
-        elif sat < _S85:
-            c = np.int32(1)
-        elif sat < _S170:
-            c = np.int32(3) + hbin
-        elif sat < _S171:
-            c = np.int32(2)
-        else:
-            c = np.int32(9) + hbin
-        classes[p] = c
+        n = (mx + mx + mn) - (r + g + b)  # mx - mid
+        ramp = (one if np.float32(85.0) * n >= cr else zero) + (one if n >= cr else zero)
+        # sector: does the bin move with d (slope 1) or not, and its first bin
+        s_r = one if g < b else zero  # r max: 0 (g >= b) or 4/5 (d - 1)
+        s_g = one if b <= r else zero  # g max: 0/1/2 (1 + d) or 2 (3 - d)
+        s_b = one if r <= g else zero  # b max: 2/3/4 (3 + d) or 4 (5 - d)
+        slope = s_r if r == mx else (s_g if g == mx else s_b)
+        base = four * slope if r == mx else ((two if g == mx else four) - two * slope)
+        hbin = base + slope * ramp
+        c = np.float32(9.0) + hbin if np.float32(85.0) * cr >= np.float32(57.0) * mx else two
+        c = c if three * cr >= two * mx else three + hbin
+        c = c if three * cr >= mx else one
+        c = zero if weighted < black_limit else c
+        classes[p] = np.int32(c)
 
 
 @njit(cache=True)

@@ -192,22 +192,29 @@ def class_counts(classes, m, counts):
     """Counts (``N_COUNTS``, as :func:`colorhash_counts`) of ``classes[:m]``.
 
     ``classes`` is int32 (a uint8 store made LLVM vectorise
-    :func:`_classify` 32 pixels wide and spill registers). Four interleaved
-    histograms, so that runs of one class do not chain
-    increments of one counter.
+    :func:`_classify` 32 pixels wide and spill registers). They are read as
+    uint32, so that no index needs the negative-index check, into eight
+    interleaved histograms, so that runs of one class do not chain
+    increments of one counter (1.4x faster than four int64 histograms read
+    through int32 indices, in a scratch timing on the benchmark's photos).
     """
-    hist = np.zeros((4, 16), dtype=np.int64)
-    stop = m - m % 4
-    for p in range(0, stop, 4):
-        hist[0, classes[p]] += 1
-        hist[1, classes[p + 1]] += 1
-        hist[2, classes[p + 2]] += 1
-        hist[3, classes[p + 3]] += 1
+    index = classes.view(np.uint32)
+    hist = np.zeros((8, 16), dtype=np.int64)
+    stop = m - m % 8
+    for p in range(0, stop, 8):
+        hist[0, index[p]] += 1
+        hist[1, index[p + 1]] += 1
+        hist[2, index[p + 2]] += 1
+        hist[3, index[p + 3]] += 1
+        hist[4, index[p + 4]] += 1
+        hist[5, index[p + 5]] += 1
+        hist[6, index[p + 6]] += 1
+        hist[7, index[p + 7]] += 1
     for p in range(stop, m):
-        hist[0, classes[p]] += 1
+        hist[0, index[p]] += 1
     for k in range(N_COUNTS):
         counts[k] = 0
-    for j in range(4):
+    for j in range(8):
         counts[0] += hist[j, 0]
         counts[1] += hist[j, 1]
         for k in range(2, N_COUNTS):

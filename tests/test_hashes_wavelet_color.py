@@ -267,7 +267,7 @@ def test_colorhash_kernel_matches_numpy_reference():
 
 def _fast_counts(img: np.ndarray) -> np.ndarray:
     arr = np.ascontiguousarray(img[:, :, None] if img.ndim == 2 else img)
-    classes = np.zeros(arr.shape[0] * arr.shape[1], dtype=np.int32)
+    classes = np.zeros(arr.shape[0] * arr.shape[1], dtype=np.uint16)
     counts = np.zeros(ck.N_COUNTS, dtype=np.int64)
     ck.pixel_classes(arr, classes, np.zeros((3, classes.shape[0]), dtype=np.uint8))
     ck.class_counts(classes, classes.shape[0], counts)
@@ -307,7 +307,7 @@ def test_pixel_classes_all_colours():
     hue, sat = hsv[:, 0].astype(np.int32), hsv[:, 1]
     hue_bin = np.minimum(5, hue * 6 // 255)
     expected = np.select([lum < 32, sat < 85, sat < 170, sat == 170], [0, 1, 3 + hue_bin, 2], 9 + hue_bin)
-    classes = np.zeros(rgb.shape[0] * rgb.shape[1], dtype=np.int32)
+    classes = np.zeros(rgb.shape[0] * rgb.shape[1], dtype=np.uint16)
     ck.pixel_classes(rgb, classes, np.zeros((3, classes.shape[0]), dtype=np.uint8))
     wrong = np.flatnonzero(classes != expected)
     assert wrong.size == 0, [(tuple(rgb.reshape(-1, 3)[i]), int(classes[i]), int(expected[i])) for i in wrong[:5]]
@@ -330,14 +330,23 @@ def _pillow_hue_bin(h: np.ndarray) -> np.ndarray:
 
 
 def test_colour_rules_match_pillow_formulas():
-    """The integer rules of ``colorhash._classify`` on every pair they can see.
+    """The integer rules of ``colorhash._classify`` on every input they can see.
 
-    Saturation levels from ``3 cr >= mx``, ``3 cr >= 2 mx``, ``85 cr >= 57 mx``
+    Black from the split weights (``hi + (lo >> 8) < 8064``) against Pillow's L
+    on every colour; saturation levels from ``3 cr >= mx``, ``3 cr >= 2 mx``, ``85 cr >= 57 mx``
     against Pillow's float32 quotient; hue bins from ``85 n >= cr`` and
     ``n == cr`` against Pillow's ``h = k +- n / cr`` for each sector.
     (``test_pixel_classes_all_colours`` checks the kernel itself on every
     colour against Pillow.)
     """
+    v = np.arange(1 << 24, dtype=np.int64)
+    r, g, b = v >> 16, (v >> 8) & 255, v & 255
+    lum = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16  # Pillow's L
+    hi, lo = 76 * r + 150 * g + 29 * b, 139 * r + 70 * g + 47 * b
+    assert hi.max() < 1 << 16 and lo.max() < 1 << 16
+    assert np.array_equal(lum < 32, hi + (lo >> 8) < 8064)
+    del v, r, g, b, lum, hi, lo
+
     mx, cr = (a.ravel() for a in np.meshgrid(np.arange(0, 256), np.arange(0, 256), indexing="ij"))
     keep = cr <= mx
     mx, cr = mx[keep], cr[keep]

@@ -91,12 +91,15 @@ def colorhash_bits(counts, n_pixels, binbits, out):
 def _classify(rp, gp, bp, classes, m):
     """:func:`pixel_classes` of the ``m`` pixels ``(rp[p], gp[p], bp[p])`` (uint8 planes).
 
-    No division: every test Pillow's floating-point steps make is an exact
-    comparison of small integers here (held in float32, exact below 2**24,
-    which LLVM vectorises well).
+    No division and no float: every test Pillow's floating-point steps make
+    is an exact comparison of small integers, all held in uint16, so that
+    LLVM processes 16 pixels per AVX2 vector.
 
     - Black: ``L < 32`` with ``L = (R*19595 + G*38470 + B*7471 + 0x8000) >> 16``,
-      i.e. the weighted sum ``< 32 * 65536 - 0x8000``.
+      i.e. the weighted sum ``< 32 * 65536 - 0x8000 = 8064 * 256``. With the
+      weights split as ``256 * (76, 150, 29) + (139, 70, 47)``, the sum is
+      ``256 * hi + lo`` (``hi, lo < 2**16``), which is below ``8064 * 256``
+      exactly when ``hi + (lo >> 8) < 8064``.
     - Saturation: Pillow's ``S = int(float32(cr) / float32(mx) * 255.0)``
       (``cr = mx - mn``) is non-decreasing in the exact ratio ``cr / mx``,
       and over every ``0 <= cr <= mx <= 255`` it is ``>= 85`` exactly when
@@ -114,37 +117,34 @@ def _classify(rp, gp, bp, classes, m):
     ``tests/test_hashes_wavelet_color.py`` checks each rule against the
     float formulas on every integer pair, and the classes of every 24-bit
     colour against Pillow's own L and HSV.
+
+    Every intermediate is cast back to uint16 (Numba would widen it to
+    int64); all of them are below ``2**16`` and none is negative. The
+    selects are independent (no if/elif chain): LLVM makes each one blend.
     """
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    two = np.float32(2.0)
-    three = np.float32(3.0)
-    four = np.float32(4.0)
-    black_limit = np.float32(32 * 65536 - 0x8000)
-    # Written as independent selects, not an if/elif chain: LLVM turns each
-    # into one blend, where nested branches cost extra mask arithmetic.
+    u16 = np.uint16
     for p in range(m):
-        r = np.float32(rp[p])
-        g = np.float32(gp[p])
-        b = np.float32(bp[p])
-        weighted = r * np.float32(19595) + g * np.float32(38470) + b * np.float32(7471)
+        r = u16(rp[p])
+        g = u16(gp[p])
+        b = u16(bp[p])
+        hi = u16(u16(u16(u16(76) * r) + u16(u16(150) * g)) + u16(u16(29) * b))
+        lo = u16(u16(u16(u16(139) * r) + u16(u16(70) * g)) + u16(u16(47) * b))
+        black = u16(hi + u16(lo >> u16(8))) < u16(8064)
         mx = max(r, max(g, b))
         mn = min(r, min(g, b))
-        cr = mx - mn
-        n = (mx + mx + mn) - (r + g + b)  # mx - mid
-        ramp = (one if np.float32(85.0) * n >= cr else zero) + (one if n >= cr else zero)
+        cr = u16(mx - mn)
+        n = u16(u16(u16(mx + mx) + mn) - u16(u16(r + g) + b))  # mx - mid
+        ramp = u16(u16(u16(u16(85) * n) >= cr) + u16(n >= cr))
         # sector: does the bin move with d (slope 1) or not, and its first bin
-        s_r = one if g < b else zero  # r max: 0 (g >= b) or 4/5 (d - 1)
-        s_g = one if b <= r else zero  # g max: 0/1/2 (1 + d) or 2 (3 - d)
-        s_b = one if r <= g else zero  # b max: 2/3/4 (3 + d) or 4 (5 - d)
-        slope = s_r if r == mx else (s_g if g == mx else s_b)
-        base = four * slope if r == mx else ((two if g == mx else four) - two * slope)
-        hbin = base + slope * ramp
-        c = np.float32(9.0) + hbin if np.float32(85.0) * cr >= np.float32(57.0) * mx else two
-        c = c if three * cr >= two * mx else three + hbin
-        c = c if three * cr >= mx else one
-        c = zero if weighted < black_limit else c
-        classes[p] = np.int32(c)
+        r_max = r == mx
+        g_max = g == mx
+        slope = u16(g < b) if r_max else (u16(b <= r) if g_max else u16(r <= g))
+        base = u16(u16(4) * slope) if r_max else u16((u16(2) if g_max else u16(4)) - u16(u16(2) * slope))
+        hbin = u16(base + u16(slope * ramp))
+        c = u16(u16(9) + hbin) if u16(u16(85) * cr) >= u16(u16(57) * mx) else u16(2)
+        c = c if u16(u16(3) * cr) >= u16(u16(2) * mx) else u16(u16(3) + hbin)
+        c = c if u16(u16(3) * cr) >= mx else u16(1)
+        classes[p] = u16(0) if black else c
 
 
 @njit(cache=True)
@@ -169,7 +169,7 @@ def pixel_classes(img, classes, planes):
     0 black, 1 grey, 2 colour with ``S == 170`` (in neither hue histogram),
     ``3 + bin`` faint, ``9 + bin`` bright: the index into the counts of
     :func:`colorhash_counts` (whose ``colour`` count is the sum of classes
-    2..14). ``classes``: int32, ``planes``: a uint8 ``(3, >= H*W)`` work buffer.
+    2..14). ``classes``: uint16, ``planes``: a uint8 ``(3, >= H*W)`` work buffer.
     """
     height, width, channels = img.shape
     src = img.reshape(-1)
@@ -191,14 +191,12 @@ def pixel_classes(img, classes, planes):
 def class_counts(classes, m, counts):
     """Counts (``N_COUNTS``, as :func:`colorhash_counts`) of ``classes[:m]``.
 
-    ``classes`` is int32 (a uint8 store made LLVM vectorise
-    :func:`_classify` 32 pixels wide and spill registers). They are read as
-    uint32, so that no index needs the negative-index check, into eight
-    interleaved histograms, so that runs of one class do not chain
-    increments of one counter (1.4x faster than four int64 histograms read
-    through int32 indices, in a scratch timing on the benchmark's photos).
+    ``classes`` is uint16: an unsigned index needs no negative-index check.
+    Eight interleaved histograms, so that runs of one class do not chain
+    increments of one counter (1.4x faster than four histograms indexed by
+    int32 classes, in a scratch timing on the benchmark's photos).
     """
-    index = classes.view(np.uint32)
+    index = classes
     hist = np.zeros((8, 16), dtype=np.int64)
     stop = m - m % 8
     for p in range(0, stop, 8):
@@ -231,7 +229,7 @@ def colorhash_batch(stack, binbits):
     """
     n, height, width = stack.shape[0], stack.shape[1], stack.shape[2]
     out = np.zeros((n, N_VALUES * binbits), dtype=np.bool_)
-    classes = np.zeros(height * width, dtype=np.int32)
+    classes = np.zeros(height * width, dtype=np.uint16)
     planes = np.zeros((3, height * width), dtype=np.uint8)
     counts = np.zeros(N_COUNTS, dtype=np.int64)
     for i in range(n):

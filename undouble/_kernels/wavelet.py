@@ -19,6 +19,14 @@ median comparisons) come out the same:
   into a zeroed output first, then the detail;
 - 2-D: the forward transforms axis 0 then axis 1, the inverse axis 1 then 0.
 
+The kernels of the hash itself (the db4 pass, the Haar levels) leave out the
+additions of ``0.0``: they only turn a ``-0.0`` into ``+0.0``, and the sign of a
+zero never reaches a hash bit (a zero of either sign adds nothing to a
+non-zero value, multiplies to a zero, and compares equal to the other zero),
+so every non-zero value, the median and the bits are those of the full
+order. The general :func:`dwt_axis` keeps PyWavelets' every step, and the
+tests compare both with PyWavelets.
+
 All kernels take and return C-contiguous float64 arrays so that each
 compiles once.
 """
@@ -66,8 +74,8 @@ def dwt_taps(n, f):
 def dwt_axis0_8_into(x, filt, transposed):
     """:func:`dwt_axis` along axis 0 for an 8-tap filter (db4): ``(n_out, cols)``, or its transpose.
 
-    Same terms in the same order as the general loop (``0.0``, then ``k = 0
-    .. 7``); the eight source rows of an output are read together, so LLVM
+    Same terms in the same order as the general loop (``k = 0 .. 7``; the
+    sum starts from the first term instead of ``0.0``: see the module notes); the eight source rows of an output are read together, so LLVM
     vectorises across columns without storing partial sums. Two transposed
     passes make one 2-D level: ``into(into(x, f, True), f, True)`` is
     ``dwt_axis(dwt_axis(x, f, 0), f, 1)`` (the second pass runs along axis 0
@@ -97,8 +105,7 @@ def dwt_axis0_8_into(x, filt, transposed):
         x6 = x[pos[o, 6]]
         x7 = x[pos[o, 7]]
         for c in range(cols):
-            acc = 0.0
-            acc += w0 * x0[c]
+            acc = w0 * x0[c]
             acc += w1 * x1[c]
             acc += w2 * x2[c]
             acc += w3 * x3[c]
@@ -184,7 +191,8 @@ def haar_forward_level(src, m, approx, coeffs):
     ``coeffs`` in Mallat layout (``ad`` top right, ``da`` bottom left, ``dd``
     bottom right of ``coeffs[:m, :m]``). Same operations, in the same order,
     as :func:`dwt2` with Haar filters: axis 0 then axis 1, each output
-    ``(0 + f[0] * x[2k+1]) + f[1] * x[2k]``.
+    ``f[0] * x[2k+1] + f[1] * x[2k]`` (the leading ``0 +`` left out: see the
+    module notes).
 
     Computed row pair by row pair in two vectorisable steps: axis 0 along
     the whole rows (``lo``, ``hi``), then axis 1 on those two rows.
@@ -198,17 +206,17 @@ def haar_forward_level(src, m, approx, coeffs):
         s0 = src[2 * k, :m]
         s1 = src[2 * k + 1, :m]
         for x in range(m):
-            lo[x] = (0.0 + c * s1[x]) + c * s0[x]
-            hi[x] = (0.0 + (-c) * s1[x]) + c * s0[x]
+            lo[x] = c * s1[x] + c * s0[x]
+            hi[x] = (-c) * s1[x] + c * s0[x]
         ap = approx[k, :h]
         top = coeffs[k, h:2 * h]
         bl = coeffs[h + k, :h]
         br = coeffs[h + k, h:2 * h]
         for l in range(h):
-            ap[l] = (0.0 + c * lo[2 * l + 1]) + c * lo[2 * l]
-            top[l] = (0.0 + (-c) * lo[2 * l + 1]) + c * lo[2 * l]
-            bl[l] = (0.0 + c * hi[2 * l + 1]) + c * hi[2 * l]
-            br[l] = (0.0 + (-c) * hi[2 * l + 1]) + c * hi[2 * l]
+            ap[l] = c * lo[2 * l + 1] + c * lo[2 * l]
+            top[l] = (-c) * lo[2 * l + 1] + c * lo[2 * l]
+            bl[l] = c * hi[2 * l + 1] + c * hi[2 * l]
+            br[l] = (-c) * hi[2 * l + 1] + c * hi[2 * l]
 
 
 @njit(cache=True)
@@ -224,10 +232,10 @@ def haar_approx_level(src, m, approx):
         s0 = src[2 * k, :m]
         s1 = src[2 * k + 1, :m]
         for x in range(m):
-            lo[x] = (0.0 + c * s1[x]) + c * s0[x]
+            lo[x] = c * s1[x] + c * s0[x]
         ap = approx[k, :h]
         for l in range(h):
-            ap[l] = (0.0 + c * lo[2 * l + 1]) + c * lo[2 * l]
+            ap[l] = c * lo[2 * l + 1] + c * lo[2 * l]
 
 
 @njit(cache=True)
@@ -253,7 +261,8 @@ def haar_inverse_level(approx, h, coeffs, dst):
     of ``coeffs`` at size ``2h`` -> ``dst[:2h, :2h]``.
 
     Same operations as :func:`idwt2` with Haar filters (axis 1, then axis 0;
-    each output ``(0 + (0 + r_lo * a)) + (0 + r_hi * d)``).
+    each output ``r_lo * a + r_hi * d``, PyWavelets' additions of ``0`` left
+    out: see the module notes).
     """
     c = HAAR
     m = 2 * h
@@ -267,16 +276,16 @@ def haar_inverse_level(approx, h, coeffs, dst):
         dd = coeffs[h + k, h:2 * h]
         # axis 1: approximation row (aa, ad) and detail row (da, dd)
         for l in range(h):
-            a[2 * l] = (0.0 + (0.0 + c * aa[l])) + (0.0 + c * ad[l])
-            a[2 * l + 1] = (0.0 + (0.0 + c * aa[l])) + (0.0 + (-c) * ad[l])
-            d[2 * l] = (0.0 + (0.0 + c * da[l])) + (0.0 + c * dd[l])
-            d[2 * l + 1] = (0.0 + (0.0 + c * da[l])) + (0.0 + (-c) * dd[l])
+            a[2 * l] = c * aa[l] + c * ad[l]
+            a[2 * l + 1] = c * aa[l] + (-c) * ad[l]
+            d[2 * l] = c * da[l] + c * dd[l]
+            d[2 * l + 1] = c * da[l] + (-c) * dd[l]
         # axis 0, along the whole rows
         d0 = dst[2 * k, :m]
         d1 = dst[2 * k + 1, :m]
         for x in range(m):
-            d0[x] = (0.0 + (0.0 + c * a[x])) + (0.0 + c * d[x])
-            d1[x] = (0.0 + (0.0 + c * a[x])) + (0.0 + (-c) * d[x])
+            d0[x] = c * a[x] + c * d[x]
+            d1[x] = c * a[x] + (-c) * d[x]
 
 
 @njit(cache=True)

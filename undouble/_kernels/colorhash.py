@@ -193,23 +193,21 @@ def class_counts(classes, m, counts):
 
     ``classes`` is uint16: an unsigned index needs no negative-index check.
     Eight interleaved histograms, so that runs of one class do not chain
-    increments of one counter (1.4x faster than four histograms indexed by
-    int32 classes, in a scratch timing on the benchmark's photos).
+    increments of one counter.
     """
-    index = classes
     hist = np.zeros((8, 16), dtype=np.int64)
     stop = m - m % 8
     for p in range(0, stop, 8):
-        hist[0, index[p]] += 1
-        hist[1, index[p + 1]] += 1
-        hist[2, index[p + 2]] += 1
-        hist[3, index[p + 3]] += 1
-        hist[4, index[p + 4]] += 1
-        hist[5, index[p + 5]] += 1
-        hist[6, index[p + 6]] += 1
-        hist[7, index[p + 7]] += 1
+        hist[0, classes[p]] += 1
+        hist[1, classes[p + 1]] += 1
+        hist[2, classes[p + 2]] += 1
+        hist[3, classes[p + 3]] += 1
+        hist[4, classes[p + 4]] += 1
+        hist[5, classes[p + 5]] += 1
+        hist[6, classes[p + 6]] += 1
+        hist[7, classes[p + 7]] += 1
     for p in range(stop, m):
-        hist[0, index[p]] += 1
+        hist[0, classes[p]] += 1
     for k in range(N_COUNTS):
         counts[k] = 0
     for j in range(8):

@@ -20,7 +20,8 @@ from undouble._kernels import dct as dctk
 from undouble._kernels.bits import pack_rows, unpack_rows
 from undouble._kernels.color import rgb_to_l
 from undouble._kernels.median import median_of, select_in_place
-from undouble._kernels.resample import LANES, padded_taps, resize_image, resize_plane, resize_work
+from undouble._kernels.resample import (grey_rows_into, resize_image, resize_plane, resize_work, taps_pass,
+                                       transpose_into)
 from undouble.hashes import read_only_tables, to_grey_stack
 from undouble.resample import resize_lanczos, resize_tables
 
@@ -134,17 +135,23 @@ def test_resize_kernel_matches_slow_reference(h, w, h_out, w_out, kind, seed):
     np.testing.assert_array_equal(resize_plane(plane, *tables), ref_resize(plane, w_out, h_out))
 
 
-def fused_resize(img: np.ndarray, size: tuple[int, int], out_rows: int | None = None) -> np.ndarray:
+def fused_resize(img: np.ndarray, size: tuple[int, int], out_rows: int | None = None,
+                 garbage: np.random.Generator | None = None) -> np.ndarray:
     """``resize_image`` (grey conversion fused with the resize) of one H x W (x C) image.
 
-    With ``out_rows``, only that many rows are computed and returned.
+    With ``out_rows``, only that many rows are computed and returned. With
+    ``garbage``, the work buffers are filled with random values first (a
+    batch reuses them from image to image; their padding must not matter).
     """
     arr = img[:, :, None] if img.ndim == 2 else img
     h, w = arr.shape[:2]
     row_b, row_c, col_b, col_c, vfirst = read_only_tables(resize_tables((w, h), size))
-    h_starts, h_taps, v_starts, v_taps, grey, tmp, small = resize_work(h, w, row_b, row_c, col_b, col_c)
+    h_taps, v_taps, band, buf_a, buf_b, small = resize_work(h, w, row_b, row_c, col_b, col_c)
+    if garbage is not None:
+        for buf in (band, buf_a, buf_b):
+            buf[:] = garbage.integers(-2 ** 31, 2 ** 31, buf.shape[0], dtype=np.int64).astype(np.int32)
     rows = size[1] if out_rows is None else out_rows
-    out = resize_image(np.ascontiguousarray(arr), h_starts, h_taps, col_b, v_starts, v_taps, vfirst, grey, tmp,
+    out = resize_image(np.ascontiguousarray(arr), row_b, h_taps, col_b, v_taps, vfirst, band, buf_a, buf_b,
                        small, rows)
     assert out.dtype == np.int32 and out.shape == (size[1], size[0])
     out = out[:rows]
@@ -175,7 +182,7 @@ def test_fused_resize_matches_pillow_on_photos():
 ])
 @pytest.mark.parametrize("channels", [0, 1, 3, 4])
 def test_fused_resize_odd_sizes(shape, size, channels):
-    """Tiny, 1 px, tall, wide, up- and downscaling; taps fewer than the padding (``LANES``)."""
+    """Tiny, 1 px, tall, wide, up- and downscaling; sizes that are not multiples of 8 (the buffer padding)."""
     rng = np.random.default_rng(sum(shape) + channels)
     full = shape if channels == 0 else (*shape, channels)
     for kind in KINDS:
@@ -213,19 +220,64 @@ def test_fused_resize_matches_slow_reference(h, w, h_out, w_out, channels, kind,
     np.testing.assert_array_equal(fused_resize(img, (w_out, h_out)), ref_resize(grey, w_out, h_out))
 
 
-def test_padded_taps():
+def test_fused_resize_ignores_stale_buffers():
+    """The padding of the work buffers holds values left by earlier images: they never reach a result."""
+    rng = np.random.default_rng(21)
+    for shape, size in [((128, 128, 3), (8, 8)), ((128, 128, 3), (32, 32)), ((61, 93, 3), (9, 8)),
+                        ((93, 61, 4), (8, 9)), ((45, 300, 1), (17, 5)), ((300, 45, 3), (5, 17)),
+                        ((20, 20, 3), (64, 40)), ((37, 37, 3), (37, 5)), ((37, 37, 3), (5, 37))]:
+        img = rng.integers(0, 256, shape, dtype=np.uint8)
+        expected = pil_grey_lanczos(img[:, :, 0] if shape[2] == 1 else img, size)
+        for _ in range(3):
+            np.testing.assert_array_equal(fused_resize(img, size, garbage=rng), expected, err_msg=f"{shape} {size}")
+
+
+def test_taps_pass_matches_numpy():
+    """``taps_pass``: each output row a tap-weighted sum of input rows, Pillow's rounding, on every column block."""
     from undouble.resample import lanczos_tables
 
-    for n_in, n_out in [(128, 8), (128, 9), (128, 32), (5, 64), (1, 8), (100, 99)]:
+    rng = np.random.default_rng(5)
+    for n_in, n_out, cols in [(128, 8, 128), (128, 32, 32), (128, 9, 8), (40, 100, 72), (7, 3, 16), (300, 5, 104)]:
         bounds, coeffs = lanczos_tables(n_in, n_out)
-        starts, taps = padded_taps(bounds, coeffs)
-        assert taps.dtype == np.int32 and taps.shape[1] % LANES == 0
-        assert taps.shape[1] - LANES < bounds[:, 1].max() <= taps.shape[1]
-        np.testing.assert_array_equal(starts, bounds[:, 0])
-        for o in range(n_out):
-            count = bounds[o, 1]
-            np.testing.assert_array_equal(taps[o, :count], coeffs[o, :count])
-            assert not taps[o, count:].any()
+        src = rng.integers(0, 256, (n_in, cols)).astype(np.int32)
+        expected = np.empty((n_out, cols), dtype=np.int64)
+        for r in range(n_out):
+            first, count = bounds[r]
+            acc = (1 << 21) + coeffs[r, :count] @ src[first:first + count].astype(np.int64)
+            expected[r] = np.clip(acc >> 22, 0, 255)
+        dst = np.full(3 + n_out * (cols + 8), -1, dtype=np.int32)
+        taps_pass(src.ravel(), cols, cols, bounds, coeffs.astype(np.int32), dst, 3, cols + 8, n_out)
+        got = dst[3:].reshape(n_out, cols + 8)
+        np.testing.assert_array_equal(got[:, :cols], expected)
+        assert (got[:, cols:] == -1).all()  # nothing written past ``cols``
+        assert dst[:3].tolist() == [-1, -1, -1]
+
+
+def test_transpose_into_matches_numpy():
+    rng = np.random.default_rng(6)
+    for rows, cols, src_stride, dst_stride in [(8, 8, 8, 8), (16, 24, 24, 16), (24, 8, 40, 32), (128, 128, 128, 128)]:
+        src = rng.integers(-2 ** 31, 2 ** 31, rows * src_stride, dtype=np.int64).astype(np.int32)
+        dst = np.zeros(cols * dst_stride, dtype=np.int32)
+        transpose_into(src, rows, cols, src_stride, dst, dst_stride)
+        expected = src.reshape(rows, src_stride)[:, :cols].T
+        np.testing.assert_array_equal(dst.reshape(cols, dst_stride)[:, :rows], expected)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_grey_rows_into_matches_pillow(channels):
+    """Every width from 1 to 40 (the vector path, its tail and the last pixels of the image), any first row."""
+    rng = np.random.default_rng(channels)
+    for width in range(1, 41):
+        img = rng.integers(0, 256, (5, width, channels), dtype=np.uint8)
+        pil = img[:, :, 0] if channels == 1 else img
+        expected = np.asarray(Image.fromarray(pil).convert("L"), dtype=np.int32)
+        for y0, rows in [(0, 5), (2, 3), (4, 1)]:
+            stride = width + 3
+            dst = np.full(rows * stride, -7, dtype=np.int32)
+            grey_rows_into(img, y0, rows, dst, stride)
+            got = dst.reshape(rows, stride)
+            np.testing.assert_array_equal(got[:, :width], expected[y0:y0 + rows], err_msg=f"{width} {y0}")
+            assert (got[:, width:] == -7).all()
 
 
 def test_resize_tables_match_reference_taps():

@@ -162,12 +162,12 @@ def phash_simple_bits(small, hash_size, out):
 def phash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
     """phash of each image of an N x H x W x C stack (grey, resized by the tables to 4n x 4n)."""
     n = stack.shape[0]
-    h_starts, h_taps, v_starts, v_taps, grey, tmp, small = resize_work(
+    h_taps, v_taps, band, buf_a, buf_b, small = resize_work(
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp,
-                     small, small.shape[0])
+        resize_image(stack[i], row_b, h_taps, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
+                     small.shape[0])
         phash_bits(small, hash_size, out[i])
     return out
 
@@ -180,11 +180,11 @@ def phash_simple_batch(stack, hash_size, cols, row_b, row_c, col_b, col_c, verti
     they are computed (``resize_image``'s ``out_rows``).
     """
     n = stack.shape[0]
-    h_starts, h_taps, v_starts, v_taps, grey, tmp, small = resize_work(
+    h_taps, v_taps, band, buf_a, buf_b, small = resize_work(
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * cols), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp,
-                     small, hash_size)
+        resize_image(stack[i], row_b, h_taps, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
+                     hash_size)
         phash_simple_bits(small, hash_size, out[i])
     return out

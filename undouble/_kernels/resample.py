@@ -142,231 +142,216 @@ def lanczos_axis(n_in, n_out):
 # Batch resizing straight from RGB(A) or grey images, with work buffers
 # allocated once per batch.
 #
-# Every image goes through a flat int32 grey buffer (Pillow "L", one loop over
-# all pixels, which LLVM vectorises). The horizontal pass is a dot product per
-# output pixel whose taps are zero-padded to a multiple of LANES, so that the
-# vectorised loop has no scalar remainder and every dot has the same length;
-# the padded taps read up to LANES - 1 values past the row (a zero weight
-# times any value adds exactly 0 in integer arithmetic, and the buffers have
-# that much slack). Four rows are processed together (one coefficient load for
-# all four). The vertical pass accumulates whole rows, as Pillow's does. All sums
-# are int32, as in Pillow; products and sums are formed as int64 by Numba and
-# truncated back to int32 (exact: the true sums fit in int32).
+# Both passes are one kernel, ``taps_pass``: each output row is a weighted
+# sum of input rows, computed down the columns of a row-major int32 buffer
+# eight columns to a vector (``undouble._kernels.simd``), with the sums of up
+# to 64 columns held in registers over all the taps. The horizontal pass runs
+# it on the transposed image (8 x 8 block transposes), in bands of ``BAND``
+# rows so that the band's grey values, their transpose and the taps stay in
+# the L1 cache. Nothing is reduced across vector lanes and no tap is padded.
+# All sums are int32, as in Pillow (exact: the true sums fit), starting from
+# 2**21 and shifted right by 22 bits, then clipped to 0..255.
+#
+# Buffers are padded to multiples of 8 rows and columns. The padding holds
+# values of no meaning (left from earlier images): a padded column of the
+# transposed image is a padded row of the result, which no later tap reads,
+# and the taps of a pass never reach past the real input.
 # --------------------------------------------------------------------------
 
-LANES = 32
+from .simd import transpose8, vgrey_rgb, vload, vmadd, vround_clip8, vsplat, vstore  # noqa: E402
+
+BAND = 32  # image rows per band of the horizontal pass (128 columns: two 16 KiB buffers)
 
 
 @njit(cache=True)
-def padded_taps(bounds, coeffs):
-    """First input index and int32 taps of each output, zero-padded to a multiple of ``LANES``.
+def taps_pass(src, src_stride, cols, bounds, taps, dst, dst_offset, dst_stride, n_out):
+    """``dst[r, :cols] = clip8(sum_t taps[r, t] * src[bounds[r, 0] + t, :cols])`` for ``r < n_out``.
 
-    Parameters
-    ----------
-    bounds, coeffs : np.ndarray
-        Tables of :func:`undouble.resample.lanczos_tables` (``(n_out, 2)``
-        and ``(n_out, ksize)``), possibly empty (pass skipped).
-
-    Returns
-    -------
-    starts : np.ndarray
-        int64 ``(n_out,)``.
-    taps : np.ndarray
-        int32 ``(n_out, kpad)``, ``kpad`` the largest tap count rounded up
-        to a multiple of ``LANES``; zero past each output's own count.
+    ``src`` and ``dst`` are flat row-major int32 buffers (row strides
+    ``src_stride`` and ``dst_stride``; ``dst`` row ``r`` starts at
+    ``dst_offset + r * dst_stride``); ``cols`` is a multiple of 8. Pillow's
+    rounding: the sum starts at ``2**21``, is shifted right by 22 bits and
+    clipped to 0..255. Columns run in blocks of 64, 32 and 8, the block's
+    sums in registers for all the taps of the row.
     """
-    n_out = bounds.shape[0]
-    longest = 1
-    for o in range(n_out):
-        longest = max(longest, bounds[o, 1])
-    kpad = (longest + LANES - 1) // LANES * LANES
-    starts = np.zeros(n_out, dtype=np.int64)
-    taps = np.zeros((n_out, kpad), dtype=np.int32)
-    for o in range(n_out):
-        starts[o] = bounds[o, 0]
-        for t in range(bounds[o, 1]):
-            taps[o, t] = coeffs[o, t]
-    return starts, taps
+    half = 1 << (PRECISION_BITS - 1)
+    for r in range(n_out):
+        first, count = bounds[r, 0], bounds[r, 1]
+        k = taps[r]
+        q = dst_offset + r * dst_stride
+        x = 0
+        while x + 64 <= cols:
+            a0 = vsplat(half)
+            a1 = a0
+            a2 = a0
+            a3 = a0
+            a4 = a0
+            a5 = a0
+            a6 = a0
+            a7 = a0
+            for t in range(count):
+                w = vsplat(k[t])
+                p = (first + t) * src_stride + x
+                a0 = vmadd(a0, vload(src, p), w)
+                a1 = vmadd(a1, vload(src, p + 8), w)
+                a2 = vmadd(a2, vload(src, p + 16), w)
+                a3 = vmadd(a3, vload(src, p + 24), w)
+                a4 = vmadd(a4, vload(src, p + 32), w)
+                a5 = vmadd(a5, vload(src, p + 40), w)
+                a6 = vmadd(a6, vload(src, p + 48), w)
+                a7 = vmadd(a7, vload(src, p + 56), w)
+            vstore(dst, q + x, vround_clip8(a0, PRECISION_BITS))
+            vstore(dst, q + x + 8, vround_clip8(a1, PRECISION_BITS))
+            vstore(dst, q + x + 16, vround_clip8(a2, PRECISION_BITS))
+            vstore(dst, q + x + 24, vround_clip8(a3, PRECISION_BITS))
+            vstore(dst, q + x + 32, vround_clip8(a4, PRECISION_BITS))
+            vstore(dst, q + x + 40, vround_clip8(a5, PRECISION_BITS))
+            vstore(dst, q + x + 48, vround_clip8(a6, PRECISION_BITS))
+            vstore(dst, q + x + 56, vround_clip8(a7, PRECISION_BITS))
+            x += 64
+        while x + 32 <= cols:
+            a0 = vsplat(half)
+            a1 = a0
+            a2 = a0
+            a3 = a0
+            for t in range(count):
+                w = vsplat(k[t])
+                p = (first + t) * src_stride + x
+                a0 = vmadd(a0, vload(src, p), w)
+                a1 = vmadd(a1, vload(src, p + 8), w)
+                a2 = vmadd(a2, vload(src, p + 16), w)
+                a3 = vmadd(a3, vload(src, p + 24), w)
+            vstore(dst, q + x, vround_clip8(a0, PRECISION_BITS))
+            vstore(dst, q + x + 8, vround_clip8(a1, PRECISION_BITS))
+            vstore(dst, q + x + 16, vround_clip8(a2, PRECISION_BITS))
+            vstore(dst, q + x + 24, vround_clip8(a3, PRECISION_BITS))
+            x += 32
+        while x < cols:
+            a0 = vsplat(half)
+            for t in range(count):
+                a0 = vmadd(a0, vload(src, (first + t) * src_stride + x), vsplat(k[t]))
+            vstore(dst, q + x, vround_clip8(a0, PRECISION_BITS))
+            x += 8
 
 
 @njit(cache=True)
-def grey_into(img, dst, rows):
-    """Pillow "L" of the first ``rows`` rows of a C-contiguous ``H x W x C`` uint8 image.
+def transpose_into(src, rows, cols, src_stride, dst, dst_stride):
+    """``dst[j * dst_stride + i] = src[i * src_stride + j]`` for ``i < rows``, ``j < cols`` (multiples of 8)."""
+    for i in range(0, rows, 8):
+        for j in range(0, cols, 8):
+            transpose8(src, i * src_stride + j, src_stride, dst, j * dst_stride + i, dst_stride)
 
-    Written to ``dst[:rows*W]`` (flat, int32). ``C`` = 3 (RGB) or 4 (RGBA,
-    alpha ignored): ``(R*19595 + G*38470 + B*7471 + 0x8000) >> 16``; ``C`` =
-    1: the grey values themselves.
+
+@njit(cache=True)
+def grey_rows_into(img, y0, rows, dst, dst_stride):
+    """Pillow "L" of rows ``y0 .. y0 + rows`` of a C-contiguous ``H x W x C`` uint8 image.
+
+    Row ``y0 + i`` goes to ``dst[i * dst_stride:][:W]`` (int32).  ``C`` = 3
+    (RGB) or 4 (RGBA, alpha ignored): ``(R*19595 + G*38470 + B*7471 +
+    0x8000) >> 16``, eight RGB pixels to a vector (``simd.vgrey_rgb``);
+    ``C`` = 1: the grey values themselves.
     """
     width, channels = img.shape[1], img.shape[2]
     src = img.reshape(-1)
-    m = rows * width
-    if channels == 3:
-        for p in range(m):
-            q = 3 * p
-            dst[p] = (np.int32(src[q]) * 19595 + np.int32(src[q + 1]) * 38470
-                      + np.int32(src[q + 2]) * 7471 + 0x8000) >> 16
-    elif channels == 4:
-        for p in range(m):
-            q = 4 * p
-            dst[p] = (np.int32(src[q]) * 19595 + np.int32(src[q + 1]) * 38470
-                      + np.int32(src[q + 2]) * 7471 + 0x8000) >> 16
-    else:
-        for p in range(m):
-            dst[p] = src[p * channels]
-
-
-@njit(cache=True)
-def _clip8(acc):
-    v = acc >> PRECISION_BITS
-    return 0 if v < 0 else (255 if v > 255 else v)
-
-
-@njit(cache=True)
-def horizontal_pass(src, rows, width, starts, taps, dst, dst_stride, dst_step):
-    """Horizontal pass over ``rows`` rows of a flat int32 image (row stride ``width``).
-
-    Output pixel ``(y, o)`` goes to ``dst[y * dst_stride + o * dst_step]``,
-    rounded and clipped to 0..255 (``dst_step = rows``, ``dst_stride = 1``
-    writes the result transposed). ``src`` must have ``taps.shape[1]`` readable values
-    past its last row (the padded taps read them with weight 0). Four rows
-    share each pass over the taps (more independent sums in flight).
-    """
-    n_out, kpad = taps.shape
-    half = np.int32(1 << (PRECISION_BITS - 1))
-    stop4 = rows - rows % 4
-    for y in range(0, stop4, 4):
-        for o in range(n_out):
-            p = y * width + starts[o]
-            a = src[p:p + kpad]
-            b = src[p + width:p + width + kpad]
-            c = src[p + 2 * width:p + 2 * width + kpad]
-            d = src[p + 3 * width:p + 3 * width + kpad]
-            k = taps[o]
-            acc_a = half
-            acc_b = half
-            acc_c = half
-            acc_d = half
-            for t in range(kpad):
-                w = k[t]
-                acc_a = np.int32(acc_a + a[t] * w)
-                acc_b = np.int32(acc_b + b[t] * w)
-                acc_c = np.int32(acc_c + c[t] * w)
-                acc_d = np.int32(acc_d + d[t] * w)
-            q = y * dst_stride + o * dst_step
-            dst[q] = _clip8(acc_a)
-            dst[q + dst_stride] = _clip8(acc_b)
-            dst[q + 2 * dst_stride] = _clip8(acc_c)
-            dst[q + 3 * dst_stride] = _clip8(acc_d)
-    for y in range(stop4, rows):
-        for o in range(n_out):
-            p = y * width + starts[o]
-            a = src[p:p + kpad]
-            k = taps[o]
-            acc_a = half
-            for t in range(kpad):
-                acc_a = np.int32(acc_a + a[t] * k[t])
-            dst[y * dst_stride + o * dst_step] = _clip8(acc_a)
-
-
-@njit(cache=True)
-def vertical_pass(src, src_stride, width, bounds, taps, dst, dst_stride, n_out):
-    """Vertical pass over a flat int32 image (row stride ``src_stride``), ``width`` columns.
-
-    Output row ``r < n_out`` goes to ``dst[r * dst_stride:][:width]``,
-    rounded and clipped to 0..255; ``bounds[r] = (ymin, count)``,
-    ``taps[r, :count]``.
-    """
-    half = np.int32(1 << (PRECISION_BITS - 1))
-    for r in range(n_out):
-        acc = dst[r * dst_stride:r * dst_stride + width]
-        for x in range(width):
-            acc[x] = half
-        ymin = bounds[r, 0]
-        k = taps[r]
-        for t in range(bounds[r, 1]):
-            c = k[t]
-            line = src[(ymin + t) * src_stride:(ymin + t) * src_stride + width]
+    for i in range(rows):
+        q = (y0 + i) * width * channels
+        d = i * dst_stride
+        x = 0
+        if channels == 3:
+            # vgrey_rgb reads 4 bytes past its 8 pixels: the last ones of the image go one by one
+            while x + 8 <= width and q + 3 * x + 28 <= src.shape[0]:
+                vstore(dst, d + x, vgrey_rgb(src, q + 3 * x))
+                x += 8
+        if channels >= 3:
+            for x in range(x, width):
+                p = q + channels * x
+                dst[d + x] = (np.int32(src[p]) * 19595 + np.int32(src[p + 1]) * 38470
+                              + np.int32(src[p + 2]) * 7471 + 0x8000) >> 16
+        else:
             for x in range(width):
-                acc[x] = np.int32(acc[x] + line[x] * c)
-        for x in range(width):
-            acc[x] = _clip8(acc[x])
+                dst[d + x] = src[q + x * channels]
 
 
 @njit(cache=True)
 def resize_work(height, width, row_b, row_c, col_b, col_c):
-    """Padded taps and work buffers for :func:`resize_image` (once per batch).
+    """int32 taps and work buffers for :func:`resize_image` (once per batch).
 
-    Returns ``(h_starts, h_taps, v_starts, v_taps, grey, tmp, small)``: the
-    horizontal and vertical taps (:func:`padded_taps`), a flat int32 grey
-    buffer and an intermediate buffer (both with slack for the padded taps),
-    and the ``(h_out, w_out)`` int32 output.
+    Returns ``(h_taps, v_taps, band, buf_a, buf_b, small)``: the taps of the
+    horizontal and vertical passes as int32 (tables of
+    ``undouble.resample.resize_tables``, possibly empty), the band buffer,
+    two flat buffers large enough for every stage (all dimensions rounded up
+    to multiples of 8) and the ``(h_out, w_out)`` int32 result.
     """
-    h_starts, h_taps = padded_taps(row_b, row_c)
-    v_starts, v_taps = padded_taps(col_b, col_c)
     w_out = row_b.shape[0] if row_b.shape[0] > 0 else width
     h_out = col_b.shape[0] if col_b.shape[0] > 0 else height
-    slack = max(h_taps.shape[1], v_taps.shape[1])
-    grey = np.zeros(height * width + slack, dtype=np.int32)
-    tmp = np.zeros(max(height * w_out, h_out * width) + slack, dtype=np.int32)
-    small = np.zeros((h_out, w_out), dtype=np.int32)
-    return h_starts, h_taps, v_starts, v_taps, grey, tmp, small
+    hp, wp = (height + 7) // 8 * 8, (width + 7) // 8 * 8
+    hop, wop = (h_out + 7) // 8 * 8, (w_out + 7) // 8 * 8
+    size = max(max(hp * wp, hp * wop), max(hop * wp, hop * wop)) + 8
+    return (row_c.astype(np.int32), col_c.astype(np.int32), np.zeros(2 * BAND * wp + 8, dtype=np.int32),
+            np.zeros(size, dtype=np.int32), np.zeros(size, dtype=np.int32),
+            np.zeros((h_out, w_out), dtype=np.int32))
 
 
 @njit(cache=True)
-def resize_image(img, h_starts, h_taps, col_b, v_starts, v_taps, vertical_first, grey, tmp, small, out_rows):
+def resize_image(img, row_b, h_taps, col_b, v_taps, vertical_first, band, buf_a, buf_b, small, out_rows):
     """Pillow ``convert('L').resize(size, LANCZOS)`` of one ``H x W x C`` uint8 image.
 
-    ``C`` = 1 (grey), 3 or 4. The arguments come from :func:`resize_work`
-    (``col_b``: the vertical bounds of ``resize_tables``); the result is
-    written to ``small`` (int32, values 0..255), which is returned. Same
+    ``C`` = 1 (grey), 3 or 4; the image must be C-contiguous. ``row_b`` and
+    ``col_b`` are the bounds of ``resize_tables`` (empty: that pass is
+    skipped), the other arguments come from :func:`resize_work`. The result
+    is written to ``small`` (int32, values 0..255), which is returned. Same
     passes, order and rounding as :func:`resize_plane`.
 
     Only the first ``out_rows`` rows of the result are computed (the input
     rows they need are converted and resampled, no others); the other rows
-    of ``small`` are left as they were, or (narrow results) hold values of
-    no meaning. ``out_rows = h_out`` computes everything.
+    of ``small`` are left as they were. ``out_rows = h_out`` computes
+    everything.
     """
     height, width = img.shape[0], img.shape[1]
     h_out, w_out = small.shape
-    out = small.reshape(-1)
-    do_h = h_starts.shape[0] > 0
-    do_v = col_b.shape[0] > 0
     out_rows = min(out_rows, h_out)
-    if not (do_h or do_v):
-        grey_into(img, out, out_rows)
-        return small
+    do_h = row_b.shape[0] > 0
+    do_v = col_b.shape[0] > 0
+    hp, wp = (height + 7) // 8 * 8, (width + 7) // 8 * 8
+    hop, wop = (h_out + 7) // 8 * 8, (w_out + 7) // 8 * 8
+    rows_p = (out_rows + 7) // 8 * 8
     need = out_rows  # input rows the kept output rows depend on
     if do_v:
         need = 0
         for r in range(out_rows):
             need = max(need, col_b[r, 0] + col_b[r, 1])
-    grey_into(img, grey, need)
-    narrow = do_h and do_v and not vertical_first and w_out < LANES
-    # stage 1: the vertical pass first (Pillow's order, or no horizontal pass)
-    if do_v and (vertical_first or not do_h):
-        vertical_pass(grey, width, width, col_b, v_taps, tmp if do_h else out, width if do_h else w_out,
-                      out_rows)
+    need_p = (need + 7) // 8 * 8
     if not do_h:
-        return small
-    # stage 2: the horizontal pass; narrow results (ahash, dhash) write it
-    # transposed, so that the vertical pass runs as dot products along it
-    # (the row accumulation over w_out < LANES columns would not vectorise)
-    # (one call site each: every call of a pass is compiled into each kernel)
-    src, rows, dst, dst_stride, dst_step = grey, out_rows, out, w_out, 1
-    if vertical_first:
-        src = tmp
-    elif do_v:
-        rows = need
-        dst = tmp
-        if narrow:
-            dst_stride = 1
-            dst_step = height
-    horizontal_pass(src, rows, width, h_starts, h_taps, dst, dst_stride, dst_step)
-    if vertical_first or not do_v:
-        return small
-    # stage 3: the vertical pass after the horizontal one
-    if narrow:
-        horizontal_pass(tmp, w_out, height, v_starts, v_taps, out, 1, w_out)
+        if do_v:
+            grey_rows_into(img, 0, need, buf_b, wp)
+            taps_pass(buf_b, wp, wp, col_b, v_taps, buf_a, 0, wp, out_rows)
+        else:
+            grey_rows_into(img, 0, out_rows, buf_a, wp)
+        res, res_stride = buf_a, wp
+    elif vertical_first or not do_v:
+        # (vertical pass,) transpose, horizontal pass, transpose back
+        if do_v:
+            grey_rows_into(img, 0, need, buf_b, wp)
+            taps_pass(buf_b, wp, wp, col_b, v_taps, buf_a, 0, wp, out_rows)
+        else:
+            grey_rows_into(img, 0, out_rows, buf_a, wp)
+        transpose_into(buf_a, rows_p, wp, wp, buf_b, hop)
+        taps_pass(buf_b, hop, rows_p, row_b, h_taps, buf_a, 0, hop, w_out)
+        transpose_into(buf_a, wop, rows_p, hop, buf_b, wop)
+        res, res_stride = buf_b, wop
     else:
-        vertical_pass(tmp, w_out, w_out, col_b, v_taps, out, w_out, out_rows)
+        # horizontal pass band by band (grey rows, their transpose, the pass),
+        # result transposed (w_out x need) in buf_a; then back, and the vertical pass
+        natural = band[BAND * wp:]
+        for y0 in range(0, need_p, BAND):
+            rows = min(BAND, need_p - y0)
+            grey_rows_into(img, y0, min(rows, need - y0), natural, wp)
+            transpose_into(natural, rows, wp, wp, band, BAND)
+            taps_pass(band, BAND, rows, row_b, h_taps, buf_a, y0, hp, w_out)
+        transpose_into(buf_a, wop, need_p, hp, buf_b, wop)
+        taps_pass(buf_b, wop, wop, col_b, v_taps, buf_a, 0, wop, out_rows)
+        res, res_stride = buf_a, wop
+    for y in range(out_rows):
+        for x in range(w_out):
+            small[y, x] = res[y * res_stride + x]
     return small

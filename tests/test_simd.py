@@ -1,0 +1,130 @@
+"""The int32 x 8 vector operations of ``undouble._kernels.simd`` against numpy.
+
+Each operation is run inside a small jitted function and compared with the
+same arithmetic done by numpy in int64 and wrapped to int32 (vector integer
+arithmetic wraps exactly as Numba's ``np.int32`` arithmetic does).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numba import njit
+from PIL import Image
+
+from undouble._kernels.simd import transpose8, vgrey_rgb, vload, vmadd, vround_clip8, vsplat, vstore
+
+
+def wrap32(values: np.ndarray) -> np.ndarray:
+    return ((values.astype(np.int64) + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int32)
+
+
+@njit
+def _madd_all(acc, a, b, out):
+    for i in range(0, acc.shape[0], 8):
+        vstore(out, i, vmadd(vload(acc, i), vload(a, i), vload(b, i)))
+
+
+@njit
+def _splat_madd(acc, a, scalar, out):
+    for i in range(0, acc.shape[0], 8):
+        vstore(out, i, vmadd(vload(acc, i), vload(a, i), vsplat(scalar)))
+
+
+@njit
+def _clip_all(acc, shift, out):
+    for i in range(0, acc.shape[0], 8):
+        vstore(out, i, vround_clip8(vload(acc, i), shift))
+
+
+@njit
+def _load_store_at(src, index, dst, dst_index):
+    vstore(dst, dst_index, vload(src, index))
+
+
+@njit
+def _grey_all(rgb_bytes, out):
+    for p in range(0, out.shape[0] - 8, 8):
+        vstore(out, p, vgrey_rgb(rgb_bytes, 3 * p))
+
+
+@njit
+def _transpose_one(src, src_index, src_stride, dst, dst_index, dst_stride):
+    transpose8(src, src_index, src_stride, dst, dst_index, dst_stride)
+
+
+def random_int32(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.integers(-2 ** 31, 2 ** 31, n, dtype=np.int64).astype(np.int32)
+
+
+def test_vmadd_wraps_like_int32():
+    rng = np.random.default_rng(0)
+    acc, a, b = (random_int32(rng, 4096) for _ in range(3))
+    out = np.zeros_like(acc)
+    _madd_all(acc, a, b, out)
+    expected = wrap32(acc.astype(np.int64) + wrap32(a.astype(np.int64) * b.astype(np.int64)))
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("scalar", [0, 1, -1, 4194304, -123457, 2 ** 31 - 1])
+def test_vsplat_broadcasts(scalar):
+    rng = np.random.default_rng(1)
+    acc, a = random_int32(rng, 64), rng.integers(0, 256, 64).astype(np.int32)
+    out = np.zeros_like(acc)
+    _splat_madd(acc, a, scalar, out)
+    np.testing.assert_array_equal(out, wrap32(acc.astype(np.int64) + a.astype(np.int64) * scalar))
+
+
+def test_vround_clip8_is_pillows_clip8():
+    rng = np.random.default_rng(2)
+    acc = np.concatenate([random_int32(rng, 4000),
+                          np.array([0, -1, 2 ** 22 - 1, 2 ** 22, 255 << 22, (256 << 22) - 1, 256 << 22,
+                                    2 ** 31 - 1, -2 ** 31, -(2 ** 22), 1 << 21, 3 << 21, 7, 8, 9, 10],
+                                   dtype=np.int32)])
+    out = np.zeros_like(acc)
+    _clip_all(acc, 22, out)
+    np.testing.assert_array_equal(out, np.clip(acc.astype(np.int64) >> 22, 0, 255))
+
+
+def test_vload_vstore_any_offset():
+    src = np.arange(40, dtype=np.int32)
+    for index in range(0, 33):
+        for dst_index in (0, 3, 8, 13):
+            dst = np.full(24, -5, dtype=np.int32)
+            _load_store_at(src, index, dst, dst_index)
+            expected = np.full(24, -5, dtype=np.int32)
+            expected[dst_index:dst_index + 8] = src[index:index + 8]
+            np.testing.assert_array_equal(dst, expected)
+
+
+def test_vgrey_rgb_matches_pillow_on_every_colour():
+    """All 16,777,216 RGB colours, eight to a vector, against Pillow's ``convert('L')``."""
+    levels = np.arange(256, dtype=np.uint8)
+    rgb = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(4096, 4096, 3)
+    expected = np.asarray(Image.fromarray(rgb).convert("L"), dtype=np.int32).ravel()
+    # 8 spare pixels at the end: vgrey_rgb reads 4 bytes past its 24
+    flat = np.concatenate([rgb.reshape(-1), np.zeros(24, dtype=np.uint8)])
+    out = np.full(4096 * 4096 + 8, -1, dtype=np.int32)
+    _grey_all(flat, out)
+    np.testing.assert_array_equal(out[:4096 * 4096], expected)
+
+
+def test_transpose8_moves_every_value_once():
+    rng = np.random.default_rng(3)
+    for src_stride, dst_stride, src_index, dst_index in [(8, 8, 0, 0), (11, 9, 5, 2), (64, 16, 130, 7)]:
+        src = random_int32(rng, src_index + 8 * src_stride + 8)
+        dst = np.full(dst_index + 8 * dst_stride + 8, -3, dtype=np.int32)
+        _transpose_one(src, src_index, src_stride, dst, dst_index, dst_stride)
+        block = np.array([[src[src_index + i * src_stride + j] for j in range(8)] for i in range(8)])
+        expected = np.full_like(dst, -3)
+        for j in range(8):
+            expected[dst_index + j * dst_stride:dst_index + j * dst_stride + 8] = block[:, j]
+        np.testing.assert_array_equal(dst, expected)
+
+
+def test_type_errors_are_clear():
+    @njit
+    def load_int64(arr):
+        return vload(arr, 0)
+
+    with pytest.raises(Exception, match="1-D C-contiguous int32"):
+        load_int64(np.zeros(8, dtype=np.int64))

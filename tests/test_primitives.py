@@ -448,3 +448,68 @@ def test_pack_unpack_match_packbits(nbits):
     np.testing.assert_array_equal(unpack_rows(packed, nbits), bits)
     ref_unpacked = np.unpackbits(packed.astype(">u8").view(np.uint8).reshape(17, -1), axis=1)[:, :nbits]
     np.testing.assert_array_equal(ref_unpacked.astype(np.bool_), bits)
+
+
+# --------------------------------------------------------------------------
+# phash's certified matrix path (``dct.phash_bits_certified``)
+# --------------------------------------------------------------------------
+
+def _certified_cases() -> list[tuple[str, np.ndarray]]:
+    from imagesets import degenerate_images, photo_variants, real_photos
+
+    cases = [(name, img) for name, img in real_photos().items()]
+    cases += [(f"variant_{k}", img) for k, img in enumerate(photo_variants(np.random.default_rng(31), 24))]
+    cases += list(degenerate_images().items())
+    return cases
+
+
+@pytest.mark.parametrize("hash_size,factor", [(8, 4), (5, 4), (16, 4), (8, 1), (7, 2)])
+def test_phash_certified_path_equals_ducc_path(hash_size, factor):
+    """Bits identical to the exact DUCC path; the fast path decides photos, never the tied degenerate images."""
+    from undouble._hash_dct import dct_cosines
+
+    size = hash_size * factor
+    cosines = dct_cosines(hash_size, size)
+    cosines_t = np.ascontiguousarray(cosines.T)
+    count = hash_size * hash_size
+    fast_photos = photos = ties = 0
+    for name, img in _certified_cases():
+        small = fused_resize(img, (size, size)).astype(np.int32)
+        ours = np.zeros(count, dtype=np.bool_)
+        exact = np.zeros(count, dtype=np.bool_)
+        fast = dctk.phash_bits_certified(small, hash_size, cosines, cosines_t, np.empty(size * size),
+                                         np.empty(hash_size * size), np.empty(count), np.empty(count), ours)
+        dctk.phash_bits(small, hash_size, exact)
+        np.testing.assert_array_equal(ours, exact, err_msg=name)
+        block = scipy.fftpack.dct(scipy.fftpack.dct(small.astype(np.float64), axis=0), axis=1)[:hash_size, :hash_size]
+        ordered = np.sort(block.ravel())
+        upper = count // 2 if count % 2 == 0 else count // 2 + 1
+        if ordered[upper] == ordered[upper - 1]:  # an exact tie at the median: only the DUCC path may decide
+            ties += 1
+            assert not fast, name
+        elif not name.startswith(("uniform", "gradient", "mirror", "transpose", "two_level", "checker")):
+            photos += 1
+            fast_photos += bool(fast)
+    assert ties > 0  # the degenerate families do tie (uniform images at least)
+    assert fast_photos >= 0.9 * photos
+
+
+def test_phash_certified_bound_has_a_wide_margin():
+    """The matrix block is within 1/1000 of ``delta`` of scipy's values on photos and noise (documented margin)."""
+    from undouble._hash_dct import dct_cosines
+
+    rng = np.random.default_rng(32)
+    images = [img for _, img in _certified_cases()] + [rng.integers(0, 256, (64, 64), dtype=np.uint8)
+                                                       for _ in range(8)]
+    for hash_size, size in [(8, 32), (16, 64), (4, 16)]:
+        cosines = dct_cosines(hash_size, size)
+        cosines_t = np.ascontiguousarray(cosines.T)
+        for img in images:
+            small = fused_resize(img, (size, size)).astype(np.int32)
+            block = np.empty(hash_size * hash_size)
+            total = dctk.dct_low_block(small, cosines, cosines_t, hash_size, np.empty(size * size),
+                                       np.empty(hash_size * size), block)
+            assert total == small.sum()
+            ref = scipy.fftpack.dct(scipy.fftpack.dct(small.astype(np.float64), axis=0), axis=1)
+            error = np.abs(block - ref[:hash_size, :hash_size].ravel()).max()
+            assert error <= 4.0 * 2.0 ** -30 * total / 1000 + 0.0, (error, total)

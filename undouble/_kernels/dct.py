@@ -5,9 +5,11 @@ The DCT is rocket-fft's low-level ``dct`` (DUCC, the library behind
 caller-provided output arrays. It runs the same algorithm as the reference,
 so the float64 coefficients are bit-identical to ``scipy.fftpack.dct``,
 including the exact zeros of uniform and symmetric images that decide median
-ties. A matrix DCT does not have that property. The low-level interface
-needs no SciPy, so SciPy is not a dependency of the package (the tests
-compare against it).
+ties. A matrix DCT does not have that property on its own; phash uses one
+only where the order around the median is certain despite its rounding
+(``phash_bits_certified``, below), and DUCC everywhere else. The low-level
+interface needs no SciPy, so SciPy is not a dependency of the package (the
+tests compare against it).
 
 The thresholds reproduce numpy's arithmetic: ``numpy.median`` (the middle value, or the float64
 mean of the two middle values) and ``ndarray.mean`` (pairwise summation,

@@ -52,6 +52,12 @@ def _transpose_one(src, src_index, src_stride, dst, dst_index, dst_stride):
     transpose8(src, src_index, src_stride, dst, dst_index, dst_stride)
 
 
+def _cpu_context():
+    from numba.core.registry import cpu_target
+
+    return cpu_target.target_context
+
+
 def random_int32(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.integers(-2 ** 31, 2 ** 31, n, dtype=np.int64).astype(np.int32)
 
@@ -96,15 +102,27 @@ def test_vload_vstore_any_offset():
             np.testing.assert_array_equal(dst, expected)
 
 
-def test_vgrey_rgb_matches_pillow_on_every_colour():
-    """All 16,777,216 RGB colours, eight to a vector, against Pillow's ``convert('L')``."""
+@pytest.mark.parametrize("portable", [False, True])
+def test_vgrey_rgb_matches_pillow_on_every_colour(portable, monkeypatch):
+    """All 16,777,216 RGB colours, eight to a vector, against Pillow's ``convert('L')``.
+
+    Both code paths: ``vpmaddwd`` (AVX2 targets) and the portable multiplies
+    (compiled here by setting ``simd.FORCE_PORTABLE`` for a fresh function).
+    """
+    from undouble._kernels import simd
+
+    monkeypatch.setattr(simd, "FORCE_PORTABLE", portable)
+    grey_all = njit(_grey_all.py_func)  # compiled now, under the flag
     levels = np.arange(256, dtype=np.uint8)
     rgb = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(4096, 4096, 3)
     expected = np.asarray(Image.fromarray(rgb).convert("L"), dtype=np.int32).ravel()
     # 8 spare pixels at the end: vgrey_rgb reads 4 bytes past its 24
     flat = np.concatenate([rgb.reshape(-1), np.zeros(24, dtype=np.uint8)])
     out = np.full(4096 * 4096 + 8, -1, dtype=np.int32)
-    _grey_all(flat, out)
+    grey_all(flat, out)
+    asm = "".join(grey_all.inspect_asm().values())
+    if not portable and simd._has_avx2(_cpu_context()):
+        assert "vpmaddwd" in asm  # the AVX2 path was the one compiled and tested
     np.testing.assert_array_equal(out[:4096 * 4096], expected)
 
 

@@ -9,8 +9,10 @@ This module gives kernels an ``int32 x 8`` value type (``I32x8``, an LLVM
 values are vectors and LLVM keeps them in registers.
 
 The IR is target-independent: LLVM lowers ``<8 x i32>`` to one AVX2
-register, or to two SSE2 registers on CPUs without AVX2, so no CPU check is
-needed. Integer vector arithmetic wraps modulo 2**32 exactly as Numba's
+register, or to two SSE2 registers on CPUs without AVX2. The one exception
+is the grey conversion, which uses ``vpmaddwd`` when the compilation target
+has AVX2 and plain multiplies otherwise (``_has_avx2``: Numba's own target
+features, so a cache built for a generic CPU stays generic). Integer vector arithmetic wraps modulo 2**32 exactly as Numba's
 ``np.int32`` arithmetic does, so kernels built from these give the same
 integers as the scalar code they replace (``tests/test_simd.py`` checks each
 operation against numpy).
@@ -142,31 +144,61 @@ def vround_clip8(typingctx, acc, shift):
     return sig, codegen
 
 
-def _grey8(builder, ptr):
+FORCE_PORTABLE = False
+"""Tests set this to compile the portable (no AVX2) code paths on an AVX2 machine."""
+
+
+def _has_avx2(context) -> bool:
+    """Whether the code being compiled targets AVX2 (Numba's target features, not only the host's)."""
+    if FORCE_PORTABLE:
+        return False
+    features = getattr(context.codegen(), "_tm_features", "") or ""
+    return "+avx2" in features.split(",")
+
+
+def _grey8(context, builder, ptr):
     """Pillow "L" of the 8 RGB pixels at the ``i8*`` ``ptr``, as ``<8 x i32>``; reads 28 bytes.
 
     Two 16-byte loads (bytes 0-15 and 12-27) make a 32-byte vector whose
-    halves hold pixels 0-3 and 4-7 at the same places, so each channel is
-    picked into zero-extended 32-bit lanes by one in-lane byte shuffle
-    (``vpshufb`` with zeroing on AVX2). Then ``R*19595 + G*38470 + B*7471 +
-    0x8000 >> 16``, exact: the sum is below 2**24.
+    halves hold pixels 0-3 and 4-7 at the same places, so channels are
+    picked into 32-bit lanes by in-lane byte shuffles (``vpshufb`` with
+    zeroing). With AVX2, one shuffle makes the 16-bit pairs ``(R, B)`` and
+    one ``(G, G)``, and ``vpmaddwd`` forms ``19595 R + 7471 B`` and ``32767 G
+    + 5703 G`` (38470 does not fit in 16 bits); elsewhere each channel is
+    picked and multiplied on its own. Then ``+ 0x8000 >> 16``, exact: the
+    sum is below 2**24.
     """
     bytes16 = ir.VectorType(_I8, 16)
     bytes32 = ir.VectorType(_I8, 32)
+    mask_type = ir.VectorType(_I32, 32)
     first = builder.load(builder.bitcast(ptr, bytes16.as_pointer()), align=1)
     second_ptr = builder.gep(ptr, [ir.Constant(ir.IntType(64), 12)])
     second = builder.load(builder.bitcast(second_ptr, bytes16.as_pointer()), align=1)
-    mask_type = ir.VectorType(_I32, 32)
     both = builder.shuffle_vector(first, second, ir.Constant(mask_type, list(range(32))))
     zeros = ir.Constant(bytes32, [0] * 32)
-    total = ir.Constant(_VEC, [0x8000] * LANES)
-    for channel, weight in enumerate((19595, 38470, 7471)):
+
+    def pick(channels):
+        # per pixel, 4 bytes: each channel's byte followed by a zero byte (16-bit values), or one
+        # channel's byte followed by three zero bytes (a 32-bit value)
         mask = []
         for k in range(LANES):
-            source = 3 * k + channel if k < 4 else 16 + 3 * (k - 4) + channel
-            mask += [source, 32, 32, 32]  # the value's byte, then three zero bytes
-        picked = builder.bitcast(builder.shuffle_vector(both, zeros, ir.Constant(mask_type, mask)), _VEC)
-        total = builder.add(total, builder.mul(picked, ir.Constant(_VEC, [weight] * LANES)))
+            base = 3 * k if k < 4 else 16 + 3 * (k - 4)
+            for channel in channels:
+                mask += [base + channel] + [32] * (4 // len(channels) - 1)
+        return builder.shuffle_vector(both, zeros, ir.Constant(mask_type, mask))
+
+    total = ir.Constant(_VEC, [0x8000] * LANES)
+    if _has_avx2(context):
+        words = ir.VectorType(ir.IntType(16), 16)
+        pmaddwd = builder.module.declare_intrinsic(
+            "llvm.x86.avx2.pmadd.wd", fnty=ir.FunctionType(_VEC, [words, words]))
+        for channels, weights in (((0, 2), [19595, 7471]), ((1, 1), [32767, 5703])):
+            pairs = builder.bitcast(pick(channels), words)
+            total = builder.add(total, builder.call(pmaddwd, [pairs, ir.Constant(words, weights * LANES)]))
+    else:
+        for channel, weight in enumerate((19595, 38470, 7471)):
+            picked = builder.bitcast(pick((channel,)), _VEC)
+            total = builder.add(total, builder.mul(picked, ir.Constant(_VEC, [weight] * LANES)))
     return builder.lshr(total, ir.Constant(_VEC, [16] * LANES))
 
 
@@ -184,7 +216,7 @@ def vgrey_rgb(typingctx, arr, index):
 
     def codegen(context, builder, signature, args):
         index_value = context.cast(builder, args[1], signature.args[1], types.intp)
-        return _grey8(builder, _element_pointer(context, builder, signature.args[0], args[0], index_value))
+        return _grey8(context, builder, _element_pointer(context, builder, signature.args[0], args[0], index_value))
 
     return sig, codegen
 

@@ -11,7 +11,8 @@ import pytest
 from numba import njit
 from PIL import Image
 
-from undouble._kernels.simd import transpose8, vgrey_rgb, vload, vmadd, vround_clip8, vsplat, vstore
+from undouble._kernels.simd import (fload, fmuladd, fsplat, fstore, transpose8, vgrey_rgb, vload, vmadd, vround_clip8,
+                                    vsplat, vstore)
 
 
 def wrap32(values: np.ndarray) -> np.ndarray:
@@ -146,3 +147,26 @@ def test_type_errors_are_clear():
 
     with pytest.raises(Exception, match="1-D C-contiguous int32"):
         load_int64(np.zeros(8, dtype=np.int64))
+
+
+@njit
+def _fmuladd_all(acc, a, b, scalar, out, out_splat):
+    for i in range(0, acc.shape[0], 4):
+        fstore(out, i, fmuladd(fload(acc, i), fload(a, i), fload(b, i)))
+        fstore(out_splat, i, fmuladd(fload(acc, i), fsplat(scalar), fload(b, i)))
+
+
+def test_float64_vectors_multiply_add():
+    """``fmuladd`` is ``acc + a * b`` with at most the two roundings of doing it in steps (or one, fused)."""
+    rng = np.random.default_rng(4)
+    acc, a, b = (rng.normal(0, 1e3, 400) for _ in range(3))
+    out, out_splat = np.zeros(400), np.zeros(400)
+    _fmuladd_all(acc, a, b, 2.5, out, out_splat)
+    for got, factor in ((out, a), (out_splat, np.full(400, 2.5))):
+        exact = acc + factor * b  # numpy: two roundings
+        assert np.all(np.abs(got - exact) <= 2 * np.spacing(np.abs(exact) + np.abs(factor * b)))
+        assert np.abs(got - exact).max() < 1e-9
+    integers = rng.integers(-1000, 1000, (3, 64)).astype(np.float64)
+    out = np.zeros(64)
+    _fmuladd_all(integers[0], integers[1], integers[2], 3, out, np.zeros(64))
+    np.testing.assert_array_equal(out, integers[0] + integers[1] * integers[2])  # exact on small integers

@@ -26,7 +26,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["I32x8", "LANES", "transpose8", "vgrey_rgb", "vload", "vmadd", "vround_clip8", "vsplat", "vstore"]
+__all__ = ["F64x4", "I32x8", "LANES", "fload", "fmuladd", "fsplat", "fstore", "transpose8", "vgrey_rgb", "vload", "vmadd",
+           "vround_clip8", "vsplat", "vstore"]
 
 LANES = 8
 _I32 = ir.IntType(32)
@@ -273,5 +274,91 @@ def transpose8(typingctx, src, src_index, src_stride, dst, dst_index, dst_stride
             offset = builder.add(d_index, builder.mul(d_stride, ir.Constant(d_stride.type, j)))
             _store_row(context, builder, dstty, args[3], offset, vec)
         return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# --------------------------------------------------------------------------
+# Four-lane float64 vectors (phash's matrix DCT block)
+# --------------------------------------------------------------------------
+
+_F64 = ir.DoubleType()
+_FVEC = ir.VectorType(_F64, 4)
+
+
+class F64x4Type(types.Type):
+    """Numba type of an LLVM ``<4 x double>`` value."""
+
+    def __init__(self) -> None:
+        super().__init__(name="F64x4")
+
+
+F64x4 = F64x4Type()
+
+
+@register_model(F64x4Type)
+class _F64x4Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _FVEC)
+
+
+def _check_float64_array(arr) -> None:
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.dtype == types.float64 and arr.layout == "C"):
+        raise TypeError(f"expected a 1-D C-contiguous float64 array, got {arr}")
+
+
+@intrinsic
+def fload(typingctx, arr, index):
+    """``arr[index:index + 4]`` of a 1-D float64 array, as a vector."""
+    _check_float64_array(arr)
+    sig = F64x4(arr, types.intp)
+
+    def codegen(context, builder, signature, args):
+        index_value = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = _element_pointer(context, builder, signature.args[0], args[0], index_value)
+        return builder.load(builder.bitcast(ptr, _FVEC.as_pointer()), align=8)
+
+    return sig, codegen
+
+
+@intrinsic
+def fstore(typingctx, arr, index, vec):
+    """Write ``vec`` to ``arr[index:index + 4]`` of a 1-D float64 array."""
+    _check_float64_array(arr)
+    sig = types.none(arr, types.intp, F64x4)
+
+    def codegen(context, builder, signature, args):
+        index_value = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = _element_pointer(context, builder, signature.args[0], args[0], index_value)
+        builder.store(args[2], builder.bitcast(ptr, _FVEC.as_pointer()), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def fsplat(typingctx, value):
+    """A vector with ``value`` (as float64) in every lane."""
+    if not isinstance(value, (types.Float, types.Integer)):
+        raise TypeError(f"fsplat takes a number, got {value}")
+    sig = F64x4(value)
+
+    def codegen(context, builder, signature, args):
+        scalar = context.cast(builder, args[0], signature.args[0], types.float64)
+        vec = builder.insert_element(ir.Constant(_FVEC, ir.Undefined), scalar, ir.Constant(_I32, 0))
+        return builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(_I32, 4), [0] * 4))
+
+    return sig, codegen
+
+
+@intrinsic
+def fmuladd(typingctx, acc, a, b):
+    """``acc + a * b`` lane by lane in float64 (one rounding or two: ``llvm.fmuladd`` lets LLVM fuse it)."""
+    sig = F64x4(F64x4, F64x4, F64x4)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(_FVEC, [_FVEC, _FVEC, _FVEC])
+        fn = builder.module.declare_intrinsic("llvm.fmuladd.v4f64", fnty=fnty)
+        return builder.call(fn, [args[1], args[2], args[0]])
 
     return sig, codegen

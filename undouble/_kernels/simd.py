@@ -35,20 +35,26 @@ _I8 = ir.IntType(8)
 _VEC = ir.VectorType(_I32, LANES)
 
 
-class I32x8Type(types.Type):
-    """Numba type of an LLVM ``<8 x i32>`` value."""
-
-    def __init__(self) -> None:
-        super().__init__(name="I32x8")
+_F64 = ir.DoubleType()
+_FVEC = ir.VectorType(_F64, 4)
+_LLVM_TYPES = {"I32x8": _VEC, "F64x4": _FVEC}
 
 
-I32x8 = I32x8Type()
+class VectorType(types.Type):
+    """Numba type of an LLVM vector value: ``I32x8`` (``<8 x i32>``) or ``F64x4`` (``<4 x double>``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name)
 
 
-@register_model(I32x8Type)
-class _I32x8Model(models.PrimitiveModel):
+I32x8 = VectorType("I32x8")
+F64x4 = VectorType("F64x4")
+
+
+@register_model(VectorType)
+class _VectorModel(models.PrimitiveModel):
     def __init__(self, dmm, fe_type):
-        super().__init__(dmm, fe_type, _VEC)
+        super().__init__(dmm, fe_type, _LLVM_TYPES[fe_type.name])
 
 
 def _element_pointer(context, builder, arrty, arr, index):
@@ -57,19 +63,23 @@ def _element_pointer(context, builder, arrty, arr, index):
     return builder.gep(ary.data, [index])
 
 
-def _load_row(context, builder, arrty, arr, index):
+def _load_row(context, builder, arrty, arr, index, vector=_VEC, align=4):
     ptr = _element_pointer(context, builder, arrty, arr, index)
-    return builder.load(builder.bitcast(ptr, _VEC.as_pointer()), align=4)
+    return builder.load(builder.bitcast(ptr, vector.as_pointer()), align=align)
 
 
-def _store_row(context, builder, arrty, arr, index, vec):
+def _store_row(context, builder, arrty, arr, index, vec, align=4):
     ptr = _element_pointer(context, builder, arrty, arr, index)
-    builder.store(vec, builder.bitcast(ptr, _VEC.as_pointer()), align=4)
+    builder.store(vec, builder.bitcast(ptr, vec.type.as_pointer()), align=align)
+
+
+def _check_array(arr, dtype) -> None:
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.dtype == dtype and arr.layout == "C"):
+        raise TypeError(f"expected a 1-D C-contiguous {dtype} array, got {arr}")
 
 
 def _check_int32_array(arr) -> None:
-    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.dtype == types.int32 and arr.layout == "C"):
-        raise TypeError(f"expected a 1-D C-contiguous int32 array, got {arr}")
+    _check_array(arr, types.int32)
 
 
 @intrinsic
@@ -211,8 +221,7 @@ def vgrey_rgb(typingctx, arr, index):
     sum is below 2**24). Reads ``arr[index:index + 28]``: the caller
     guarantees ``index + 28 <= arr.size``.
     """
-    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.dtype == types.uint8 and arr.layout == "C"):
-        raise TypeError(f"expected a 1-D C-contiguous uint8 array, got {arr}")
+    _check_array(arr, types.uint8)
     sig = I32x8(arr, types.intp)
 
     def codegen(context, builder, signature, args):
@@ -282,41 +291,15 @@ def transpose8(typingctx, src, src_index, src_stride, dst, dst_index, dst_stride
 # Four-lane float64 vectors (phash's matrix DCT block)
 # --------------------------------------------------------------------------
 
-_F64 = ir.DoubleType()
-_FVEC = ir.VectorType(_F64, 4)
-
-
-class F64x4Type(types.Type):
-    """Numba type of an LLVM ``<4 x double>`` value."""
-
-    def __init__(self) -> None:
-        super().__init__(name="F64x4")
-
-
-F64x4 = F64x4Type()
-
-
-@register_model(F64x4Type)
-class _F64x4Model(models.PrimitiveModel):
-    def __init__(self, dmm, fe_type):
-        super().__init__(dmm, fe_type, _FVEC)
-
-
-def _check_float64_array(arr) -> None:
-    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.dtype == types.float64 and arr.layout == "C"):
-        raise TypeError(f"expected a 1-D C-contiguous float64 array, got {arr}")
-
-
 @intrinsic
 def fload(typingctx, arr, index):
     """``arr[index:index + 4]`` of a 1-D float64 array, as a vector."""
-    _check_float64_array(arr)
+    _check_array(arr, types.float64)
     sig = F64x4(arr, types.intp)
 
     def codegen(context, builder, signature, args):
         index_value = context.cast(builder, args[1], signature.args[1], types.intp)
-        ptr = _element_pointer(context, builder, signature.args[0], args[0], index_value)
-        return builder.load(builder.bitcast(ptr, _FVEC.as_pointer()), align=8)
+        return _load_row(context, builder, signature.args[0], args[0], index_value, _FVEC, 8)
 
     return sig, codegen
 
@@ -324,13 +307,12 @@ def fload(typingctx, arr, index):
 @intrinsic
 def fstore(typingctx, arr, index, vec):
     """Write ``vec`` to ``arr[index:index + 4]`` of a 1-D float64 array."""
-    _check_float64_array(arr)
+    _check_array(arr, types.float64)
     sig = types.none(arr, types.intp, F64x4)
 
     def codegen(context, builder, signature, args):
         index_value = context.cast(builder, args[1], signature.args[1], types.intp)
-        ptr = _element_pointer(context, builder, signature.args[0], args[0], index_value)
-        builder.store(args[2], builder.bitcast(ptr, _FVEC.as_pointer()), align=8)
+        _store_row(context, builder, signature.args[0], args[0], index_value, args[2], 8)
         return context.get_dummy_value()
 
     return sig, codegen

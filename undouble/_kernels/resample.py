@@ -1,8 +1,15 @@
 """Pillow-exact Lanczos resampling of 8-bit images (integer passes).
 
-The coefficient tables are computed on the host (``undouble.resize``); these
-kernels only apply them. Each pass rounds to uint8 before the next, exactly
-as Pillow's 8-bit resampler does.
+The coefficient tables are computed on the host (``undouble.resample``) or
+by :func:`lanczos_axis`; these kernels only apply them. Each pass rounds to
+uint8 before the next, exactly as Pillow's 8-bit resampler does.
+
+Two implementations: :func:`resize_plane`, plain loops kept as the simple
+reference (and used by ``resize_lanczos`` and crop-resistant's
+segmentation image), and :func:`resize_image`, the batch path of the hash
+kernels, which fuses the grey conversion and runs on int32 x 8 vectors
+(``undouble._kernels.simd``; see the section comment below). The tests hold
+both to Pillow.
 """
 import math
 
@@ -12,12 +19,11 @@ from numba import njit
 PRECISION_BITS = 22  # 32 - 8 - 2, as in Pillow's 8-bit resampler
 
 
-# Both passes accumulate in int32, as Pillow's 8-bit resampler does (the sums
-# fit: |sum of taps| < 2**31 for 8-bit input). The inner loops run along
-# contiguous memory so that LLVM vectorises them: the vertical pass updates a
-# whole accumulator row per tap; the horizontal pass is a dot product per
-# output pixel for long filters, or the vertical pass of the transposed image
-# for short ones.
+# The reference passes accumulate in int32, as Pillow's 8-bit resampler does
+# (the sums fit: |sum of taps| < 2**31 for 8-bit input). The vertical pass
+# updates a whole accumulator row per tap; the horizontal pass is a dot
+# product per output pixel for long filters, or the vertical pass of the
+# transposed image for short ones.
 
 @njit(cache=True)
 def resample_cols(src, bounds, coeffs):

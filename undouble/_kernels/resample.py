@@ -220,28 +220,48 @@ def transpose_into(src, rows, cols, src_stride, dst, dst_stride):
 
 
 @njit(cache=True)
+def _grey_run(src, first, count, dst, d0):
+    """Pillow "L" of ``count`` RGB pixels from pixel ``first`` of the flat image ``src`` into ``dst[d0:]``.
+
+    Eight pixels to a vector while the 4 bytes that ``vgrey_rgb`` reads past
+    its pixels are still inside ``src``; the rest one by one.
+    """
+    stop = count - count % 8
+    while stop > 0 and 3 * (first + stop - 8) + 28 > src.shape[0]:
+        stop -= 8
+    for x in range(0, stop, 8):
+        vstore(dst, d0 + x, vgrey_rgb(src, 3 * (first + x)))
+    for x in range(stop, count):
+        p = 3 * (first + x)
+        dst[d0 + x] = (np.int32(src[p]) * 19595 + np.int32(src[p + 1]) * 38470
+                       + np.int32(src[p + 2]) * 7471 + 0x8000) >> 16
+
+
+@njit(cache=True)
 def grey_rows_into(img, y0, rows, dst, dst_stride):
     """Pillow "L" of rows ``y0 .. y0 + rows`` of a C-contiguous ``H x W x C`` uint8 image.
 
     Row ``y0 + i`` goes to ``dst[i * dst_stride:][:W]`` (int32).  ``C`` = 3
     (RGB) or 4 (RGBA, alpha ignored): ``(R*19595 + G*38470 + B*7471 +
-    0x8000) >> 16``, eight RGB pixels to a vector (``simd.vgrey_rgb``);
-    ``C`` = 1: the grey values themselves.
+    0x8000) >> 16``, eight RGB pixels to a vector (``simd.vgrey_rgb``; when
+    the rows are as long as the stride, as one run); ``C`` = 1: the grey
+    values themselves.
     """
     width, channels = img.shape[1], img.shape[2]
     src = img.reshape(-1)
+    if channels == 3:
+        if dst_stride == width:
+            _grey_run(src, y0 * width, rows * width, dst, 0)
+        else:
+            for i in range(rows):
+                _grey_run(src, (y0 + i) * width, width, dst, i * dst_stride)
+        return
     for i in range(rows):
         q = (y0 + i) * width * channels
         d = i * dst_stride
-        x = 0
-        if channels == 3:
-            # vgrey_rgb reads 4 bytes past its 8 pixels: the last ones of the image go one by one
-            while x + 8 <= width and q + 3 * x + 28 <= src.shape[0]:
-                vstore(dst, d + x, vgrey_rgb(src, q + 3 * x))
-                x += 8
-        if channels >= 3:
-            for x in range(x, width):
-                p = q + channels * x
+        if channels == 4:
+            for x in range(width):
+                p = q + 4 * x
                 dst[d + x] = (np.int32(src[p]) * 19595 + np.int32(src[p + 1]) * 38470
                               + np.int32(src[p + 2]) * 7471 + 0x8000) >> 16
         else:

@@ -202,8 +202,8 @@ _POOL_LOCK = threading.Lock()
 def _hash_pool(workers: int) -> ThreadPoolExecutor:
     """The shared pool of hashing threads, made once per process and thread count.
 
-    Starting a pool per call cost about 0.6 ms here, more than hashing 200
-    images on one thread saves. A pool inherited through ``fork`` has no
+    Starting a pool per call made two threads slower than one on batches
+    of 200 images (``benchmarks/bench_hashes.py``, README). A pool inherited through ``fork`` has no
     threads behind it, so the process id is part of the key. A pool that is
     replaced is not shut down (a call may still be using it): once nothing
     refers to it, its idle threads exit.

@@ -178,7 +178,8 @@ def taps_pass(src, src_stride, cols, bounds, taps, dst, dst_offset, dst_stride, 
     ``dst_offset + r * dst_stride``); ``cols`` is a multiple of 8. Pillow's
     rounding: the sum starts at ``2**21``, is shifted right by 22 bits and
     clipped to 0..255. Columns run in blocks of 32, then 8, the block's sums
-    in registers over all the taps of the row (blocks of 64 were no faster).
+    in registers over all the taps of the row (blocks of 64 were no faster in
+    scratch A/B runs).
     """
     half = 1 << (PRECISION_BITS - 1)
     for r in range(n_out):

@@ -57,19 +57,6 @@ def _run(images: Sequence[np.ndarray], size: int, nbits: int, kernel, *args) -> 
     return pack_rows(bits)
 
 
-def dct_cosines(rows: int, size: int) -> np.ndarray:
-    """``2 cos(pi k (2y + 1) / (2 size))`` for ``k < rows``, ``y < size``: the unnormalised DCT-II matrix rows.
-
-    Read-only float64 ``(rows, size)``; used by the certified matrix path of
-    phash (``_kernels.dct.phash_bits_certified``).
-    """
-    k = np.arange(rows, dtype=np.float64)[:, None]
-    y = np.arange(size, dtype=np.float64)[None, :]
-    table = 2.0 * np.cos(np.pi * k * (2.0 * y + 1.0) / (2.0 * size))
-    table.setflags(write=False)
-    return table
-
-
 def phash_batch(images: Sequence[np.ndarray], hash_size: int = 8, highfreq_factor: int = 4) -> HashBatch:
     """Perceptual hash (ImageHash ``phash``) of each image.
 
@@ -94,7 +81,7 @@ def phash_batch(images: Sequence[np.ndarray], hash_size: int = 8, highfreq_facto
         If ``hash_size < 2`` or ``highfreq_factor < 1`` (or not integers).
     """
     n, factor = _check_options(hash_size, highfreq_factor, "phash")
-    packed = _run(images, n * factor, n * n, _dct.phash_batch, n, dct_cosines(n, n * factor))
+    packed = _run(images, n * factor, n * n, _dct.phash_batch, n)
     return HashBatch(packed, n * n, None, (n, n))
 
 

@@ -187,30 +187,33 @@ _DELTA_SCALE = 4.0 * 2.0 ** -30
 
 
 @njit(cache=True)
-def dct_block_work(hash_size, size, cosines):
-    """Work buffers of :func:`dct_low_block`: ``(cosines_t, plane, first, block_pad)``.
+def dct_block_work(hash_size, size):
+    """Tables and work buffers of :func:`dct_low_block`: ``(cosines, cosines_t, plane, first, block_pad)``.
 
-    ``cosines_t`` is the transpose of ``cosines`` with its ``n`` columns
-    padded with zeros to a multiple of 4 (``n4``); ``plane`` is ``N x N4``
-    and ``first`` ``n x N4`` (``N4``: ``N`` rounded up to 4), ``block_pad``
-    ``n x n4``, all flat float64.
+    ``cosines[k, y] = 2 cos(pi k (2y + 1) / (2 N))`` (``n x N``), the rows of
+    the unnormalised DCT-II matrix; ``cosines_t`` its transpose with the
+    ``n`` columns padded with zeros to a multiple of 4 (``n4``), flat;
+    ``plane`` is ``N x N4`` and ``first`` ``n x N4`` (``N4``: ``N`` rounded up
+    to 4), ``block_pad`` ``n x n4``, all flat float64.
     """
     n4 = (hash_size + 3) // 4 * 4
     size4 = (size + 3) // 4 * 4
+    cosines = np.empty((hash_size, size), dtype=np.float64)
     cosines_t = np.zeros(size * n4, dtype=np.float64)
-    for x in range(size):
-        for m in range(hash_size):
-            cosines_t[x * n4 + m] = cosines[m, x]
-    return (cosines_t, np.zeros(size * size4, dtype=np.float64), np.zeros(hash_size * size4, dtype=np.float64),
-            np.zeros(hash_size * n4, dtype=np.float64))
+    for k in range(hash_size):
+        for x in range(size):
+            c = 2.0 * np.cos(np.pi * k * (2.0 * x + 1.0) / (2.0 * size))
+            cosines[k, x] = c
+            cosines_t[x * n4 + k] = c
+    return (cosines, cosines_t, np.zeros(size * size4, dtype=np.float64),
+            np.zeros(hash_size * size4, dtype=np.float64), np.zeros(hash_size * n4, dtype=np.float64))
 
 
 @njit(cache=True)
-def dct_low_block(small, cosines, hash_size, cosines_t, plane, first, block_pad, block):
+def dct_low_block(small, hash_size, cosines, cosines_t, plane, first, block_pad, block):
     """``d[:n, :n]`` of the unnormalised 2-D DCT-II of ``small`` by matrix products, as a flat ``block``.
 
-    ``cosines[k, y] = 2 cos(pi k (2y + 1) / (2N))`` (``n x N``); the other
-    arguments come from :func:`dct_block_work`. Both products run on
+    The tables and buffers come from :func:`dct_block_work`. Both products run on
     4-lane float64 vectors (``simd.F64x4``) whose sums stay in registers
     over the whole product (16 columns at a time). Returns the sum of the
     pixels.
@@ -268,15 +271,14 @@ def dct_low_block(small, cosines, hash_size, cosines_t, plane, first, block_pad,
 
 
 @njit(cache=True)
-def phash_bits_certified(small, hash_size, cosines, work_buffers, block, work, out):
+def phash_bits_certified(small, hash_size, work_buffers, block, work, out):
     """phash bits of one resized plane: the matrix-DCT block when its middle gap is certain, else :func:`phash_bits`.
 
     ``work_buffers`` is :func:`dct_block_work`'s tuple; ``block`` and
     ``work`` hold ``n * n`` float64 values. Returns True when the fast path
     decided the bits (False: the exact DUCC path did).
     """
-    cosines_t, plane, first, block_pad = work_buffers
-    total = dct_low_block(small, cosines, hash_size, cosines_t, plane, first, block_pad, block)
+    total = dct_low_block(small, hash_size, *work_buffers, block)
     delta = _DELTA_SCALE * total
     count = hash_size * hash_size
     for k in range(count):
@@ -295,19 +297,19 @@ def phash_bits_certified(small, hash_size, cosines, work_buffers, block, work, o
 
 
 @njit(cache=True, nogil=True)
-def phash_batch(stack, hash_size, cosines, row_b, row_c, col_b, col_c, vertical_first):
+def phash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
     """phash of each image of an N x H x W x C stack (grey, resized by the tables to ``N x N``)."""
     n = stack.shape[0]
     h_taps, v_taps, band, buf_a, buf_b, small = resize_work(
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
-    work_buffers = dct_block_work(hash_size, small.shape[0], cosines)
+    work_buffers = dct_block_work(hash_size, small.shape[0])
     block = np.empty(hash_size * hash_size, dtype=np.float64)
     work = np.empty(hash_size * hash_size, dtype=np.float64)
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
     for i in range(n):
         resize_image(stack[i], row_b, h_taps, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
                      small.shape[0])
-        phash_bits_certified(small, hash_size, cosines, work_buffers, block, work, out[i])
+        phash_bits_certified(small, hash_size, work_buffers, block, work, out[i])
     return out
 
 

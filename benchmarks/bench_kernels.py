@@ -10,7 +10,7 @@ of ``--repeat`` each), printed as markdown:
 - **grey Lanczos resize** of ``n`` 128 x 128 RGB crops of the scikit-image
   photos (the images of ``bench_hashes.py``) to 8 x 8 (ahash), 9 x 8 (dhash)
   and 32 x 32 (phash): our grey conversion, our horizontal pass (band
-  transposes and taps), our whole ``resize_image``, against Pillow's
+  transposes and taps, on pixel pairs), our whole ``resize_image``, against Pillow's
   ``convert('L').resize(size, LANCZOS)``, the call ImageHash makes.
 - **area resize** to 128 x 128 (``undouble.preprocess.resize_area``, the
   preprocessing of every decoded file) against ``cv2.resize(...,
@@ -48,7 +48,7 @@ def resize_stages(n: int, repeat: int) -> None:
     from PIL import Image
 
     from bench_hashes import make_images
-    from undouble._kernels.resample import BAND, grey_rows_into, resize_image, resize_work, taps_pass, transpose_into
+    from undouble._kernels.resample import BAND, grey_pairs_into, pair_taps_pass, resize_image, resize_work, transpose_into
     from undouble.hashes import read_only_tables
     from undouble.resample import resize_tables
 
@@ -61,27 +61,27 @@ def resize_stages(n: int, repeat: int) -> None:
         for _ in range(reps):
             for i in range(stack.shape[0]):
                 for y0 in range(0, 128, BAND):
-                    grey_rows_into(stack[i], y0, BAND, band, 128)
+                    grey_pairs_into(stack[i], y0, BAND, band, 64)
         return band
 
     @njit
     def horizontal_only(reps, count, row_b, row_c, col_b, col_c):
-        # the horizontal pass of one image: per band, transpose the grey rows and run the taps
-        h_taps, _, band, buf_a, _, _ = resize_work(128, 128, row_b, row_c, col_b, col_c)
+        # the horizontal pass of one image: per band, transpose the grey pixel pairs and run the taps on pairs
+        _, pairs, _, band, buf_a, _, _ = resize_work(128, 128, row_b, row_c, col_b, col_c)
         natural = band[BAND * 128:]
         for _ in range(reps):
             for _ in range(count):
                 for y0 in range(0, 128, BAND):
-                    transpose_into(natural, BAND, 128, 128, band, BAND)
-                    taps_pass(band, BAND, BAND, row_b, h_taps, buf_a, y0, 128, row_b.shape[0])
+                    transpose_into(natural, BAND, 64, 64, band, BAND)
+                    pair_taps_pass(band, BAND, BAND, pairs[0], buf_a, y0 // 2, 64, row_b.shape[0], True)
         return buf_a
 
     @njit
     def whole_resize(stack, reps, row_b, row_c, col_b, col_c, vertical_first):
-        h_taps, v_taps, band, buf_a, buf_b, small = resize_work(128, 128, row_b, row_c, col_b, col_c)
+        h_taps, pairs, v_taps, band, buf_a, buf_b, small = resize_work(128, 128, row_b, row_c, col_b, col_c)
         for _ in range(reps):
             for i in range(stack.shape[0]):
-                resize_image(stack[i], row_b, h_taps, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
+                resize_image(stack[i], row_b, h_taps, pairs, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
                              small.shape[0])
         return small
 

@@ -20,8 +20,8 @@ from undouble._kernels import dct as dctk
 from undouble._kernels.bits import pack_rows, unpack_rows
 from undouble._kernels.color import rgb_to_l
 from undouble._kernels.median import median_of, select_in_place
-from undouble._kernels.resample import (grey_rows_into, resize_image, resize_plane, resize_work, taps_pass,
-                                       transpose_into)
+from undouble._kernels.resample import (grey_pairs_into, grey_rows_into, pair_taps, pair_taps_pass, resize_image,
+                                       resize_plane, resize_work, taps_pass, transpose_into)
 from undouble.hashes import read_only_tables, to_grey_stack
 from undouble.resample import resize_lanczos, resize_tables
 
@@ -146,12 +146,12 @@ def fused_resize(img: np.ndarray, size: tuple[int, int], out_rows: int | None = 
     arr = img[:, :, None] if img.ndim == 2 else img
     h, w = arr.shape[:2]
     row_b, row_c, col_b, col_c, vfirst = read_only_tables(resize_tables((w, h), size))
-    h_taps, v_taps, band, buf_a, buf_b, small = resize_work(h, w, row_b, row_c, col_b, col_c)
+    h_taps, pairs, v_taps, band, buf_a, buf_b, small = resize_work(h, w, row_b, row_c, col_b, col_c)
     if garbage is not None:
         for buf in (band, buf_a, buf_b):
             buf[:] = garbage.integers(-2 ** 31, 2 ** 31, buf.shape[0], dtype=np.int64).astype(np.int32)
     rows = size[1] if out_rows is None else out_rows
-    out = resize_image(np.ascontiguousarray(arr), row_b, h_taps, col_b, v_taps, vfirst, band, buf_a, buf_b,
+    out = resize_image(np.ascontiguousarray(arr), row_b, h_taps, pairs, col_b, v_taps, vfirst, band, buf_a, buf_b,
                        small, rows)
     assert out.dtype == np.int32 and out.shape == (size[1], size[0])
     out = out[:rows]
@@ -251,6 +251,87 @@ def test_taps_pass_matches_numpy():
         np.testing.assert_array_equal(got[:, :cols], expected)
         assert (got[:, cols:] == -1).all()  # nothing written past ``cols``
         assert dst[:3].tolist() == [-1, -1, -1]
+
+
+def test_pair_taps_split_every_tap_exactly():
+    """``pair_taps``: ``512 a + b`` gives back each tap, 0 outside its bounds, both halves within 16 bits."""
+    from undouble.resample import lanczos_tables
+
+    rng = np.random.default_rng(8)
+    tables = [lanczos_tables(n_in, n_out) for n_in, n_out in [(128, 8), (128, 9), (128, 32), (7, 3), (5, 64), (3, 2)]]
+    bounds = np.array([[3, 5], [0, 1], [10, 4]], dtype=np.int64)
+    extreme = np.array([[2 ** 23 - 1, -(2 ** 23), 255, -256, 256], [-1, 0, 0, 0, 0], [511, -511, 2 ** 22, 1, 0]])
+    tables.append((bounds, extreme))
+    tables.append((bounds, rng.integers(-(2 ** 23), 2 ** 23, (3, 5))))
+    for bounds, coeffs in tables:
+        pairs = pair_taps(bounds, coeffs.astype(np.int32))
+        for r, (first, count) in enumerate(bounds):
+            first_pair, n_pairs = pairs[r, :2]
+            assert 2 * first_pair <= first and first + count <= 2 * (first_pair + n_pairs) <= first + count + 1
+            words = pairs[r, 2:2 + 2 * n_pairs].astype(np.int64)
+            hi, lo = words[0::2], words[1::2]
+            for side in range(2):
+                a = ((hi >> (16 * side)) & 0xFFFF).astype(np.uint16).view(np.int16).astype(np.int64)
+                b = ((lo >> (16 * side)) & 0xFFFF).astype(np.uint16).view(np.int16).astype(np.int64)
+                assert (b >= -256).all() and (b < 256).all()
+                positions = 2 * (first_pair + np.arange(n_pairs)) + side
+                expected = np.where((positions >= first) & (positions < first + count),
+                                    coeffs[r, np.clip(positions - first, 0, coeffs.shape[1] - 1)], 0)
+                np.testing.assert_array_equal(512 * a + b, expected)
+
+
+def test_pair_taps_pass_equals_taps_pass():
+    """The pass on pixel pairs gives ``taps_pass``'s pixels, on Lanczos taps and on extreme random taps."""
+    from undouble.resample import lanczos_tables
+
+    rng = np.random.default_rng(9)
+    cases = [(n_in, n_out, cols, *lanczos_tables(n_in, n_out))
+             for n_in, n_out, cols in [(128, 8, 32), (128, 9, 40), (128, 32, 32), (127, 32, 8), (7, 3, 16),
+                                       (301, 5, 104), (40, 100, 72)]]
+    for n_in, cols in [(60, 32), (13, 8)]:  # random taps of either sign, up to 2**21: any sum fits in int32
+        bounds = np.array([[s, rng.integers(1, n_in - s + 1)] for s in rng.integers(0, n_in, 6)], dtype=np.int64)
+        cases.append((n_in, 6, cols, bounds, rng.integers(-(2 ** 21), 2 ** 21, (6, n_in))))
+    for n_in, n_out, cols, bounds, coeffs in cases:
+        taps = coeffs.astype(np.int32)
+        src = rng.integers(0, 256, (n_in, cols)).astype(np.int32)
+        expected = np.full(n_out * cols, -1, dtype=np.int32)
+        taps_pass(src.ravel(), cols, cols, bounds, taps, expected, 0, cols, n_out)
+        padded = np.vstack([src, rng.integers(-(2 ** 15), 2 ** 15, (1, cols))])  # odd n_in: a garbage partner
+        n_pairs = (n_in + 1) // 2
+        paired = (padded[0:2 * n_pairs:2].astype(np.int64) & 0xFFFF) | (
+            (padded[1:2 * n_pairs:2].astype(np.int64) & 0xFFFF) << 16)
+        paired = paired.astype(np.uint32).view(np.int32)
+        dst = np.full(n_out * cols + 5, -1, dtype=np.int32)
+        paired = np.ascontiguousarray(paired).ravel()
+        pairs = pair_taps(bounds, taps)
+        pair_taps_pass(paired, cols, cols, pairs, dst, 2, cols, n_out, False)
+        np.testing.assert_array_equal(dst[2:2 + n_out * cols], expected, err_msg=f"{n_in} {n_out} {cols}")
+        assert dst[:2].tolist() == [-1, -1] and (dst[2 + n_out * cols:] == -1).all()
+        # packed: uint16 results, two to a word, rows ``cols // 2 + 4`` words apart from word 1
+        stride = cols // 2 + 4
+        dst = np.full(1 + n_out * stride, -1, dtype=np.int32)
+        pair_taps_pass(paired, cols, cols, pairs, dst, 1, stride, n_out, True)
+        words = dst[1:].reshape(n_out, stride)
+        np.testing.assert_array_equal(np.ascontiguousarray(words[:, :cols // 2]).view(np.uint16),
+                                      expected.reshape(n_out, cols))
+        assert dst[0] == -1 and (words[:, cols // 2:] == -1).all()
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_grey_pairs_into_matches_pillow(channels):
+    """uint16 grey rows: every width from 1 to 40, rows filling the stride or not, any first row."""
+    rng = np.random.default_rng(10 + channels)
+    for width in range(1, 41):
+        img = rng.integers(0, 256, (5, width, channels), dtype=np.uint8)
+        pil = img[:, :, 0] if channels == 1 else img
+        expected = np.asarray(Image.fromarray(pil).convert("L"), dtype=np.uint16)
+        for y0, rows in [(0, 5), (2, 3), (4, 1)]:
+            for stride in sorted({(width + 1) // 2 + 3} | ({width // 2} if width % 2 == 0 else set())):
+                dst = np.full(rows * stride, -7, dtype=np.int32)
+                grey_pairs_into(img, y0, rows, dst, stride)
+                got = dst.view(np.uint16).reshape(rows, 2 * stride)
+                np.testing.assert_array_equal(got[:, :width], expected[y0:y0 + rows], err_msg=f"{width} {y0} {stride}")
+                assert (dst.reshape(rows, stride)[:, (width + 1) // 2:] == -7).all()
 
 
 def test_transpose_into_matches_numpy():

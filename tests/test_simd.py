@@ -11,8 +11,8 @@ import pytest
 from numba import njit
 from PIL import Image
 
-from undouble._kernels.simd import (fload, fmuladd, fsplat, fstore, transpose8, vgrey_rgb, vload, vmadd, vround_clip8,
-                                    vsplat, vstore)
+from undouble._kernels.simd import (fload, fmuladd, fsplat, fstore, transpose8, vgrey_pairs, vgrey_rgb, vload, vmadd,
+                                    vmadd_pairs, vround_clip8, vsplat, vstore)
 
 
 def wrap32(values: np.ndarray) -> np.ndarray:
@@ -46,6 +46,18 @@ def _load_store_at(src, index, dst, dst_index):
 def _grey_all(rgb_bytes, out):
     for p in range(0, out.shape[0] - 8, 8):
         vstore(out, p, vgrey_rgb(rgb_bytes, 3 * p))
+
+
+@njit
+def _grey_pairs_all(rgb_bytes, out):
+    for p in range(0, 2 * out.shape[0] - 16, 16):
+        vstore(out, p // 2, vgrey_pairs(rgb_bytes, 3 * p))
+
+
+@njit
+def _madd_pairs_all(acc, a, b, out):
+    for i in range(0, acc.shape[0], 8):
+        vstore(out, i, vmadd_pairs(vload(acc, i), vload(a, i), vload(b, i)))
 
 
 @njit
@@ -125,6 +137,50 @@ def test_vgrey_rgb_matches_pillow_on_every_colour(portable, monkeypatch):
     if not portable and simd._has_avx2(_cpu_context()):
         assert "vpmaddwd" in asm  # the AVX2 path was the one compiled and tested
     np.testing.assert_array_equal(out[:4096 * 4096], expected)
+
+
+@pytest.mark.parametrize("portable", [False, True])
+def test_vgrey_pairs_matches_pillow_on_every_colour(portable, monkeypatch):
+    """``vgrey_pairs``: all 16,777,216 colours, sixteen to a vector, as uint16 in order, both code paths."""
+    from undouble._kernels import simd
+
+    monkeypatch.setattr(simd, "FORCE_PORTABLE", portable)
+    grey_pairs_all = njit(_grey_pairs_all.py_func)
+    levels = np.arange(256, dtype=np.uint8)
+    rgb = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(4096, 4096, 3)
+    expected = np.asarray(Image.fromarray(rgb).convert("L"), dtype=np.uint16).ravel()
+    flat = np.concatenate([rgb.reshape(-1), np.zeros(48, dtype=np.uint8)])  # it reads 4 bytes past its 48
+    out = np.full((4096 * 4096 + 16) // 2, -1, dtype=np.int32)
+    grey_pairs_all(flat, out)
+    asm = "".join(grey_pairs_all.inspect_asm().values())
+    if not portable and simd._has_avx2(_cpu_context()):
+        assert "vpmaddwd" in asm
+    np.testing.assert_array_equal(out.view(np.uint16)[:4096 * 4096], expected)
+
+
+def _signed16(words: np.ndarray, half: int) -> np.ndarray:
+    return ((words.astype(np.int64) >> (16 * half)) & 0xFFFF).astype(np.uint16).view(np.int16).astype(np.int64)
+
+
+@pytest.mark.parametrize("portable", [False, True])
+def test_vmadd_pairs_is_pmaddwd(portable, monkeypatch):
+    """``acc + lo*lo + hi*hi`` on signed 16-bit halves, wrapped to int32: random words and the extremes."""
+    from undouble._kernels import simd
+
+    monkeypatch.setattr(simd, "FORCE_PORTABLE", portable)
+    madd_pairs_all = njit(_madd_pairs_all.py_func)
+    rng = np.random.default_rng(5)
+    extremes = np.array([0, 1, -1, 0x7FFF, 0x8000, 0x7FFF7FFF, -0x7FFF8000, 0xFFFF, 0x10000, 255 | (255 << 16)],
+                        dtype=np.int64).astype(np.int32)
+    a = np.concatenate([random_int32(rng, 4004), np.repeat(extremes, 10)])  # 4104 words: whole vectors
+    b = np.concatenate([random_int32(rng, 4004), np.tile(extremes, 10)])
+    acc = random_int32(rng, a.size)
+    out = np.zeros_like(acc)
+    madd_pairs_all(acc, a, b, out)
+    products = _signed16(a, 0) * _signed16(b, 0) + _signed16(a, 1) * _signed16(b, 1)
+    np.testing.assert_array_equal(out, wrap32(acc.astype(np.int64) + products))
+    if not portable and simd._has_avx2(_cpu_context()):
+        assert "vpmaddwd" in "".join(madd_pairs_all.inspect_asm().values())
 
 
 def test_transpose8_moves_every_value_once():

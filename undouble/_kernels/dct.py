@@ -300,14 +300,14 @@ def phash_bits_certified(small, hash_size, work_buffers, block, work, out):
 def phash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
     """phash of each image of an N x H x W x C stack (grey, resized by the tables to ``N x N``)."""
     n = stack.shape[0]
-    h_taps, v_taps, band, buf_a, buf_b, small = resize_work(
+    h_taps, pairs, v_taps, band, buf_a, buf_b, small = resize_work(
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     work_buffers = dct_block_work(hash_size, small.shape[0])
     block = np.empty(hash_size * hash_size, dtype=np.float64)
     work = np.empty(hash_size * hash_size, dtype=np.float64)
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], row_b, h_taps, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
+        resize_image(stack[i], row_b, h_taps, pairs, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
                      small.shape[0])
         phash_bits_certified(small, hash_size, work_buffers, block, work, out[i])
     return out
@@ -321,11 +321,11 @@ def phash_simple_batch(stack, hash_size, cols, row_b, row_c, col_b, col_c, verti
     they are computed (``resize_image``'s ``out_rows``).
     """
     n = stack.shape[0]
-    h_taps, v_taps, band, buf_a, buf_b, small = resize_work(
+    h_taps, pairs, v_taps, band, buf_a, buf_b, small = resize_work(
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * cols), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], row_b, h_taps, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
+        resize_image(stack[i], row_b, h_taps, pairs, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
                      hash_size)
         phash_simple_bits(small, hash_size, out[i])
     return out

@@ -66,11 +66,11 @@ def ahash_bits(small, out):
 def ahash_batch(stack, hash_size, row_b, row_c, col_b, col_c, vertical_first):
     """Average hash of each image (grey of the resize to hash_size x hash_size)."""
     n = stack.shape[0]
-    h_taps, v_taps, band, buf_a, buf_b, small = resize_work(
+    h_taps, pairs, v_taps, band, buf_a, buf_b, small = resize_work(
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], row_b, h_taps, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
+        resize_image(stack[i], row_b, h_taps, pairs, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
                      small.shape[0])
         ahash_bits(small, out[i])
     return out
@@ -84,11 +84,11 @@ def dhash_batch(stack, hash_size, dy, dx, row_b, row_c, col_b, col_c, vertical_f
     ``(1, 0)``: dhash_vertical (width n, height n+1).
     """
     n = stack.shape[0]
-    h_taps, v_taps, band, buf_a, buf_b, small = resize_work(
+    h_taps, pairs, v_taps, band, buf_a, buf_b, small = resize_work(
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, hash_size * hash_size), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], row_b, h_taps, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
+        resize_image(stack[i], row_b, h_taps, pairs, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
                      small.shape[0])
         k = 0
         for y in range(hash_size):

@@ -158,13 +158,24 @@ def lanczos_axis(n_in, n_out):
 # All sums are int32, as in Pillow (exact: the true sums fit), starting from
 # 2**21 and shifted right by 22 bits, then clipped to 0..255.
 #
+# The horizontal pass of an image resized horizontally first (every
+# downscale) works on pairs of columns instead: the grey rows are written as
+# uint16, so each int32 word holds two neighbouring pixels, the words are
+# transposed (half the work of transposing pixels), and ``pair_taps_pass``
+# multiplies a word by two taps at once (``simd.vmadd_pairs``, one
+# ``vpmaddwd``: half the loads and multiplies). The 22-bit taps do not fit in
+# 16 bits, so each is split as ``w = 512 a + b`` with ``-256 <= b < 256``:
+# the pass keeps the two sums ``A = sum a p`` and ``B = sum b p`` and
+# returns ``512 A + B``, which is ``sum w p`` exactly (see ``pair_taps``).
+#
 # Buffers are padded to multiples of 8 rows and columns. The padding holds
 # values of no meaning (left from earlier images): a padded column of the
 # transposed image is a padded row of the result, which no later tap reads,
 # and the taps of a pass never reach past the real input.
 # --------------------------------------------------------------------------
 
-from .simd import transpose8, vgrey_rgb, vload, vmadd, vround_clip8, vsplat, vstore  # noqa: E402
+from .simd import (transpose8, vgrey_pairs, vgrey_rgb, vload, vmadd, vmadd_pairs, vround_clip8, vsplat, vstore,  # noqa: E402
+                   vstore_u16)
 
 BAND = 32  # image rows per band of the horizontal pass (128 columns: two 16 KiB buffers)
 
@@ -209,6 +220,121 @@ def taps_pass(src, src_stride, cols, bounds, taps, dst, dst_offset, dst_stride, 
             for t in range(count):
                 a0 = vmadd(a0, vload(src, (first + t) * src_stride + x), vsplat(k[t]))
             vstore(dst, q + x, vround_clip8(a0, PRECISION_BITS))
+            x += 8
+
+
+PAIR_SHIFT = 9  # w = a * 2**PAIR_SHIFT + b, |b| <= 2**(PAIR_SHIFT - 1): a and b fit in 16 bits
+
+
+@njit(cache=True)
+def pair_taps(bounds, taps):
+    """The taps of ``bounds``/``taps`` on pairs of input positions, for :func:`pair_taps_pass`.
+
+    Row ``r`` of the result: ``[first_pair, n_pairs, hi_0, lo_0, hi_1, lo_1,
+    ...]``. Pair ``j`` covers input positions ``2 (first_pair + j)`` and
+    ``2 (first_pair + j) + 1`` (a tap outside ``bounds[r]`` is 0). Each tap
+    ``w`` is split as ``w = 512 a + b`` with ``-256 <= b < 256``, so that
+    ``|a| < 2**15`` for any ``|w| < 2**24`` (Pillow's taps are below 2**23);
+    ``hi_j`` holds the ``a`` of the pair's two positions as signed 16-bit
+    halves (first position in the low half), ``lo_j`` their ``b``.
+    """
+    n_out = bounds.shape[0]
+    max_pairs = 1
+    for r in range(n_out):
+        first, count = bounds[r, 0], bounds[r, 1]
+        max_pairs = max(max_pairs, (first + count + 1) // 2 - first // 2)
+    half = 1 << (PAIR_SHIFT - 1)
+    out = np.zeros((n_out, 2 + 2 * max_pairs), dtype=np.int32)
+    for r in range(n_out):
+        first, count = bounds[r, 0], bounds[r, 1]
+        first_pair = first // 2
+        n_pairs = (first + count + 1) // 2 - first_pair
+        out[r, 0] = first_pair
+        out[r, 1] = n_pairs
+        for j in range(n_pairs):
+            hi = np.int64(0)
+            lo = np.int64(0)
+            for side in range(2):
+                t = 2 * (first_pair + j) + side - first
+                w = np.int64(taps[r, t]) if 0 <= t < count else np.int64(0)
+                b = ((w + half) & (2 * half - 1)) - half
+                a = (w - b) >> PAIR_SHIFT
+                hi |= (a & 0xFFFF) << (16 * side)
+                lo |= (b & 0xFFFF) << (16 * side)
+            out[r, 2 + 2 * j] = np.int32(hi - (np.int64(1) << 32) if hi >= (np.int64(1) << 31) else hi)
+            out[r, 3 + 2 * j] = np.int32(lo - (np.int64(1) << 32) if lo >= (np.int64(1) << 31) else lo)
+    return out
+
+
+@njit(cache=True)
+def _store_result(dst, q, x, vec, packed):
+    """Store eight results of a pass at column ``x`` of the row starting at ``q``: as int32, or as uint16 (``packed``)."""
+    if packed:
+        vstore_u16(dst, q + x // 2, vec)
+    else:
+        vstore(dst, q + x, vec)
+
+
+@njit(cache=True)
+def pair_taps_pass(src, src_stride, cols, pairs, dst, dst_offset, dst_stride, n_out, packed):
+    """:func:`taps_pass` on rows of pixel pairs: ``dst[r, :cols] = clip8(sum_t w[r, t] * pixel[t, :cols])``.
+
+    Row ``m`` of ``src`` (int32 words, row stride ``src_stride``) holds input
+    positions ``2m`` (low 16 bits) and ``2m + 1`` (high 16 bits) of ``cols``
+    (a multiple of 8) columns; ``pairs`` comes from :func:`pair_taps`. Same
+    rounding and result as :func:`taps_pass` on the unpaired rows: the sums
+    ``A`` (high parts) and ``B`` (low parts, started at 2**21) are int32
+    and exact, and ``B + 512 A`` is Pillow's sum.
+
+    With ``packed``, the results are written as uint16, two to a word
+    (``dst_offset`` and ``dst_stride`` in words): the layout of pixel pairs
+    that a transpose turns into the input of the next pass.
+    """
+    half = 1 << (PRECISION_BITS - 1)
+    scale = vsplat(1 << PAIR_SHIFT)
+    for r in range(n_out):
+        first_pair, n_pairs = pairs[r, 0], pairs[r, 1]
+        k = pairs[r]
+        q = dst_offset + r * dst_stride
+        x = 0
+        while x + 32 <= cols:
+            hi0 = vsplat(0)
+            hi1 = hi0
+            hi2 = hi0
+            hi3 = hi0
+            lo0 = vsplat(half)
+            lo1 = lo0
+            lo2 = lo0
+            lo3 = lo0
+            for j in range(n_pairs):
+                w_hi = vsplat(k[2 + 2 * j])
+                w_lo = vsplat(k[3 + 2 * j])
+                p = (first_pair + j) * src_stride + x
+                v = vload(src, p)
+                hi0 = vmadd_pairs(hi0, v, w_hi)
+                lo0 = vmadd_pairs(lo0, v, w_lo)
+                v = vload(src, p + 8)
+                hi1 = vmadd_pairs(hi1, v, w_hi)
+                lo1 = vmadd_pairs(lo1, v, w_lo)
+                v = vload(src, p + 16)
+                hi2 = vmadd_pairs(hi2, v, w_hi)
+                lo2 = vmadd_pairs(lo2, v, w_lo)
+                v = vload(src, p + 24)
+                hi3 = vmadd_pairs(hi3, v, w_hi)
+                lo3 = vmadd_pairs(lo3, v, w_lo)
+            _store_result(dst, q, x, vround_clip8(vmadd(lo0, hi0, scale), PRECISION_BITS), packed)
+            _store_result(dst, q, x + 8, vround_clip8(vmadd(lo1, hi1, scale), PRECISION_BITS), packed)
+            _store_result(dst, q, x + 16, vround_clip8(vmadd(lo2, hi2, scale), PRECISION_BITS), packed)
+            _store_result(dst, q, x + 24, vround_clip8(vmadd(lo3, hi3, scale), PRECISION_BITS), packed)
+            x += 32
+        while x < cols:
+            hi0 = vsplat(0)
+            lo0 = vsplat(half)
+            for j in range(n_pairs):
+                v = vload(src, (first_pair + j) * src_stride + x)
+                hi0 = vmadd_pairs(hi0, v, vsplat(k[2 + 2 * j]))
+                lo0 = vmadd_pairs(lo0, v, vsplat(k[3 + 2 * j]))
+            _store_result(dst, q, x, vround_clip8(vmadd(lo0, hi0, scale), PRECISION_BITS), packed)
             x += 8
 
 
@@ -271,12 +397,56 @@ def grey_rows_into(img, y0, rows, dst, dst_stride):
 
 
 @njit(cache=True)
+def grey_pairs_into(img, y0, rows, dst, dst_stride):
+    """:func:`grey_rows_into` with uint16 values: pixels ``2m`` and ``2m + 1`` of a row share word ``m``.
+
+    Row ``y0 + i`` goes to the words ``dst[i * dst_stride:][:(W + 1) // 2]``
+    (int32; the high half of the last word of an odd-width row is left as it
+    was). RGB rows go sixteen pixels to a vector (``simd.vgrey_pairs``),
+    as one run when the rows fill the stride.
+    """
+    width, channels = img.shape[1], img.shape[2]
+    src = img.reshape(-1)
+    dst16 = dst.view(np.uint16)
+    if channels == 3:
+        runs, run = rows, width
+        if 2 * dst_stride == width:
+            runs, run = 1, rows * width
+        for i in range(runs):
+            first = (y0 + i) * width
+            d = i * dst_stride
+            stop = run - run % 16
+            while stop > 0 and 3 * (first + stop - 16) + 52 > src.shape[0]:
+                stop -= 16
+            for x in range(0, stop, 16):
+                vstore(dst, d + x // 2, vgrey_pairs(src, 3 * (first + x)))
+            for x in range(stop, run):
+                p = 3 * (first + x)
+                dst16[2 * d + x] = (np.int32(src[p]) * 19595 + np.int32(src[p + 1]) * 38470
+                                    + np.int32(src[p + 2]) * 7471 + 0x8000) >> 16
+        return
+    for i in range(rows):
+        q = (y0 + i) * width * channels
+        d = 2 * i * dst_stride
+        if channels == 4:
+            for x in range(width):
+                p = q + 4 * x
+                dst16[d + x] = (np.int32(src[p]) * 19595 + np.int32(src[p + 1]) * 38470
+                                + np.int32(src[p + 2]) * 7471 + 0x8000) >> 16
+        else:
+            for x in range(width):
+                dst16[d + x] = src[q + x * channels]
+
+
+@njit(cache=True)
 def resize_work(height, width, row_b, row_c, col_b, col_c):
     """int32 taps and work buffers for :func:`resize_image` (once per batch).
 
-    Returns ``(h_taps, v_taps, band, buf_a, buf_b, small)``: the taps of the
-    horizontal and vertical passes as int32 (tables of
-    ``undouble.resample.resize_tables``, possibly empty), the band buffer,
+    Returns ``(h_taps, pairs, v_taps, band, buf_a, buf_b, small)``: the
+    taps of the horizontal and vertical passes as int32 (tables of
+    ``undouble.resample.resize_tables``, possibly empty), both as taps on
+    pairs of positions (:func:`pair_taps`; ``pairs = (horizontal,
+    vertical)``), the band buffer,
     two flat buffers large enough for every stage (all dimensions rounded up
     to multiples of 8) and the ``(h_out, w_out)`` int32 result.
     """
@@ -285,13 +455,15 @@ def resize_work(height, width, row_b, row_c, col_b, col_c):
     hp, wp = (height + 7) // 8 * 8, (width + 7) // 8 * 8
     hop, wop = (h_out + 7) // 8 * 8, (w_out + 7) // 8 * 8
     size = max(max(hp * wp, hp * wop), max(hop * wp, hop * wop)) + 8
-    return (row_c.astype(np.int32), col_c.astype(np.int32), np.zeros(2 * BAND * wp + 8, dtype=np.int32),
+    h_taps, v_taps = row_c.astype(np.int32), col_c.astype(np.int32)
+    pairs = (pair_taps(row_b, h_taps), pair_taps(col_b, v_taps))
+    return (h_taps, pairs, v_taps, np.zeros(2 * BAND * wp + 8, dtype=np.int32),
             np.zeros(size, dtype=np.int32), np.zeros(size, dtype=np.int32),
             np.zeros((h_out, w_out), dtype=np.int32))
 
 
 @njit(cache=True)
-def resize_image(img, row_b, h_taps, col_b, v_taps, vertical_first, band, buf_a, buf_b, small, out_rows):
+def resize_image(img, row_b, h_taps, pairs, col_b, v_taps, vertical_first, band, buf_a, buf_b, small, out_rows):
     """Pillow ``convert('L').resize(size, LANCZOS)`` of one ``H x W x C`` uint8 image.
 
     ``C`` = 1 (grey), 3 or 4; the image must be C-contiguous. ``row_b`` and
@@ -338,16 +510,20 @@ def resize_image(img, row_b, h_taps, col_b, v_taps, vertical_first, band, buf_a,
         transpose_into(buf_a, wop, rows_p, hop, buf_b, wop)
         res, res_stride = buf_b, wop
     else:
-        # horizontal pass band by band (grey rows, their transpose, the pass),
-        # result transposed (w_out x need) in buf_a; then back, and the vertical pass
+        # horizontal pass band by band (grey rows as uint16 pairs, the transpose
+        # of those words, the pass on pairs), result transposed (w_out x need)
+        # as uint16 pairs in buf_a; the transpose of those words, and the
+        # vertical pass on pairs
         natural = band[BAND * wp:]
+        wq = ((width + 1) // 2 + 7) // 8 * 8  # words of a row of pairs
+        hq = (need_p // 2 + 7) // 8 * 8  # words of a row of the transposed horizontal result
         for y0 in range(0, need_p, BAND):
             rows = min(BAND, need_p - y0)
-            grey_rows_into(img, y0, min(rows, need - y0), natural, wp)
-            transpose_into(natural, rows, wp, wp, band, BAND)
-            taps_pass(band, BAND, rows, row_b, h_taps, buf_a, y0, hp, w_out)
-        transpose_into(buf_a, wop, need_p, hp, buf_b, wop)
-        taps_pass(buf_b, wop, wop, col_b, v_taps, buf_a, 0, wop, out_rows)
+            grey_pairs_into(img, y0, min(rows, need - y0), natural, wq)
+            transpose_into(natural, rows, wq, wq, band, BAND)
+            pair_taps_pass(band, BAND, rows, pairs[0], buf_a, y0 // 2, hq, w_out, True)
+        transpose_into(buf_a, wop, hq, hq, buf_b, wop)
+        pair_taps_pass(buf_b, wop, wop, pairs[1], buf_a, 0, wop, out_rows, False)
         res, res_stride = buf_a, wop
     for y in range(out_rows):
         for x in range(w_out):

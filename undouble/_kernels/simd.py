@@ -26,8 +26,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["F64x4", "I32x8", "LANES", "fload", "fmuladd", "fsplat", "fstore", "transpose8", "vgrey_rgb", "vload", "vmadd",
-           "vround_clip8", "vsplat", "vstore"]
+__all__ = ["F64x4", "I32x8", "LANES", "fload", "fmuladd", "fsplat", "fstore", "transpose8", "vgrey_pairs", "vgrey_rgb",
+           "vload", "vmadd", "vmadd_pairs", "vround_clip8", "vsplat", "vstore", "vstore_u16"]
 
 LANES = 8
 _I32 = ir.IntType(32)
@@ -110,6 +110,25 @@ def vstore(typingctx, arr, index, vec):
 
 
 @intrinsic
+def vstore_u16(typingctx, arr, index, vec):
+    """Write the eight lanes of ``vec``, truncated to 16 bits, as uint16 to the 16 bytes at ``arr[index:index + 4]``.
+
+    ``arr`` is a 1-D int32 array; lane ``2k`` goes to the low half of word
+    ``index + k``, lane ``2k + 1`` to its high half (little-endian uint16 order).
+    """
+    _check_int32_array(arr)
+    sig = types.none(arr, types.intp, I32x8)
+
+    def codegen(context, builder, signature, args):
+        index_value = context.cast(builder, args[1], signature.args[1], types.intp)
+        halves = builder.trunc(args[2], ir.VectorType(ir.IntType(16), LANES))
+        _store_row(context, builder, signature.args[0], args[0], index_value, halves)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
 def vsplat(typingctx, value):
     """A vector with ``value`` (truncated to int32) in every lane."""
     if not isinstance(value, types.Integer):
@@ -167,11 +186,12 @@ def _has_avx2(context) -> bool:
     return "+avx2" in features.split(",")
 
 
-def _grey8(context, builder, ptr):
-    """Pillow "L" of the 8 RGB pixels at the ``i8*`` ``ptr``, as ``<8 x i32>``; reads 28 bytes.
+def _grey8(context, builder, ptr, second=12):
+    """Pillow "L" of 8 RGB pixels at the ``i8*`` ``ptr``, as ``<8 x i32>``: pixels 0-3, then 4-7 (``second = 12``).
 
-    Two 16-byte loads (bytes 0-15 and 12-27) make a 32-byte vector whose
-    halves hold pixels 0-3 and 4-7 at the same places, so channels are
+    Two 16-byte loads (bytes 0-15 and ``second`` to ``second + 15``) make a
+    32-byte vector whose halves hold pixels 0-3 and the four pixels from byte
+    ``second`` at the same places, so channels are
     picked into 32-bit lanes by in-lane byte shuffles (``vpshufb`` with
     zeroing). With AVX2, one shuffle makes the 16-bit pairs ``(R, B)`` and
     one ``(G, G)``, and ``vpmaddwd`` forms ``19595 R + 7471 B`` and ``32767 G
@@ -183,7 +203,7 @@ def _grey8(context, builder, ptr):
     bytes32 = ir.VectorType(_I8, 32)
     mask_type = ir.VectorType(_I32, 32)
     first = builder.load(builder.bitcast(ptr, bytes16.as_pointer()), align=1)
-    second_ptr = builder.gep(ptr, [ir.Constant(ir.IntType(64), 12)])
+    second_ptr = builder.gep(ptr, [ir.Constant(ir.IntType(64), second)])
     second = builder.load(builder.bitcast(second_ptr, bytes16.as_pointer()), align=1)
     both = builder.shuffle_vector(first, second, ir.Constant(mask_type, list(range(32))))
     zeros = ir.Constant(bytes32, [0] * 32)
@@ -227,6 +247,64 @@ def vgrey_rgb(typingctx, arr, index):
     def codegen(context, builder, signature, args):
         index_value = context.cast(builder, args[1], signature.args[1], types.intp)
         return _grey8(context, builder, _element_pointer(context, builder, signature.args[0], args[0], index_value))
+
+    return sig, codegen
+
+
+@intrinsic
+def vgrey_pairs(typingctx, arr, index):
+    """Pillow "L" of the 16 RGB pixels at bytes ``arr[index:index + 48]``, as 16-bit values paired in int32 words.
+
+    Word ``m`` of the result holds pixel ``2m`` in its low 16 bits and pixel
+    ``2m + 1`` in its high 16 bits: the little-endian layout of a uint16 row,
+    so a store gives the grey row as uint16. Reads ``arr[index:index + 52]``:
+    the caller guarantees ``index + 52 <= arr.size``.
+    """
+    _check_array(arr, types.uint8)
+    sig = I32x8(arr, types.intp)
+
+    def codegen(context, builder, signature, args):
+        index_value = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = _element_pointer(context, builder, signature.args[0], args[0], index_value)
+        # pixels (0-3, 8-11) and (4-7, 12-15): interleaving their 16-bit
+        # halves lane by lane (one in-lane pack) puts all 16 in order
+        quads = []
+        for offset in (0, 12):
+            grey = _grey8(context, builder, builder.gep(ptr, [ir.Constant(ir.IntType(64), offset)]), second=24)
+            quads.append(builder.trunc(grey, ir.VectorType(ir.IntType(16), LANES)))
+        order = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15]
+        words = builder.shuffle_vector(quads[0], quads[1], ir.Constant(ir.VectorType(_I32, 16), order))
+        return builder.bitcast(words, _VEC)
+
+    return sig, codegen
+
+
+@intrinsic
+def vmadd_pairs(typingctx, acc, a, b):
+    """``acc + lo(a) * lo(b) + hi(a) * hi(b)`` lane by lane, ``lo``/``hi`` the signed 16-bit halves of each word.
+
+    One ``vpmaddwd`` when the target has AVX2 (its products and pair sum are
+    exact: each is below 2**31 in magnitude); elsewhere the same arithmetic
+    on sign-extended halves. The final add wraps as int32.
+    """
+    sig = I32x8(I32x8, I32x8, I32x8)
+
+    def codegen(context, builder, signature, args):
+        acc_value, a_value, b_value = args
+        if _has_avx2(context):
+            words = ir.VectorType(ir.IntType(16), 16)
+            pmaddwd = builder.module.declare_intrinsic(
+                "llvm.x86.avx2.pmadd.wd", fnty=ir.FunctionType(_VEC, [words, words]))
+            pair_sums = builder.call(pmaddwd, [builder.bitcast(a_value, words), builder.bitcast(b_value, words)])
+            return builder.add(acc_value, pair_sums)
+        sixteen = ir.Constant(_VEC, [16] * LANES)
+
+        def halves(vec):
+            return builder.ashr(builder.shl(vec, sixteen), sixteen), builder.ashr(vec, sixteen)
+
+        a_lo, a_hi = halves(a_value)
+        b_lo, b_hi = halves(b_value)
+        return builder.add(acc_value, builder.add(builder.mul(a_lo, b_lo), builder.mul(a_hi, b_hi)))
 
     return sig, codegen
 

@@ -383,11 +383,11 @@ def whash_batch(stack, row_b, row_c, col_b, col_c, vertical_first,
     (``resample.resize_image``). Returns bool ``(N, side * side)``.
     """
     n = stack.shape[0]
-    h_taps, v_taps, band, buf_a, buf_b, small = resize_work(
+    h_taps, pairs, v_taps, band, buf_a, buf_b, small = resize_work(
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, side * side), dtype=np.bool_)
     for i in range(n):
-        resize_image(stack[i], row_b, h_taps, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
+        resize_image(stack[i], row_b, h_taps, pairs, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
                      small.shape[0])
         whash_bits(small, haar_levels, remove_ll, dec_lo, dwt_level, out[i])
     return out

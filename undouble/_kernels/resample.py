@@ -523,6 +523,9 @@ def resize_image(img, row_b, h_taps, pairs, col_b, v_taps, vertical_first, band,
             transpose_into(natural, rows, wq, wq, band, BAND)
             pair_taps_pass(band, BAND, rows, pairs[0], buf_a, y0 // 2, hq, w_out, True)
         transpose_into(buf_a, wop, hq, hq, buf_b, wop)
+        if w_out == wop:  # rows of whole vectors: the pass writes the result itself
+            pair_taps_pass(buf_b, wop, wop, pairs[1], small.reshape(-1), 0, wop, out_rows, False)
+            return small
         pair_taps_pass(buf_b, wop, wop, pairs[1], buf_a, 0, wop, out_rows, False)
         res, res_stride = buf_a, wop
     for y in range(out_rows):

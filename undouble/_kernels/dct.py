@@ -193,8 +193,9 @@ def dct_block_work(hash_size, size):
     ``cosines[k, y] = 2 cos(pi k (2y + 1) / (2 N))`` (``n x N``), the rows of
     the unnormalised DCT-II matrix; ``cosines_t`` its transpose with the
     ``n`` columns padded with zeros to a multiple of 4 (``n4``), flat;
-    ``plane`` is ``N x N4`` and ``first`` ``n x N4`` (``N4``: ``N`` rounded up
-    to 4), ``block_pad`` ``n x n4``, all flat float64.
+    ``plane`` is ``N x N4`` and ``first`` ``n4 x N4`` (``N4``: ``N`` rounded
+    up to 4; its rows from ``n`` on stay zero), ``block_pad`` ``n4 x n4``,
+    all flat float64.
     """
     n4 = (hash_size + 3) // 4 * 4
     size4 = (size + 3) // 4 * 4
@@ -206,7 +207,7 @@ def dct_block_work(hash_size, size):
             cosines[k, x] = c
             cosines_t[x * n4 + k] = c
     return (cosines, cosines_t, np.zeros(size * size4, dtype=np.float64),
-            np.zeros(hash_size * size4, dtype=np.float64), np.zeros(hash_size * n4, dtype=np.float64))
+            np.zeros(n4 * size4, dtype=np.float64), np.zeros(n4 * n4, dtype=np.float64))
 
 
 @njit(cache=True)
@@ -214,57 +215,117 @@ def dct_low_block(small, hash_size, cosines, cosines_t, plane, first, block_pad,
     """``d[:n, :n]`` of the unnormalised 2-D DCT-II of ``small`` by matrix products, as a flat ``block``.
 
     The tables and buffers come from :func:`dct_block_work`. Both products run on
-    4-lane float64 vectors (``simd.F64x4``) whose sums stay in registers
-    over the whole product (16 columns at a time). Returns the sum of the
-    pixels.
+    4-lane float64 vectors (``simd.F64x4``) with eight independent sums in
+    registers (two rows of 16 columns, then four rows of 8 columns), so that
+    the adds' latency does not hold them up. Each value is still the sum of
+    its products in order of the summed index. Returns the sum of the pixels.
     """
     size = small.shape[0]
     size4 = (size + 3) // 4 * 4
     n4 = (hash_size + 3) // 4 * 4
     pixels = small.reshape(-1)
     total = np.int64(0)  # exact, and a float sum would not vectorise
+    for v in pixels:
+        total += v
     for y in range(size):
+        row = pixels[y * size:(y + 1) * size]
+        dst = plane[y * size4:y * size4 + size]
         for x in range(size):
-            v = pixels[y * size + x]
-            plane[y * size4 + x] = np.float64(v)
-            total += v
+            dst[x] = np.float64(row[x])
         for x in range(size, size4):
             plane[y * size4 + x] = 0.0
     cos_flat = cosines.reshape(-1)
-    # first[k, :] = sum_y cosines[k, y] * plane[y, :]
-    for k in range(hash_size):
+    # first[k, :] = sum_y cosines[k, y] * plane[y, :], rows k and k + 1 together
+    k = 0
+    while k < hash_size:
+        pair = k + 1 < hash_size
+        k2 = k + 1 if pair else k
         x = 0
         while x + 16 <= size4:
             a0 = fsplat(0.0)
             a1 = a0
             a2 = a0
             a3 = a0
+            b0 = a0
+            b1 = a0
+            b2 = a0
+            b3 = a0
             for y in range(size):
                 c = fsplat(cos_flat[k * size + y])
+                d = fsplat(cos_flat[k2 * size + y])
                 p = y * size4 + x
-                a0 = fmuladd(a0, c, fload(plane, p))
-                a1 = fmuladd(a1, c, fload(plane, p + 4))
-                a2 = fmuladd(a2, c, fload(plane, p + 8))
-                a3 = fmuladd(a3, c, fload(plane, p + 12))
+                v0 = fload(plane, p)
+                v1 = fload(plane, p + 4)
+                v2 = fload(plane, p + 8)
+                v3 = fload(plane, p + 12)
+                a0 = fmuladd(a0, c, v0)
+                a1 = fmuladd(a1, c, v1)
+                a2 = fmuladd(a2, c, v2)
+                a3 = fmuladd(a3, c, v3)
+                b0 = fmuladd(b0, d, v0)
+                b1 = fmuladd(b1, d, v1)
+                b2 = fmuladd(b2, d, v2)
+                b3 = fmuladd(b3, d, v3)
             q = k * size4 + x
             fstore(first, q, a0)
             fstore(first, q + 4, a1)
             fstore(first, q + 8, a2)
             fstore(first, q + 12, a3)
+            if pair:
+                q = k2 * size4 + x
+                fstore(first, q, b0)
+                fstore(first, q + 4, b1)
+                fstore(first, q + 8, b2)
+                fstore(first, q + 12, b3)
             x += 16
         while x < size4:
-            a0 = fsplat(0.0)
-            for y in range(size):
-                a0 = fmuladd(a0, fsplat(cos_flat[k * size + y]), fload(plane, y * size4 + x))
-            fstore(first, k * size4 + x, a0)
+            for kk in range(k, k2 + 1):
+                a0 = fsplat(0.0)
+                for y in range(size):
+                    a0 = fmuladd(a0, fsplat(cos_flat[kk * size + y]), fload(plane, y * size4 + x))
+                fstore(first, kk * size4 + x, a0)
             x += 4
-    # block[k, m] = sum_x first[k, x] * cosines[m, x], four m at a time
-    for k in range(hash_size):
-        for m in range(0, n4, 4):
+        k += 2
+    # block[k, m] = sum_x first[k, x] * cosines[m, x]: four rows k (the padded ones are zero) by 8 or 4 columns m
+    for k in range(0, n4, 4):
+        m = 0
+        while m < n4:
+            wide = m + 8 <= n4
+            m2 = m + 4 if wide else m
             a0 = fsplat(0.0)
+            a1 = a0
+            a2 = a0
+            a3 = a0
+            b0 = a0
+            b1 = a0
+            b2 = a0
+            b3 = a0
             for x in range(size):
-                a0 = fmuladd(a0, fsplat(first[k * size4 + x]), fload(cosines_t, x * n4 + m))
+                c0 = fload(cosines_t, x * n4 + m)
+                c1 = fload(cosines_t, x * n4 + m2)
+                f0 = fsplat(first[k * size4 + x])
+                f1 = fsplat(first[(k + 1) * size4 + x])
+                f2 = fsplat(first[(k + 2) * size4 + x])
+                f3 = fsplat(first[(k + 3) * size4 + x])
+                a0 = fmuladd(a0, f0, c0)
+                a1 = fmuladd(a1, f1, c0)
+                a2 = fmuladd(a2, f2, c0)
+                a3 = fmuladd(a3, f3, c0)
+                b0 = fmuladd(b0, f0, c1)
+                b1 = fmuladd(b1, f1, c1)
+                b2 = fmuladd(b2, f2, c1)
+                b3 = fmuladd(b3, f3, c1)
             fstore(block_pad, k * n4 + m, a0)
+            fstore(block_pad, (k + 1) * n4 + m, a1)
+            fstore(block_pad, (k + 2) * n4 + m, a2)
+            fstore(block_pad, (k + 3) * n4 + m, a3)
+            if wide:
+                fstore(block_pad, k * n4 + m2, b0)
+                fstore(block_pad, (k + 1) * n4 + m2, b1)
+                fstore(block_pad, (k + 2) * n4 + m2, b2)
+                fstore(block_pad, (k + 3) * n4 + m2, b3)
+            m += 8 if wide else 4
+    for k in range(hash_size):
         for m in range(hash_size):
             block[k * hash_size + m] = block_pad[k * n4 + m]
     return np.float64(total)

@@ -11,8 +11,9 @@ import pytest
 from numba import njit
 from PIL import Image
 
-from undouble._kernels.simd import (fload, fmuladd, fsplat, fstore, transpose8, vgrey_pairs, vgrey_rgb, vload, vmadd,
-                                    vmadd_pairs, vround_clip8, vsplat, vstore)
+from undouble._kernels.simd import (fadd, fload, fload_even, fload_odd, fmul, fmuladd, fsplat, fstore,
+                                    fstore_interleaved, transpose8, vgrey_pairs, vgrey_rgb, vload, vmadd, vmadd_pairs,
+                                    vround_clip8, vsplat, vstore)
 
 
 def wrap32(values: np.ndarray) -> np.ndarray:
@@ -226,3 +227,41 @@ def test_float64_vectors_multiply_add():
     out = np.zeros(64)
     _fmuladd_all(integers[0], integers[1], integers[2], 3, out, np.zeros(64))
     np.testing.assert_array_equal(out, integers[0] + integers[1] * integers[2])  # exact on small integers
+
+
+@njit
+def _float_pairs_ops(a, b, sums, products, evens, odds, interleaved):
+    for i in range(0, a.shape[0], 4):
+        fstore(sums, i, fadd(fload(a, i), fload(b, i)))
+        fstore(products, i, fmul(fload(a, i), fload(b, i)))
+    for i in range(0, a.shape[0] - 8 + 1, 8):
+        fstore(evens, i // 2, fload_even(a, i))
+        fstore(odds, i // 2, fload_odd(a, i))
+        fstore_interleaved(interleaved, i, fload(a, i // 2), fload(b, i // 2))
+
+
+def test_float64_exact_ops_and_strided_access():
+    """``fadd``/``fmul`` round once, like numpy (never fused); even/odd loads and the interleaved store move values only."""
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(0, 1e3, 64), rng.normal(0, 1e-3, 64)
+    a[:4] = [0.1, -0.0, 1e308, 2.0 ** -1074]
+    sums, products, evens, odds, interleaved = (np.full(64, np.nan) for _ in range(5))
+    _float_pairs_ops(a, b, sums, products, evens, odds, interleaved)
+    np.testing.assert_array_equal(sums, a + b)
+    np.testing.assert_array_equal(products, a * b)
+    np.testing.assert_array_equal(evens[:32], a[0::2])
+    np.testing.assert_array_equal(odds[:32], a[1::2])
+    expected = np.empty(64)
+    for i in range(0, 64, 8):
+        expected[i:i + 8:2], expected[i + 1:i + 8:2] = a[i // 2:i // 2 + 4], b[i // 2:i // 2 + 4]
+    np.testing.assert_array_equal(interleaved, expected)
+    # (1 + 2**-30)**2 - 1 is 2**-29 with the product rounded first, 2**-29 + 2**-60 if fused
+    x = np.full(4, 1.0 + 2.0 ** -30)
+    out = np.zeros(4)
+    _mul_then_add(x, x, np.full(4, -1.0), out)
+    np.testing.assert_array_equal(out, np.full(4, 2.0 ** -29))
+
+
+@njit
+def _mul_then_add(a, b, c, out):
+    fstore(out, 0, fadd(fmul(fload(a, 0), fload(b, 0)), fload(c, 0)))

@@ -495,6 +495,9 @@ def resize_image(img, row_b, h_taps, pairs, col_b, v_taps, vertical_first, band,
         if do_v:
             grey_rows_into(img, 0, need, buf_b, wp)
             taps_pass(buf_b, wp, wp, col_b, v_taps, buf_a, 0, wp, out_rows)
+        elif w_out == wp:  # no resize, rows of whole vectors: the grey rows are the result
+            grey_rows_into(img, 0, out_rows, small.reshape(-1), wp)
+            return small
         else:
             grey_rows_into(img, 0, out_rows, buf_a, wp)
         res, res_stride = buf_a, wp

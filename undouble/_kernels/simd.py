@@ -26,8 +26,9 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["F64x4", "I32x8", "LANES", "fload", "fmuladd", "fsplat", "fstore", "transpose8", "vgrey_pairs", "vgrey_rgb",
-           "vload", "vmadd", "vmadd_pairs", "vround_clip8", "vsplat", "vstore", "vstore_u16"]
+__all__ = ["F64x4", "I32x8", "LANES", "fadd", "fload", "fload_even", "fload_odd", "fmul", "fmuladd", "fsplat", "fstore",
+           "fstore_interleaved", "transpose8", "vgrey_pairs", "vgrey_rgb", "vload", "vmadd", "vmadd_pairs", "vround_clip8",
+           "vsplat", "vstore", "vstore_u16"]
 
 LANES = 8
 _I32 = ir.IntType(32)
@@ -422,3 +423,73 @@ def fmuladd(typingctx, acc, a, b):
         return builder.call(fn, [args[1], args[2], args[0]])
 
     return sig, codegen
+
+
+@intrinsic
+def fmul(typingctx, a, b):
+    """``a * b`` lane by lane in float64, rounded once (no fusing with a later add)."""
+    sig = F64x4(F64x4, F64x4)
+
+    def codegen(context, builder, signature, args):
+        return builder.fmul(args[0], args[1])
+
+    return sig, codegen
+
+
+@intrinsic
+def fadd(typingctx, a, b):
+    """``a + b`` lane by lane in float64, rounded once."""
+    sig = F64x4(F64x4, F64x4)
+
+    def codegen(context, builder, signature, args):
+        return builder.fadd(args[0], args[1])
+
+    return sig, codegen
+
+
+def _load_pairs(context, builder, signature, args):
+    """The eight float64 values at ``arr[index:index + 8]``, as ``<8 x double>``."""
+    index_value = context.cast(builder, args[1], signature.args[1], types.intp)
+    return _load_row(context, builder, signature.args[0], args[0], index_value, ir.VectorType(_F64, 8), 8)
+
+
+@intrinsic
+def fload_even(typingctx, arr, index):
+    """``arr[index], arr[index + 2], arr[index + 4], arr[index + 6]`` of a 1-D float64 array (reads 8 values)."""
+    _check_array(arr, types.float64)
+    sig = F64x4(arr, types.intp)
+
+    def codegen(context, builder, signature, args):
+        both = _load_pairs(context, builder, signature, args)
+        return builder.shuffle_vector(both, both, ir.Constant(ir.VectorType(_I32, 4), [0, 2, 4, 6]))
+
+    return sig, codegen
+
+
+@intrinsic
+def fload_odd(typingctx, arr, index):
+    """``arr[index + 1], arr[index + 3], arr[index + 5], arr[index + 7]`` of a 1-D float64 array."""
+    _check_array(arr, types.float64)
+    sig = F64x4(arr, types.intp)
+
+    def codegen(context, builder, signature, args):
+        both = _load_pairs(context, builder, signature, args)
+        return builder.shuffle_vector(both, both, ir.Constant(ir.VectorType(_I32, 4), [1, 3, 5, 7]))
+
+    return sig, codegen
+
+
+@intrinsic
+def fstore_interleaved(typingctx, arr, index, even, odd):
+    """``arr[index + 2j] = even[j]`` and ``arr[index + 2j + 1] = odd[j]`` for ``j < 4`` (a 1-D float64 array)."""
+    _check_array(arr, types.float64)
+    sig = types.none(arr, types.intp, F64x4, F64x4)
+
+    def codegen(context, builder, signature, args):
+        index_value = context.cast(builder, args[1], signature.args[1], types.intp)
+        both = builder.shuffle_vector(args[2], args[3], ir.Constant(ir.VectorType(_I32, 8), [0, 4, 1, 5, 2, 6, 3, 7]))
+        _store_row(context, builder, signature.args[0], args[0], index_value, both, 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+

@@ -35,6 +35,7 @@ from numba import njit
 
 from .median import median_of
 from .resample import resize_image, resize_work
+from .simd import fadd, fload, fload_even, fload_odd, fmul, fsplat, fstore, fstore_interleaved
 
 
 @njit(cache=True)
@@ -169,7 +170,9 @@ def dwt2(x, dec_lo, dec_hi):
 @njit(cache=True)
 def wavedec2_ll(x, dec_lo, levels):
     """Approximation of a ``levels``-level 2-D DWT (``pywt.wavedec2(...)[0]``)."""
-    ll = x.copy()
+    if levels == 0:
+        return x.copy()
+    ll = x  # the passes only read their input
     for _ in range(levels):
         if dec_lo.shape[0] == 8:
             ll = dwt_axis0_8_into(dwt_axis0_8_into(ll, dec_lo, True), dec_lo, True)
@@ -184,6 +187,32 @@ HAAR = 0.7071067811865476
 
 
 @njit(cache=True)
+def _haar_rows(src_flat, r0, r1, m, rows):
+    """Axis 0 of one Haar row pair: ``rows[:m] = c*s1 + c*s0`` (``lo``), ``rows[m:2m] = (-c)*s1 + c*s0`` (``hi``).
+
+    ``s0``, ``s1``: the ``m`` values of ``src_flat`` from ``r0`` and ``r1``.
+    Four to a vector (``simd.F64x4``, each product and sum rounded once,
+    as in the scalar form), the rest one by one.
+    """
+    c = HAAR
+    cv = fsplat(c)
+    ncv = fsplat(-c)
+    x = 0
+    while x + 4 <= m:
+        s0 = fload(src_flat, r0 + x)
+        s1 = fload(src_flat, r1 + x)
+        c0 = fmul(cv, s0)
+        fstore(rows, x, fadd(fmul(cv, s1), c0))
+        fstore(rows, m + x, fadd(fmul(ncv, s1), c0))
+        x += 4
+    for x in range(x, m):
+        s0 = src_flat[r0 + x]
+        s1 = src_flat[r1 + x]
+        rows[x] = c * s1 + c * s0
+        rows[m + x] = (-c) * s1 + c * s0
+
+
+@njit(cache=True)
 def haar_forward_level(src, m, approx, coeffs):
     """One Haar level of ``src[:m, :m]`` (``m`` even), both axes in one sweep over row pairs.
 
@@ -194,29 +223,41 @@ def haar_forward_level(src, m, approx, coeffs):
     ``f[0] * x[2k+1] + f[1] * x[2k]`` (the leading ``0 +`` left out: see the
     module notes).
 
-    Computed row pair by row pair in two vectorisable steps: axis 0 along
-    the whole rows (``lo``, ``hi``), then axis 1 on those two rows.
+    Computed row pair by row pair in two steps on 4-lane vectors: axis 0
+    along the whole rows (``lo``, ``hi``: :func:`_haar_rows`), then axis 1 on
+    those two rows, their even and odd values read apart. All three arrays
+    are C-contiguous and distinct.
     """
     c = HAAR
+    cv = fsplat(c)
+    ncv = fsplat(-c)
     h = m // 2
-    rows = np.empty((2, m), dtype=np.float64)
-    lo = rows[0]
-    hi = rows[1]
+    rows = np.empty(2 * m, dtype=np.float64)  # lo, then hi
+    src_flat, approx_flat, coeffs_flat = src.reshape(-1), approx.reshape(-1), coeffs.reshape(-1)
+    ss, sa, sc = src.shape[1], approx.shape[1], coeffs.shape[1]
     for k in range(h):
-        s0 = src[2 * k, :m]
-        s1 = src[2 * k + 1, :m]
-        for x in range(m):
-            lo[x] = c * s1[x] + c * s0[x]
-            hi[x] = (-c) * s1[x] + c * s0[x]
-        ap = approx[k, :h]
-        top = coeffs[k, h:2 * h]
-        bl = coeffs[h + k, :h]
-        br = coeffs[h + k, h:2 * h]
-        for l in range(h):
-            ap[l] = c * lo[2 * l + 1] + c * lo[2 * l]
-            top[l] = (-c) * lo[2 * l + 1] + c * lo[2 * l]
-            bl[l] = c * hi[2 * l + 1] + c * hi[2 * l]
-            br[l] = (-c) * hi[2 * l + 1] + c * hi[2 * l]
+        _haar_rows(src_flat, 2 * k * ss, (2 * k + 1) * ss, m, rows)
+        ap, top, bl, br = k * sa, k * sc + h, (h + k) * sc, (h + k) * sc + h
+        l = 0
+        while l + 4 <= h:
+            lo_even = fload_even(rows, 2 * l)
+            lo_odd = fload_odd(rows, 2 * l)
+            hi_even = fload_even(rows, m + 2 * l)
+            hi_odd = fload_odd(rows, m + 2 * l)
+            c_lo = fmul(cv, lo_even)
+            c_hi = fmul(cv, hi_even)
+            fstore(approx_flat, ap + l, fadd(fmul(cv, lo_odd), c_lo))
+            fstore(coeffs_flat, top + l, fadd(fmul(ncv, lo_odd), c_lo))
+            fstore(coeffs_flat, bl + l, fadd(fmul(cv, hi_odd), c_hi))
+            fstore(coeffs_flat, br + l, fadd(fmul(ncv, hi_odd), c_hi))
+            l += 4
+        for l in range(l, h):
+            lo0, lo1 = rows[2 * l], rows[2 * l + 1]
+            hi0, hi1 = rows[m + 2 * l], rows[m + 2 * l + 1]
+            approx_flat[ap + l] = c * lo1 + c * lo0
+            coeffs_flat[top + l] = (-c) * lo1 + c * lo0
+            coeffs_flat[bl + l] = c * hi1 + c * hi0
+            coeffs_flat[br + l] = (-c) * hi1 + c * hi0
 
 
 @njit(cache=True)
@@ -226,16 +267,20 @@ def haar_approx_level(src, m, approx):
     Same two steps per row pair: axis 0 along the rows, then axis 1.
     """
     c = HAAR
+    cv = fsplat(c)
     h = m // 2
-    lo = np.empty(m, dtype=np.float64)
+    rows = np.empty(2 * m, dtype=np.float64)
+    src_flat, approx_flat = src.reshape(-1), approx.reshape(-1)
+    ss, sa = src.shape[1], approx.shape[1]
     for k in range(h):
-        s0 = src[2 * k, :m]
-        s1 = src[2 * k + 1, :m]
-        for x in range(m):
-            lo[x] = c * s1[x] + c * s0[x]
-        ap = approx[k, :h]
-        for l in range(h):
-            ap[l] = c * lo[2 * l + 1] + c * lo[2 * l]
+        _haar_rows(src_flat, 2 * k * ss, (2 * k + 1) * ss, m, rows)
+        ap = k * sa
+        l = 0
+        while l + 4 <= h:
+            fstore(approx_flat, ap + l, fadd(fmul(cv, fload_odd(rows, 2 * l)), fmul(cv, fload_even(rows, 2 * l))))
+            l += 4
+        for l in range(l, h):
+            approx_flat[ap + l] = c * rows[2 * l + 1] + c * rows[2 * l]
 
 
 @njit(cache=True)
@@ -262,30 +307,49 @@ def haar_inverse_level(approx, h, coeffs, dst):
 
     Same operations as :func:`idwt2` with Haar filters (axis 1, then axis 0;
     each output ``r_lo * a + r_hi * d``, PyWavelets' additions of ``0`` left
-    out: see the module notes).
+    out: see the module notes), on 4-lane vectors: axis 1 writes its even and
+    odd outputs interleaved, axis 0 runs along whole rows.
     """
     c = HAAR
+    cv = fsplat(c)
+    ncv = fsplat(-c)
     m = 2 * h
-    rows = np.empty((2, m), dtype=np.float64)
-    a = rows[0]
-    d = rows[1]
+    rows = np.empty(2 * m, dtype=np.float64)  # approximation row a, then detail row d
+    approx_flat, coeffs_flat, dst_flat = approx.reshape(-1), coeffs.reshape(-1), dst.reshape(-1)
+    sa, sc, sd = approx.shape[1], coeffs.shape[1], dst.shape[1]
     for k in range(h):
-        aa = approx[k, :h]
-        ad = coeffs[k, h:2 * h]
-        da = coeffs[h + k, :h]
-        dd = coeffs[h + k, h:2 * h]
+        aa, ad, da, dd = k * sa, k * sc + h, (h + k) * sc, (h + k) * sc + h
         # axis 1: approximation row (aa, ad) and detail row (da, dd)
-        for l in range(h):
-            a[2 * l] = c * aa[l] + c * ad[l]
-            a[2 * l + 1] = c * aa[l] + (-c) * ad[l]
-            d[2 * l] = c * da[l] + c * dd[l]
-            d[2 * l + 1] = c * da[l] + (-c) * dd[l]
+        l = 0
+        while l + 4 <= h:
+            c_aa = fmul(cv, fload(approx_flat, aa + l))
+            c_da = fmul(cv, fload(coeffs_flat, da + l))
+            v_ad = fload(coeffs_flat, ad + l)
+            v_dd = fload(coeffs_flat, dd + l)
+            fstore_interleaved(rows, 2 * l, fadd(c_aa, fmul(cv, v_ad)), fadd(c_aa, fmul(ncv, v_ad)))
+            fstore_interleaved(rows, m + 2 * l, fadd(c_da, fmul(cv, v_dd)), fadd(c_da, fmul(ncv, v_dd)))
+            l += 4
+        for l in range(l, h):
+            a0, a1 = approx_flat[aa + l], coeffs_flat[ad + l]
+            d0, d1 = coeffs_flat[da + l], coeffs_flat[dd + l]
+            rows[2 * l] = c * a0 + c * a1
+            rows[2 * l + 1] = c * a0 + (-c) * a1
+            rows[m + 2 * l] = c * d0 + c * d1
+            rows[m + 2 * l + 1] = c * d0 + (-c) * d1
         # axis 0, along the whole rows
-        d0 = dst[2 * k, :m]
-        d1 = dst[2 * k + 1, :m]
-        for x in range(m):
-            d0[x] = c * a[x] + c * d[x]
-            d1[x] = c * a[x] + (-c) * d[x]
+        r0, r1 = 2 * k * sd, (2 * k + 1) * sd
+        x = 0
+        while x + 4 <= m:
+            c_a = fmul(cv, fload(rows, x))
+            v_d = fload(rows, m + x)
+            fstore(dst_flat, r0 + x, fadd(c_a, fmul(cv, v_d)))
+            fstore(dst_flat, r1 + x, fadd(c_a, fmul(ncv, v_d)))
+            x += 4
+        for x in range(x, m):
+            a = rows[x]
+            d = rows[m + x]
+            dst_flat[r0 + x] = c * a + c * d
+            dst_flat[r1 + x] = c * a + (-c) * d
 
 
 @njit(cache=True)
@@ -297,21 +361,20 @@ def copy_block(src, dst, m):
 
 
 @njit(cache=True)
-def haar_wavedec2_packed(x, levels):
-    """Multilevel Haar ``wavedec2`` of a square image with a power-of-two side.
+def haar_wavedec2_into(x, levels, coeffs, scratch):
+    """Multilevel Haar ``wavedec2`` of a square image with a power-of-two side, into ``coeffs``.
 
-    Returns the coefficients packed in one ``S x S`` array (Mallat layout):
+    The coefficients are packed in one ``S x S`` array (Mallat layout):
     at level ``l`` (``h = S >> l``) ``ad`` at ``[:h, h:2h]``, ``da`` at
     ``[h:2h, :h]``, ``dd`` at ``[h:2h, h:2h]``; the final approximation at
-    ``[:S >> levels, :S >> levels]``.
+    ``[:S >> levels, :S >> levels]``. ``scratch`` is ``2 x S/2 x S/2``
+    (the approximations, alternately). Returns ``coeffs``.
     """
     side = x.shape[0]
-    coeffs = np.empty((side, side), dtype=np.float64)
     if levels == 0:
         copy_block(x, coeffs, side)
         return coeffs
     half = side // 2
-    scratch = np.empty((2, half, half), dtype=np.float64)  # approximations, alternately
     haar_forward_level(x, side, scratch[0], coeffs)
     m = half
     for lev in range(1, levels):
@@ -322,45 +385,88 @@ def haar_wavedec2_packed(x, levels):
 
 
 @njit(cache=True)
-def haar_waverec2_packed(coeffs, levels):
-    """Multilevel Haar ``waverec2`` of coefficients packed as by :func:`haar_wavedec2_packed`."""
+def haar_waverec2_into(coeffs, levels, tmp, out):
+    """Multilevel Haar ``waverec2`` of coefficients packed as by :func:`haar_wavedec2_into`, into ``out``.
+
+    ``tmp`` and ``out`` (``S x S``) take the levels' reconstructions in turn,
+    so that the last one lands in ``out``. Returns ``out``.
+    """
     side = coeffs.shape[0]
+    if levels == 0:
+        copy_block(coeffs, out, side)
+        return out
     h = side >> levels
-    scratch = np.empty((2, side, side), dtype=np.float64)  # reconstructions, alternately
-    copy_block(coeffs, scratch[1], h)
+    src = tmp if (levels - 1) % 2 == 0 else out  # what level 0 reads: not what it writes
+    copy_block(coeffs, src, h)
     for lev in range(levels):
-        haar_inverse_level(scratch[(lev + 1) % 2], h, coeffs, scratch[lev % 2])
+        dst = out if (levels - 1 - lev) % 2 == 0 else tmp
+        haar_inverse_level(src, h, coeffs, dst)
+        src = dst
         h *= 2
-    return scratch[(levels + 1) % 2].copy()
+    return out
 
 
 @njit(cache=True)
-def remove_haar_ll(x, levels):
-    """ImageHash's ``remove_max_haar_ll``: Haar ``wavedec2`` to ``levels``,
-    approximation set to zero, ``waverec2`` back (square, power-of-two side)."""
-    coeffs = haar_wavedec2_packed(x, levels)
+def haar_work(side):
+    """Buffers of :func:`whash_bits` for ``side x side`` planes: ``(px, coeffs, scratch, tmp, removed)``."""
+    half = max(side // 2, 1)
+    return (np.empty((side, side), dtype=np.float64), np.empty((side, side), dtype=np.float64),
+            np.empty((2, half, half), dtype=np.float64), np.empty((side, side), dtype=np.float64),
+            np.empty((side, side), dtype=np.float64))
+
+
+@njit(cache=True)
+def haar_wavedec2_packed(x, levels):
+    """:func:`haar_wavedec2_into` into a new array."""
+    side = x.shape[0]
+    half = max(side // 2, 1)
+    return haar_wavedec2_into(x, levels, np.empty((side, side), dtype=np.float64),
+                              np.empty((2, half, half), dtype=np.float64))
+
+
+@njit(cache=True)
+def haar_waverec2_packed(coeffs, levels):
+    """:func:`haar_waverec2_into` into a new array."""
+    side = coeffs.shape[0]
+    return haar_waverec2_into(coeffs, levels, np.empty((side, side), dtype=np.float64),
+                              np.empty((side, side), dtype=np.float64))
+
+
+@njit(cache=True)
+def remove_haar_ll_into(x, levels, coeffs, scratch, tmp, out):
+    """ImageHash's ``remove_max_haar_ll`` of ``x`` into ``out``: Haar ``wavedec2`` to ``levels``,
+    approximation set to zero, ``waverec2`` back (square, power-of-two side; buffers as :func:`haar_work`)."""
+    haar_wavedec2_into(x, levels, coeffs, scratch)
     h = coeffs.shape[0] >> levels
     for y in range(h):
         for x_ in range(h):
             coeffs[y, x_] = 0.0
-    return haar_waverec2_packed(coeffs, levels)
+    return haar_waverec2_into(coeffs, levels, tmp, out)
 
 
 @njit(cache=True)
-def whash_bits(small, haar_levels, remove_ll, dec_lo, dwt_level, out):
+def remove_haar_ll(x, levels):
+    """:func:`remove_haar_ll_into` into a new array."""
+    px, coeffs, scratch, tmp, out = haar_work(x.shape[0])
+    return remove_haar_ll_into(x, levels, coeffs, scratch, tmp, out)
+
+
+@njit(cache=True)
+def whash_bits(small, haar_levels, remove_ll, dec_lo, dwt_level, out, work):
     """Wavelet hash bits of one resized ``S x S`` grey plane (values 0..255), written to ``out``.
 
     Scale to ``[0, 1]``, optionally remove the Haar approximation at
     ``haar_levels = log2(S)``, then take the approximation ``LL`` of a
     ``dwt_level``-level DWT with ``dec_lo`` and set bit = ``LL > median(LL)``,
-    row-major (``out`` has ``LL.size`` entries).
+    row-major (``out`` has ``LL.size`` entries). ``work`` is
+    :func:`haar_work` of ``S``.
     """
-    px = np.empty(small.shape, dtype=np.float64)
+    px, coeffs, scratch, tmp, removed = work
     for y in range(small.shape[0]):
         for x in range(small.shape[1]):
             px[y, x] = small[y, x] / 255.0
     if remove_ll:
-        px = remove_haar_ll(px, haar_levels)
+        px = remove_haar_ll_into(px, haar_levels, coeffs, scratch, tmp, removed)
     if dec_lo.shape[0] == 2 and dec_lo[0] == HAAR and dec_lo[1] == HAAR and px.shape[0] == px.shape[1] \
             and px.shape[0] % (1 << dwt_level) == 0:
         ll = haar_wavedec2_ll(px, dwt_level)
@@ -386,8 +492,9 @@ def whash_batch(stack, row_b, row_c, col_b, col_c, vertical_first,
     h_taps, pairs, v_taps, band, buf_a, buf_b, small = resize_work(
         stack.shape[1], stack.shape[2], row_b, row_c, col_b, col_c)
     out = np.zeros((n, side * side), dtype=np.bool_)
+    work = haar_work(small.shape[0])
     for i in range(n):
         resize_image(stack[i], row_b, h_taps, pairs, col_b, v_taps, vertical_first, band, buf_a, buf_b, small,
                      small.shape[0])
-        whash_bits(small, haar_levels, remove_ll, dec_lo, dwt_level, out[i])
+        whash_bits(small, haar_levels, remove_ll, dec_lo, dwt_level, out[i], work)
     return out

@@ -365,6 +365,25 @@ def _grey_run(src, first, count, dst, d0):
 
 
 @njit(cache=True)
+def _grey_rows_scalar(src, width, channels, y0, rows, dst, row_stride):
+    """Pillow "L" of rows ``y0 .. y0 + rows`` of a flat RGBA (``channels`` = 4) or grey image, pixel by pixel.
+
+    Row ``y0 + i`` goes to ``dst[i * row_stride:][:width]`` (any integer dtype).
+    """
+    for i in range(rows):
+        q = (y0 + i) * width * channels
+        d = i * row_stride
+        if channels == 4:
+            for x in range(width):
+                p = q + 4 * x
+                dst[d + x] = (np.int32(src[p]) * 19595 + np.int32(src[p + 1]) * 38470
+                              + np.int32(src[p + 2]) * 7471 + 0x8000) >> 16
+        else:
+            for x in range(width):
+                dst[d + x] = src[q + x * channels]
+
+
+@njit(cache=True)
 def grey_rows_into(img, y0, rows, dst, dst_stride):
     """Pillow "L" of rows ``y0 .. y0 + rows`` of a C-contiguous ``H x W x C`` uint8 image.
 
@@ -383,17 +402,7 @@ def grey_rows_into(img, y0, rows, dst, dst_stride):
             for i in range(rows):
                 _grey_run(src, (y0 + i) * width, width, dst, i * dst_stride)
         return
-    for i in range(rows):
-        q = (y0 + i) * width * channels
-        d = i * dst_stride
-        if channels == 4:
-            for x in range(width):
-                p = q + 4 * x
-                dst[d + x] = (np.int32(src[p]) * 19595 + np.int32(src[p + 1]) * 38470
-                              + np.int32(src[p + 2]) * 7471 + 0x8000) >> 16
-        else:
-            for x in range(width):
-                dst[d + x] = src[q + x * channels]
+    _grey_rows_scalar(src, width, channels, y0, rows, dst, dst_stride)
 
 
 @njit(cache=True)
@@ -425,17 +434,7 @@ def grey_pairs_into(img, y0, rows, dst, dst_stride):
                 dst16[2 * d + x] = (np.int32(src[p]) * 19595 + np.int32(src[p + 1]) * 38470
                                     + np.int32(src[p + 2]) * 7471 + 0x8000) >> 16
         return
-    for i in range(rows):
-        q = (y0 + i) * width * channels
-        d = 2 * i * dst_stride
-        if channels == 4:
-            for x in range(width):
-                p = q + 4 * x
-                dst16[d + x] = (np.int32(src[p]) * 19595 + np.int32(src[p + 1]) * 38470
-                                + np.int32(src[p + 2]) * 7471 + 0x8000) >> 16
-        else:
-            for x in range(width):
-                dst16[d + x] = src[q + x * channels]
+    _grey_rows_scalar(src, width, channels, y0, rows, dst16, 2 * dst_stride)
 
 
 @njit(cache=True)

@@ -453,30 +453,27 @@ def _load_pairs(context, builder, signature, args):
     return _load_row(context, builder, signature.args[0], args[0], index_value, ir.VectorType(_F64, 8), 8)
 
 
-@intrinsic
-def fload_even(typingctx, arr, index):
-    """``arr[index], arr[index + 2], arr[index + 4], arr[index + 6]`` of a 1-D float64 array (reads 8 values)."""
-    _check_array(arr, types.float64)
-    sig = F64x4(arr, types.intp)
+def _stride2_load(first: int, name: str):
+    """An intrinsic loading ``arr[index + first + 2j]`` for ``j < 4`` of a 1-D float64 array (it reads 8 values)."""
 
-    def codegen(context, builder, signature, args):
-        both = _load_pairs(context, builder, signature, args)
-        return builder.shuffle_vector(both, both, ir.Constant(ir.VectorType(_I32, 4), [0, 2, 4, 6]))
+    def load(typingctx, arr, index):
+        _check_array(arr, types.float64)
+        sig = F64x4(arr, types.intp)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            both = _load_pairs(context, builder, signature, args)
+            picks = [first + 2 * j for j in range(4)]
+            return builder.shuffle_vector(both, both, ir.Constant(ir.VectorType(_I32, 4), picks))
+
+        return sig, codegen
+
+    load.__name__ = load.__qualname__ = name
+    load.__doc__ = f"``arr[index + {first}], arr[index + {first + 2}], ...`` (4 values, every other one) of a 1-D float64 array."
+    return intrinsic(load)
 
 
-@intrinsic
-def fload_odd(typingctx, arr, index):
-    """``arr[index + 1], arr[index + 3], arr[index + 5], arr[index + 7]`` of a 1-D float64 array."""
-    _check_array(arr, types.float64)
-    sig = F64x4(arr, types.intp)
-
-    def codegen(context, builder, signature, args):
-        both = _load_pairs(context, builder, signature, args)
-        return builder.shuffle_vector(both, both, ir.Constant(ir.VectorType(_I32, 4), [1, 3, 5, 7]))
-
-    return sig, codegen
+fload_even = _stride2_load(0, "fload_even")
+fload_odd = _stride2_load(1, "fload_odd")
 
 
 @intrinsic

@@ -7,9 +7,9 @@ uint8 before the next, exactly as Pillow's 8-bit resampler does.
 Two implementations: :func:`resize_plane`, plain loops kept as the simple
 reference (and used by ``resize_lanczos`` and crop-resistant's
 segmentation image), and :func:`resize_image`, the batch path of the hash
-kernels, which fuses the grey conversion and runs on int32 x 8 vectors
-(``undouble._kernels.simd``; see the section comment below). The tests hold
-both to Pillow.
+kernels, which fuses the grey conversion and runs on int32 x 8 vectors,
+mostly on pairs of 16-bit pixels (``undouble._kernels.simd``; see the section
+comment below). The tests hold both to Pillow.
 """
 import math
 
@@ -158,15 +158,17 @@ def lanczos_axis(n_in, n_out):
 # All sums are int32, as in Pillow (exact: the true sums fit), starting from
 # 2**21 and shifted right by 22 bits, then clipped to 0..255.
 #
-# The horizontal pass of an image resized horizontally first (every
-# downscale) works on pairs of columns instead: the grey rows are written as
+# An image resized horizontally first (every downscale) runs both passes on
+# pairs of pixels instead (``pair_taps_pass``): the grey rows are written as
 # uint16, so each int32 word holds two neighbouring pixels, the words are
-# transposed (half the work of transposing pixels), and ``pair_taps_pass``
-# multiplies a word by two taps at once (``simd.vmadd_pairs``, one
-# ``vpmaddwd``: half the loads and multiplies). The 22-bit taps do not fit in
-# 16 bits, so each is split as ``w = 512 a + b`` with ``-256 <= b < 256``:
-# the pass keeps the two sums ``A = sum a p`` and ``B = sum b p`` and
-# returns ``512 A + B``, which is ``sum w p`` exactly (see ``pair_taps``).
+# transposed (half the work of transposing pixels), and a word is multiplied
+# by two taps at once (``simd.vmadd_pairs``, one ``vpmaddwd``: half the loads
+# and multiplies). The 22-bit taps do not fit in 16 bits, so each is split as
+# ``w = 512 a + b`` with ``-256 <= b < 256``: the pass keeps the two sums
+# ``A = sum a p`` and ``B = sum b p`` and returns ``512 A + B``, which is
+# ``sum w p`` exactly (see ``pair_taps``). The horizontal pass writes its
+# results as uint16 pairs again, so that the vertical pass reads pairs of
+# rows the same way. ``taps_pass`` remains for the other pass orders.
 #
 # Buffers are padded to multiples of 8 rows and columns. The padding holds
 # values of no meaning (left from earlier images): a padded column of the

@@ -1,4 +1,4 @@
-"""Eight-lane int32 vectors for Numba kernels, as plain LLVM vector IR.
+"""Eight-lane int32 and four-lane float64 vectors for Numba kernels, as plain LLVM vector IR.
 
 Numba has no vector type, and LLVM's auto-vectoriser does poorly on the
 loops that matter most here: it will not keep a block of sums in registers
@@ -9,18 +9,20 @@ This module gives kernels an ``int32 x 8`` value type (``I32x8``, an LLVM
 values are vectors and LLVM keeps them in registers.
 
 The IR is target-independent: LLVM lowers ``<8 x i32>`` to one AVX2
-register, or to two SSE2 registers on CPUs without AVX2. The one exception
-is the grey conversion, which uses ``vpmaddwd`` when the compilation target
-has AVX2 and plain multiplies otherwise (``_has_avx2``: Numba's own target
-features, so a cache built for a generic CPU stays generic). Integer vector arithmetic wraps modulo 2**32 exactly as Numba's
-``np.int32`` arithmetic does, so kernels built from these give the same
-integers as the scalar code they replace (``tests/test_simd.py`` checks each
-operation against numpy).
+register, or to two SSE2 registers on CPUs without AVX2. The exceptions are
+the grey conversions and the multiply-add of 16-bit pairs, which use
+``vpmaddwd`` when the compilation target has AVX2 and plain multiplies
+otherwise (``_has_avx2``: Numba's own target features, so a cache built for a
+generic CPU stays generic). Integer vector arithmetic wraps modulo 2**32
+exactly as Numba's ``np.int32`` arithmetic does, so kernels built from these
+give the same integers as the scalar code they replace; the float64
+operations round as numpy does (``fmul``, ``fadd``) or may fuse
+(``fmuladd``). ``tests/test_simd.py`` checks each operation against numpy.
 
 Every function here is a Numba intrinsic: callable only from jitted code.
 Indices are element indices into 1-D, C-contiguous arrays and are not
 bounds-checked: the caller guarantees ``index + 8 <= arr.size`` (28 bytes
-for ``vgrey_rgb``).
+for ``vgrey_rgb``, 52 for ``vgrey_pairs``).
 """
 from llvmlite import ir
 from numba import types

@@ -1,4 +1,4 @@
-"""The int32 x 8 vector operations of ``undouble._kernels.simd`` against numpy.
+"""The vector operations of ``undouble._kernels.simd`` (int32 x 8, 16-bit pairs, float64 x 4) against numpy and Pillow.
 
 Each operation is run inside a small jitted function and compared with the
 same arithmetic done by numpy in int64 and wrapped to int32 (vector integer

@@ -3,6 +3,12 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, inline="always")
+def pillow_l(r, g, b):
+    """Pillow's "L" of one pixel: ``(R*19595 + G*38470 + B*7471 + 0x8000) >> 16`` (int32)."""
+    return (np.int32(r) * 19595 + np.int32(g) * 38470 + np.int32(b) * 7471 + 0x8000) >> 16
+
+
 @njit(cache=True)
 def rgb_to_l(rgb):
     """Pillow ``convert('L')`` of an H x W x C (C >= 3) uint8 RGB(A) array.

@@ -16,6 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .color import pillow_l
+
 PRECISION_BITS = 22  # 32 - 8 - 2, as in Pillow's 8-bit resampler
 
 
@@ -362,8 +364,7 @@ def _grey_run(src, first, count, dst, d0):
         vstore(dst, d0 + x, vgrey_rgb(src, 3 * (first + x)))
     for x in range(stop, count):
         p = 3 * (first + x)
-        dst[d0 + x] = (np.int32(src[p]) * 19595 + np.int32(src[p + 1]) * 38470
-                       + np.int32(src[p + 2]) * 7471 + 0x8000) >> 16
+        dst[d0 + x] = pillow_l(src[p], src[p + 1], src[p + 2])
 
 
 @njit(cache=True)
@@ -378,8 +379,7 @@ def _grey_rows_scalar(src, width, channels, y0, rows, dst, row_stride):
         if channels == 4:
             for x in range(width):
                 p = q + 4 * x
-                dst[d + x] = (np.int32(src[p]) * 19595 + np.int32(src[p + 1]) * 38470
-                              + np.int32(src[p + 2]) * 7471 + 0x8000) >> 16
+                dst[d + x] = pillow_l(src[p], src[p + 1], src[p + 2])
         else:
             for x in range(width):
                 dst[d + x] = src[q + x * channels]
@@ -433,8 +433,7 @@ def grey_pairs_into(img, y0, rows, dst, dst_stride):
                 vstore(dst, d + x // 2, vgrey_pairs(src, 3 * (first + x)))
             for x in range(stop, run):
                 p = 3 * (first + x)
-                dst16[2 * d + x] = (np.int32(src[p]) * 19595 + np.int32(src[p + 1]) * 38470
-                                    + np.int32(src[p + 2]) * 7471 + 0x8000) >> 16
+                dst16[2 * d + x] = pillow_l(src[p], src[p + 1], src[p + 2])
         return
     _grey_rows_scalar(src, width, channels, y0, rows, dst16, 2 * dst_stride)
 

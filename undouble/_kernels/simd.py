@@ -427,26 +427,24 @@ def fmuladd(typingctx, acc, a, b):
     return sig, codegen
 
 
-@intrinsic
-def fmul(typingctx, a, b):
-    """``a * b`` lane by lane in float64, rounded once (no fusing with a later add)."""
-    sig = F64x4(F64x4, F64x4)
+def _float_binary(name: str, doc: str):
+    """An intrinsic applying the LLVM float instruction ``name`` (``fmul``, ``fadd``) lane by lane, rounded once."""
 
-    def codegen(context, builder, signature, args):
-        return builder.fmul(args[0], args[1])
+    def op(typingctx, a, b):
+        sig = F64x4(F64x4, F64x4)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            return getattr(builder, name)(args[0], args[1])
+
+        return sig, codegen
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return intrinsic(op)
 
 
-@intrinsic
-def fadd(typingctx, a, b):
-    """``a + b`` lane by lane in float64, rounded once."""
-    sig = F64x4(F64x4, F64x4)
-
-    def codegen(context, builder, signature, args):
-        return builder.fadd(args[0], args[1])
-
-    return sig, codegen
+fmul = _float_binary("fmul", "``a * b`` lane by lane in float64, rounded once (no fusing with a later add).")
+fadd = _float_binary("fadd", "``a + b`` lane by lane in float64, rounded once.")
 
 
 def _load_pairs(context, builder, signature, args):

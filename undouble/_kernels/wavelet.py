@@ -418,18 +418,15 @@ def haar_work(side):
 @njit(cache=True)
 def haar_wavedec2_packed(x, levels):
     """:func:`haar_wavedec2_into` into a new array."""
-    side = x.shape[0]
-    half = max(side // 2, 1)
-    return haar_wavedec2_into(x, levels, np.empty((side, side), dtype=np.float64),
-                              np.empty((2, half, half), dtype=np.float64))
+    _, coeffs, scratch, _, _ = haar_work(x.shape[0])
+    return haar_wavedec2_into(x, levels, coeffs, scratch)
 
 
 @njit(cache=True)
 def haar_waverec2_packed(coeffs, levels):
     """:func:`haar_waverec2_into` into a new array."""
-    side = coeffs.shape[0]
-    return haar_waverec2_into(coeffs, levels, np.empty((side, side), dtype=np.float64),
-                              np.empty((side, side), dtype=np.float64))
+    _, _, _, tmp, out = haar_work(coeffs.shape[0])
+    return haar_waverec2_into(coeffs, levels, tmp, out)
 
 
 @njit(cache=True)

@@ -319,9 +319,9 @@ def test_pair_taps_pass_equals_taps_pass():
 
 @pytest.mark.parametrize("channels", [1, 3, 4])
 def test_grey_pairs_into_matches_pillow(channels):
-    """uint16 grey rows: every width from 1 to 40, rows filling the stride or not, any first row."""
+    """uint16 grey rows: widths 1 to 40 and some to 150 (four vectors a step), rows filling the stride or not."""
     rng = np.random.default_rng(10 + channels)
-    for width in range(1, 41):
+    for width in list(range(1, 41)) + [63, 64, 65, 96, 127, 128, 129, 150]:
         img = rng.integers(0, 256, (5, width, channels), dtype=np.uint8)
         pil = img[:, :, 0] if channels == 1 else img
         expected = np.asarray(Image.fromarray(pil).convert("L"), dtype=np.uint16)

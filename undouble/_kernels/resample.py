@@ -414,7 +414,7 @@ def grey_pairs_into(img, y0, rows, dst, dst_stride):
     Row ``y0 + i`` goes to the words ``dst[i * dst_stride:][:(W + 1) // 2]``
     (int32; the high half of the last word of an odd-width row is left as it
     was). RGB rows go sixteen pixels to a vector (``simd.vgrey_pairs``),
-    as one run when the rows fill the stride.
+    four vectors per loop step, as one run when the rows fill the stride.
     """
     width, channels = img.shape[1], img.shape[2]
     src = img.reshape(-1)
@@ -429,7 +429,16 @@ def grey_pairs_into(img, y0, rows, dst, dst_stride):
             stop = run - run % 16
             while stop > 0 and 3 * (first + stop - 16) + 52 > src.shape[0]:
                 stop -= 16
-            for x in range(0, stop, 16):
+            x = 0
+            while x + 64 <= stop:  # four at a time: the loop's own instructions are a tenth of the time
+                p = 3 * (first + x)
+                q = d + x // 2
+                vstore(dst, q, vgrey_pairs(src, p))
+                vstore(dst, q + 8, vgrey_pairs(src, p + 48))
+                vstore(dst, q + 16, vgrey_pairs(src, p + 96))
+                vstore(dst, q + 24, vgrey_pairs(src, p + 144))
+                x += 64
+            for x in range(x, stop, 16):
                 vstore(dst, d + x // 2, vgrey_pairs(src, 3 * (first + x)))
             for x in range(stop, run):
                 p = 3 * (first + x)

@@ -12,6 +12,13 @@ of ``--repeat`` each), printed as markdown:
   and 32 x 32 (phash): our grey conversion, our horizontal pass (band
   transposes and taps, on pixel pairs), our whole ``resize_image``, against Pillow's
   ``convert('L').resize(size, LANCZOS)``, the call ImageHash makes.
+- **multiply floor** of the same resizes: how many ``vpmaddwd`` (the 16-bit
+  multiply-add every stage is built on) one image takes, and how long that
+  many take at this machine's own ``vpmaddwd`` rate, measured in the same run
+  by a loop that does nothing else (eight independent sums, one load per
+  eight multiplies). Our whole resize against that floor says how much room
+  is left outside the multiplies (counts for AVX2 targets, where
+  ``simd.vmadd_pairs`` and the grey conversion are ``vpmaddwd``).
 - **area resize** to 128 x 128 (``undouble.preprocess.resize_area``, the
   preprocessing of every decoded file) against ``cv2.resize(...,
   INTER_AREA)`` on RGB images of the sizes reduced JPEG decoding gives.
@@ -89,9 +96,11 @@ def resize_stages(n: int, repeat: int) -> None:
     print(f"\n### Grey Lanczos resize of 128 x 128 RGB, 1 thread (n = {n})\n")
     print("Ours by stage, and whole, against Pillow's `convert('L').resize(size, LANCZOS)` on the same images "
           "(the call ImageHash makes), rounds alternating.\n")
+    rate = vpmaddwd_rate(repeat)
     print("| to | grey conversion (us) | horizontal pass, transposes included (us) | our whole resize (us) "
-          "| Pillow (us) | speed-up |")
-    print("|---|---:|---:|---:|---:|---:|")
+          "| Pillow (us) | speed-up | vpmaddwd per image | their time at the machine's rate (us) "
+          "| whole resize / that floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     band = np.zeros(2 * BAND * 128 + 8, np.int32)
     for size in [(8, 8), (9, 8), (32, 32)]:
         tables = read_only_tables(resize_tables((128, 128), size))
@@ -103,8 +112,71 @@ def resize_stages(n: int, repeat: int) -> None:
         }, repeat)
         ours = {name: best[name] / (reps * n) * 1e6 for name in ("grey", "horizontal", "resize")}
         pillow = best["pillow"] / n * 1e6
+        multiplies = resize_multiplies(tables)
+        floor = multiplies / rate * 1e6
         print(f"| {size[0]} x {size[1]} | {ours['grey']:.2f} | {ours['horizontal']:.2f} | {ours['resize']:.2f} "
-              f"| {pillow:.1f} | {pillow / ours['resize']:.1f}x |")
+              f"| {pillow:.1f} | {pillow / ours['resize']:.1f}x | {multiplies} | {floor:.2f} "
+              f"| {ours['resize'] / floor:.2f} |")
+    print(f"\nThe machine's vpmaddwd rate, one thread, this run: {rate / 1e9:.2f} per ns.")
+
+
+def vpmaddwd_rate(repeat: int) -> float:
+    """``vpmaddwd`` per second on one thread: a loop of eight independent multiply-add chains.
+
+    Each iteration loads one vector (it changes every iteration, so nothing
+    can be hoisted out of the loop) and multiplies it by eight different
+    constant vectors into eight sums: the multiplies, not the loads or the
+    adds' latency, set the pace.
+    """
+    from numba import njit
+
+    from undouble._kernels.simd import vload, vmadd_pairs, vstore
+
+    @njit
+    def chains(n, src, dst):
+        w0, w1, w2, w3 = vload(src, 128), vload(src, 136), vload(src, 144), vload(src, 152)
+        w4, w5, w6, w7 = vload(src, 160), vload(src, 168), vload(src, 176), vload(src, 184)
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = vload(src, 192)
+        for i in range(n):
+            v = vload(src, (i & 15) * 8)
+            a0 = vmadd_pairs(a0, v, w0)
+            a1 = vmadd_pairs(a1, v, w1)
+            a2 = vmadd_pairs(a2, v, w2)
+            a3 = vmadd_pairs(a3, v, w3)
+            a4 = vmadd_pairs(a4, v, w4)
+            a5 = vmadd_pairs(a5, v, w5)
+            a6 = vmadd_pairs(a6, v, w6)
+            a7 = vmadd_pairs(a7, v, w7)
+        for k, a in enumerate((a0, a1, a2, a3, a4, a5, a6, a7)):
+            vstore(dst, 8 * k, a)
+        return dst
+
+    src = np.arange(200, dtype=np.int32)
+    dst = np.zeros(64, dtype=np.int32)
+    iterations = 2_000_000
+    best = best_of_rounds({"chains": lambda: chains(iterations, src, dst)}, repeat)["chains"]
+    return 8 * iterations / best
+
+
+def resize_multiplies(tables: tuple, height: int = 128, width: int = 128) -> int:
+    """``vpmaddwd`` of one ``resize_image`` of an RGB ``height x width`` image, horizontal pass first.
+
+    Grey conversion: four per 16 pixels of the rows the result needs;
+    each pass: two per pair of taps (the high and low parts) per 8 columns
+    or rows of vectors (``pair_taps_pass``).
+    """
+    from undouble._kernels.resample import pair_taps
+
+    row_b, row_c, col_b, col_c, vertical_first = tables
+    assert not vertical_first and row_b.shape[0] > 0 and col_b.shape[0] > 0
+    w_out = row_b.shape[0]
+    need = int((col_b[:, 0] + col_b[:, 1]).max())
+    need_p = (need + 7) // 8 * 8
+    wop = (w_out + 7) // 8 * 8
+    h_pairs = int(pair_taps(row_b, row_c.astype(np.int32))[:, 1].sum())
+    v_pairs = int(pair_taps(col_b, col_c.astype(np.int32))[:, 1].sum())
+    grey = 4 * (need * width // 16)
+    return grey + 2 * h_pairs * (need_p // 8) + 2 * v_pairs * (wop // 8)
 
 
 def area_resize(repeat: int) -> None:

@@ -14,9 +14,9 @@ of ``--repeat`` each), printed as markdown:
   ``convert('L').resize(size, LANCZOS)``, the call ImageHash makes.
 - **multiply floor** of the same resizes: how many ``vpmaddwd`` (the 16-bit
   multiply-add every stage is built on) one image takes, and how long that
-  many take at this machine's own ``vpmaddwd`` rate, measured in the same run
-  by a loop that does nothing else (eight independent sums, one load per
-  eight multiplies). Our whole resize against that floor says how much room
+  many take at this machine's own ``vpmaddwd`` rate, measured in the same
+  rounds by a loop that does nothing else (eight independent sums, one load
+  per eight multiplies). Our whole resize against that floor says how much room
   is left outside the multiplies (counts for AVX2 targets, where
   ``simd.vmadd_pairs`` and the grey conversion are ``vpmaddwd``).
 - **area resize** to 128 x 128 (``undouble.preprocess.resize_area``, the
@@ -96,7 +96,8 @@ def resize_stages(n: int, repeat: int) -> None:
     print(f"\n### Grey Lanczos resize of 128 x 128 RGB, 1 thread (n = {n})\n")
     print("Ours by stage, and whole, against Pillow's `convert('L').resize(size, LANCZOS)` on the same images "
           "(the call ImageHash makes), rounds alternating.\n")
-    rate = vpmaddwd_rate(repeat)
+    multiply_loop, loop_multiplies = vpmaddwd_loop()
+    rates = []
     print("| to | grey conversion (us) | horizontal pass, transposes included (us) | our whole resize (us) "
           "| Pillow (us) | speed-up | vpmaddwd per image | their time at the machine's rate (us) "
           "| whole resize / that floor |")
@@ -109,7 +110,10 @@ def resize_stages(n: int, repeat: int) -> None:
             "horizontal": lambda: horizontal_only(reps, n, *tables[:4]),
             "resize": lambda: whole_resize(images, reps, *tables),
             "pillow": lambda: [im.convert("L").resize(size, Image.Resampling.LANCZOS) for im in pil_images],
+            "multiplies": multiply_loop,  # the machine's vpmaddwd rate, in the same rounds
         }, repeat)
+        rate = loop_multiplies / best["multiplies"]
+        rates.append(rate)
         ours = {name: best[name] / (reps * n) * 1e6 for name in ("grey", "horizontal", "resize")}
         pillow = best["pillow"] / n * 1e6
         multiplies = resize_multiplies(tables)
@@ -117,16 +121,18 @@ def resize_stages(n: int, repeat: int) -> None:
         print(f"| {size[0]} x {size[1]} | {ours['grey']:.2f} | {ours['horizontal']:.2f} | {ours['resize']:.2f} "
               f"| {pillow:.1f} | {pillow / ours['resize']:.1f}x | {multiplies} | {floor:.2f} "
               f"| {ours['resize'] / floor:.2f} |")
-    print(f"\nThe machine's vpmaddwd rate, one thread, this run: {rate / 1e9:.2f} per ns.")
+    print(f"\nThe machine's vpmaddwd rate, one thread, in these rounds: "
+          f"{min(rates) / 1e9:.2f}-{max(rates) / 1e9:.2f} per ns.")
 
 
-def vpmaddwd_rate(repeat: int) -> float:
-    """``vpmaddwd`` per second on one thread: a loop of eight independent multiply-add chains.
+def vpmaddwd_loop() -> tuple[Callable[[], object], int]:
+    """A loop that does ``vpmaddwd`` and nothing else, and how many it does: the machine's multiply rate.
 
-    Each iteration loads one vector (it changes every iteration, so nothing
-    can be hoisted out of the loop) and multiplies it by eight different
-    constant vectors into eight sums: the multiplies, not the loads or the
-    adds' latency, set the pace.
+    Eight independent multiply-add chains on one thread: each iteration loads
+    one vector (it changes every iteration, so nothing can be hoisted out of
+    the loop) and multiplies it by eight different constant vectors into
+    eight sums, so the multiplies, not the loads or the adds' latency, set
+    the pace.
     """
     from numba import njit
 
@@ -153,9 +159,8 @@ def vpmaddwd_rate(repeat: int) -> float:
 
     src = np.arange(200, dtype=np.int32)
     dst = np.zeros(64, dtype=np.int32)
-    iterations = 2_000_000
-    best = best_of_rounds({"chains": lambda: chains(iterations, src, dst)}, repeat)["chains"]
-    return 8 * iterations / best
+    iterations = 1_000_000
+    return (lambda: chains(iterations, src, dst)), 8 * iterations
 
 
 def resize_multiplies(tables: tuple, height: int = 128, width: int = 128) -> int:

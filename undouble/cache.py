@@ -28,7 +28,7 @@ Safety
   as a miss: the cache never stops a run.
 
 The default file is ``hashes.sqlite3`` in the user cache folder
-(:func:`undouble.examples.cache_dir`, which honours ``$UNDOUBLE_CACHE_DIR`` and
+(:func:`undouble.paths.cache_dir`, which honours ``$UNDOUBLE_CACHE_DIR`` and
 ``$XDG_CACHE_HOME``).
 
 Examples
@@ -55,6 +55,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
 import numpy as np
 
 from ._logging import logger
+from .batches import LazyImages, concat_batches
+from .paths import DEFAULT_CACHE_FILENAME as DEFAULT_FILENAME
+from .paths import default_cache_path
 
 __all__ = [
     "CacheEntry",
@@ -73,23 +76,17 @@ SCHEMA_VERSION = 2
 
 PIPELINE_TAG = "rgb-exif-reduced-jpeg/opencv-jpeg/16bit-high-byte/scale255-area-kernel/4"
 """Decoding and preprocessing recipe; bump it when ``io.read_image``/``io.load_file``
-or ``preprocess.preprocess`` change their pixels, so that old hashes are not reused
-(``io.DECODER_VERSION``, when io defines it, is part of the key as well)."""
+or ``preprocess.preprocess`` change their pixels, so that old hashes are not reused."""
 
-DEFAULT_FILENAME = "hashes.sqlite3"
+DECODER_VERSION = ""
+"""A second part of the key for decoder changes (empty so far: the keys of existing caches stay valid)."""
+
 _CHUNK = 500            # paths per SELECT ... IN (...) (SQLite's variable limit is 999+)
 _WRITE_RETRIES = 8
 _BUSY_TIMEOUT_S = 30.0
 
 PathLike = Union[str, "os.PathLike[str]"]
 CacheSpec = Union[None, bool, PathLike, "HashCache"]
-
-
-def default_cache_path() -> Path:
-    """``hashes.sqlite3`` in undouble's user cache folder."""
-    from .examples import cache_dir
-
-    return cache_dir() / DEFAULT_FILENAME
 
 
 # --------------------------------------------------------------------------- keys
@@ -104,10 +101,8 @@ def _versions() -> dict[str, str]:
         cv = cv2.__version__
     except ImportError:  # pragma: no cover - a dependency
         cv = "none"
-    from . import io as uio
-
     return {"undouble": __version__, "pillow": PIL.__version__, "opencv": cv, "pipeline": PIPELINE_TAG,
-            "decoder": str(getattr(uio, "DECODER_VERSION", ""))}
+            "decoder": DECODER_VERSION}
 
 
 def _canonical(value: Any) -> Any:
@@ -600,99 +595,6 @@ def open_cache(spec: CacheSpec) -> HashCache | None:
     return cache if cache.enabled else None
 
 
-# --------------------------------------------------------------------------- lazy rows
-class LazyImages:
-    """Preprocessed images of which some are decoded only when used.
-
-    It stands in for ``results['img']`` when cached hashes made decoding
-    unnecessary: it has ``shape``, ``dtype``, ``ndim`` and ``len``, indexing
-    with an int returns that row (decoding and preprocessing it on first use),
-    indexing with a slice or a list returns a stacked array, and
-    ``np.asarray(images)`` decodes everything.
-
-    Parameters
-    ----------
-    rows : list of np.ndarray or None
-        Decoded rows; None where a row is still to be loaded.
-    loader : callable
-        ``loader(i) -> np.ndarray`` loads row ``i``.
-    row_shape : tuple of int
-        Shape of one row, ``(H, W)`` or ``(H, W, 3)``.
-    """
-
-    dtype = np.dtype(np.uint8)
-
-    def __init__(self, rows: list[np.ndarray | None], loader: Callable[[int], np.ndarray],
-                 row_shape: tuple[int, ...]) -> None:
-        self._rows = rows
-        self._loader = loader
-        self._row_shape = tuple(int(s) for s in row_shape)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (len(self._rows),) + self._row_shape
-
-    @property
-    def ndim(self) -> int:
-        return 1 + len(self._row_shape)
-
-    @property
-    def n_loaded(self) -> int:
-        """Rows in memory."""
-        return sum(r is not None for r in self._rows)
-
-    def is_loaded(self, i: int) -> bool:
-        """Whether row ``i`` is in memory."""
-        return self._rows[i] is not None
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def _row(self, i: int) -> np.ndarray:
-        n = len(self._rows)
-        if i < -n or i >= n:
-            raise IndexError(f"row {i} out of range for {n} images")
-        i %= n
-        row = self._rows[i]
-        if row is None:
-            row = self._loader(i)
-            self._rows[i] = row
-        return row
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        if isinstance(key, (int, np.integer)):
-            return self._row(int(key))
-        if isinstance(key, tuple):
-            if not key:
-                return np.asarray(self)
-            head, rest = key[0], key[1:]
-            picked = self[head]
-            if isinstance(head, (int, np.integer)):
-                return picked[rest]
-            return picked[(slice(None),) + rest]
-        if isinstance(key, slice):
-            index = range(len(self._rows))[key]
-        else:
-            arr = np.asarray(key)
-            if arr.dtype == np.bool_:
-                arr = np.flatnonzero(arr)
-            index = [int(i) for i in arr.ravel()]
-        if not len(index):
-            return np.zeros((0,) + self._row_shape, np.uint8)
-        return np.stack([self._row(i) for i in index])
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        for i in range(len(self._rows)):
-            yield self._row(i)
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out = self[:]
-        return out if dtype is None else out.astype(dtype)
-
-    def __repr__(self) -> str:
-        return f"LazyImages(shape={self.shape}, loaded={self.n_loaded})"
-
-
 # --------------------------------------------------------------------------- hashing through the cache
 def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pathnames: Sequence[str],
                     images: Any, compute: Callable[[list[np.ndarray]], Any],
@@ -751,8 +653,6 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
             logger.warning("Hash cache rows disagree for one key (%s); hashing every image again.", cache)
             hits = {}
     def hash_rows(rows: list[int]) -> Any:
-        from .io import concat_batches
-
         step = max(1, int(chunk))
         return concat_batches([compute([images[i] for i in rows[k:k + step]]) for k in range(0, len(rows), step)])
 

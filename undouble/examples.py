@@ -15,20 +15,10 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 from ._logging import logger
+from .paths import cache_dir
 
 SYNTHETIC_VERSION = 2
 FLOWERS_URL = "https://erdogant.github.io/datasets/flower_images.zip"
-
-
-def cache_dir() -> Path:
-    """undouble's cache folder: ``$UNDOUBLE_CACHE_DIR``, else ``$XDG_CACHE_HOME/undouble``,
-    else ``~/.cache/undouble`` (``%LOCALAPPDATA%\\undouble`` on Windows)."""
-    if os.environ.get("UNDOUBLE_CACHE_DIR"):
-        return Path(os.environ["UNDOUBLE_CACHE_DIR"]).expanduser()
-    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "undouble"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "undouble"
 
 
 # --------------------------------------------------------------------------

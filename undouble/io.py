@@ -61,7 +61,7 @@ Images kept after import (``keep_images``)
 ``image_memory_limit`` (and half the available RAM), else in a memory-mapped
 file on disk (:func:`image_store_dir`), else not at all. ``True``/``'memory'``,
 ``'disk'`` and ``False``/``'none'`` force one of them. Without kept images,
-``results['img']`` is a :class:`~undouble.cache.LazyImages` that decodes a
+``results['img']`` is a :class:`~undouble.batches.LazyImages` that decodes a
 row again when it is indexed; :func:`load_preprocessed` gives one image in
 every case.
 """
@@ -88,7 +88,9 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ._logging import logger, progress
+from .batches import LazyImages, concat_batches
 from .keeper import laplacian_variance
+from .paths import image_store_dir
 from .preprocess import preprocess
 
 DEFAULT_EXTENSIONS: tuple[str, ...] = (
@@ -921,20 +923,6 @@ def map_threads(func: Callable[[Any], Any], items: Sequence, n_jobs: int | None,
 # Where preprocessed images are kept
 # --------------------------------------------------------------------------
 
-def image_store_dir() -> str:
-    """Folder of the memory-mapped image stores (``keep_images='disk'``).
-
-    ``images`` in undouble's cache folder (``$UNDOUBLE_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/undouble``, else ``~/.cache/undouble``), which is on
-    disk where ``/tmp`` may be in RAM. Each store is deleted when it is no
-    longer used (on POSIX its name is removed at once and the space is freed
-    when the array is garbage-collected).
-    """
-    from .examples import cache_dir
-
-    return os.fspath(cache_dir() / "images")
-
-
 def available_memory() -> int | None:
     """Bytes of RAM available to new allocations (Linux ``MemAvailable``), or None."""
     try:
@@ -1031,13 +1019,11 @@ def disk_array(shape: tuple[int, ...], folder: str | None = None) -> np.memmap:
 
 def lazy_images(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False,
                 max_pixels: int = DEFAULT_MAX_PIXELS, rows: list | None = None) -> Any:
-    """A :class:`~undouble.cache.LazyImages` that decodes ``paths[i]`` when row ``i`` is used.
+    """A :class:`~undouble.batches.LazyImages` that decodes ``paths[i]`` when row ``i`` is used.
 
     ``rows`` gives rows already in memory (None where a row is to be decoded).
     A file that can no longer be read raises :class:`ImageReadError` naming it.
     """
-    from .cache import LazyImages
-
     paths = list(paths)
 
     def load(i: int) -> np.ndarray:
@@ -1053,26 +1039,6 @@ def lazy_images(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = Fa
 # --------------------------------------------------------------------------
 # Hash batches
 # --------------------------------------------------------------------------
-
-def concat_batches(batches: Sequence[Any]) -> Any:
-    """One ``HashBatch`` from several (multi-segment rows are zero-padded to the widest)."""
-    from .hashes import HashBatch
-
-    batches = [b for b in batches if b is not None]
-    if not batches:
-        return None
-    if len(batches) == 1:
-        return batches[0]
-    first = batches[0]
-    width = max(b.packed.shape[1] for b in batches)
-    packed = np.zeros((sum(len(b) for b in batches), width), dtype=np.uint64)
-    row = 0
-    for b in batches:
-        packed[row:row + len(b), :b.packed.shape[1]] = b.packed
-        row += len(b)
-    counts = None if first.counts is None else np.concatenate([b.counts for b in batches]).astype(np.int64)
-    return HashBatch(packed, first.nbits, counts, first.shape)
-
 
 def hash_in_chunks(images: Any, hash_fn: Callable[[np.ndarray], Any], chunk: int = DEFAULT_CHUNK,
                    desc: str = "hash") -> Any:

@@ -26,7 +26,7 @@ def folder(tmp_path_factory):
 
 @pytest.fixture
 def decodes(monkeypatch):
-    """Paths decoded by io.read_image, in order."""
+    """Paths decoded by io.read_image, in order (patched where io looks it up: undouble.io.decode)."""
     seen: list[str] = []
     real = uio.read_image
 
@@ -34,7 +34,7 @@ def decodes(monkeypatch):
         seen.append(os.fspath(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(uio, "read_image", counting)
+    monkeypatch.setattr(uio.decode, "read_image", counting)
     return seen
 
 

@@ -358,7 +358,7 @@ def test_a_decoder_crash_is_a_skip_not_a_stop(corpus, tmp_path, monkeypatch):
             raise ZeroDivisionError("decoder bug")
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(uio, "read_image", flaky)
+    monkeypatch.setattr(uio.decode, "read_image", flaky)
     model = Undouble(verbose=60, dim=DIM)
     model.import_data(str(tmp_path))
     assert model.results["filenames"] == ["b.png"]
@@ -627,7 +627,7 @@ def test_png_through_opencv_gives_pillows_pixels(tmp_path, monkeypatch):
 
     pillow_calls = []
     real = uio._decode_pillow
-    monkeypatch.setattr(uio, "_decode_pillow", lambda *a, **k: pillow_calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(uio.decode, "_decode_pillow", lambda *a, **k: pillow_calls.append(1) or real(*a, **k))
     by_pillow = {"p4.png", "bilevel.png", "exif6.png"}  # low bit depths and EXIF stay with Pillow
     for name, path in files.items():
         pillow_calls.clear()
@@ -702,10 +702,10 @@ def test_decoding_ahead_of_slow_kernels_gives_the_same_rows(corpus, monkeypatch,
         threading.Thread(target=release, daemon=True).start()
         return thread, late
 
-    monkeypatch.setattr(uio, "_load_kernels", slow)
-    monkeypatch.setattr(uio, "_RAW_BYTES_LIMIT", raw_limit)
+    monkeypatch.setattr(uio.pipeline, "_load_kernels", slow)
+    monkeypatch.setattr(uio.pipeline, "_RAW_BYTES_LIMIT", raw_limit)
     original_finish = uio.finish_decoded
-    monkeypatch.setattr(uio, "finish_decoded", lambda *a, **k: finished_raw.append(
+    monkeypatch.setattr(uio.pipeline, "finish_decoded", lambda *a, **k: finished_raw.append(
         threading.current_thread() is threading.main_thread()) or original_finish(*a, **k))
     got = uio.ingest(paths, DIM, hash_fn=hash_fn, n_jobs=2, keep_images=True)
     assert 0 < sum(finished_raw) <= len(got.paths)  # some rows were decoded ahead and finished by the caller

@@ -1,0 +1,332 @@
+"""The streaming import: decode, preprocess and hash files across threads (:func:`ingest`)."""
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from .._logging import logger, progress
+from ..batches import concat_batches
+from .files import ImageReadError
+from .decode import (DEFAULT_MAX_PIXELS, DecodedImage, LoadedFile, _read_checked, finish_decoded,
+                     pillow_size_check_off)
+from .storage import DEFAULT_IMAGE_MEMORY_LIMIT, choose_storage, disk_array
+
+DEFAULT_CHUNK = 256
+"""Images hashed together (and written to the image store together)."""
+
+
+def default_jobs(n_jobs: int | None) -> int:
+    """Number of worker threads: ``None`` or -1 (any value < 1) means all cores."""
+    if n_jobs is None or n_jobs < 1:
+        return max(1, os.cpu_count() or 1)
+    return int(n_jobs)
+
+
+def map_threads(func: Callable[[Any], Any], items: Sequence, n_jobs: int | None, bar: Any = None,
+                window: int | None = None) -> Iterator[Any]:
+    """Apply ``func`` to ``items`` on a thread pool, yielding results in order.
+
+    At most ``window`` calls (default ``8 * threads``, at least 16) are
+    submitted ahead of the one being yielded, so that memory holds only a
+    bounded number of results however long ``items`` is. ``bar`` (a tqdm
+    bar) is advanced once per item.
+    """
+    workers = default_jobs(n_jobs)
+    if workers == 1 or len(items) <= 1:
+        for item in items:
+            yield func(item)
+            if bar is not None:
+                bar.update(1)
+        return
+    window = max(16, 8 * workers) if window is None else max(1, int(window))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="undouble-decode") as pool:
+        pending: deque[Future] = deque()
+        it = iter(items)
+        try:
+            for item in it:
+                pending.append(pool.submit(func, item))
+                if len(pending) >= window:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                for item in it:
+                    pending.append(pool.submit(func, item))
+                    break
+                yield result
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+def hash_in_chunks(images: Any, hash_fn: Callable[[np.ndarray], Any], chunk: int = DEFAULT_CHUNK,
+                   desc: str = "hash") -> Any:
+    """``hash_fn`` over ``images`` (an array, memmap or indexable) ``chunk`` rows at a time.
+
+    Memory holds one chunk of images at a time (plus the hashes), so a
+    memory-mapped stack is never read whole.
+    """
+    n = len(images)
+    batches = []
+    with progress(total=n, desc=desc, unit="img") as bar:
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            block = images[start:stop]
+            batches.append(hash_fn(np.ascontiguousarray(block)))
+            bar.update(stop - start)
+    return concat_batches(batches)
+
+
+@dataclass
+class Ingested:
+    """What :func:`ingest` read.
+
+    Attributes
+    ----------
+    paths : list of str
+        The files that were read, in input order (skipped files left out).
+    images : np.ndarray, np.memmap or None
+        Their preprocessed images, ``(N, H, W)`` or ``(N, H, W, 3)`` uint8
+        (None when ``storage == 'none'``).
+    storage : str
+        ``'memory'``, ``'disk'`` or ``'none'``.
+    hashes : HashBatch or None
+        Hashes of the rows by ``hash_fn`` (None without ``hash_fn``, or when
+        it failed: the error is logged and hashing is left to later).
+    resolution : np.ndarray
+        ``(N, 2)`` int64 original ``(width, height)``.
+    filestats : list of (int, int)
+        ``(size, mtime_ns)`` of each file when it was read.
+    skipped : list of (str, str)
+        ``(path, reason)`` of every file that could not be used.
+    hash_error : str or None
+        Why ``hash_fn`` failed, if it did.
+    blur : np.ndarray
+        ``(N,)`` float64 sharpness of each decoded image (NaN when not
+        measured; see :class:`LoadedFile`).
+    blur_pixels : np.ndarray
+        ``(N,)`` int64 pixel count of the image each blur was measured on.
+    """
+
+    paths: list[str]
+    images: np.ndarray | None
+    storage: str
+    hashes: Any
+    resolution: np.ndarray
+    filestats: list[tuple[int, int]]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    hash_error: str | None = None
+    blur: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    blur_pixels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+@dataclass
+class _Rows:
+    """What :func:`ingest` keeps of each readable file (:class:`LoadedFile` less its image), in input order."""
+
+    paths: list[str] = field(default_factory=list)
+    resolution: list[tuple[int, int]] = field(default_factory=list)
+    filestats: list[tuple[int, int]] = field(default_factory=list)
+    blur: list[float] = field(default_factory=list)
+    blur_pixels: list[int] = field(default_factory=list)
+
+    def append(self, path: str, loaded: LoadedFile) -> None:
+        self.paths.append(path)
+        self.resolution.append(loaded.resolution)
+        self.filestats.append(loaded.filestat)
+        self.blur.append(loaded.blur)
+        self.blur_pixels.append(loaded.blur_pixels)
+
+
+_RAW_BYTES_LIMIT = 256 * 1024 ** 2
+"""Decoded pixels held while the kernels load (see :func:`ingest`)."""
+
+
+def _load_kernels(row_shape: tuple[int, ...], dim: tuple[int, int], grayscale: bool, measure_blur: bool,
+                  hash_fn: Callable[[np.ndarray], Any] | None) -> tuple[threading.Thread, threading.Event]:
+    """Load the preprocessing and hash kernels in a background thread.
+
+    The first call of a Numba kernel in a process costs about a second (Numba's
+    own start-up, the imports its extensions pull in, the machine code read from
+    its cache; minutes with a cold cache). Made here on tiny inputs of the same
+    types as the real ones, it overlaps the decoding (which needs no kernel)
+    instead of stalling it. The event is set when the thread is done, whatever
+    happened: the real calls report any problem.
+    """
+    ready = threading.Event()
+
+    def run() -> None:
+        try:
+            finish_decoded(DecodedImage(np.zeros((2 * dim[1] + 1, 2 * dim[0] + 1, 3), np.uint8), 1, 1), dim,
+                           grayscale, measure_blur)
+            if hash_fn is not None:
+                hash_fn(np.zeros((1,) + row_shape, np.uint8))
+        except Exception:
+            pass
+        finally:
+            ready.set()
+
+    thread = threading.Thread(target=run, name="undouble-load-kernels", daemon=True)
+    thread.start()
+    return thread, ready
+
+
+def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, *,
+           hash_fn: Callable[[np.ndarray], Any] | None = None, keep_images: Any = "auto",
+           image_memory_limit: int = DEFAULT_IMAGE_MEMORY_LIMIT, n_jobs: int | None = None,
+           max_pixels: int = DEFAULT_MAX_PIXELS, chunk: int = DEFAULT_CHUNK, backend: str = "auto",
+           store_dir: str | None = None, desc: str = "import", measure_blur: bool = True) -> Ingested:
+    """Decode, preprocess and hash files in a stream across threads.
+
+    Worker threads decode and preprocess one file each (OpenCV and Pillow
+    release the GIL while decoding); the calling thread collects the small
+    preprocessed images in input order, hashes them ``chunk`` at a time with
+    ``hash_fn`` and writes them to the image store. Memory holds the full
+    pixels of at most ``n_jobs`` files at once, a bounded queue of
+    preprocessed images, one chunk and the hashes.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Files, in the order of the output rows.
+    dim : (int, int)
+        ``(width, height)`` of the preprocessed images.
+    grayscale : bool
+        Preprocess to grey (``H x W`` rows).
+    hash_fn : callable, optional
+        ``hash_fn(stack) -> HashBatch`` on a stack of preprocessed images.
+    keep_images : {'auto', True, 'memory', 'disk', False, 'none'}
+        Where the preprocessed images are kept (:func:`choose_storage`).
+    image_memory_limit : int
+        Bytes of preprocessed images ``'auto'`` keeps in memory.
+    n_jobs : int, optional
+        Decoding threads (default: all cores).
+    max_pixels : int
+        Larger images are skipped before decoding.
+    chunk : int
+        Images per hashing call.
+    backend : {'auto', 'pillow'}
+        See :func:`read_image`.
+    store_dir : str, optional
+        Folder of the memory-mapped store (default :func:`image_store_dir`).
+    desc : str
+        Label of the progress bar.
+    measure_blur : bool
+        Measure the sharpness of every decoded image (``Ingested.blur``), for
+        the keeper ranking; it costs about 5 % of the decoding.
+
+    Returns
+    -------
+    Ingested
+    """
+    paths = list(paths)
+    dim = (int(dim[0]), int(dim[1]))
+    row_shape = (dim[1], dim[0]) if grayscale else (dim[1], dim[0], 3)
+    row_bytes = int(np.prod(row_shape))
+    storage = choose_storage(keep_images, len(paths), row_bytes, image_memory_limit, store_dir)
+    if storage == "memory":
+        store: np.ndarray | None = np.empty((len(paths),) + row_shape, np.uint8)
+    elif storage == "disk":
+        store = disk_array((len(paths),) + row_shape, store_dir)
+    else:
+        store = None
+    chunk = max(1, int(chunk))
+    buffer = np.empty((min(chunk, max(1, len(paths))),) + row_shape, np.uint8)
+    rows = _Rows()
+    skipped: list[tuple[str, str]] = []
+    batches: list[Any] = []
+    hash_error: str | None = None
+    filled = 0
+
+    # The kernels load in the background while the workers decode: until they
+    # are ready a worker hands back the decoded pixels (``raw``), which this
+    # thread queues (up to _RAW_BYTES_LIMIT) and finishes once they are.
+    loader, ready = _load_kernels(row_shape, dim, grayscale, measure_blur, hash_fn)
+    raw: deque[tuple[str, DecodedImage]] = deque()
+    raw_bytes = 0
+
+    def work(path: str):
+        try:
+            decoded = _read_checked(path, dim, max_pixels, backend)
+            if not ready.is_set():
+                return decoded, None
+            return finish_decoded(decoded, dim, grayscale, measure_blur), None
+        except ImageReadError as exc:
+            return None, str(exc)
+
+    def flush() -> None:
+        nonlocal filled, hash_error
+        if not filled:
+            return
+        block = buffer[:filled]
+        ready.wait()  # the first call has to finish loading the kernels before the second starts
+        if hash_fn is not None and hash_error is None:
+            try:
+                batches.append(hash_fn(block))
+            except Exception as exc:  # the method, not the files: compute_hash() will report it
+                hash_error = f"{type(exc).__name__}: {exc}"
+                logger.debug("Hashing during import failed (%s); compute_hash() will hash.", hash_error)
+        if store is not None:
+            start = len(rows.paths) - filled
+            store[start:start + filled] = block
+        filled = 0
+
+    def add(path: str, loaded: LoadedFile) -> None:
+        nonlocal filled
+        buffer[filled] = loaded.image
+        filled += 1
+        rows.append(path, loaded)
+        if filled == buffer.shape[0]:
+            flush()
+
+    def finish_raw() -> None:
+        nonlocal raw_bytes
+        ready.wait()
+        while raw:
+            path, decoded = raw.popleft()
+            try:
+                add(path, finish_decoded(decoded, dim, grayscale, measure_blur))
+            except ImageReadError as exc:
+                skipped.append((path, str(exc)))
+        raw_bytes = 0
+
+    with pillow_size_check_off(), progress(total=len(paths), desc=desc, unit="img") as bar:
+        for path, (loaded, reason) in zip(paths, map_threads(work, paths, n_jobs, bar)):
+            if loaded is None:
+                if raw:  # keep the input order of the rows and of the skipped list
+                    finish_raw()
+                skipped.append((path, reason))
+                bar.set_postfix(skipped=len(skipped), refresh=False)
+                continue
+            if isinstance(loaded, DecodedImage):
+                raw.append((path, loaded))
+                raw_bytes += loaded.pixels.nbytes
+                if ready.is_set() or raw_bytes > _RAW_BYTES_LIMIT:
+                    finish_raw()
+                continue
+            if raw:
+                finish_raw()
+            add(path, loaded)
+        if raw:
+            finish_raw()
+        flush()
+    loader.join()
+
+    images: np.ndarray | None = None
+    if store is not None:
+        n = len(rows.paths)
+        if storage == "memory" and n < len(paths):
+            images = store[:n].copy() if n < 0.9 * len(paths) else store[:n]
+        else:
+            images = store[:n]
+    hashes = None if (hash_fn is None or hash_error is not None) else concat_batches(batches)
+    return Ingested(rows.paths, images, storage, hashes,
+                    np.asarray(rows.resolution, dtype=np.int64).reshape(-1, 2), rows.filestats, skipped, hash_error,
+                    np.asarray(rows.blur, dtype=np.float64), np.asarray(rows.blur_pixels, dtype=np.int64))

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageFilter
 
 from imagesets import degenerate_images, photo_variants, real_photos
-from undouble._hash_crop import (crop_resistant_batch, hill_table, min_segment_distance,
+from undouble.hashes.crop import (crop_resistant_batch, hill_table, min_segment_distance,
                                  multihash_difference, multihash_matches, segment_boxes,
                                  segment_hashes, segment_labels, segmentation_plane)
 from undouble._kernels.resample import lanczos_axis, resize_plane

@@ -17,8 +17,8 @@ from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 from imagesets import degenerate_images, photo_variants, real_photos
-from undouble._hash_color import colorhash_batch
-from undouble._hash_wavelet import filters, whash_db4_batch, whash_haar_batch
+from undouble.hashes.color import colorhash_batch
+from undouble.hashes.wavelet import filters, whash_db4_batch, whash_haar_batch
 from undouble._kernels import colorhash as ck
 from undouble._kernels import wavelet as wk
 from undouble._kernels.color import rgb_to_hsv

@@ -7,7 +7,7 @@ import numba
 import numpy as np
 import pytest
 
-from undouble import hashes
+from undouble.hashes import base as hashes  # the pool lives in undouble.hashes.base
 from undouble.hashes import MIN_IMAGES_PER_THREAD, compute_hashes, run_in_threads
 
 

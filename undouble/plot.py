@@ -243,11 +243,11 @@ def _draw_bits(ax, grid: np.ndarray, title: str, colour: str | None = None) -> N
 def _crop_segments(model: Any, img: np.ndarray, count: int) -> np.ndarray | None:
     """Bounding boxes ``(x0, y0, x1, y1)`` of the segments hashed for ``img``, in hash order.
 
-    Recomputed with :mod:`undouble._hash_crop`'s public segmentation; None when
+    Recomputed with :mod:`undouble.hashes.crop`'s public segmentation; None when
     that module is not available or the segment count does not match the hash.
     """
     try:
-        from ._hash_crop import segment_boxes, segment_labels
+        from .hashes.crop import segment_boxes, segment_labels
     except ImportError:  # pragma: no cover - module under construction
         return None
     opts = model.params.get("hash_options", {})

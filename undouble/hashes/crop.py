@@ -49,11 +49,12 @@ import numpy as np
 
 import numba
 
-from ._kernels.segment import (SEG_FIELDS, crop_resistant_chunk, find_segments, gaussian_blur2,
+from .._kernels.segment import (SEG_FIELDS, crop_resistant_chunk, find_segments, gaussian_blur2,
                                median3)
-from .hashes import METHODS, HashBatch, as_image_array, canonical_method, to_grey_stack
-from ._kernels.resample import resize_plane
-from .resample import resize_tables
+from .._kernels.resample import resize_plane
+from ..resample import resize_tables
+from .base import HashBatch, as_image_array, to_grey_stack
+from .registry import METHODS, canonical_method
 
 __all__ = [
     "crop_resistant_batch",

@@ -15,10 +15,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ._kernels.bits import pack_rows
-from ._kernels.colorhash import N_VALUES
-from ._kernels.colorhash import colorhash_batch as _colorhash_kernel
-from .hashes import HashBatch, as_image_list, run_in_threads, shape_groups
+from .._kernels.bits import pack_rows
+from .._kernels.colorhash import N_VALUES
+from .._kernels.colorhash import colorhash_batch as _colorhash_kernel
+from .base import HashBatch, as_image_list, run_in_threads, shape_groups
 
 __all__ = ["colorhash_batch", "MAX_BINBITS"]
 

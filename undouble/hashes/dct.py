@@ -17,10 +17,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ._kernels import dct as _dct
-from ._kernels.bits import pack_rows
-from .hashes import HashBatch, as_image_list, channel_groups, read_only_tables, run_in_threads
-from .resample import resize_tables
+from .._kernels import dct as _dct
+from .._kernels.bits import pack_rows
+from ..resample import resize_tables
+from .base import HashBatch, as_image_list, channel_groups, read_only_tables, run_in_threads
 
 __all__ = ["phash_batch", "phash_simple_batch"]
 

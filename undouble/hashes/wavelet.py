@@ -27,10 +27,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ._kernels import wavelet as _wavelet
-from ._kernels.bits import pack_rows
-from .hashes import HashBatch, as_channel_stack, as_image_list, read_only_tables, run_in_threads, shape_groups
-from .resample import resize_tables
+from .._kernels import wavelet as _wavelet
+from .._kernels.bits import pack_rows
+from ..resample import resize_tables
+from .base import HashBatch, as_channel_stack, as_image_list, read_only_tables, run_in_threads, shape_groups
 
 __all__ = ["whash_haar_batch", "whash_db4_batch", "HAAR_DEC_LO", "DB4_DEC_LO", "filters",
            "whash_side"]

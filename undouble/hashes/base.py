@@ -1,9 +1,5 @@
-"""Perceptual hashes as packed uint64 words, bit-identical to ImageHash.
-
-Each method is a batch function ``fn(images, hash_size, **options) ->
-HashBatch`` registered in :data:`METHODS`. The work happens in Numba kernels
-(``undouble._kernels``); this module converts inputs, builds the resize
-tables on the host and packs bits.
+"""What every hash method shares: the :class:`HashBatch` result, input conversion,
+the hashing thread pool, and conversions between packed words, bits and hex.
 
 Bit layout (as ImageHash's hex strings): the boolean grid flattened row-major,
 bit ``[0, 0]`` is the most significant bit of word 0; unused low bits of the
@@ -11,39 +7,18 @@ last word are zero.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numba
 import numpy as np
 
-from ._kernels.bits import pack_rows, unpack_rows
-from ._kernels.hashes import ahash_batch, dhash_batch, grey_stack
-from .resample import resize_tables
-
-__all__ = [
-    "HashBatch",
-    "METHODS",
-    "canonical_method",
-    "compute_hashes",
-    "hash_image",
-    "hash_images",
-    "to_hex",
-    "from_hex",
-    "to_bits",
-    "ahash",
-    "dhash",
-    "dhash_vertical",
-    "phash",
-    "phash_simple",
-    "whash",
-    "colorhash",
-    "crop_resistant_hash",
-]
+from .._kernels.bits import pack_rows, unpack_rows
+from .._kernels.hashes import grey_stack
+from ..resample import resize_tables
 
 
 @dataclass(frozen=True)
@@ -83,10 +58,6 @@ class HashBatch:
         w = self.words_per_segment
         return ",".join(to_hex(row[s * w:(s + 1) * w], self.nbits) for s in range(int(self.counts[i])))
 
-
-# --------------------------------------------------------------------------
-# Input handling
-# --------------------------------------------------------------------------
 
 def _pil_to_array(image: Any) -> np.ndarray:
     mode = image.mode
@@ -194,17 +165,21 @@ def _check_hash_size(hash_size: int, method: str) -> int:
 MIN_IMAGES_PER_THREAD = 16
 """Smaller batches run on the calling thread: handing work to a thread costs more."""
 
+
 _POOL: ThreadPoolExecutor | None = None
+
+
 _POOL_KEY: tuple[int, int] | None = None  # (process id, workers) the pool was made for
+
+
 _POOL_LOCK = threading.Lock()
 
 
 def _hash_pool(workers: int) -> ThreadPoolExecutor:
     """The shared pool of hashing threads, made once per process and thread count.
 
-    Starting a pool per call made two threads slower than one on batches
-    of 200 images (``benchmarks/bench_hashes.py``, README). A pool inherited through ``fork`` has no
-    threads behind it, so the process id is part of the key. A pool that is
+    Starting a pool per call costs more than the hashing of a small batch.
+    A pool inherited through ``fork`` has no threads behind it, so the process id is part of the key. A pool that is
     replaced is not shut down (a call may still be using it): once nothing
     refers to it, its idle threads exit.
     """
@@ -246,10 +221,6 @@ def _batch_from_grids(images: Sequence[np.ndarray], nbits: int, shape: tuple[int
     return HashBatch(pack_rows(bits), nbits, None, shape)
 
 
-# --------------------------------------------------------------------------
-# Methods built here: ahash, dhash, dhash_vertical
-# --------------------------------------------------------------------------
-
 def read_only_tables(tables: tuple) -> tuple:
     """``resize_tables`` output with every array read-only.
 
@@ -273,205 +244,6 @@ def _resized_kernel(kernel, out_w: int, out_h: int, *args: Any):
         return run_in_threads(kernel, stack, *args, *read_only_tables(tables))
     return run
 
-
-def ahash_batch_images(images: Sequence[np.ndarray], hash_size: int = 8) -> HashBatch:
-    """Average hash (ImageHash ``average_hash``) of each image."""
-    n = _check_hash_size(hash_size, "ahash")
-    return _batch_from_grids(images, n * n, (n, n), _resized_kernel(ahash_batch, n, n, n))
-
-
-def dhash_batch_images(images: Sequence[np.ndarray], hash_size: int = 8) -> HashBatch:
-    """Horizontal difference hash (ImageHash ``dhash``) of each image."""
-    n = _check_hash_size(hash_size, "dhash")
-    return _batch_from_grids(images, n * n, (n, n), _resized_kernel(dhash_batch, n + 1, n, n, 0, 1))
-
-
-def dhash_vertical_batch_images(images: Sequence[np.ndarray], hash_size: int = 8) -> HashBatch:
-    """Vertical difference hash (ImageHash ``dhash_vertical``) of each image."""
-    n = _check_hash_size(hash_size, "dhash_vertical")
-    return _batch_from_grids(images, n * n, (n, n), _resized_kernel(dhash_batch, n, n + 1, n, 1, 0))
-
-
-# --------------------------------------------------------------------------
-# Registry
-# --------------------------------------------------------------------------
-
-def _deferred(module: str, function: str, method: str) -> Callable[..., HashBatch]:
-    """A method whose implementation lives in another module of the package."""
-
-    def run(images: Sequence[np.ndarray], hash_size: int = 8, **options: Any) -> HashBatch:
-        try:
-            mod = importlib.import_module(module, __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.endswith(module.lstrip(".")):
-                raise NotImplementedError(f"hash method {method!r} is not built yet") from None
-            raise
-        return getattr(mod, function)(images, hash_size, **options)
-
-    run.__name__ = f"{method}_batch"
-    return run
-
-
-METHODS: dict[str, Callable[..., HashBatch]] = {
-    "ahash": ahash_batch_images,
-    "dhash": dhash_batch_images,
-    "dhash_vertical": dhash_vertical_batch_images,
-    "phash": _deferred("._hash_dct", "phash_batch", "phash"),
-    "phash_simple": _deferred("._hash_dct", "phash_simple_batch", "phash_simple"),
-    "whash-haar": _deferred("._hash_wavelet", "whash_haar_batch", "whash-haar"),
-    "whash-db4": _deferred("._hash_wavelet", "whash_db4_batch", "whash-db4"),
-    "colorhash": _deferred("._hash_color", "colorhash_batch", "colorhash"),
-    "crop-resistant": _deferred("._hash_crop", "crop_resistant_batch", "crop-resistant"),
-}
-"""Canonical method name -> batch function ``(images, hash_size, **options) -> HashBatch``."""
-
-_ALIASES = {
-    "average_hash": "ahash",
-    "ahash": "ahash",
-    "phash": "phash",
-    "dhash": "dhash",
-    "whash": "whash-haar",
-    "whash_haar": "whash-haar",
-    "whash-haar": "whash-haar",
-    "whash_db4": "whash-db4",
-    "whash-db4": "whash-db4",
-    "colorhash": "colorhash",
-    "color_hash": "colorhash",
-    "crop-resistant": "crop-resistant",
-    "crop_resistant": "crop-resistant",
-    "crop_resistant_hash": "crop-resistant",
-    "phash_simple": "phash_simple",
-    "phash-simple": "phash_simple",
-    "dhash_vertical": "dhash_vertical",
-    "dhash-vertical": "dhash_vertical",
-}
-
-
-def canonical_method(method: str) -> str:
-    """The registry name of ``method`` (case-insensitive, ``_`` or ``-``)."""
-    key = str(method).strip().lower()
-    if key in _ALIASES:
-        return _ALIASES[key]
-    raise ValueError(f"unknown hash method {method!r}; choose one of {', '.join(METHODS)}")
-
-
-# --------------------------------------------------------------------------
-# Public functional layer
-# --------------------------------------------------------------------------
-
-def compute_hashes(images: Any, method: str = "phash", hash_size: int = 8, **options: Any) -> HashBatch:
-    """Hash a stack or a list of images.
-
-    Parameters
-    ----------
-    images : np.ndarray or sequence
-        ``N x H x W`` (grey) or ``N x H x W x C`` (RGB/RGBA) uint8 stack, or a
-        list of uint8 arrays / PIL images of any sizes.
-    method : str
-        One of :data:`METHODS` (aliases such as ``'average_hash'`` accepted).
-    hash_size : int
-        Hash size ``n`` (most methods give ``n*n`` bits).
-    **options
-        Method options with ImageHash's names (``highfreq_factor``,
-        ``image_scale``, ``remove_max_haar_ll``, ``binbits``, ...).
-
-    Returns
-    -------
-    HashBatch
-        Packed hashes, bit count and (crop-resistant) segment counts.
-    """
-    name = canonical_method(method)
-    image_list = as_image_list(images)
-    return METHODS[name](image_list, hash_size, **options)
-
-
-def hash_images(images: Any, method: str = "phash", hash_size: int = 8, **options: Any) -> np.ndarray:
-    """Packed hashes (uint64, ``N x words``) of a stack or list of images.
-
-    See :func:`compute_hashes` for the parameters; this returns only the
-    packed array (zero-padded segments for crop-resistant).
-    """
-    return compute_hashes(images, method, hash_size, **options).packed
-
-
-def hash_image(image: Any, method: str = "phash", hash_size: int = 8, **options: Any) -> str:
-    """Hash of one image as ImageHash's hex string.
-
-    Parameters
-    ----------
-    image : np.ndarray or PIL.Image.Image
-        ``H x W`` grey or ``H x W x 3`` (RGB) / ``x 4`` (RGBA) uint8 array,
-        or a PIL image.
-    method, hash_size, **options
-        As in :func:`compute_hashes`.
-
-    Returns
-    -------
-    str
-        Lower-case hex, e.g. ``'8000000000000000'``; for crop-resistant, the
-        segment hashes joined by commas, as ``str(ImageMultiHash)``.
-
-    Examples
-    --------
-    >>> import numpy as np, undouble
-    >>> undouble.hash_image(np.zeros((32, 32), np.uint8), 'ahash')
-    '0000000000000000'
-    """
-    batch = compute_hashes([as_image_array(image)], method, hash_size, **options)
-    return batch.hex(0)
-
-
-def _grid(image: Any, method: str, hash_size: int, **options: Any) -> np.ndarray:
-    batch = compute_hashes([as_image_array(image)], method, hash_size, **options)
-    bits = to_bits(batch.packed[:1, : batch.words_per_segment], batch.nbits)[0]
-    return bits.reshape(batch.shape) if batch.shape else bits
-
-
-def ahash(image: Any, hash_size: int = 8) -> np.ndarray:
-    """Average hash bit grid (``hash_size x hash_size`` bool)."""
-    return _grid(image, "ahash", hash_size)
-
-
-def dhash(image: Any, hash_size: int = 8) -> np.ndarray:
-    """Horizontal difference hash bit grid."""
-    return _grid(image, "dhash", hash_size)
-
-
-def dhash_vertical(image: Any, hash_size: int = 8) -> np.ndarray:
-    """Vertical difference hash bit grid."""
-    return _grid(image, "dhash_vertical", hash_size)
-
-
-def phash(image: Any, hash_size: int = 8, highfreq_factor: int = 4) -> np.ndarray:
-    """Perceptual (DCT) hash bit grid."""
-    return _grid(image, "phash", hash_size, highfreq_factor=highfreq_factor)
-
-
-def phash_simple(image: Any, hash_size: int = 8, highfreq_factor: int = 4) -> np.ndarray:
-    """Simple perceptual hash bit grid (1-D DCT, mean threshold)."""
-    return _grid(image, "phash_simple", hash_size, highfreq_factor=highfreq_factor)
-
-
-def whash(image: Any, hash_size: int = 8, image_scale: int | None = None, mode: str = "haar",
-          remove_max_haar_ll: bool = True) -> np.ndarray:
-    """Wavelet hash bit grid (``mode='haar'`` or ``'db4'``)."""
-    return _grid(image, f"whash-{mode}", hash_size, image_scale=image_scale,
-                 remove_max_haar_ll=remove_max_haar_ll)
-
-
-def colorhash(image: Any, binbits: int = 3) -> np.ndarray:
-    """HSV colour hash bits (``14 * binbits`` bool)."""
-    return _grid(image, "colorhash", 8, binbits=binbits)
-
-
-def crop_resistant_hash(image: Any, **options: Any) -> list[str]:
-    """Crop-resistant hash: the hex string of every segment, largest first."""
-    return hash_image(image, "crop-resistant", **options).split(",")
-
-
-# --------------------------------------------------------------------------
-# Conversions
-# --------------------------------------------------------------------------
 
 def to_hex(packed: np.ndarray, nbits: int) -> str:
     """ImageHash-style hex string of one packed hash.
@@ -526,8 +298,3 @@ def pack_bits(bits: np.ndarray) -> np.ndarray:
     if arr.ndim == 1:
         return pack_rows(arr[None])[0]
     return pack_rows(arr)
-
-
-def iter_methods() -> Iterable[str]:
-    """Canonical method names."""
-    return iter(METHODS)

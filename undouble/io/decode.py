@@ -89,7 +89,7 @@ def _decode_png_opencv(data: bytes, info: PngInfo) -> np.ndarray | None:
     Only 8- and 16-bit grey, grey+alpha, RGB and RGBA and 8-bit palette PNGs
     without EXIF come here: for these libpng gives Pillow's pixels after
     :func:`to_rgb_array` (alpha dropped, the high byte of 16-bit samples,
-    palette colours), 30 % faster and without Pillow's extra copy. The tests
+    palette colours), faster and without Pillow's extra copy. The tests
     compare both on every kind.
     """
     if info.has_exif or not info.complete:

@@ -9,6 +9,7 @@
     undouble hash FILES... [--method M]               ImageHash-compatible hex hashes
     undouble example                                  the whole job on the built-in example set
     undouble cache [--prune | --clear] [--cache PATH] the hash cache: size, stale rows, emptying
+    undouble evaluate FOLDER [--truth CSV]            pair precision/recall of methods and thresholds
 
 Results go to stdout; logs, progress bars and questions to stderr.  Exit codes:
 0 done, 1 the run failed (or, for ``hash`` and ``undo``, some file failed),
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     action = cache_cmd.add_mutually_exclusive_group()
     action.add_argument("--prune", action="store_true", help="remove the rows that can never be used again")
     action.add_argument("--clear", action="store_true", help="remove every row")
+    _add_evaluate(sub, verbosity)
     return parser
 
 
@@ -386,8 +388,57 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_evaluate(sub: Any, verbosity: argparse.ArgumentParser) -> None:
+    ev = sub.add_parser("evaluate", parents=[verbosity],
+                        help="measure pair precision and recall on a labelled folder",
+                        description="Import and hash FOLDER once per method, group it at each threshold and "
+                                    "compare with the known groups: pair precision, recall and F1, recall per "
+                                    "label, groups, largest group and the time of each stage. Truth: a CSV of "
+                                    "'file,group[,label]' rows (--truth), else one group per subfolder of FOLDER.")
+    ev.add_argument("folder", type=_folder, help="the labelled folder")
+    ev.add_argument("--truth", type=_file, metavar="CSV",
+                    help="CSV of file,group[,label] (paths absolute, or relative to the CSV or to FOLDER)")
+    ev.add_argument("--methods", type=_method, nargs="+", default=["phash"], metavar="METHOD",
+                    help=f"hash methods to compare: {', '.join(METHOD_NAMES)} (default: phash)")
+    ev.add_argument("--thresholds", type=_int_at_least(0), nargs="+", default=None, metavar="T",
+                    help="thresholds to group at (default: 0 2 4 ... 16)")
+    ev.add_argument("--hash-size", type=_int_at_least(2), default=8, metavar="N", help="hash size (default: 8)")
+    ev.add_argument("--ext", action="append", metavar="EXT", help="only files with this extension (repeatable)")
+    ev.add_argument("--jobs", type=_int_at_least(1), default=None, metavar="J",
+                    help="decoding threads (default: all cores)")
+    check = ev.add_mutually_exclusive_group()
+    check.add_argument("--no-verify", dest="verify", action="store_const", const=False, default=None,
+                       help="group on hashes alone")
+    check.add_argument("--verify-both", dest="verify", action="store_const", const="both",
+                       help="run every method with and without verification")
+    ev.add_argument("--robust", action="store_true", help="also find rotated, mirrored and cropped copies")
+    ev.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    ev.add_argument("-o", "--output", metavar="FILE",
+                    help="write the report to FILE (JSON if it ends in .json or with --json, else the table)")
+    ev.add_argument("--plot", metavar="PNG", help="save a precision-recall plot (one curve per method)")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ._logging import logger
+    from .evaluate import DEFAULT_THRESHOLDS, evaluate
+
+    report = evaluate(args.folder, truth=args.truth, methods=args.methods,
+                      thresholds=args.thresholds or DEFAULT_THRESHOLDS, verify=args.verify,
+                      robust=True if args.robust else None, hash_size=args.hash_size, n_jobs=args.jobs,
+                      ext=args.ext, verbose=_verbosity(args))
+    if args.plot:
+        logger.info("Precision-recall plot: %s", report.plot_pr(args.plot))
+    if args.output:
+        print(report.save(args.output, format="json" if args.json else None))
+    elif args.json:
+        sys.stdout.write(report.to_json())
+    else:
+        sys.stdout.write(report.table())
+    return EXIT_OK
+
+
 _COMMANDS = {"scan": _cmd_scan, "move": _cmd_move, "undo": _cmd_undo, "plot": _cmd_plot,
-             "hash": _cmd_hash, "example": _cmd_example, "cache": _cmd_cache}
+             "hash": _cmd_hash, "example": _cmd_example, "cache": _cmd_cache, "evaluate": _cmd_evaluate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -270,13 +270,16 @@ def test_evaluate_with_subfolders_as_truth(tmp_path, labelled):
         (tmp_path / sub).mkdir(parents=True, exist_ok=True)
         for name in names:
             Image.fromarray(arrays[name]).save(tmp_path / sub / name)
-    report = evaluate(tmp_path, thresholds=[8], verbose=30)
+    (tmp_path / "B" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")  # skipped by import
+    report = evaluate(tmp_path, thresholds=[8], verbose=40)
     (row,) = report.rows
-    # true pairs: 10 in A + 1 in B; predicted: {A, copy, small, crop} {B, B_small} {D, D_twin}: 6 + 1 + 1
-    assert (row.true_pairs, row.predicted_pairs, row.true_positives) == (11, 8, 7)
-    assert row.precision == float(Fraction(7, 8)) and row.recall == float(Fraction(7, 11))
-    assert row.label_pairs == {"unlabelled": 11} and row.label_found == {"unlabelled": 7}
-    assert report.untracked == [] and report.missing == [] and report.truth_source == "subfolders"
+    # true pairs: 10 in A + 3 in B (with broken.png); predicted: {A, copy, small, crop} {B, B_small} {D, D_twin}
+    assert (row.true_pairs, row.predicted_pairs, row.true_positives) == (13, 8, 7)
+    assert row.precision == float(Fraction(7, 8)) and row.recall == float(Fraction(7, 13))
+    assert row.label_pairs == {"unlabelled": 13} and row.label_found == {"unlabelled": 7}
+    assert report.untracked == [] and report.truth_source == "subfolders"
+    ((path, why),) = report.missing
+    assert path == str(tmp_path / "B" / "broken.png") and why and why != "no such file"
 
 
 def test_evaluate_bad_arguments(labelled):

@@ -38,7 +38,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -66,20 +65,10 @@ def _key(path: PathLike) -> str:
 # --------------------------------------------------------------------------- truth
 @dataclass
 class Truth:
-    """Known groups: ``files[k]`` belongs to group ``groups[k]`` and has label ``labels[k]``.
+    """Known groups: ``files[k]`` (absolute, each once) is in group ``groups[k]`` and has label ``labels[k]``.
 
-    Attributes
-    ----------
-    files : list of str
-        Absolute paths, each once.
-    groups : list of str
-        Group name of each file.
-    labels : list of str
-        Label of each file (``'original'``, ``'unlabelled'``, a transform name, ...).
-    source : str
-        The CSV file, or ``'subfolders'``.
-    problems : list of (str, str)
-        Rows of the CSV that were not used, with the reason.
+    ``source`` is the CSV file or ``'subfolders'``; ``problems`` lists the CSV
+    rows that were not used, as ``(file:line, reason)``.
     """
 
     files: list[str]
@@ -207,12 +196,9 @@ def load_truth(folder: PathLike, truth: PathLike | Truth | None = None,
 class PairCounts:
     """Pair counts of one grouping against the truth.
 
-    Attributes
-    ----------
-    predicted_pairs, true_pairs, true_positives : int
-        Pairs in one predicted group, in one truth group, and in both.
-    label_pairs, label_found : dict
-        Per label: true pairs that count for it, and how many of them were found.
+    ``predicted_pairs``, ``true_pairs``, ``true_positives``: pairs in one predicted
+    group, in one truth group, in both. ``label_pairs``/``label_found``: per
+    label, the true pairs that count for it and how many of them were found.
     """
 
     predicted_pairs: int
@@ -340,23 +326,24 @@ def _verify_text(value: Any) -> str:
     return "default" if value is None else "on" if value is True else "off" if value is False else str(value)
 
 
+def _setting(row: EvaluationRow) -> tuple:
+    """What one model of the run was: rows that share it share an import and a hashing."""
+    return row.method, row.hash_size, repr(row.verify), repr(row.robust)
+
+
+def _name(row: EvaluationRow) -> str:
+    return row.method + ("" if row.hash_size == 8 else f"/{row.hash_size}") + ("+robust" if row.robust else "")
+
+
 @dataclass
 class EvaluationReport:
     """What :func:`evaluate` measured: one :class:`EvaluationRow` per method, verify setting and threshold.
 
-    Attributes
-    ----------
-    folder, truth_source : str
-        The folder evaluated, and the truth CSV (or ``'subfolders'``).
-    rows : list of EvaluationRow
-    n_truth_files, n_truth_groups : int
-        Files the truth names, and its groups (singletons included).
-    untracked : list of str
-        Imported images the truth does not name (each counted as a group of one).
-    missing : list of (str, str)
-        Truth files that were not imported, with the reason; their pairs count as missed.
-    truth_problems : list of (str, str)
-        Rows of the truth CSV that were not used.
+    ``folder`` was evaluated against ``truth_source`` (the CSV or ``'subfolders'``),
+    which names ``n_truth_files`` files in ``n_truth_groups`` groups (singletons
+    included). ``untracked``: imported images the truth does not name (each a
+    group of one). ``missing``: ``(path, reason)`` of the truth files that were not
+    imported; their pairs count as missed. ``truth_problems``: CSV rows not used.
     """
 
     folder: str
@@ -424,7 +411,7 @@ class EvaluationReport:
         """The row of highest F1 (then lowest threshold) of each (method, verify, robust) setting."""
         best: dict[tuple, EvaluationRow] = {}
         for row in self.rows:
-            key = (row.method, repr(row.verify), repr(row.robust), row.hash_size)
+            key = _setting(row)
             if key not in best or (row.f1, -row.threshold) > (best[key].f1, -best[key].threshold):
                 best[key] = row
         return list(best.values())
@@ -437,7 +424,7 @@ class EvaluationReport:
         print(head, file=out)
         print("-" * len(head), file=out)
         for r in self.rows:
-            print(f"{r.method:<14} {r.threshold:>4} {_verify_text(r.verify):>7} {r.predicted_pairs:>10} "
+            print(f"{_name(r):<14} {r.threshold:>4} {_verify_text(r.verify):>7} {r.predicted_pairs:>10} "
                   f"{r.true_positives:>10} {r.precision:>9.4f} {r.recall:>7.4f} {r.f1:>6.4f} {r.n_groups:>7} "
                   f"{r.largest_group:>7}", file=out)
         true_pairs = self.rows[0].true_pairs if self.rows else 0
@@ -451,24 +438,20 @@ class EvaluationReport:
         for row in self.best_rows():
             if not row.label_pairs:
                 continue
-            print(f"\nRecall per label, {row.method} threshold {row.threshold} verify {_verify_text(row.verify)} "
+            print(f"\nRecall per label, {_name(row)} threshold {row.threshold} verify {_verify_text(row.verify)} "
                   f"(best F1):", file=out)
             width = max(len(lab) for lab in row.label_pairs)
             for lab in sorted(row.label_pairs):
                 print(f"  {lab:<{width}} {row.label_found[lab]:>8} / {row.label_pairs[lab]:<8} "
                       f"{row.label_recall[lab]:.4f}", file=out)
         print("\nTimes (s):", file=out)
-        done = set()
+        by_setting: dict[tuple, list[EvaluationRow]] = {}
         for row in self.rows:
-            key = (row.method, repr(row.verify), repr(row.robust), row.hash_size)
-            if key in done:
-                continue
-            done.add(key)
-            group_s = [r.group_s for r in self.rows
-                       if (r.method, repr(r.verify), repr(r.robust), r.hash_size) == key]
-            print(f"  {row.method:<14} verify {_verify_text(row.verify):<7} import {row.import_s:8.3f}  "
-                  f"hash {row.hash_s:8.3f}  group {sum(group_s) / len(group_s):8.3f} (mean of {len(group_s)})",
-                  file=out)
+            by_setting.setdefault(_setting(row), []).append(row)
+        for rows in by_setting.values():
+            row, group_s = rows[0], sum(r.group_s for r in rows) / len(rows)
+            print(f"  {_name(row):<14} verify {_verify_text(row.verify):<7} import {row.import_s:8.3f}  "
+                  f"hash {row.hash_s:8.3f}  group {group_s:8.3f} (mean of {len(rows)})", file=out)
         return out.getvalue()
 
     # ---------------------------------------------------------------- plot
@@ -490,21 +473,18 @@ class EvaluationReport:
         ax = fig.add_subplot(1, 1, 1)
         curves: dict[tuple, list[EvaluationRow]] = {}
         for row in self.rows:
-            curves.setdefault((row.method, row.hash_size, repr(row.verify), repr(row.robust)), []).append(row)
-        several_verify = len({k[2] for k in curves}) > 1
-        for (method, hash_size, _, _), rows in curves.items():
+            curves.setdefault(_setting(row), []).append(row)
+        several_verify = len({key[2] for key in curves}) > 1
+        for index, rows in enumerate(curves.values()):
             rows = sorted(rows, key=lambda r: r.threshold)
-            name = method if hash_size == 8 else f"{method} ({hash_size})"
-            if several_verify:
-                name += f", verify {_verify_text(rows[0].verify)}"
-            if rows[0].robust:
-                name += ", robust"
+            name = _name(rows[0]) + (f", verify {_verify_text(rows[0].verify)}" if several_verify else "")
             recall = [r.recall for r in rows]
             precision = [r.precision for r in rows]
-            ax.plot(recall, precision, marker="o", label=name)
-            for r in rows:
-                ax.annotate(str(r.threshold), (r.recall, r.precision), textcoords="offset points",
-                            xytext=(4, 4), fontsize=8)
+            (line,) = ax.plot(recall, precision, marker="o", label=name)
+            for first, last in _runs_of_equal_points(rows):  # "4-12" where thresholds give one point
+                text = str(first.threshold) if first is last else f"{first.threshold}-{last.threshold}"
+                ax.annotate(text, (first.recall, first.precision), textcoords="offset points",
+                            xytext=(4, 4 - 10 * index), fontsize=8, color=line.get_color())
         ax.set_xlabel("pair recall")
         ax.set_ylabel("pair precision")
         ax.set_xlim(-0.02, 1.02)
@@ -517,6 +497,17 @@ class EvaluationReport:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         fig.savefig(path, format="png", dpi=100)
         return path
+
+
+def _runs_of_equal_points(rows: Sequence[EvaluationRow]) -> list[tuple[EvaluationRow, EvaluationRow]]:
+    """(first, last) of each run of consecutive rows with the same recall and precision."""
+    runs: list[tuple[EvaluationRow, EvaluationRow]] = []
+    for row in rows:
+        if runs and (runs[-1][1].recall, runs[-1][1].precision) == (row.recall, row.precision):
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs
 
 
 def _write_text(path: PathLike, text: str) -> str:

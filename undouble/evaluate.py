@@ -78,10 +78,6 @@ class Truth:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _is_header(row: Sequence[str]) -> bool:
-    return len(row) >= 2 and row[0].strip().lower() == "file" and row[1].strip().lower() == "group"
-
-
 def _resolve(name: str, csv_dir: str, folder: str) -> str:
     """An absolute path for a CSV entry: as given, else under the CSV's folder, else under FOLDER."""
     if os.path.isabs(name):
@@ -128,8 +124,8 @@ def truth_from_csv(path: PathLike, folder: PathLike) -> Truth:
         for lineno, row in enumerate(csv.reader(fh), 1):
             if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
                 continue
-            if lineno == 1 and _is_header(row):
-                continue
+            if lineno == 1 and [c.strip().lower() for c in row[:2]] == ["file", "group"]:
+                continue  # the header
             where = f"{path}:{lineno}"
             if len(row) < 2 or not row[0].strip() or not row[1].strip():
                 problems.append((where, f"needs 'file,group[,label]', got {','.join(row)!r}"))
@@ -394,13 +390,7 @@ class EvaluationReport:
         return text
 
     def save(self, path: PathLike, format: str | None = None) -> str:
-        """Write the report to ``path``: JSON (``format='json'`` or a ``.json`` name) or the :meth:`table` text.
-
-        Returns
-        -------
-        str
-            The path written (replaced if it existed).
-        """
+        """Write JSON (``format='json'`` or a ``.json`` name) or the :meth:`table` text to ``path``; return it."""
         fmt = format or ("json" if os.fspath(path).lower().endswith(".json") else "text")
         if fmt not in ("json", "text"):
             raise ValueError(f"format must be 'json' or 'text', got {format!r}")
@@ -456,14 +446,9 @@ class EvaluationReport:
 
     # ---------------------------------------------------------------- plot
     def plot_pr(self, path: PathLike) -> str:
-        """Save a precision-recall plot (PNG): one curve per method and verify setting, points labelled by threshold.
+        """Save a precision-recall PNG (one curve per method and verify setting, points labelled by threshold).
 
-        Uses matplotlib's Agg canvas directly, so no display and no pyplot state are involved.
-
-        Returns
-        -------
-        str
-            The path written.
+        Draws on matplotlib's Agg canvas directly: no display, no pyplot state. Returns the path written.
         """
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -478,17 +463,12 @@ class EvaluationReport:
         for index, rows in enumerate(curves.values()):
             rows = sorted(rows, key=lambda r: r.threshold)
             name = _name(rows[0]) + (f", verify {_verify_text(rows[0].verify)}" if several_verify else "")
-            recall = [r.recall for r in rows]
-            precision = [r.precision for r in rows]
-            (line,) = ax.plot(recall, precision, marker="o", label=name)
+            (line,) = ax.plot([r.recall for r in rows], [r.precision for r in rows], marker="o", label=name)
             for first, last in _runs_of_equal_points(rows):  # "4-12" where thresholds give one point
                 text = str(first.threshold) if first is last else f"{first.threshold}-{last.threshold}"
                 ax.annotate(text, (first.recall, first.precision), textcoords="offset points",
                             xytext=(4, 4 - 10 * index), fontsize=8, color=line.get_color())
-        ax.set_xlabel("pair recall")
-        ax.set_ylabel("pair precision")
-        ax.set_xlim(-0.02, 1.02)
-        ax.set_ylim(-0.02, 1.05)
+        ax.set(xlabel="pair recall", ylabel="pair precision", xlim=(-0.02, 1.02), ylim=(-0.02, 1.05))
         ax.grid(True, alpha=0.3)
         ax.set_title(f"Precision-recall over thresholds: {os.path.basename(self.folder.rstrip(os.sep))}")
         if curves:
@@ -654,28 +634,9 @@ def evaluate(folder: PathLike, truth: PathLike | Truth | None = None, methods: S
             model.compute_hash()
             hash_s = time.perf_counter() - start
             paths = list(model.results["pathnames"])
-            # the items: every imported image, then every truth file that was not imported
-            row_of_truth = np.full(len(known.files), -1, dtype=np.int64)
-            item_truth = np.empty(len(paths), dtype=np.int64)
-            item_labels: list[str] = []
-            next_gid = len(group_names)
-            untracked_now = []
-            for i, path in enumerate(paths):
-                k = truth_index.get(_key(path))
-                if k is None:
-                    item_truth[i] = next_gid
-                    next_gid += 1
-                    item_labels.append(UNLABELLED)
-                    untracked_now.append(path)
-                else:
-                    item_truth[i] = truth_gid[k]
-                    row_of_truth[k] = i
-                    item_labels.append(known.labels[k])
-            absent = np.flatnonzero(row_of_truth < 0)
-            all_truth = np.concatenate([item_truth, truth_gid[absent]])
-            all_labels = item_labels + [known.labels[k] for k in absent]
+            all_truth, all_labels, untracked_now, absent = _align(paths, known, truth_index, truth_gid)
             skipped = {_key(p): str(r) for p, r in model.results.get("skipped", [])}
-            for k in absent.tolist():
+            for k in absent:
                 path = known.files[k]
                 missing.setdefault(path, skipped.get(_key(path)) or _why_not_imported(path, root))
             if not untracked:
@@ -708,6 +669,34 @@ def evaluate(folder: PathLike, truth: PathLike | Truth | None = None, methods: S
     return EvaluationReport(folder=root, truth_source=known.source, rows=rows, n_truth_files=len(known.files),
                             n_truth_groups=len(group_names), untracked=untracked,
                             missing=sorted(missing.items()), truth_problems=list(known.problems))
+
+
+def _align(paths: Sequence[str], known: Truth, truth_index: Mapping[str, int], truth_gid: np.ndarray
+           ) -> tuple[np.ndarray, list[str], list[str], list[int]]:
+    """Truth group ids and labels of the imported images, then of the truth files not imported.
+
+    Returns the ids, the labels, the imported paths the truth does not name
+    (each given a group of its own) and the positions in ``known`` of the
+    truth files that were not imported.
+    """
+    item_truth = np.empty(len(paths), dtype=np.int64)
+    labels: list[str] = []
+    untracked: list[str] = []
+    imported = np.zeros(len(known.files), dtype=bool)
+    next_gid = int(truth_gid.max()) + 1 if truth_gid.size else 0
+    for i, path in enumerate(paths):
+        k = truth_index.get(_key(path))
+        if k is None:
+            item_truth[i], next_gid = next_gid, next_gid + 1
+            labels.append(UNLABELLED)
+            untracked.append(path)
+        else:
+            item_truth[i] = truth_gid[k]
+            imported[k] = True
+            labels.append(known.labels[k])
+    absent = np.flatnonzero(~imported)
+    return (np.concatenate([item_truth, truth_gid[absent]]), labels + [known.labels[k] for k in absent],
+            untracked, absent.tolist())
 
 
 def _why_not_imported(path: str, root: str) -> str:

@@ -294,10 +294,14 @@ def test_evaluate_bad_arguments(labelled):
 
 # --------------------------------------------------------------------------- the model factory
 class _Recorder:
+    """Stands in for an Undouble that has verify and robust; records what it was given."""
+
     calls: list = []
 
-    def __init__(self, **kwargs):
-        _Recorder.calls.append(kwargs)
+    def __init__(self, method, hash_size=8, n_jobs=None, ext=None, verbose=20, verify="unset", robust="unset",
+                 **options):
+        _Recorder.calls.append(dict(options, method=method, hash_size=hash_size, n_jobs=n_jobs, ext=ext,
+                                    verbose=verbose, verify=verify, robust=robust))
 
 
 def test_make_model_passes_verify_and_robust_only_when_given(monkeypatch):
@@ -306,22 +310,24 @@ def test_make_model_passes_verify_and_robust_only_when_given(monkeypatch):
     monkeypatch.setattr(undouble.model, "Undouble", _Recorder)
     _Recorder.calls = []
     make_model("phash")
-    make_model("dhash", hash_size=16, verify=False, robust=True, n_jobs=2, ext=["png"], verbose=30)
+    make_model("dhash", hash_size=16, verify=False, robust=True, n_jobs=2, ext=["png"], verbose=30, dim=(64, 64))
     first, second = _Recorder.calls
-    assert "verify" not in first and "robust" not in first and first["method"] == "phash"
-    assert second["verify"] is False and second["robust"] is True and second["hash_size"] == 16
-    assert second["n_jobs"] == 2 and second["ext"] == ["png"] and second["verbose"] == 30
+    assert first["verify"] == "unset" and first["robust"] == "unset" and first["method"] == "phash"
+    assert second == dict(method="dhash", hash_size=16, n_jobs=2, ext=["png"], verbose=30, verify=False,
+                          robust=True, dim=(64, 64))
 
 
 def test_make_model_says_when_the_model_lacks_verify(monkeypatch):
     import undouble.model
 
-    def no_verify(method, hash_size, n_jobs, ext, verbose):  # an Undouble without verify/robust
+    def no_verify(method, hash_size, n_jobs, ext, verbose, **hash_options):  # like today's Undouble
         raise AssertionError("not reached")
 
     monkeypatch.setattr(undouble.model, "Undouble", no_verify)
-    with pytest.raises(ValueError, match="does not take verify"):
+    with pytest.raises(ValueError, match="no 'verify' parameter"):
         make_model("phash", verify=True)
+    with pytest.raises(ValueError, match="no 'robust' parameter"):
+        make_model("phash", robust=True)
 
 
 def test_verify_both_runs_two_models(monkeypatch, labelled):

@@ -518,22 +518,21 @@ def make_model(method: str, hash_size: int = 8, verify: Any = None, robust: Any 
     Raises
     ------
     ValueError
-        When ``verify``/``robust`` is given but this ``Undouble`` does not take it.
+        When ``verify``/``robust`` is given but ``Undouble`` has no such parameter.
     """
     from .model import Undouble
 
+    import inspect
+
     kwargs: dict[str, Any] = dict(options)
-    if verify is not None:
-        kwargs["verify"] = verify
-    if robust is not None:
-        kwargs["robust"] = robust
-    try:
-        return Undouble(method=method, hash_size=hash_size, n_jobs=n_jobs, ext=ext, verbose=verbose, **kwargs)
-    except TypeError as exc:
-        given = [k for k in ("verify", "robust") if k in kwargs]
-        if given and any(k in str(exc) for k in given):
-            raise ValueError(f"this version of Undouble does not take {' / '.join(given)}: {exc}") from exc
-        raise
+    named = inspect.signature(Undouble).parameters
+    for name, value in (("verify", verify), ("robust", robust)):
+        if value is None:
+            continue
+        if name not in named:  # it would land in **hash_options and fail at hashing time
+            raise ValueError(f"this version of Undouble has no {name!r} parameter: leave {name} at None")
+        kwargs[name] = value
+    return Undouble(method=method, hash_size=hash_size, n_jobs=n_jobs, ext=ext, verbose=verbose, **kwargs)
 
 
 def _verify_settings(verify: Any) -> list[Any]:

@@ -401,3 +401,15 @@ def test_truth_dataclass_is_accepted_directly(labelled):
     # only A/A_copy are a true pair; predicted at 0: {A, A_copy, A_small} {B, B_small} {D, D_twin} = 5 pairs
     assert (row.true_pairs, row.true_positives, row.predicted_pairs) == (1, 1, 5)
     assert len(report.untracked) == 9 and report.truth_source == "given"
+
+
+def test_cli_evaluate_parses_the_verify_flags(tmp_path):
+    from undouble.cli import build_parser
+
+    parse = build_parser().parse_args
+    base = ["evaluate", str(tmp_path)]
+    assert parse(base).verify is None and parse(base).robust is False
+    assert parse(base + ["--no-verify"]).verify is False
+    assert parse(base + ["--verify-both", "--robust"]).verify == "both"
+    args = parse(base + ["--methods", "average_hash", "phash", "--thresholds", "3", "5", "--hash-size", "16"])
+    assert args.methods == ["ahash", "phash"] and args.thresholds == [3, 5] and args.hash_size == 16

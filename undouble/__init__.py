@@ -28,6 +28,7 @@ _PUBLIC = {
     "unzip": ".examples",
     "set_logger": "._logging",
     "undo": ".move",
+    "evaluate": ".evaluate",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -213,3 +213,38 @@ def test_scores_measured_at_different_sizes_are_not_compared(tmp_path):
 def test_known_data_must_be_aligned(tmp_path):
     with pytest.raises(ValueError, match="resolutions has 1 entries for 2 paths"):
         rank_keepers(["a", "b"], resolutions=[(1, 1)], file_sizes=[1, 2])
+
+
+# ----------------------------------------------------------------------------- vanished member
+def test_member_vanished_before_ranking_ranks_last_with_reason(tmp_path):
+    """Same resolution, blur measured at different sizes (so files are decoded) and one
+    file deleted in between: it used to raise TypeError formatting a None blur."""
+    keep = _save(tmp_path / "keep.png", _sharp(40, 50, seed=1))
+    gone = _save(tmp_path / "gone.png", _blurry(40, 50, seed=1))
+    third = _save(tmp_path / "third.png", _blurry(40, 50, seed=2))
+    os.remove(gone)
+    ranks = rank_keepers([gone, keep, third], all_blur=False, resolutions=[(50, 40)] * 3,
+                         file_sizes=[100, 100, 100], blur_scores=[5.0, 9.0, 7.0],
+                         blur_sizes=[2000, 500, 2000])
+    assert [r.path for r in ranks] == [keep, third, gone]
+    assert ranks[-1].readable is False
+    assert "vanished" in ranks[-1].reason
+    assert ranks[0].reason.startswith("sharpest")
+
+
+def test_blur_unknown_for_one_member_is_described_not_a_crash(tmp_path, monkeypatch):
+    import undouble.keeper as kp
+
+    a = _save(tmp_path / "a.png", _sharp(40, 50, seed=1))
+    b = _save(tmp_path / "b.png", _sharp(40, 50, seed=2))
+    real = kp.compute_blur
+
+    def flaky(path):
+        if os.fspath(path) == b:
+            raise ValueError("cannot decode")
+        return real(path)
+
+    monkeypatch.setattr(kp, "compute_blur", flaky)
+    ranks = rank_keepers([a, b], all_blur=False)
+    assert [r.path for r in ranks] == [a, b]
+    assert "unknown" in ranks[1].reason

@@ -254,6 +254,10 @@ def _blur_key(blur: float | None) -> float:
     return -math.inf if blur is None or math.isnan(blur) else blur
 
 
+def _blur_text(blur: float | None) -> str:
+    return "unknown" if blur is None or math.isnan(blur) else f"{blur:.1f}"
+
+
 def _sort_key(item: dict) -> tuple:
     return (-item["pixels"], -_blur_key(item["blur"]), -item["size"], item["path"])
 
@@ -267,7 +271,7 @@ def _keeper_reason(best: dict, runner: dict | None) -> str:
     if best["pixels"] != runner["pixels"]:
         return f"highest resolution ({res})"
     if _blur_key(best["blur"]) != _blur_key(runner["blur"]):
-        return f"sharpest (blur {best['blur']:.1f}) at equal resolution ({res})"
+        return f"sharpest (blur {_blur_text(best['blur'])}) at equal resolution ({res})"
     if best["size"] != runner["size"]:
         return f"largest file ({human_size(best['size'])}) at equal resolution and sharpness"
     return "first path at equal resolution, sharpness and file size"
@@ -280,7 +284,7 @@ def _other_reason(item: dict, best: dict) -> str:
         return (f"lower resolution ({item['width']}x{item['height']} < "
                 f"{best['width']}x{best['height']})")
     if _blur_key(item["blur"]) != _blur_key(best["blur"]):
-        return f"blurrier (blur {item['blur']:.1f} < {best['blur']:.1f})"
+        return f"blurrier (blur {_blur_text(item['blur'])} < {_blur_text(best['blur'])})"
     if item["size"] != best["size"]:
         return f"smaller file ({human_size(item['size'])} < {human_size(best['size'])})"
     return "later path (same resolution, sharpness and file size)"
@@ -397,6 +401,12 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
             elif all_blur or decides:
                 try:
                     item["blur"] = compute_blur(item["path"])
+                except FileNotFoundError:
+                    # vanished since it was read (deleted, moved by another run): it
+                    # ranks last, with its reason, like any file that cannot be read
+                    item.update(readable=False, width=0, height=0, pixels=0, blur=None,
+                                error="vanished since it was read")
+                    logger.warning("%s vanished before the keeper ranking", item["path"])
                 except (OSError, ValueError) as exc:
                     logger.warning("Cannot compute the blur of %s: %s", item["path"], exc)
                     item["blur"] = None

@@ -269,3 +269,37 @@ def test_example_runs_the_whole_job(example_paths, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["threshold"] == 10 and data["n_images"] == len(example_paths)
     assert data["n_groups"] == 40
+
+
+# --------------------------------------------------------------------------- argument checks (issue 19)
+@pytest.mark.parametrize("argv, words", [
+    (["scan", ".", "--threshold", "64"], ["64 bits"]),                       # phash 8: 64 bits
+    (["move", ".", "--threshold", "1000", "--yes"], ["64 bits"]),
+    (["scan", ".", "--hash-size", "4", "--threshold", "16"], ["16 bits"]),
+    (["scan", ".", "--method", "colorhash", "--threshold", "42"], ["42 bits"]),
+    (["scan", ".", "--hash-size", "99999999999"], ["--hash-size", "at most 64"]),
+    (["hash", "x.png", "--hash-size", "99999999999"], ["--hash-size"]),
+    (["scan", ".", "--method", "whash-haar", "--hash-size", "12"], ["power of 2"]),
+    (["scan", ".", "-o", "/nonexistent/dir/out.json"], ["no such folder", "/nonexistent/dir"]),
+])
+def test_bad_values_refused_at_parse_time(argv, words, capsys):
+    from undouble.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert all(w in err for w in words), err
+    assert not os.path.exists("/nonexistent/dir")
+
+
+def test_export_into_a_missing_folder_is_refused_not_created(tmp_path):
+    from undouble import Undouble
+
+    import numpy as np
+
+    model = Undouble(method="ahash", verbose=30)
+    model.import_data(np.random.default_rng(0).integers(0, 256, (3, 16, 16), dtype=np.uint8))
+    model.compute_hash()
+    model.group(threshold=2)
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        model.export(tmp_path / "missing" / "out.json")
+    assert not (tmp_path / "missing").exists()

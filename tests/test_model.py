@@ -250,3 +250,31 @@ def test_keeper_falls_back_to_full_decoding_when_scores_are_not_comparable(tmp_p
     assert group[0] == sharp
     ranks = {r.path: r for r in model._keeper_ranks[0]}
     assert ranks[sharp].blur == pytest.approx(ud.compute_blur(sharp), rel=1e-9)  # full size
+
+
+# ----------------------------------------------------------------------------- threshold checks
+def _small_model():
+    rng = np.random.default_rng(0)
+    model = Undouble(method="ahash", hash_size=8, verbose=30, threshold=4)
+    model.import_data(rng.integers(0, 256, (4, 32, 32), dtype=np.uint8))
+    model.compute_hash()
+    return model
+
+
+@pytest.mark.parametrize("bad", [64, 1000])
+def test_threshold_at_or_above_the_bit_count_is_refused(bad):
+    model = _small_model()
+    with pytest.raises(ValueError, match="64 bits"):
+        model.group(threshold=bad)
+    assert model.params["threshold"] == 4
+    assert model.group(threshold=63)["stats"]["n_groups"] == 1  # every pair is within 63 bits
+
+
+@pytest.mark.parametrize("bad", [3.7, -1, "3", None.__class__])
+def test_a_failed_group_call_leaves_the_threshold_unchanged(bad):
+    model = _small_model()
+    with pytest.raises(ValueError):
+        model.group(threshold=bad)
+    assert model.params["threshold"] == 4
+    assert model.group()["stats"]["threshold"] == 4  # later calls still work
+    assert model.group(threshold=3.0)["stats"]["threshold"] == 3

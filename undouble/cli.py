@@ -63,6 +63,59 @@ def _int_at_least(low: int):
     return parse
 
 
+MAX_HASH_SIZE = {"ahash": 64, "dhash": 64, "dhash_vertical": 64, "phash": 64, "phash_simple": 64,
+                 "whash-haar": 64, "whash-db4": 64, "colorhash": 64, "crop-resistant": 32}
+"""Largest ``--hash-size`` per method: far beyond any useful hash (``N*N`` bits), small
+enough that a typing slip fails at once instead of after the whole scan."""
+COLORHASH_BITS = 42
+"""Bits of a colour hash (14 bins x 3 bits; its hash size is not used)."""
+
+
+def hash_bits(method: str, hash_size: int) -> int:
+    """Bits per hash (per segment for crop-resistant) of ``method`` at ``hash_size``.
+
+    Parameters
+    ----------
+    method : str
+        A canonical method name (one of :data:`METHOD_NAMES`).
+    hash_size : int
+        The hash size.
+
+    Returns
+    -------
+    int
+        ``42`` for colorhash, ``hash_size ** 2`` otherwise.
+    """
+    return COLORHASH_BITS if method == "colorhash" else int(hash_size) ** 2
+
+
+def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The checks that need several options at once; parser.error (exit 2) on failure."""
+    method, hash_size = getattr(args, "method", None), getattr(args, "hash_size", None)
+    if method is None or hash_size is None:
+        return
+    top = MAX_HASH_SIZE.get(method, 64)
+    if hash_size > top:
+        parser.error(f"argument --hash-size: at most {top} for {method}, got {hash_size}")
+    if method.startswith("whash") and hash_size & (hash_size - 1):
+        parser.error(f"argument --hash-size: {method} needs a power of 2, got {hash_size}")
+    threshold = getattr(args, "threshold", None)
+    nbits = hash_bits(method, hash_size)
+    if threshold is not None and threshold >= nbits:
+        parser.error(f"argument --threshold: must be below the {nbits} bits of a {method} hash "
+                     f"(hash size {hash_size}), got {threshold}")
+
+
+def _output_file(text: str) -> str:
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"no such folder for the output file: {folder!r} "
+                                         "(it is not created)")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
+    return text
+
+
 def _folder(text: str) -> str:
     if not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"no such folder: {text!r}")
@@ -114,7 +167,7 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
                           "'distances': [[0, d, ...], ...], ...}")
     fmt.add_argument("--csv", action="store_true",
                      help="print the groups as CSV: group,rank,keeper,distance,path,filename")
-    group.add_argument("-o", "--output", metavar="FILE",
+    group.add_argument("-o", "--output", metavar="FILE", type=_output_file,
                        help="write the groups to FILE (.json or .csv) instead of printing them")
 
 
@@ -273,9 +326,19 @@ def _cmd_move(args: argparse.Namespace) -> int:
         return EXIT_OK
     journal = model.move(action="copy" if args.copy else "move", dry_run=args.dry_run, yes=args.yes,
                          target=args.target, journal=args.journal)
-    if journal is not None:
-        print(f"Journal: {journal}")
-        print(f"To put everything back: undouble undo {_quote(os.fspath(journal))}")
+    if journal is None:
+        return EXIT_OK
+    from .move import journal_summary
+
+    print(f"Journal: {journal}")
+    print(f"To put everything back: undouble undo {_quote(os.fspath(args.folder))}")
+    failed = journal_summary(journal)["failed"]
+    if failed:
+        print(f"undouble move: {len(failed)} operation(s) failed; the files stayed where they were:",
+              file=sys.stderr)
+        for path, why in failed:
+            print(f"  {path}: {why}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -441,6 +504,13 @@ _COMMANDS = {"scan": _cmd_scan, "move": _cmd_move, "undo": _cmd_undo, "plot": _c
              "hash": _cmd_hash, "example": _cmd_example, "cache": _cmd_cache, "evaluate": _cmd_evaluate}
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(command, parser)
+    return parser  # pragma: no cover
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``undouble`` command; returns the exit code.
 
@@ -457,6 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        _check_combination(_subparser(parser, args.command), args)
     except SystemExit as exc:  # --help, --version (0) and usage errors (2)
         return int(exc.code or 0)
     from ._logging import logger, set_logger

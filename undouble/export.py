@@ -21,6 +21,7 @@ filename`` (``group`` counts from 1, ``rank`` 0 is the keeper, ``keeper`` is
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -132,13 +133,18 @@ def export_groups(model: Any, path: PathLike, format: str | None = None) -> str:
     ------
     ValueError
         When the format is neither given nor clear from the extension.
+    FileNotFoundError
+        When the folder of ``path`` does not exist (it is never created).
     """
     fmt = _format_of(path, format)
     data = groups_as_dict(model)
     path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, f"cannot write {path}: no such folder {folder} "
+                                "(it is not created)", folder)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             (write_json if fmt == "json" else write_csv)(data, fh)
         os.replace(tmp, path)

@@ -19,6 +19,22 @@ from .hashes import canonical_method, compute_hashes, to_bits
 from .preprocess import stack_from_array
 
 
+def _checked_threshold(threshold: Any, nbits: int, method: str) -> int:
+    """``threshold`` as an int, or ValueError when it is not a whole number below ``nbits``."""
+    if isinstance(threshold, (bool, np.bool_)):
+        raise ValueError(f"threshold must be a whole number of bits, got {threshold!r}")
+    try:
+        value = int(threshold)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold must be a whole number of bits, got {threshold!r}") from None
+    if value != threshold:
+        raise ValueError(f"threshold must be a whole number of bits, got {threshold!r}")
+    if not 0 <= value < nbits:
+        raise ValueError(f"threshold must be in 0..{nbits - 1}: a {method} hash here has {nbits} bits, "
+                         f"got {threshold!r}")
+    return value
+
+
 class Undouble:
     """Find, group and move duplicate images by perceptual hash.
 
@@ -355,6 +371,12 @@ class Undouble:
         sharpest, then largest file, then first path) and ``select_scores``
         are distances to it.
 
+        Raises
+        ------
+        ValueError
+            When ``threshold`` is not a whole number in ``0 .. nbits - 1`` (the bits
+            of one hash); the stored default is then left as it was.
+
         Returns
         -------
         dict
@@ -364,9 +386,8 @@ class Undouble:
         self._require("img_hash", "compute_hash")
         if threshold is None:
             threshold = self.params["threshold"]
-        if threshold < 0:
-            raise ValueError(f"threshold must be >= 0, got {threshold}")
-        self.params["threshold"] = threshold
+        threshold = _checked_threshold(threshold, int(self.results["hash_nbits"]), self.params["method"])
+        self.params["threshold"] = threshold  # only once it is known to be valid
         batch_hashes = self.results["img_hash"]
         groups = group_hashes(batch_hashes, threshold, mode=mode, memory_budget=self.params["memory_budget"],
                               counts=self.results["hash_counts"],

@@ -80,6 +80,7 @@ JOURNAL_PREFIX = "undouble-journal-"
 JOURNAL_SUFFIX = ".jsonl"
 JOURNAL_VERSION = 1
 _CHUNK = 1 << 20
+DRY_RUN_BANNER = "dry run: nothing was changed"
 
 __all__ = ["MovePlan", "GroupPlan", "PlannedOp", "plan_moves", "move_groups", "undo",
            "undo_main", "journal_summary", "read_journal", "file_checksum"]
@@ -436,7 +437,7 @@ class MovePlan:
             by_group.setdefault(o.group, []).append(o)
         out = []
         for g in self.groups:
-            head = f"group {g.index}: "
+            head = f"group {g.index + 1}: "
             if not g.keepers or g.index not in by_group:
                 out.append(head + f"left untouched ({g.reason})")
                 continue
@@ -563,7 +564,7 @@ def plan_moves(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
             key_p = os.path.normcase(p)
             if key_p in seen:
                 if p not in members:
-                    skipped.append((p, f"also listed in group {gi}; handled in an earlier group"))
+                    skipped.append((p, f"also listed in group {gi + 1}; handled in an earlier group"))
                 continue
             seen.add(key_p)
             if _in_output_folder(p):
@@ -595,7 +596,7 @@ def plan_moves(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
         else:
             bad = [k for k in choice if k not in members]
             if bad:
-                raise ValueError(f"keeper(s) {bad} are not members of group {gi}")
+                raise ValueError(f"keeper(s) {bad} are not members of group {gi + 1}")
             chosen = list(dict.fromkeys(choice))
             reason = "chosen by hand"
             if ranks is not None and gi < len(ranks) and ranks[gi] is not None:
@@ -1071,8 +1072,10 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
         ops = state.plan if has_plan else [o.as_record() for o in plan.ops]
         pending = sum(1 for o in ops if state.status.get(o["id"]) is None)
         if dry_run:
+            print(DRY_RUN_BANNER)
             print(f"Would resume the interrupted journal {resume_path}: "
                   f"{pending} of {len(ops)} operations left")
+            print(DRY_RUN_BANNER)
             return None
         if not yes and not _confirm(
                 f"An interrupted run of this move was found: {resume_path}\n"
@@ -1088,7 +1091,9 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
         return _execute(jw, state, ops)
 
     if dry_run:
+        print(DRY_RUN_BANNER)
         print(plan.describe())
+        print(DRY_RUN_BANNER)
         return None
     if not plan.ops:
         logger.info("Nothing to move.")

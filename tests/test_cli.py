@@ -182,9 +182,14 @@ def test_scan_failure_exits_1(photos, cache_file, tmp_path, capsys):
     root, _ = photos
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert main(["scan", str(root), "-o", str(blocker / "groups.json"), "--cache", cache_file, "-q"]) == 1
+    # a folder that is a file is refused before the scan (usage error) ...
+    assert main(["scan", str(root), "-o", str(blocker / "groups.json"), "--cache", cache_file, "-q"]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    # ... a write that fails after it (here: a name too long) is a failed run
+    too_long = "g" * 300 + ".json"
+    assert main(["scan", str(root), "-o", str(tmp_path / too_long), "--cache", cache_file, "-q"]) == 1
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "cannot write" in err and "groups.json" in err
+    assert "Traceback" not in err and "cannot write" in err and too_long in err
 
 
 # --------------------------------------------------------------------------- move / undo
@@ -303,3 +308,85 @@ def test_export_into_a_missing_folder_is_refused_not_created(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such folder"):
         model.export(tmp_path / "missing" / "out.json")
     assert not (tmp_path / "missing").exists()
+
+
+def _tree(root: Path) -> dict[str, str]:
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for d in dirs:
+            out[os.path.relpath(os.path.join(dirpath, d), root)] = "dir"
+        for name in files:
+            full = os.path.join(dirpath, name)
+            out[os.path.relpath(full, root)] = hashlib.sha256(Path(full).read_bytes()).hexdigest()
+    return out
+
+
+def test_interrupted_move_rerun_then_undo_folder(photos, cache_file, tmp_path, monkeypatch, capsys):
+    """Ctrl-C after two files, the same command again, then the undo command it prints."""
+    import shutil
+
+    import undouble.move as mv
+    from undouble.cli import main
+
+    root, _ = photos
+    ref, work = tmp_path / "ref", tmp_path / "work"
+    shutil.copytree(root, ref)
+    shutil.copytree(root, work)
+    argv = ["--threshold", "10", "--yes", "--cache", cache_file, "-q"]
+    assert main(["move", str(ref), *argv]) == 0
+    want = {k: v for k, v in _tree(ref).items() if ".journals" not in k}
+    tree0 = _tree(work)
+
+    real, calls = mv._transfer, [0]
+
+    def transfer(*a, **k):
+        if calls[0] == 2:
+            raise KeyboardInterrupt
+        calls[0] += 1
+        return real(*a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(mv, "_transfer", transfer)
+        assert main(["move", str(work), *argv]) == 130
+    capsys.readouterr()
+    assert main(["move", str(work), *argv]) == 0
+    out, err = capsys.readouterr()
+    assert "Finished the interrupted move" in err
+    assert {k: v for k, v in _tree(work).items() if ".journals" not in k} == want
+    command = next(line for line in out.splitlines() if line.startswith("To put everything back: "))
+    assert command == f"To put everything back: undouble undo {work}"
+    assert main(["undo", str(work)]) == 0
+    assert _tree(work) == tree0
+
+
+def test_move_exits_1_when_an_operation_failed(photos, cache_file, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import undouble.move as mv
+    from undouble.cli import main
+
+    work = tmp_path / "work"
+    shutil.copytree(photos[0], work)
+    real, calls = mv._transfer, [0]
+
+    def transfer(*a, **k):
+        calls[0] += 1
+        if calls[0] == 2:
+            raise OSError(5, "Input/output error")
+        return real(*a, **k)
+
+    monkeypatch.setattr(mv, "_transfer", transfer)
+    assert main(["move", str(work), "--threshold", "10", "--yes", "--cache", cache_file, "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "1 operation(s) failed" in err and "Input/output error" in err
+
+
+def test_move_dry_run_numbers_groups_from_1_and_says_nothing_changed(photos, cache_file, capsys):
+    from undouble.cli import main
+
+    root, manifest = photos
+    assert main(["move", str(root), "--threshold", "10", "--dry-run", "--cache", cache_file, "-q"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == lines[-1] == "dry run: nothing was changed"
+    numbers = [int(line.split()[1].rstrip(":")) for line in lines if line.startswith("group ")]
+    assert numbers == list(range(1, len(numbers) + 1)) and numbers

@@ -244,7 +244,7 @@ def test_plan_keeps_the_best_and_mirrors_groups(tmp_path):
     assert plan.groups[0].reason.startswith("first path")  # an exact copy ties
     assert plan.groups[1].reason == "highest resolution (80x60)"
     assert {o.op for o in plan.ops if o.role == "duplicate"} == {"move"}
-    assert plan.journal_dir == str(root / "sub" / "undouble")  # first group's first folder
+    assert plan.journal_dir == str(root / "undouble" / ".journals")  # from the common folder
 
 
 def test_default_journal_location_and_never_overwrite(tmp_path):
@@ -252,7 +252,7 @@ def test_default_journal_location_and_never_overwrite(tmp_path):
     groups, stats, _ = make_tree(root)
     inv0 = inventory(root)
     j1 = move_groups(groups, yes=True, file_stats=stats)
-    assert j1.parent == root / "sub" / "undouble"  # the first group's folder
+    assert j1.parent == root / "undouble" / ".journals"  # the folder that holds every file
     assert j1.name.startswith("undouble-journal-") and j1.suffix == ".jsonl"
     undo(j1)
     j2 = move_groups(groups, yes=True, file_stats=stats)
@@ -277,7 +277,7 @@ def test_target_folder_mirrors_the_tree(tmp_path):
     inv0, dirs0 = inventory(root), folders(root)
     target = tmp_path / "out"
     journal = move_groups(groups, yes=True, file_stats=stats, target=target)
-    assert journal.parent == target
+    assert journal.parent == target / ".journals"
     got = inventory(target)
     assert got == {
         "img1.png": inv0["img1.png"], "sub/img1.png": inv0["sub/img1.png"],
@@ -899,6 +899,160 @@ def test_external_sigkill_on_a_large_move(tmp_path):
         assert inv[str(Path(a).parent / "undouble" / Path(a).name)] == inv0[a]
         assert inv[str(Path(b).parent / "undouble" / Path(b).name)] == inv0[b]
         assert b not in inv
-    for j in reversed(_journals(root)):
-        undo(j)
+    assert undo(root)["problems"] == []  # every journal under the folder, newest first
     assert inventory(root) == inv0 and folders(root) == dirs0
+    assert not _journals(root) and not (root / "undouble").exists()
+
+
+# =========================================================================== re-run after a crash (issue 19)
+def full_tree(root: Path) -> dict[str, str]:
+    """{relative path: sha256, or 'dir'} of everything under root, journals included."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for d in dirs:
+            out[os.path.relpath(os.path.join(dirpath, d), root).replace(os.sep, "/")] = "dir"
+        for name in files:
+            full = os.path.join(dirpath, name)
+            out[os.path.relpath(full, root).replace(os.sep, "/")] = _sha(full)
+    return out
+
+
+def rescan(groups: list[list[str]]) -> list[list[str]]:
+    """What a new scan finds: the files still in their places (undouble folders are never
+    scanned), groups of at least two."""
+    left = [[p for p in g if os.path.exists(p)] for g in groups]
+    return [g for g in left if len(g) > 1]
+
+
+class _Killed(BaseException):
+    """Stands for the process dying: nothing after it runs, no except clause catches it."""
+
+
+def _interrupt_after(monkeypatch, n_ops: int) -> None:
+    real, calls = mv._transfer, [0]
+
+    def transfer(*a, **k):
+        if calls[0] == n_ops:
+            raise _Killed
+        calls[0] += 1
+        return real(*a, **k)
+
+    monkeypatch.setattr(mv, "_transfer", transfer)
+
+
+def _no_journal(tree: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tree.items() if ".journals" not in k.split("/")}
+
+
+@pytest.mark.parametrize("action", ["move", "copy"])
+def test_rerun_of_a_rescanned_folder_finishes_the_interrupted_move(tmp_path, monkeypatch, action, caplog):
+    """Killed after k operations, then run again on what a new scan finds (the moved
+    files are gone from it): the same tree as an uninterrupted move, then undo(FOLDER)
+    gives back the original tree, names and contents, with no undouble folder left."""
+    ref = tmp_path / "ref" / "photos"
+    groups, stats, _ = make_tree(ref)
+    move_groups(groups, yes=True, file_stats=stats, action=action, root=ref)
+    want = _no_journal(full_tree(ref))
+    n_ops = 8
+    for k in range(1, n_ops):
+        root = tmp_path / f"k{k}" / "photos"
+        groups, stats, _ = make_tree(root)
+        tree0 = full_tree(root)
+        with monkeypatch.context() as m:
+            _interrupt_after(m, k)
+            with pytest.raises(_Killed):
+                move_groups(groups, yes=True, file_stats=stats, action=action, root=root)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="undouble"):
+            journal = move_groups(rescan(groups), yes=True, file_stats=stats, action=action, root=root)
+        assert "Finished the interrupted move" in caplog.text
+        assert _no_journal(full_tree(root)) == want, f"after a kill at {k}"
+        journals = _journals(root)
+        assert journal in journals and all(journal_summary(j)["complete"] for j in journals)
+        assert all(p.parent == root / "undouble" / ".journals" for p in journals)
+        result = undo(root)
+        assert result["problems"] == []
+        assert full_tree(root) == tree0, f"after a kill at {k}"
+
+
+def test_rerun_finishes_then_moves_the_new_groups(tmp_path, monkeypatch):
+    """Files the interrupted journal covered are left out of the new plan; others are moved."""
+    root = tmp_path / "photos"
+    groups, stats, _ = make_tree(root)
+    tree0 = full_tree(root)
+    extra = [_write(root / "late" / "big.png", _pattern(40, 40, 11)),
+             _write(root / "late" / "small.png", _pattern(20, 20, 11))]
+    stats.update({p: (os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in extra})
+    tree_with_extra = full_tree(root)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 3)
+        with pytest.raises(_Killed):
+            move_groups(groups, yes=True, file_stats=stats, root=root)
+    j2 = move_groups(rescan(groups) + [extra], yes=True, file_stats=stats, root=root)
+    summary = journal_summary(j2)
+    assert (summary["moved"], summary["copied"]) == (1, 1)  # only the new group
+    assert (root / "late" / "undouble" / "small.png").exists()
+    assert len(_journals(root)) == 2 and all(journal_summary(j)["complete"] for j in _journals(root))
+    assert undo(root)["problems"] == []
+    assert full_tree(root) == tree_with_extra
+    assert {k: v for k, v in tree_with_extra.items() if not k.startswith("late")} == tree0
+
+
+def test_dry_run_of_a_rerun_names_the_interrupted_move_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "photos"
+    groups, stats, _ = make_tree(root)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 2)
+        with pytest.raises(_Killed):
+            move_groups(groups, yes=True, file_stats=stats, root=root)
+    capsys.readouterr()
+    before = full_tree(root)
+    assert move_groups(rescan(groups), dry_run=True, file_stats=stats, root=root) is None
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0] == out[-1] == "dry run: nothing was changed"
+    assert any(line.startswith("would first finish the interrupted move") for line in out)
+    assert full_tree(root) == before
+
+
+def test_rerun_after_a_real_sigkill_of_a_subprocess(tmp_path, monkeypatch):
+    ref = tmp_path / "ref" / "photos"
+    groups, stats, _ = make_tree(ref)
+    move_groups(groups, yes=True, file_stats=stats, root=ref)
+    want = _no_journal(full_tree(ref))
+    total = _count_calls(monkeypatch, "link", lambda: move_groups(
+        make_tree(tmp_path / "count" / "photos")[0], yes=True, root=tmp_path / "count" / "photos"))
+    for k in _kill_points(total, 3):
+        root = tmp_path / f"k{k}" / "photos"
+        groups, stats, _ = make_tree(root)
+        tree0 = full_tree(root)
+        rc, _ = _child("link", k, "move", {"groups": groups, "stats": stats})
+        assert rc == -signal.SIGKILL
+        move_groups(rescan(groups), yes=True, file_stats=stats, root=root)
+        assert _no_journal(full_tree(root)) == want, f"after a kill at {k} of {total}"
+        assert undo(root)["problems"] == []
+        assert full_tree(root) == tree0
+
+
+def test_undo_folder_undoes_every_journal_newest_first(tmp_path):
+    root = tmp_path / "photos"
+    groups, stats, _ = make_tree(root)
+    tree0 = full_tree(root)
+    j1 = move_groups(groups[:1], yes=True, file_stats=stats, root=root)
+    # a second move whose keeper copy lands where the first one's files now are
+    j2 = move_groups(groups[1:], yes=True, file_stats=stats, root=root)
+    order = []
+    real = mv._undo_journal
+
+    def spy(path):
+        order.append(path)
+        return real(path)
+
+    mv._undo_journal = spy
+    try:
+        result = undo(root)
+    finally:
+        mv._undo_journal = real
+    assert order == [str(j2), str(j1)]
+    assert result["problems"] == [] and result["restored"] == 5
+    assert full_tree(root) == tree0
+    assert undo_main([str(root)]) == 0  # again: nothing left, harmless

@@ -4,7 +4,7 @@
 
     undouble scan FOLDER [--json | --csv] [-o FILE]   groups of duplicates, keeper first
     undouble move FOLDER [--dry-run] [--yes] [--copy] move the extras into undouble/ folders
-    undouble undo JOURNAL...                          put back what a move did
+    undouble undo FOLDER|JOURNAL...                   put back what the moves did
     undouble plot FOLDER --out DIR                    one PNG per group
     undouble hash FILES... [--method M]               ImageHash-compatible hex hashes
     undouble example                                  the whole job on the built-in example set
@@ -122,6 +122,12 @@ def _folder(text: str) -> str:
     return text
 
 
+def _file_or_folder(text: str) -> str:
+    if not os.path.exists(text):
+        raise argparse.ArgumentTypeError(f"no such file or folder: {text!r}")
+    return text
+
+
 def _file(text: str) -> str:
     if not os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"no such file: {text!r}")
@@ -197,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "resolution, then sharpest, then largest file), put a copy of it and "
                                       "every other member into the 'undouble' subfolder of their folders. "
                                       "Nothing is deleted or overwritten; every step is journaled and "
-                                      "'undouble undo JOURNAL' puts everything back.")
+                                      "'undouble undo FOLDER' puts everything back. A move that was "
+                                      "interrupted is finished by running it again.")
     move.add_argument("folder", type=_folder, help="folder to clean up")
     _add_hashing(move)
     action = move.add_argument_group("moving")
@@ -209,9 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--journal", metavar="FILE", help="journal file to write (default: in the undouble folder)")
 
     undo = sub.add_parser("undo", parents=[verbosity], help="put back what a move did",
-                          description="Put back every file moved or copied by the move that wrote JOURNAL. "
+                          description="Put back every file moved or copied by the move that wrote JOURNAL, "
+                                      "or by every move journaled under FOLDER (newest first; their journals "
+                                      "and the emptied 'undouble' folders are then removed). "
                                       "Nothing is overwritten; running it twice is harmless.")
-    undo.add_argument("journal", nargs="+", type=_file, help="journal file written by 'undouble move'")
+    undo.add_argument("journal", nargs="+", type=_file_or_folder, metavar="JOURNAL_OR_FOLDER",
+                      help="journal file written by 'undouble move', or a folder: every move "
+                           "journaled under it is undone, newest first")
 
     plot = sub.add_parser("plot", parents=[verbosity], help="save one figure per group as PNG",
                           description="Scan FOLDER and save one PNG per group into DIR: the images in a grid, "
@@ -325,13 +336,21 @@ def _cmd_move(args: argparse.Namespace) -> int:
         print("No duplicates found: nothing to move.")
         return EXIT_OK
     journal = model.move(action="copy" if args.copy else "move", dry_run=args.dry_run, yes=args.yes,
-                         target=args.target, journal=args.journal)
+                         target=args.target, journal=args.journal, root=args.folder)
     if journal is None:
         return EXIT_OK
-    from .move import journal_summary
+    from .move import find_journals, journal_summary
 
     print(f"Journal: {journal}")
-    print(f"To put everything back: undouble undo {_quote(os.fspath(args.folder))}")
+    # undo of the folder undoes every journal under it (this one, the interrupted
+    # ones this run finished, earlier moves); a journal elsewhere is named as well
+    where = [os.fspath(args.folder)]
+    if args.target:
+        where.append(os.fspath(args.target))
+    found = {os.path.abspath(j) for w in where for j in find_journals(w)}
+    if os.path.abspath(os.fspath(journal)) not in found:
+        where.append(os.fspath(journal))
+    print(f"To put everything back: undouble undo {' '.join(_quote(w) for w in where)}")
     failed = journal_summary(journal)["failed"]
     if failed:
         print(f"undouble move: {len(failed)} operation(s) failed; the files stayed where they were:",

@@ -83,7 +83,8 @@ _CHUNK = 1 << 20
 DRY_RUN_BANNER = "dry run: nothing was changed"
 
 __all__ = ["MovePlan", "GroupPlan", "PlannedOp", "plan_moves", "move_groups", "undo",
-           "undo_main", "journal_summary", "read_journal", "file_checksum"]
+           "undo_main", "journal_summary", "read_journal", "file_checksum", "find_journals",
+           "finish_journal", "journal_folder", "unfinished_journals"]
 
 
 # =========================================================================== helpers
@@ -228,7 +229,9 @@ class _Journal:
                          "undo-end"})
 
     def write(self, record: dict) -> None:
-        self._fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        # ASCII JSON: a name that is not valid UTF-8 (surrogate-escaped by Python) is
+        # written as \udcXX escapes and read back as the very same str
+        self._fh.write(json.dumps(record, ensure_ascii=True, default=str) + "\n")
         if record.get("type") in self._SYNCED:
             _fsync_file(self._fh)
         else:
@@ -523,7 +526,8 @@ def plan_moves(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
                target: PathLike | None = None,
                keepers: Sequence[KeeperChoice] | None = None,
                file_stats: Mapping[PathLike, Sequence[int]] | None = None,
-               ranks: Sequence[Sequence[KeeperRank] | None] | None = None) -> MovePlan:
+               ranks: Sequence[Sequence[KeeperRank] | None] | None = None,
+               root: PathLike | None = None) -> MovePlan:
     """Decide what :func:`move_groups` would do, touching nothing.
 
     Parameters
@@ -542,6 +546,9 @@ def plan_moves(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
         differ now are skipped.
     ranks : sequence, optional
         Precomputed :func:`rank_keepers` results per group (None entries are computed).
+    root : path, optional
+        The folder that was scanned; the journal goes to :func:`journal_folder` of it
+        (default: the deepest folder holding every file of ``groups``).
 
     Returns
     -------
@@ -550,6 +557,7 @@ def plan_moves(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
     if action not in ("move", "copy"):
         raise ValueError(f"action must be 'move' or 'copy', not {action!r}")
     target_s = _norm(target) if target is not None else None
+    root = _norm(root) if root is not None else None
     norm_groups = [[_norm(p) for p in g] for g in groups]
     keeper_sel = _normalise_keepers(keepers, len(norm_groups))
     key = _plan_key(action, target_s, norm_groups, keeper_sel)
@@ -640,14 +648,8 @@ def plan_moves(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
             dst = _free_name(os.path.join(dest[os.path.dirname(m)], os.path.basename(m)), reserved)
             ops.append(PlannedOp(len(ops), g.index, "duplicate", action, m, dst, stats.get(m)))
     # from the request alone (not from the state of the files), so that a re-run after a
-    # crash looks in the same place: the output folder of the first group's folder
-    journal_dir = target_s
-    if journal_dir is None:
-        first = next((g for g in norm_groups if len(set(g)) > 1), None)
-        if first is not None:
-            folder = os.path.dirname(first[0])
-            journal_dir = folder if os.path.basename(folder) == OUTPUT_DIRNAME else \
-                os.path.join(folder, OUTPUT_DIRNAME)
+    # crash looks in the same place: see journal_folder()
+    journal_dir = journal_folder(root if root is not None else _common_folder(norm_groups), target_s)
     return MovePlan(action=action, target=target_s, groups=gplans, ops=ops, skipped=skipped,
                     journal_dir=journal_dir, key=key)
 
@@ -768,7 +770,7 @@ class _Runner:
     def __init__(self, journal: _Journal, state: _State | None):
         self.j = journal
         self.state = state
-        self.token = hashlib.sha256(journal.path.encode("utf-8")).hexdigest()[:12]
+        self.token = hashlib.sha256(os.fsencode(journal.path)).hexdigest()[:12]
         self.made_dirs: set[str] = set(state.mkdirs if state else [])
         self.counts = {"moved": 0, "copied": 0, "skipped": 0, "failed": 0}
         self.problems: list[tuple[str, str]] = []
@@ -921,26 +923,192 @@ class _Runner:
             self.run_op(op)
 
 
-def _find_resumable(folder: str | None, key: str) -> str | None:
-    if folder is None or not os.path.isdir(folder):
+JOURNALS_DIRNAME = ".journals"
+
+
+def journal_folder(root: PathLike | None, target: PathLike | None = None) -> str | None:
+    """Where the journals of a move of the folder ``root`` are written.
+
+    ``ROOT/undouble/.journals/`` (``TARGET/.journals/`` for a move with ``target``),
+    so that a re-run of the same folder, and ``undouble undo ROOT``, find them.
+
+    Parameters
+    ----------
+    root : path or None
+        The folder that was scanned (for a list of files: their deepest common folder).
+    target : path, optional
+        The ``target`` of the move.
+
+    Returns
+    -------
+    str or None
+        The absolute folder (None when neither is known).
+    """
+    if target is not None:
+        return os.path.join(_norm(target), JOURNALS_DIRNAME)
+    if root is None:
         return None
-    found = None
-    for name in sorted(os.listdir(folder)):
-        if not (name.startswith(JOURNAL_PREFIX) and name.endswith(JOURNAL_SUFFIX)):
+    root = _norm(root)
+    if os.path.basename(root) == OUTPUT_DIRNAME:
+        return os.path.join(root, JOURNALS_DIRNAME)
+    return os.path.join(root, OUTPUT_DIRNAME, JOURNALS_DIRNAME)
+
+
+def _common_folder(groups: Sequence[Sequence[str]]) -> str | None:
+    dirs = sorted({os.path.dirname(p) for g in groups for p in g})
+    if not dirs:
+        return None
+    try:
+        return os.path.commonpath(dirs)
+    except ValueError:  # several drives: the first file's folder
+        return dirs[0]
+
+
+def find_journals(folder: PathLike) -> list[str]:
+    """Every undouble journal under ``folder`` (any depth), newest first.
+
+    Parameters
+    ----------
+    folder : path
+        The folder to search (symbolic links are not followed).
+
+    Returns
+    -------
+    list of str
+        Absolute paths, ordered by their header's creation time, newest first
+        (journals cut before their header sort last).
+    """
+    found = []
+    for dirpath, dirnames, filenames in os.walk(_norm(folder)):
+        dirnames.sort()
+        for name in filenames:
+            if name.startswith(JOURNAL_PREFIX) and name.endswith(JOURNAL_SUFFIX):
+                found.append(os.path.join(dirpath, name))
+    return sorted(found, key=_journal_time, reverse=True)
+
+
+def _journal_time(path: str) -> tuple:
+    try:
+        created = read_journal(path)[0].get("created", "")
+        stamp = _dt.datetime.fromisoformat(created).timestamp()
+    except (OSError, ValueError, TypeError, IndexError):
+        stamp = float("-inf")
+    return (stamp, path)
+
+
+def _journal_kind(path: str) -> str:
+    """'unfinished', 'finished' (ended or undone), 'cut' (before its header) or 'other'."""
+    try:
+        st = _journal_state(read_journal(path))
+    except _EmptyJournal:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+        cut = head == b"" or (head.startswith(b'{"type": "header"') and b"\n" not in head)
+        return "cut" if cut else "other"
+    except (OSError, ValueError, UnicodeDecodeError):
+        return "other"
+    return "finished" if st.ended or st.undo_started else "unfinished"
+
+
+def unfinished_journals(folders: Sequence[PathLike | None],
+                        extra: Sequence[str] = ()) -> list[tuple[str, _State]]:
+    """The journals under ``folders`` (and ``extra``) of moves that never ended, oldest first."""
+    paths: list[str] = list(extra)
+    for folder in folders:
+        if folder is not None and os.path.isdir(folder):
+            paths.extend(find_journals(folder))
+            # a run of a folder above this one keeps its journals up there
+            up = os.path.dirname(_norm(folder))
+            while True:
+                above = journal_folder(up)
+                if above is not None and os.path.isdir(above):
+                    paths.extend(find_journals(above))
+                if os.path.dirname(up) == up:
+                    break
+                up = os.path.dirname(up)
+    out, seen = [], set()
+    for path in reversed(paths):  # oldest first
+        if path in seen:
             continue
-        path = os.path.join(folder, name)
+        seen.add(path)
         try:
             st = _journal_state(read_journal(path))
-        except (OSError, ValueError):
+        except (OSError, ValueError, UnicodeDecodeError):
             continue
-        if st.ended or st.undo_started:
-            continue
-        if st.header.get("key") == key:
-            found = path
-        else:
-            logger.warning("An interrupted move left journal %s; run the same move again to "
-                           "finish it, or undo it", path)
-    return found
+        if not (st.ended or st.undo_started):
+            out.append((path, st))
+    return sorted(out, key=lambda item: _journal_time(item[0]))
+
+
+def _paths_of(st: _State) -> set[str]:
+    """Every file an (unfinished) journal's plan covers: members, sources, files left alone."""
+    paths = {o["src"] for o in st.plan} | {s[0] for s in st.plan_skipped}
+    for rec in st.records:
+        if rec.get("type") == "plan":
+            for g in rec.get("groups", []):
+                paths.update(g.get("members", []))
+    return {os.path.normcase(p) for p in paths}
+
+
+def _without(handled: set[str], groups: list[list], keepers, ranks):
+    """groups (and the keepers chosen, the ranks given) without the files in ``handled``."""
+    def keep(p) -> bool:
+        return os.path.normcase(_norm(p)) not in handled
+
+    new_groups = [[p for p in g if keep(p)] for g in groups]
+    if keepers is not None:
+        new_keepers = []
+        for k in keepers:
+            if k is None or isinstance(k, (str, os.PathLike)):
+                new_keepers.append(k if k is None or keep(k) else [])
+            else:
+                left = [p for p in k if keep(p)]
+                new_keepers.append(left if left or not list(k) else [])
+        keepers = new_keepers
+    if ranks is not None:
+        ranks = [None if r is None else [x for x in r if keep(x.path)] or None for r in ranks]
+    return new_groups, keepers, ranks
+
+
+def finish_journal(journal: PathLike) -> dict:
+    """Finish the operations that an interrupted move recorded in ``journal``.
+
+    Operations caught half-way are completed or rolled back from what the files show;
+    the ones never started are done now (each still checked against the size and
+    time recorded when its file was hashed).  The journal then ends like that of an
+    uninterrupted move.
+
+    Parameters
+    ----------
+    journal : path
+        An unfinished journal.
+
+    Returns
+    -------
+    dict
+        ``moved``, ``copied``, ``skipped``, ``failed`` counted over the whole journal.
+
+    Raises
+    ------
+    RuntimeError
+        When another process is working on the journal.
+    """
+    path = _norm(journal)
+    records = read_journal(path)
+    state = _journal_state(records)
+    jw = _Journal(path, create=False)
+    if not any(r.get("type") == "plan" for r in records):  # cut before its plan: nothing done
+        try:
+            jw.write({"type": "end", "summary": {"moved": 0, "copied": 0, "skipped": 0, "failed": 0,
+                                                 "left_alone": 0, "problems": [],
+                                                 "note": "interrupted before its plan"}})
+        finally:
+            jw.close()
+        return {"moved": 0, "copied": 0, "skipped": 0, "failed": 0}
+    _execute(jw, state, state.plan)
+    s = journal_summary(path)
+    return {"moved": s["moved"], "copied": s["copied"], "skipped": len(s["skipped"]),
+            "failed": len(s["failed"])}
 
 
 def _confirm(text: str, input_fn: Callable[[str], str] | None) -> bool:
@@ -966,7 +1134,8 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
                 file_stats: Mapping[PathLike, Sequence[int]] | None = None,
                 metadata: Mapping[str, Any] | None = None, journal: PathLike | None = None,
                 input: Callable[[str], str] | None = None,
-                ranks: Sequence[Sequence[KeeperRank] | None] | None = None) -> Path | None:
+                ranks: Sequence[Sequence[KeeperRank] | None] | None = None,
+                root: PathLike | None = None) -> Path | None:
     """Keep one image per group in place and move the others aside, journaled.
 
     Per group the keeper (see :func:`undouble.keeper.rank_keepers`, or ``keepers``, or
@@ -974,7 +1143,13 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
     the ``undouble`` subfolder of its folder; every other member is moved (or copied,
     ``action='copy'``) into the ``undouble`` subfolder of its own folder.  Nothing is
     deleted or overwritten; every step is journaled and :func:`undo` reverses it.
-    Running the same call again after a crash finishes the interrupted work.
+
+    Crash recovery: before planning, every unfinished journal found under ``root``
+    (and ``target``) -- a run that was killed, lost its power or was interrupted -- is
+    finished first (and a warning says so), and the files its plan covered are left
+    out of the new plan.  So running the move again after a crash ends in exactly
+    the tree an uninterrupted move would have made, and ``undo(root)`` puts
+    everything back.
 
     Parameters
     ----------
@@ -1002,26 +1177,85 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
     metadata : mapping, optional
         Recorded in the journal header (e.g. method, threshold, hash_size).
     journal : path, optional
-        Journal file to write.  An existing journal is never overwritten: if it is an
-        interrupted run of the same request it is resumed, otherwise an error is raised.
+        Journal file to write (default: a new one in :func:`journal_folder` of
+        ``root``).  An existing journal is never overwritten: an unfinished one is
+        finished, anything else raises FileExistsError.
     input : callable, optional
         Replaces the built-in ``input`` for the confirmation (for tests and GUIs).
     ranks : sequence, optional
         Per group, a :func:`rank_keepers` result made earlier (``Undouble.group`` passes
         the ranking it ordered the group by) or None; missing ones are computed.
+    root : path, optional
+        The folder that was scanned: unfinished journals are looked for under it and
+        the new one goes to ``ROOT/undouble/.journals/``.  Default: the deepest
+        folder holding every file of ``groups``.
 
     Returns
     -------
     pathlib.Path or None
-        The journal written, or None when nothing was done (dry run, declined, nothing
-        to move).
+        The journal written (or, when only interrupted moves were finished, the last
+        of those), or None when nothing was done (dry run, declined, nothing to move).
 
     Examples
     --------
     >>> journal = move_groups(model.results['select_pathnames'], yes=True)  # doctest: +SKIP
     >>> undo(journal)  # doctest: +SKIP
+    >>> undo('/photos')  # every move under /photos, newest first  # doctest: +SKIP
     """
     groups = [list(g) for g in groups]
+    root_s = _norm(root) if root is not None else _common_folder([[_norm(p) for p in g] for g in groups])
+    target_s = _norm(target) if target is not None else None
+
+    # the journal asked for: resumed when unfinished, restarted when cut before its
+    # header, never overwritten otherwise
+    jpath = _norm(journal) if journal is not None else None
+    reuse_cut = False
+    extra_journals: list[str] = []
+    if jpath is not None and os.path.lexists(jpath):
+        kind = _journal_kind(jpath)
+        if kind == "cut":
+            reuse_cut = True
+        elif kind == "unfinished":
+            extra_journals.append(jpath)
+        elif kind == "finished":
+            raise FileExistsError(f"journal {jpath} exists and is not an interrupted move; "
+                                  "never overwriting it: choose another path")
+        else:
+            raise FileExistsError(f"{jpath} exists and is not an undouble journal; "
+                                  "never overwriting it: choose another path")
+
+    # unfinished journals of earlier runs under the folders worked on are finished first
+    pending = unfinished_journals([root_s] + ([target_s] if target_s else []), extra=extra_journals)
+    handled: set[str] = set()
+    for jp, st in pending:
+        handled |= _paths_of(st)
+    if handled:
+        groups, keepers, ranks = _without(handled, groups, keepers, ranks)
+
+    if dry_run:
+        print(DRY_RUN_BANNER)
+        for jp, st in pending:
+            left = sum(1 for o in st.plan if st.status.get(o["id"]) is None)
+            print(f"would first finish the interrupted move {jp}: {left} of {len(st.plan)} operations left")
+        plan = plan_moves(groups, action=action, target=target, keepers=keepers,
+                          file_stats=file_stats, ranks=ranks, root=root_s)
+        print(plan.describe())
+        print(DRY_RUN_BANNER)
+        return None
+
+    recovered: list[str] = []
+    if pending:
+        lines = "\n".join(f"  {jp}: {sum(1 for o in st.plan if st.status.get(o['id']) is None)} of "
+                          f"{len(st.plan)} operations left" for jp, st in pending)
+        if not yes and not _confirm(f"Interrupted moves were found; they are finished first:\n{lines}", input):
+            print("Nothing was moved.")
+            return None
+        for jp, _st in pending:
+            summary = finish_journal(jp)
+            recovered.append(jp)
+            logger.warning("Finished the interrupted move %s: %d moved, %d copied, %d skipped, %d failed",
+                           jp, summary["moved"], summary["copied"], summary["skipped"], summary["failed"])
+
     if gui:
         from .gui import select_keepers
 
@@ -1030,78 +1264,23 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
         chosen = select_keepers(groups, ranks)
         keepers = [c if c is not None else [] for c in chosen]
     plan = plan_moves(groups, action=action, target=target, keepers=keepers,
-                      file_stats=file_stats, ranks=ranks)
+                      file_stats=file_stats, ranks=ranks, root=root_s)
     plan.metadata = dict(metadata or {})
     for path, reason in plan.skipped:
         logger.info("Leaving %s alone: %s", path, reason)
 
-    # an interrupted journal of the very same request is resumed
-    resume_path: str | None = None
-    reuse_cut = False  # a journal file cut before its header: nothing was done under it
-    if journal is not None:
-        jpath = _norm(journal)
-        if os.path.lexists(jpath):
-            try:
-                st = _journal_state(read_journal(jpath))
-            except _EmptyJournal:
-                with open(jpath, "rb") as fh:
-                    head = fh.read(4096)
-                reuse_cut = head == b"" or (head.startswith(b'{"type": "header"')
-                                            and b"\n" not in head)
-                st = None
-            except (OSError, ValueError, UnicodeDecodeError):
-                st = None
-            if st is None and not reuse_cut:
-                raise FileExistsError(f"{jpath} exists and is not an undouble journal; "
-                                      "never overwriting it: choose another path")
-            if st is not None and (st.header.get("key") != plan.key or st.ended
-                                   or st.undo_started):
-                raise FileExistsError(
-                    f"journal {jpath} exists and is not an interrupted run of this move; "
-                    "never overwriting it: choose another path")
-            if st is not None:
-                resume_path = jpath
-    else:
-        jpath = None
-        resume_path = _find_resumable(plan.journal_dir, plan.key)
-
-    if resume_path is not None:
-        records = read_journal(resume_path)
-        state = _journal_state(records)
-        has_plan = any(r.get("type") == "plan" for r in records)
-        ops = state.plan if has_plan else [o.as_record() for o in plan.ops]
-        pending = sum(1 for o in ops if state.status.get(o["id"]) is None)
-        if dry_run:
-            print(DRY_RUN_BANNER)
-            print(f"Would resume the interrupted journal {resume_path}: "
-                  f"{pending} of {len(ops)} operations left")
-            print(DRY_RUN_BANNER)
-            return None
-        if not yes and not _confirm(
-                f"An interrupted run of this move was found: {resume_path}\n"
-                f"  {pending} of {len(ops)} operations left; finishing it", input):
-            print("Nothing was moved.")
-            return None
-        logger.info("Resuming the interrupted journal %s (%d of %d operations left)",
-                    resume_path, pending, len(ops))
-        jw = _Journal(resume_path, create=False)
-        if not has_plan:  # interrupted before its plan was written: nothing was done yet
-            _write_plan(jw, plan)
-            state = _journal_state(read_journal(resume_path))
-        return _execute(jw, state, ops)
-
-    if dry_run:
-        print(DRY_RUN_BANNER)
-        print(plan.describe())
-        print(DRY_RUN_BANNER)
-        return None
     if not plan.ops:
+        if recovered:
+            return Path(recovered[-1])
         logger.info("Nothing to move.")
         return None
+    if jpath is not None and os.path.lexists(jpath) and not reuse_cut:
+        raise FileExistsError(f"journal {jpath} now records a finished move; "
+                              "never overwriting it: choose another path for the rest")
     journal_hint = jpath or os.path.join(plan.journal_dir or ".", f"{JOURNAL_PREFIX}<time>{JOURNAL_SUFFIX}")
     if not yes and not _confirm(f"{plan.summary()}\n  journal: {journal_hint}", input):
-        print("Nothing was moved.")
-        return None
+        print("Nothing was moved." if not recovered else "Nothing more was moved.")
+        return Path(recovered[-1]) if recovered else None
 
     # create the journal (and its folder, recorded right after the header)
     folder = os.path.dirname(jpath) if jpath else plan.journal_dir
@@ -1122,7 +1301,7 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
     header = {"type": "header", "tool": "undouble", "version": JOURNAL_VERSION,
               "created": _dt.datetime.now().astimezone().isoformat(), "action": plan.action,
               "target": plan.target, "key": plan.key, "metadata": plan.metadata,
-              "cwd": os.getcwd()}
+              "cwd": os.getcwd(), "root": root_s}
     jw.write(header)
     for d in reversed(missing):
         jw.write({"type": "mkdir", "path": d})
@@ -1134,8 +1313,8 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
 def _write_plan(jw: _Journal, plan: MovePlan) -> list[dict]:
     ops = [o.as_record() for o in plan.ops]
     jw.write({"type": "plan", "ops": ops, "skipped": [list(s) for s in plan.skipped],
-              "groups": [{"index": g.index, "keepers": g.keepers, "reason": g.reason}
-                         for g in plan.groups]})
+              "groups": [{"index": g.index, "members": g.members, "keepers": g.keepers,
+                          "reason": g.reason} for g in plan.groups]})
     for path_, reason in plan.skipped:
         jw.write({"type": "skip", "id": None, "src": path_, "reason": reason})
     return ops
@@ -1191,7 +1370,17 @@ def journal_summary(journal: PathLike) -> dict:
 
 
 def undo(journal: PathLike) -> dict:
-    """Put back everything a move recorded in its journal.
+    """Put back everything a move recorded in its journal, or every move under a folder.
+
+    Given a folder, every journal found under it (:func:`find_journals`: the
+    ``undouble/.journals`` folders, journals of earlier versions in ``undouble``
+    folders, and any other ``undouble-journal-*.jsonl``) is undone, newest first.
+    A journal whose every operation was put back without a problem is then removed,
+    and so are the folders the moves created once they are empty (``undouble/``,
+    ``undouble/.journals/``): the folder is back to what it was.  A journal that
+    left something in place is kept, to run undo again later.
+
+    Given a journal file, only that move is undone and the journal is kept.
 
     Moved files go back to their original paths; copies that the move made are
     removed, but only when their content still matches the journal's checksum and the
@@ -1209,9 +1398,45 @@ def undo(journal: PathLike) -> dict:
     -------
     dict
         ``journal``, ``restored`` (files moved back), ``removed_copies``,
-        ``already_undone``, ``removed_dirs``, ``problems`` (list of ``(path, reason)``).
+        ``already_undone``, ``removed_dirs``, ``problems`` (list of ``(path, reason)``);
+        for a folder also ``journals`` (the per-journal dicts, in the order undone).
     """
     path = _norm(journal)
+    if os.path.isdir(path):
+        return _undo_folder(path)
+    return _undo_journal(path)
+
+
+def _undo_folder(folder: str) -> dict:
+    total = {"journal": folder, "restored": 0, "removed_copies": 0, "already_undone": 0,
+             "removed_dirs": 0, "problems": [], "journals": []}
+    made_dirs: set[str] = set()
+    for jp in find_journals(folder):  # newest first
+        try:
+            made_dirs.update(_journal_state(read_journal(jp)).mkdirs)
+        except _EmptyJournal:
+            pass
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            total["problems"].append((jp, f"cannot read the journal: {exc}"))
+            continue
+        one = _undo_journal(jp)
+        total["journals"].append(one)
+        for key in ("restored", "removed_copies", "already_undone", "removed_dirs"):
+            total[key] += one[key]
+        total["problems"].extend(one["problems"])
+        if not one["problems"]:
+            os.unlink(jp)  # ours, and everything it recorded is put back
+            logger.info("Removed the journal %s: everything it recorded is back", jp)
+    for d in sorted(made_dirs, key=len, reverse=True):
+        try:
+            os.rmdir(d)
+            total["removed_dirs"] += 1
+        except OSError:
+            pass  # not empty (a journal kept, files of the user) or already gone
+    return total
+
+
+def _undo_journal(path: str) -> dict:
     summary = {"journal": path, "restored": 0, "removed_copies": 0, "already_undone": 0,
                "removed_dirs": 0, "problems": []}
     try:

@@ -390,3 +390,41 @@ def test_move_dry_run_numbers_groups_from_1_and_says_nothing_changed(photos, cac
     assert lines[0] == lines[-1] == "dry run: nothing was changed"
     numbers = [int(line.split()[1].rstrip(":")) for line in lines if line.startswith("group ")]
     assert numbers == list(range(1, len(numbers) + 1)) and numbers
+
+
+# --------------------------------------------------------------------------- names that are not UTF-8
+class _FakeModel:
+    """What export needs of a grouped model."""
+
+    def __init__(self, groups):
+        self.params = {"method": "phash", "hash_size": 8, "threshold": 3}
+        self.results = {"select_pathnames": groups, "select_scores": [[0] * len(g) for g in groups],
+                        "pathnames": [p for g in groups for p in g],
+                        "skipped": [(groups[0][0] + ".bad", "broken \udcff")]}
+
+
+NON_UTF8 = [[os.fsdecode(b"/p/\xff\xfe keep.png"), "/p/caf\u00e9.png"]]
+
+
+def test_json_export_of_non_utf8_names_is_valid_utf8_and_round_trips(tmp_path):
+    from undouble.export import dumps, export_groups
+
+    model = _FakeModel(NON_UTF8)
+    text = dumps(model, "json")
+    raw = text.encode("utf-8")  # would raise on a lone surrogate
+    assert "\\udcff\\udcfe keep.png" in text and "caf\u00e9" in text  # only the undecodable escaped
+    back = json.loads(raw.decode("utf-8"))
+    assert back["groups"] == NON_UTF8
+    assert os.fsencode(back["groups"][0][0]) == b"/p/\xff\xfe keep.png"
+    path = export_groups(model, tmp_path / "g.json")
+    assert json.loads(Path(path).read_bytes().decode("utf-8"))["groups"] == NON_UTF8
+
+
+def test_csv_export_of_non_utf8_names_keeps_their_bytes(tmp_path):
+    from undouble.export import export_groups
+
+    path = export_groups(_FakeModel(NON_UTF8), tmp_path / "g.csv")
+    raw = Path(path).read_bytes()
+    assert b"/p/\xff\xfe keep.png" in raw and "caf\u00e9".encode() in raw
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8", "surrogateescape"))))
+    assert rows[1][4] == NON_UTF8[0][0]

@@ -1056,3 +1056,36 @@ def test_undo_folder_undoes_every_journal_newest_first(tmp_path):
     assert result["problems"] == [] and result["restored"] == 5
     assert full_tree(root) == tree0
     assert undo_main([str(root)]) == 0  # again: nothing left, harmless
+
+
+# =========================================================================== names that are not UTF-8
+@pytest.mark.skipif(sys.platform != "linux", reason="file names are bytes on Linux only")
+def test_names_that_are_not_utf8_move_journal_and_undo(tmp_path, capsys):
+    root = tmp_path / "photos"
+    root.mkdir()
+    bad_dir = os.path.join(os.fsencode(root), b"alb\xffum")
+    os.mkdir(bad_dir)
+    keeper_b = os.path.join(bad_dir, b"\xff\xfe big.png")
+    other_b = os.path.join(bad_dir, b"small \xe9.png")
+    Image.fromarray(_pattern(40, 40, 5)).save(os.fsdecode(keeper_b))
+    Image.fromarray(_pattern(20, 20, 5)).save(os.fsdecode(other_b))
+    tree0 = full_tree(root)
+    groups = [[os.fsdecode(other_b), os.fsdecode(keeper_b)]]
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # strict, like a UTF-8 terminal
+    real_stdout, sys.stdout = sys.stdout, out
+    try:
+        move_groups(groups, dry_run=True, root=root)
+        out.flush()
+    finally:
+        sys.stdout = real_stdout
+    assert b"\xff\xfe big.png" in out.buffer.getvalue()  # the name's own bytes
+    journal = move_groups(groups, yes=True, root=root)
+    raw = journal.read_bytes()
+    raw.decode("utf-8")  # valid UTF-8 (ASCII in fact): the names are \udcXX escapes
+    assert b"\\udcff\\udcfe big.png" in raw
+    moved = os.path.join(bad_dir, b"undouble", b"small \xe9.png")
+    assert os.path.exists(moved) and os.path.exists(os.path.join(bad_dir, b"undouble", b"\xff\xfe big.png"))
+    assert not os.path.exists(other_b) and os.path.exists(keeper_b)
+    assert journal_summary(journal)["moved"] == 1
+    assert undo(root)["problems"] == []
+    assert full_tree(root) == tree0

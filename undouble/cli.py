@@ -448,6 +448,17 @@ def _log_to_current_stderr(logger: Any) -> None:
                 handler.release()
 
 
+def _names_as_bytes_on_stdout() -> None:
+    """Print a file name that is not valid UTF-8 as its own bytes instead of failing
+    (JSON output escapes them instead, see :mod:`undouble.export`)."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="surrogateescape")
+        except (ValueError, OSError):  # pragma: no cover - a stream that cannot
+            pass
+
+
 def _cmd_cache(args: argparse.Namespace) -> int:
     from .cache import HashCache, default_cache_path
 
@@ -554,6 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     set_logger(_verbosity(args))
     _log_to_current_stderr(logger)
+    _names_as_bytes_on_stdout()
     try:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -17,6 +17,16 @@ JSON (one object)::
 CSV: one row per file of a group, columns ``group, rank, keeper, distance, path,
 filename`` (``group`` counts from 1, ``rank`` 0 is the keeper, ``keeper`` is
 ``1``/``0``).  Skipped files are not listed in the CSV.
+
+File names that are not valid UTF-8
+-----------------------------------
+On Linux a file name is any bytes; Python gives the bytes that are not UTF-8 as
+lone surrogates ``\\udc80``-``\\udcff`` (``os.fsdecode``).  The JSON stays valid
+UTF-8: each such character is written as the JSON escape ``\\udcXX``.  Any JSON
+parser reads it back; in Python ``os.fsencode(json.loads(text)["groups"][0][0])``
+gives the file's name as bytes again (``\\udcff`` -> byte ``0xff``), so the path
+opens the very same file.  The CSV holds such a name's original bytes as they are
+(the CSV is then not valid UTF-8 in that field, like the name itself).
 """
 from __future__ import annotations
 
@@ -25,9 +35,11 @@ import errno
 import io
 import json
 import os
+import re
 from typing import IO, Any, Mapping, Union
 
-__all__ = ["CSV_COLUMNS", "FORMATS", "export_groups", "groups_as_dict", "write_csv", "write_json"]
+__all__ = ["CSV_COLUMNS", "FORMATS", "export_groups", "groups_as_dict", "json_text", "write_csv",
+           "write_json"]
 
 FORMAT_NAME = "undouble-groups"
 FORMAT_VERSION = 1
@@ -78,9 +90,22 @@ def groups_as_dict(model: Any) -> dict[str, Any]:
     }
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(data: Any, indent: int | None = 2) -> str:
+    """``data`` as JSON text that is valid UTF-8 whatever the file names hold.
+
+    Characters are written as they are, except lone surrogates (the bytes of a file
+    name that are not UTF-8, see the module notes), which become ``\\udcXX`` escapes.
+    """
+    text = json.dumps(data, indent=indent, ensure_ascii=False)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def write_json(data: Mapping[str, Any], fh: IO[str]) -> None:
     """Write :func:`groups_as_dict` output as indented JSON (ends with a newline)."""
-    json.dump(data, fh, indent=2, ensure_ascii=False)
+    fh.write(json_text(data))
     fh.write("\n")
 
 
@@ -145,7 +170,7 @@ def export_groups(model: Any, path: PathLike, format: str | None = None) -> str:
                                 "(it is not created)", folder)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
             (write_json if fmt == "json" else write_csv)(data, fh)
         os.replace(tmp, path)
     except OSError as exc:

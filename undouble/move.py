@@ -92,6 +92,22 @@ def _norm(path: PathLike) -> str:
     return os.path.abspath(os.fspath(path))
 
 
+def _say(text: str) -> None:
+    """print(), but a file name that is not valid UTF-8 is written as its own bytes."""
+    try:
+        print(text)
+    except UnicodeEncodeError:
+        out = sys.stdout
+        encoding = getattr(out, "encoding", None) or "utf-8"
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None:
+            out.flush()
+            buffer.write((text + "\n").encode(encoding, "surrogateescape"))
+            buffer.flush()
+        else:
+            print(text.encode(encoding, "backslashreplace").decode(encoding))
+
+
 def _progress_disabled() -> bool:
     return logger.getEffectiveLevel() >= logging.WARNING
 
@@ -1120,7 +1136,7 @@ def _confirm(text: str, input_fn: Callable[[str], str] | None) -> bool:
                            "Check the plan with dry_run=True, then pass yes=True.")
             return False
         input_fn = builtins.input
-    print(text)
+    _say(text)
     try:
         answer = input_fn("Continue? [y/N] ")
     except EOFError:
@@ -1236,10 +1252,10 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
         print(DRY_RUN_BANNER)
         for jp, st in pending:
             left = sum(1 for o in st.plan if st.status.get(o["id"]) is None)
-            print(f"would first finish the interrupted move {jp}: {left} of {len(st.plan)} operations left")
+            _say(f"would first finish the interrupted move {jp}: {left} of {len(st.plan)} operations left")
         plan = plan_moves(groups, action=action, target=target, keepers=keepers,
                           file_stats=file_stats, ranks=ranks, root=root_s)
-        print(plan.describe())
+        _say(plan.describe())
         print(DRY_RUN_BANNER)
         return None
 
@@ -1591,7 +1607,7 @@ def undo_main(argv: Sequence[str] | None = None) -> int:
         print(f"{j}: {s['restored']} restored, {s['removed_copies']} copies removed, "
               f"{s['already_undone']} already undone, {len(s['problems'])} left in place")
         for p, why in s["problems"]:
-            print(f"  {p}: {why}")
+            _say(f"  {p}: {why}")
         if s["problems"]:
             rc = max(rc, 1)
     return rc

@@ -188,23 +188,68 @@ def import_example(data: str = "synthetic", url: str | None = None, verbose: int
 # Downloads
 # --------------------------------------------------------------------------
 
-def wget(url: str, writepath: str | os.PathLike, timeout: float = 30.0) -> str:
+DEFAULT_MAX_BYTES = 2 << 30
+"""Default limit of :func:`wget` and :func:`unzip` on the bytes they write: 2 GiB."""
+_CHUNK = 1 << 20
+
+
+def _copy_limited(src, out, budget: int, what: str) -> int:
+    """Copy a stream in chunks, counting the bytes really read; ValueError past ``budget``."""
+    written = 0
+    while True:
+        chunk = src.read(_CHUNK)
+        if not chunk:
+            return written
+        written += len(chunk)
+        if written > budget:
+            raise ValueError(f"{what} is larger than the limit of {budget} bytes left; stopped")
+        out.write(chunk)
+
+
+def wget(url: str, writepath: str | os.PathLike, timeout: float = 30.0,
+         schemes: tuple[str, ...] = ("http", "https"), max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     """Download ``url`` to ``writepath``.
 
     The download goes to a temporary file beside ``writepath`` and is renamed
     into place when complete. An existing ``writepath`` is never overwritten:
     it is returned as it is.
 
+    Parameters
+    ----------
+    url : str
+        The address; its scheme must be one of ``schemes``.
+    writepath : str or os.PathLike
+        Where the file goes.
+    timeout : float, default 30
+        Seconds to wait for the server.
+    schemes : tuple of str, default ('http', 'https')
+        The URL schemes accepted; pass e.g. ``('file', 'http', 'https')`` to also
+        read local files.
+    max_bytes : int, default 2 GiB
+        The download stops (and nothing is kept) past this many bytes, counted as
+        they arrive whatever the headers say.
+
     Returns
     -------
     str
         ``writepath``.
+
+    Raises
+    ------
+    ValueError
+        For a scheme not in ``schemes``, or a download larger than ``max_bytes``.
 
     Examples
     --------
     >>> import undouble as ud
     >>> ud.wget('https://erdogant.github.io/datasets/flower_images.zip', '/tmp/flower_images.zip')  # doctest: +SKIP
     """
+    import urllib.parse
+
+    scheme = urllib.parse.urlsplit(str(url)).scheme.lower()
+    if scheme not in {s.lower() for s in schemes}:
+        raise ValueError(f"refusing {url!r}: only {', '.join(schemes)} URLs are accepted "
+                         "(pass schemes=... to allow others)")
     target = Path(writepath)
     if target.exists():
         logger.info("%s exists already: not downloading it again", target)
@@ -213,41 +258,83 @@ def wget(url: str, writepath: str | os.PathLike, timeout: float = 30.0) -> str:
     fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            shutil.copyfileobj(response, out)
+            _copy_limited(response, out, int(max_bytes), f"the download of {url}")
         os.link(tmp, target)  # fails instead of overwriting a file that appeared meanwhile
     finally:
         os.unlink(tmp)
     return str(target)
 
 
-def unzip(path_to_zip: str | os.PathLike, dirpath: str | os.PathLike | None = None) -> str:
+def _declared_size(members: list[zipfile.ZipInfo]) -> int:
+    """What the headers say the members hold (a crafted archive may say less)."""
+    return sum(m.file_size for m in members if not m.is_dir())
+
+
+def unzip(path_to_zip: str | os.PathLike, dirpath: str | os.PathLike | None = None,
+          max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     """Extract a zip archive into ``dirpath`` (default: the archive's folder).
 
-    Members with absolute paths or ``..`` are refused; existing files are
-    never overwritten (they are kept and a warning is logged).
+    Members whose path leads outside ``dirpath`` (absolute, ``..``, through a
+    symbolic link) are refused; existing files are never overwritten (they are kept
+    and a warning is logged); a member whose path runs through an existing file is
+    skipped with a warning.  The extraction stops with ValueError once it would
+    write more than ``max_bytes`` in all (counted as the data is decompressed, not
+    taken from the archive's headers); the member being written when anything
+    fails is removed, so that a later run does not take it as already there.
+
+    Parameters
+    ----------
+    path_to_zip : str or os.PathLike
+        The archive.
+    dirpath : str or os.PathLike, optional
+        Destination folder.
+    max_bytes : int, default 2 GiB
+        Limit on the bytes written in all.
 
     Returns
     -------
     str
         The folder the files were extracted into.
+
+    Raises
+    ------
+    ValueError
+        When the archive holds more than ``max_bytes``.
     """
     archive = Path(path_to_zip)
     dest = Path(dirpath) if dirpath is not None else archive.parent
     dest.mkdir(parents=True, exist_ok=True)
     root = dest.resolve()
+    budget = int(max_bytes)
     with zipfile.ZipFile(archive) as zf:
-        for member in zf.infolist():
-            target = (dest / member.filename).resolve()
-            if member.filename.startswith(("/", "\\")) or not str(target).startswith(str(root)):
-                logger.warning("Refused unsafe path in %s: %s", archive, member.filename)
+        members = zf.infolist()
+        declared = _declared_size(members)
+        if declared > budget:
+            raise ValueError(f"{archive} would extract to {declared} bytes, more than the limit of "
+                             f"{budget} (max_bytes)")
+        for member in members:
+            name = member.filename
+            target = (dest / name).resolve()
+            if name.startswith(("/", "\\")) or os.path.isabs(name) or target == root \
+                    or not target.is_relative_to(root):
+                logger.warning("Refused unsafe path in %s: %s", archive, name)
                 continue
-            if member.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
+            try:
+                if member.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                logger.warning("Skipped %s from %s: its path runs through an existing file", name, archive)
                 continue
-            if target.exists():
+            if os.path.lexists(target):
                 logger.warning("Not overwriting existing %s", target)
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(member) as src, open(target, "xb") as out:
-                shutil.copyfileobj(src, out)
+                try:
+                    budget -= _copy_limited(src, out, budget, f"{archive}")
+                except BaseException:
+                    out.close()
+                    os.unlink(target)  # a partial member is never left behind
+                    raise
     return str(dest)

@@ -337,7 +337,7 @@ def test_interrupted_move_rerun_then_undo_folder(photos, cache_file, tmp_path, m
     want = {k: v for k, v in _tree(ref).items() if ".journals" not in k}
     tree0 = _tree(work)
 
-    real, calls = mv._transfer, [0]
+    real, calls = mv.execute._transfer, [0]
 
     def transfer(*a, **k):
         if calls[0] == 2:
@@ -346,7 +346,7 @@ def test_interrupted_move_rerun_then_undo_folder(photos, cache_file, tmp_path, m
         return real(*a, **k)
 
     with monkeypatch.context() as m:
-        m.setattr(mv, "_transfer", transfer)
+        m.setattr(mv.execute, "_transfer", transfer)
         assert main(["move", str(work), *argv]) == 130
     capsys.readouterr()
     assert main(["move", str(work), *argv]) == 0
@@ -367,7 +367,7 @@ def test_move_exits_1_when_an_operation_failed(photos, cache_file, tmp_path, mon
 
     work = tmp_path / "work"
     shutil.copytree(photos[0], work)
-    real, calls = mv._transfer, [0]
+    real, calls = mv.execute._transfer, [0]
 
     def transfer(*a, **k):
         calls[0] += 1
@@ -375,7 +375,7 @@ def test_move_exits_1_when_an_operation_failed(photos, cache_file, tmp_path, mon
             raise OSError(5, "Input/output error")
         return real(*a, **k)
 
-    monkeypatch.setattr(mv, "_transfer", transfer)
+    monkeypatch.setattr(mv.execute, "_transfer", transfer)
     assert main(["move", str(work), "--threshold", "10", "--yes", "--cache", cache_file, "-q"]) == 1
     err = capsys.readouterr().err
     assert "1 operation(s) failed" in err and "Input/output error" in err

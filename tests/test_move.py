@@ -929,7 +929,7 @@ class _Killed(BaseException):
 
 
 def _interrupt_after(monkeypatch, n_ops: int) -> None:
-    real, calls = mv._transfer, [0]
+    real, calls = mv.execute._transfer, [0]
 
     def transfer(*a, **k):
         if calls[0] == n_ops:
@@ -937,7 +937,7 @@ def _interrupt_after(monkeypatch, n_ops: int) -> None:
         calls[0] += 1
         return real(*a, **k)
 
-    monkeypatch.setattr(mv, "_transfer", transfer)
+    monkeypatch.setattr(mv.execute, "_transfer", transfer)
 
 
 def _no_journal(tree: dict[str, str]) -> dict[str, str]:
@@ -1041,17 +1041,17 @@ def test_undo_folder_undoes_every_journal_newest_first(tmp_path):
     # a second move whose keeper copy lands where the first one's files now are
     j2 = move_groups(groups[1:], yes=True, file_stats=stats, root=root)
     order = []
-    real = mv._undo_journal
+    real = mv.restore._undo_journal
 
     def spy(path):
         order.append(path)
         return real(path)
 
-    mv._undo_journal = spy
+    mv.restore._undo_journal = spy
     try:
         result = undo(root)
     finally:
-        mv._undo_journal = real
+        mv.restore._undo_journal = real
     assert order == [str(j2), str(j1)]
     assert result["problems"] == [] and result["restored"] == 5
     assert full_tree(root) == tree0

@@ -1089,3 +1089,26 @@ def test_names_that_are_not_utf8_move_journal_and_undo(tmp_path, capsys):
     assert journal_summary(journal)["moved"] == 1
     assert undo(root)["problems"] == []
     assert full_tree(root) == tree0
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock")
+def test_a_rerun_while_the_first_move_still_runs_is_refused(tmp_path, monkeypatch):
+    """The journal of a move still running is locked: a second move of the same folder
+    stops with a clear error before touching anything, instead of racing it."""
+    import fcntl
+
+    root = tmp_path / "photos"
+    groups, stats, _ = make_tree(root)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 2)
+        with pytest.raises(_Killed):
+            move_groups(groups, yes=True, file_stats=stats, root=root)
+    (journal,) = _journals(root)
+    before = full_tree(root)
+    with open(journal, "a") as held:  # the first run, still alive
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(RuntimeError, match="in use by another process"):
+            move_groups(rescan(groups), yes=True, file_stats=stats, root=root)
+    assert full_tree(root) == before
+    move_groups(rescan(groups), yes=True, file_stats=stats, root=root)  # once it is gone
+    assert undo(root)["problems"] == []

@@ -428,3 +428,12 @@ def test_csv_export_of_non_utf8_names_keeps_their_bytes(tmp_path):
     assert b"/p/\xff\xfe keep.png" in raw and "caf\u00e9".encode() in raw
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8", "surrogateescape"))))
     assert rows[1][4] == NON_UTF8[0][0]
+
+
+def test_undo_of_a_folder_without_journals_changes_nothing(tmp_path, capsys):
+    from undouble.cli import main
+
+    (tmp_path / "a.txt").write_text("mine")
+    assert main(["undo", str(tmp_path)]) == 0
+    assert "0 journal(s) undone" in capsys.readouterr().out
+    assert sorted(os.listdir(tmp_path)) == ["a.txt"]

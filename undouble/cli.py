@@ -383,6 +383,8 @@ def _cmd_undo(args: argparse.Namespace) -> int:
             logger.error("%s: cannot undo: %s", journal, exc)
             status = EXIT_FAILED
             continue
+        if "journals" in summary:  # a folder: every journal under it
+            print(f"{journal}: {len(summary['journals'])} journal(s) undone, newest first")
         print(f"{journal}: {summary['restored']} restored, {summary['removed_copies']} copies removed, "
               f"{summary['already_undone']} already undone, {len(summary['problems'])} left in place")
         for path, why in summary["problems"]:

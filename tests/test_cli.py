@@ -437,3 +437,46 @@ def test_undo_of_a_folder_without_journals_changes_nothing(tmp_path, capsys):
     assert main(["undo", str(tmp_path)]) == 0
     assert "0 journal(s) undone" in capsys.readouterr().out
     assert sorted(os.listdir(tmp_path)) == ["a.txt"]
+
+
+KILLED_CLI = r"""
+import os, signal, sys
+kill_at, count = int(sys.argv[1]), [0]
+real_link = os.link
+
+def link(*a, **k):
+    result = real_link(*a, **k)
+    count[0] += 1
+    if count[0] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+
+os.link = link
+from undouble.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_move_killed_by_sigkill_then_the_same_command_again(photos, cache_file, tmp_path):
+    import shutil
+
+    root, _ = photos
+    ref, work = tmp_path / "ref", tmp_path / "work"
+    shutil.copytree(root, ref)
+    shutil.copytree(root, work)
+    argv = ["--threshold", "10", "--yes", "--cache", cache_file, "-q"]
+    assert run("move", str(ref), *argv).returncode == 0
+    want = {k: v for k, v in _tree(ref).items() if ".journals" not in k}
+    tree0 = _tree(work)
+    env = dict(os.environ, MPLBACKEND="Agg")
+    killed = subprocess.run([sys.executable, "-c", KILLED_CLI, "3", "move", str(work), *argv],
+                            capture_output=True, text=True, env=env, timeout=180, stdin=subprocess.DEVNULL)
+    assert killed.returncode == -9, killed.stderr
+    again = run("move", str(work), *argv)
+    assert again.returncode == 0, again.stderr
+    assert "Finished the interrupted move" in again.stderr
+    assert {k: v for k, v in _tree(work).items() if ".journals" not in k} == want
+    assert f"To put everything back: undouble undo {work}" in again.stdout
+    assert run("undo", str(work)).returncode == 0
+    assert _tree(work) == tree0

@@ -73,11 +73,17 @@ def _random_colour(rng: np.random.Generator) -> tuple[float, float, float]:
     return tuple(float(c) for c in rng.uniform(0, 255, 3))
 
 
-def _draw_object(img: np.ndarray, rng: np.random.Generator, scale: float = 1.0) -> None:
-    """Draw one opaque, textured object (ellipse, rectangle, polygon or thick line) in place."""
+def _draw_object(img: np.ndarray, rng: np.random.Generator, scale: float = 1.0,
+                 region: tuple[int, int, int, int] | None = None) -> None:
+    """Draw one opaque, textured object (ellipse, rectangle, polygon or thick line) in place.
+
+    ``region`` = (x0, y0, width, height): the object's centre lies in it (default: anywhere).
+    """
     h, w = img.shape[:2]
-    size = int(rng.uniform(0.08, 0.25) * scale * min(w, h))
-    cx, cy = int(rng.integers(0, w)), int(rng.integers(0, h))
+    x0, y0, rw, rh = region if region is not None else (0, 0, w, h)
+    size = int(rng.uniform(0.08, 0.25) * scale * min(rw, rh))
+    cx = x0 + int(rng.uniform(0.1, 0.9) * rw)
+    cy = y0 + int(rng.uniform(0.1, 0.9) * rh)
     colour = _random_colour(rng)
     mask = np.zeros((h, w), np.uint8)
     shape = rng.integers(0, 4)
@@ -146,7 +152,7 @@ def _shots(rng: np.random.Generator, width: int, height: int, n_shots: int) -> l
                 dy += int(rng.choice([-1, 1]) * rng.uniform(0.0, 0.04) * height)
                 n_edits = int(rng.integers(0, 2))
             for _ in range(n_edits):  # something moved, added or removed in part of the frame
-                _draw_object(img, rng, scale=rng.uniform(0.5, 1.0))
+                _draw_object(img, rng, scale=rng.uniform(0.4, 1.0), region=(dx, dy, width, height))
             if change == 2:  # a different exposure as well
                 img = img * rng.uniform(0.75, 1.3) + rng.uniform(-15, 15)
         shots.append(_finish(img[dy:dy + height, dx:dx + width], rng))

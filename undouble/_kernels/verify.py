@@ -1,0 +1,545 @@
+"""Pixel-level verification of candidate pairs on small grey thumbnails.
+
+Plain arrays in, plain arrays out; no I/O. The measure (see ``undouble.verify``):
+
+* Two S x S grey thumbnails A (the container) and B are related by a map
+  ``x_A = tx + fx * (u + 0.5) - 0.5`` (and the same in y), in A's pixel units:
+  B covers the window ``[tx, tx + fx*S] x [ty, ty + fy*S]`` of A. The identity
+  is ``fx = fy = 1, tx = ty = 0``; a crop has ``fx, fy < 1`` and a window inside A.
+* A is sampled bilinearly at B's pixels. Both sides are z-normalised with the
+  global mean and standard deviation over the overlap (std floored at
+  ``sigma_floor`` grey levels), which removes a global gain and offset
+  (brightness, contrast, exposure). The residual ``r = z_b - z_a`` is averaged
+  squared over the whole overlap (``global``), over each block of an
+  ``nb x nb`` grid (``worst`` and ``second`` worst block) and over the four
+  border strips ``edge`` pixels wide (``edge``: new content at an edge).
+* ``score = max(global/T_global, worst/T_worst, second/T_second, edge/T_edge)``;
+  the pair is accepted when ``score <= 1`` and the correlation is positive;
+  ``similarity = 1 / (1 + score)`` (so 0.5 is the acceptance boundary).
+
+Alignment: the identity first; when it fails and the two original sizes say
+that one image has a clearly smaller area, B is searched as a window of A:
+the window's size from the sizes (a crop without resizing) and then a grid over
+the zoom (aspect ratio kept), with the offsets fitted on row and column mean
+profiles, refined, and checked once on the full thumbnails.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+# relation codes (keep in sync with undouble.verify.RELATION_NAMES)
+REL_DIFFERENT = 0
+REL_SAME_PIXELS = 1
+REL_RESIZED = 2
+REL_REENCODED = 3
+REL_EDITED = 4
+REL_CROPPED = 5
+REL_ROTATED_90 = 6
+REL_ROTATED_180 = 7
+REL_ROTATED_270 = 8
+REL_MIRRORED = 9
+REL_FLIPPED = 10
+REL_TRANSPOSED = 11
+REL_IN_LARGER = 12
+
+# parameter vector indices
+P_GLOBAL = 0
+P_WORST = 1
+P_SECOND = 2
+P_EDGE = 3
+P_FMIN = 4
+P_SIGMA_FLOOR = 5
+P_EDIT_MEAN = 6
+P_EDIT_GAIN = 7
+P_EDIT_COLOUR = 8
+P_AREA_TOL = 9
+P_BLOCKS = 10
+P_EDGE_WIDTH = 11
+N_PARAMS = 12
+
+# compare() output indices
+C_GLOBAL = 0
+C_WORST = 1
+C_SECOND = 2
+C_EDGE = 3
+C_MEAN_A = 4
+C_MEAN_B = 5
+C_STD_A = 6
+C_STD_B = 7
+C_MAXDIFF = 8
+C_RHO = 9
+N_COMPARE = 10
+
+
+@njit(cache=True)
+def profiles(grey, cols, rows):
+    """Column and row means of each S x S thumbnail: cols[n, u], rows[n, v] (float32)."""
+    n, s = grey.shape[0], grey.shape[1]
+    for k in prange(n):
+        for u in range(s):
+            cols[k, u] = 0.0
+        for v in range(s):
+            acc = 0.0
+            for u in range(s):
+                x = np.float32(grey[k, v, u])
+                acc += x
+                cols[k, u] += x
+            rows[k, v] = acc / s
+        for u in range(s):
+            cols[k, u] /= s
+
+
+@njit(cache=True)
+def _coord(t, f, i, s):
+    """Clamped bilinear source coordinate of B's pixel i: (index, weight of index+1)."""
+    x = t + f * (i + 0.5) - 0.5
+    if x < 0.0:
+        x = 0.0
+    if x > s - 1:
+        x = s - 1.0
+    i0 = int(x)
+    if i0 > s - 2:
+        i0 = s - 2
+    return i0, x - i0
+
+
+@njit(cache=True)
+def area_bins(img, s, out):
+    """Box-average an H x W x C uint8 image (H, W >= s) into out[s, s, C] (float32 means).
+
+    Source pixel (y, x) goes to bin (y * s // H, x * s // W): an area resize with
+    bin edges on whole pixels. Rows are summed first (vectorisable), then columns.
+    """
+    h, w, c = img.shape
+    flat = img.reshape(h, w * c)
+    rowsum = np.zeros((s, w * c), np.int32)
+    cnt_y = np.zeros(s)
+    for y in range(h):
+        by = y * s // h
+        cnt_y[by] += 1.0
+        dst = rowsum[by]
+        src = flat[y]
+        for i in range(w * c):
+            dst[i] += src[i]
+    cnt_x = np.zeros(s)
+    for x in range(w):
+        cnt_x[x * s // w] += 1.0
+    acc = np.zeros((s, s, c))
+    for v in range(s):
+        for x in range(w):
+            k = x * s // w
+            for ch in range(c):
+                acc[v, k, ch] += rowsum[v, x * c + ch]
+    for v in range(s):
+        for u in range(s):
+            inv = 1.0 / (cnt_y[v] * cnt_x[u])
+            for ch in range(c):
+                out[v, u, ch] = acc[v, u, ch] * inv
+
+
+@njit(cache=True)
+def thumbnail_record(img, s, grey_chroma, out):
+    """Fill the verification record ``out`` (uint8, s*s + 8) from an H x W x C uint8 image (C = 1 or 3)."""
+    c = img.shape[2]
+    small = np.empty((s, s, c), np.float32)
+    area_bins(img, s, small)
+    n = s * s
+    sums = np.zeros(3)
+    chroma = 0.0
+    for v in range(s):
+        for u in range(s):
+            if c == 1:
+                g = small[v, u, 0]
+                sums[0] += g
+            else:
+                r = small[v, u, 0]
+                gg = small[v, u, 1]
+                b = small[v, u, 2]
+                g = 0.299 * r + 0.587 * gg + 0.114 * b
+                sums[0] += r
+                sums[1] += gg
+                sums[2] += b
+                chroma += max(r, gg, b) - min(r, gg, b)
+            out[v * s + u] = np.uint8(min(255.0, max(0.0, np.floor(g + 0.5))))
+    if c == 1:
+        sums[1] = sums[0]
+        sums[2] = sums[0]
+    for ch in range(3):
+        out[n + ch] = np.uint8(min(255.0, np.floor(sums[ch] / n + 0.5)))
+    chroma /= n
+    out[n + 3] = np.uint8(min(255.0, np.floor(chroma + 0.5)))
+    out[n + 4] = 1 if chroma <= grey_chroma else 0
+    for k in range(n + 5, out.shape[0]):
+        out[k] = 0
+
+
+@njit(cache=True)
+def compare(ga, gb, fx, fy, tx, ty, nb, edge, sigma_floor, out):
+    """Residual statistics of B against A sampled at the window (fx, fy, tx, ty); fills ``out``."""
+    s = gb.shape[0]
+    nblk = nb * nb
+    # per block (nblk) and border strip (4): sums of a, b, a*a, b*b, a*b and the pixel count
+    acc = np.zeros((nblk + 4, 6))
+    identity = fx == 1.0 and fy == 1.0 and tx == 0.0 and ty == 0.0
+    xi = np.empty(s, np.int64)
+    xw = np.empty(s)
+    for u in range(s):
+        xi[u], xw[u] = _coord(tx, fx, u, s)
+    arow = np.empty(s)
+    brow = np.empty(s)
+    tmp = np.empty(s)
+    ca = np.zeros(s)
+    cb = np.zeros(s)
+    caa = np.zeros(s)
+    cbb = np.zeros(s)
+    cab = np.zeros(s)
+    ta = np.zeros((5, s))  # whole-height column sums (for the left and right strips)
+    maxdiff = 0.0
+    band_start = 0
+    for v in range(s):
+        if identity:
+            for u in range(s):
+                arow[u] = ga[v, u]
+        else:
+            yi, yw = _coord(ty, fy, v, s)
+            for x in range(s):
+                tmp[x] = ga[yi, x] * (1.0 - yw) + ga[yi + 1, x] * yw
+            for u in range(s):
+                arow[u] = tmp[xi[u]] * (1.0 - xw[u]) + tmp[xi[u] + 1] * xw[u]
+        for u in range(s):
+            brow[u] = gb[v, u]
+        for u in range(s):
+            a = arow[u]
+            b = brow[u]
+            maxdiff = max(maxdiff, abs(a - b))
+            ca[u] += a
+            cb[u] += b
+            caa[u] += a * a
+            cbb[u] += b * b
+            cab[u] += a * b
+        if v < edge or v >= s - edge:
+            j = nblk + (2 if v < edge else 3)
+            for u in range(s):
+                a = arow[u]
+                b = brow[u]
+                acc[j, 0] += a
+                acc[j, 1] += b
+                acc[j, 2] += a * a
+                acc[j, 3] += b * b
+                acc[j, 4] += a * b
+            acc[j, 5] += s
+        if ((v + 1) * nb) // s != (v * nb) // s or v == s - 1:  # end of a band of blocks
+            rows_in_band = v + 1 - band_start
+            band = (v * nb) // s
+            for u in range(s):
+                k = band * nb + (u * nb) // s
+                acc[k, 0] += ca[u]
+                acc[k, 1] += cb[u]
+                acc[k, 2] += caa[u]
+                acc[k, 3] += cbb[u]
+                acc[k, 4] += cab[u]
+                acc[k, 5] += rows_in_band
+                ta[0, u] += ca[u]
+                ta[1, u] += cb[u]
+                ta[2, u] += caa[u]
+                ta[3, u] += cbb[u]
+                ta[4, u] += cab[u]
+                ca[u] = 0.0
+                cb[u] = 0.0
+                caa[u] = 0.0
+                cbb[u] = 0.0
+                cab[u] = 0.0
+            band_start = v + 1
+    for u in range(s):
+        if u < edge or u >= s - edge:
+            j = nblk + (0 if u < edge else 1)
+            for q in range(5):
+                acc[j, q] += ta[q, u]
+            acc[j, 5] += s
+    n = 0.0
+    sa = 0.0
+    sb = 0.0
+    saa = 0.0
+    sbb = 0.0
+    sab = 0.0
+    for k in range(nblk):
+        n += acc[k, 5]
+        sa += acc[k, 0]
+        sb += acc[k, 1]
+        saa += acc[k, 2]
+        sbb += acc[k, 3]
+        sab += acc[k, 4]
+    ma = sa / n
+    mb = sb / n
+    va = max(saa / n - ma * ma, 0.0)
+    vb = max(sbb / n - mb * mb, 0.0)
+    da = max(np.sqrt(va), sigma_floor)
+    db = max(np.sqrt(vb), sigma_floor)
+    cov = sab / n - ma * mb
+    worst = 0.0
+    second = 0.0
+    edge_worst = 0.0
+    total = 0.0
+    for k in range(nblk + 4):
+        c = acc[k, 5]
+        if c == 0.0:
+            continue
+        # sum over the block of ((a - ma)/da - (b - mb)/db)^2, expanded
+        qa = (acc[k, 2] - 2.0 * ma * acc[k, 0] + c * ma * ma) / (da * da)
+        qb = (acc[k, 3] - 2.0 * mb * acc[k, 1] + c * mb * mb) / (db * db)
+        qab = (acc[k, 4] - mb * acc[k, 0] - ma * acc[k, 1] + c * ma * mb) / (da * db)
+        r = max(qa + qb - 2.0 * qab, 0.0) / c
+        if k < nblk:
+            total += r * c
+            if r > worst:
+                second = worst
+                worst = r
+            elif r > second:
+                second = r
+        elif r > edge_worst:
+            edge_worst = r
+    out[C_GLOBAL] = total / n
+    out[C_WORST] = worst
+    out[C_SECOND] = second
+    out[C_EDGE] = edge_worst
+    out[C_MEAN_A] = ma
+    out[C_MEAN_B] = mb
+    out[C_STD_A] = np.sqrt(va)
+    out[C_STD_B] = np.sqrt(vb)
+    out[C_MAXDIFF] = maxdiff
+    out[C_RHO] = cov / (da * db)
+
+
+@njit(cache=True)
+def score_of(cmp, params):
+    """max of the residuals over their thresholds (<= 1 accepts), inf for a negative correlation."""
+    if cmp[C_RHO] <= 0.0:
+        return np.inf
+    return max(cmp[C_GLOBAL] / params[P_GLOBAL], cmp[C_WORST] / params[P_WORST],
+               cmp[C_SECOND] / params[P_SECOND], cmp[C_EDGE] / params[P_EDGE])
+
+
+@njit(cache=True)
+def profile_cost(pa, pb, f, t):
+    """1 - correlation of profile pb against pa sampled at offset t and scale f."""
+    s = pb.shape[0]
+    sa = 0.0
+    sb = 0.0
+    saa = 0.0
+    sbb = 0.0
+    sab = 0.0
+    for u in range(s):
+        i0, w = _coord(t, f, u, s)
+        a = pa[i0] * (1.0 - w) + pa[i0 + 1] * w
+        b = np.float64(pb[u])
+        sa += a
+        sb += b
+        saa += a * a
+        sbb += b * b
+        sab += a * b
+    va = saa - sa * sa / s
+    vb = sbb - sb * sb / s
+    cov = sab - sa * sb / s
+    eps = 1.0 * s
+    return 1.0 - cov / np.sqrt((max(va, 0.0) + eps) * (max(vb, 0.0) + eps))
+
+
+@njit(cache=True)
+def best_offset(pa, pb, f, lo, hi, step):
+    """The offset in [lo, hi] (grid of ``step``, both ends included) with the least profile cost."""
+    best_t = lo
+    best_c = np.inf
+    t = lo
+    while True:
+        c = profile_cost(pa, pb, f, t)
+        if c < best_c:
+            best_c = c
+            best_t = t
+        if t >= hi:
+            break
+        t = min(t + step, hi)
+    return best_t, best_c
+
+
+@njit(cache=True)
+def _window(z, k):
+    """Window fractions (fx, fy) at zoom z for the aspect-ratio quotient k = aspect_B / aspect_A."""
+    if k >= 1.0:
+        return z, z / k
+    return z * k, z
+
+
+@njit(cache=True)
+def search_window(cola, rowa, colb, rowb, k, fmin, s, out):
+    """Grid over the zoom, offsets on profiles, then a local refinement; out = fx, fy, tx, ty, cost."""
+    best = np.inf
+    bz = 1.0
+    z = 1.0
+    while z >= fmin - 1e-9:
+        fx, fy = _window(z, k)
+        if fx >= fmin and fy >= fmin:
+            tx, cx = best_offset(cola, colb, fx, 0.0, s * (1.0 - fx), 1.0)
+            ty, cy = best_offset(rowa, rowb, fy, 0.0, s * (1.0 - fy), 1.0)
+            if cx + cy < best:
+                best = cx + cy
+                bz = z
+                out[0] = fx
+                out[1] = fy
+                out[2] = tx
+                out[3] = ty
+        z -= 0.03
+    if best == np.inf:
+        out[4] = np.inf
+        return
+    z0 = bz
+    tx0 = out[2]
+    ty0 = out[3]
+    for dz in (-0.02, -0.01, 0.0, 0.01, 0.02):
+        z = z0 + dz
+        if z > 1.0:
+            continue
+        fx, fy = _window(z, k)
+        if fx < fmin or fy < fmin:
+            continue
+        tx, cx = best_offset(cola, colb, fx, max(0.0, tx0 - 1.0), min(s * (1.0 - fx), tx0 + 1.0), 0.25)
+        ty, cy = best_offset(rowa, rowb, fy, max(0.0, ty0 - 1.0), min(s * (1.0 - fy), ty0 + 1.0), 0.25)
+        if cx + cy < best:
+            best = cx + cy
+            out[0] = fx
+            out[1] = fy
+            out[2] = tx
+            out[3] = ty
+    out[4] = best
+
+
+@njit(cache=True)
+def _edited(cmp, ea, eb, params):
+    """Whether B differs from A by a global brightness / contrast / colour edit."""
+    if abs(cmp[C_MEAN_A] - cmp[C_MEAN_B]) > params[P_EDIT_MEAN]:
+        return True
+    sa = max(cmp[C_STD_A], 1.0)
+    sb = max(cmp[C_STD_B], 1.0)
+    if sa > sb * params[P_EDIT_GAIN] or sb > sa * params[P_EDIT_GAIN]:
+        return True
+    if ea[4] != eb[4]:  # one is greyscale, the other is not
+        return True
+    if abs(np.float64(ea[3]) - np.float64(eb[3])) > params[P_EDIT_COLOUR]:
+        return True
+    # colour balance: channel means relative to the grey mean
+    ga = (0.299 * ea[0] + 0.587 * ea[1] + 0.114 * ea[2])
+    gb = (0.299 * eb[0] + 0.587 * eb[1] + 0.114 * eb[2])
+    for c in range(3):
+        if abs((ea[c] - ga) - (eb[c] - gb)) > params[P_EDIT_COLOUR]:
+            return True
+    return False
+
+
+@njit(cache=True)
+def verify_one(ga, gb, ea, eb, wa, ha, wb, hb, cola, rowa, colb, rowb, params, res):
+    """Verify one pair (a, b); res = ok, similarity, relation, area fraction, container (-1/0/1)."""
+    s = ga.shape[0]
+    nb = int(params[P_BLOCKS])
+    edge = int(params[P_EDGE_WIDTH])
+    floor = params[P_SIGMA_FLOOR]
+    cmp = np.empty(N_COMPARE)
+    compare(ga, gb, 1.0, 1.0, 0.0, 0.0, nb, edge, floor, cmp)
+    score = score_of(cmp, params)
+    if score <= 1.0:
+        res[0] = 1.0
+        res[1] = 1.0 / (1.0 + score)
+        res[3] = 1.0
+        res[4] = -1.0
+        same_size = wa == wb and ha == hb
+        same_extra = True
+        for c in range(ea.shape[0]):
+            if ea[c] != eb[c]:
+                same_extra = False
+        if same_size and same_extra and cmp[C_MAXDIFF] == 0.0:
+            res[2] = REL_SAME_PIXELS
+        elif _edited(cmp, ea, eb, params):
+            res[2] = REL_EDITED
+        elif not same_size:
+            res[2] = REL_RESIZED
+        else:
+            res[2] = REL_REENCODED
+        return
+    best_score = score
+    area_a = np.float64(wa) * ha
+    area_b = np.float64(wb) * hb
+    if wa > 0 and ha > 0 and wb > 0 and hb > 0 and min(area_a, area_b) < max(area_a, area_b) * (1.0 - params[P_AREA_TOL]):
+        swap = area_b > area_a  # the container is the larger one
+        if swap:
+            gA, gB, eA, eB = gb, ga, eb, ea
+            cA, rA, cB, rB = colb, rowb, cola, rowa
+            WA, HA, WB, HB = wb, hb, wa, ha
+        else:
+            gA, gB, eA, eB = ga, gb, ea, eb
+            cA, rA, cB, rB = cola, rowa, colb, rowb
+            WA, HA, WB, HB = wa, ha, wb, hb
+        fmin = params[P_FMIN]
+        win = np.empty(5)
+        tried_fx = -1.0
+        tried_fy = -1.0
+        # 1. a crop without resizing: the window's size is known from the sizes
+        fx = WB / WA
+        fy = HB / HA
+        if fmin <= fx <= 1.0 and fmin <= fy <= 1.0:
+            tx, _ = best_offset(cA, cB, fx, 0.0, s * (1.0 - fx), 0.5)
+            ty, _ = best_offset(rA, rB, fy, 0.0, s * (1.0 - fy), 0.5)
+            tx, _ = best_offset(cA, cB, fx, max(0.0, tx - 0.5), min(s * (1.0 - fx), tx + 0.5), 0.125)
+            ty, _ = best_offset(rA, rB, fy, max(0.0, ty - 0.5), min(s * (1.0 - fy), ty + 0.5), 0.125)
+            compare(gA, gB, fx, fy, tx, ty, nb, edge, floor, cmp)
+            sc = score_of(cmp, params)
+            tried_fx = fx
+            tried_fy = fy
+            if sc < best_score:
+                best_score = sc
+            if sc <= 1.0:
+                res[0] = 1.0
+                res[1] = 1.0 / (1.0 + sc)
+                res[2] = REL_CROPPED
+                res[3] = fx * fy
+                res[4] = 1.0 if swap else 0.0
+                return
+        # 2. a crop of unknown zoom (a crop that was also resized), aspect ratio kept
+        k = (np.float64(WB) / HB) / (np.float64(WA) / HA)
+        search_window(cA, rA, cB, rB, k, fmin, s, win)
+        if win[4] < np.inf and not (abs(win[0] - tried_fx) < 1e-6 and abs(win[1] - tried_fy) < 1e-6):
+            compare(gA, gB, win[0], win[1], win[2], win[3], nb, edge, floor, cmp)
+            sc = score_of(cmp, params)
+            if sc < best_score:
+                best_score = sc
+            if sc <= 1.0:
+                res[0] = 1.0
+                res[1] = 1.0 / (1.0 + sc)
+                res[2] = REL_CROPPED if win[0] * win[1] < 0.999 else REL_RESIZED
+                res[3] = win[0] * win[1]
+                res[4] = (1.0 if swap else 0.0) if win[0] * win[1] < 0.999 else -1.0
+                return
+    res[0] = 0.0
+    res[1] = 1.0 / (1.0 + best_score)
+    res[2] = REL_DIFFERENT
+    res[3] = 0.0
+    res[4] = -1.0
+
+
+@njit(cache=True, parallel=True)
+def verify_pairs_kernel(grey, extra, sizes, pair_i, pair_j, params, ok, similarity, relation, area, container):
+    """Verify every pair (pair_i[p], pair_j[p]); fills the five per-pair output arrays."""
+    n = grey.shape[0]
+    s = grey.shape[1]
+    cols = np.empty((n, s), np.float32)
+    rows = np.empty((n, s), np.float32)
+    for k in prange(n):
+        profiles(grey[k:k + 1], cols[k:k + 1], rows[k:k + 1])
+    for p in prange(pair_i.shape[0]):
+        i = pair_i[p]
+        j = pair_j[p]
+        res = np.zeros(5)
+        verify_one(grey[i], grey[j], extra[i], extra[j], sizes[i, 0], sizes[i, 1], sizes[j, 0], sizes[j, 1],
+                   cols[i], rows[i], cols[j], rows[j], params, res)
+        ok[p] = res[0] > 0.5
+        similarity[p] = res[1]
+        relation[p] = np.int8(res[2])
+        area[p] = res[3]
+        container[p] = np.int8(res[4])

@@ -1,0 +1,289 @@
+"""Pixel-level verification of candidate pairs (issue 18, item 1).
+
+A perceptual hash finds candidates; this module checks each candidate pair on
+small stored *verification thumbnails* before it may link two images.
+
+Thumbnail record
+----------------
+:func:`make_thumbnail` turns a decoded image (uint8, H x W grey or H x W x 3
+RGB, already EXIF-rotated, possibly decoded at a reduced JPEG scale) into one
+fixed-size uint8 record of :data:`THUMB_BYTES` bytes:
+
+* bytes ``0 .. S*S-1``: the grey image (BT.601 luma, as ``cv2.COLOR_RGB2GRAY``)
+  box-averaged to ``S x S`` (:data:`THUMB_SIZE`, aspect ratio not kept; bin
+  edges on whole source pixels), rounded, row-major;
+* byte ``S*S + 0..2``: mean R, G, B; ``+3``: mean chroma (max - min channel,
+  per pixel of the S x S colour average); ``+4``: 1 when the image is
+  greyscale (chroma <= :data:`GREY_CHROMA`), else 0; ``+5..7``: reserved (0).
+
+Records stack into an ``N x THUMB_BYTES`` array (``thumbnail_grey`` views the
+grey part as ``N x S x S``). The original (width, height) of each image is
+passed separately to :func:`verify_pairs`; the thumbnail keeps no aspect ratio.
+
+The measure
+-----------
+See :mod:`undouble._kernels.verify`: alignment (identity, then a contained
+window for crops of up to ~10% per side), global gain/offset normalisation,
+per-block residuals with a rule on the worst blocks and the border strips.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ._kernels import verify as _k
+
+#: Side of the grey verification thumbnail in pixels.
+THUMB_SIZE: int = 48
+#: Extra bytes after the grey pixels (colour facts, see the module docstring).
+EXTRA_BYTES: int = 8
+#: Bytes per image of the thumbnail record.
+THUMB_BYTES: int = THUMB_SIZE * THUMB_SIZE + EXTRA_BYTES
+#: Mean chroma (grey levels) at or below which an image counts as greyscale.
+GREY_CHROMA: int = 3
+
+#: Relation codes and their names ('identical' = same bytes is decided by the caller).
+RELATION_NAMES: dict[int, str] = {
+    _k.REL_DIFFERENT: "different",
+    _k.REL_SAME_PIXELS: "same pixels",
+    _k.REL_RESIZED: "resized",
+    _k.REL_REENCODED: "re-encoded",
+    _k.REL_EDITED: "edited",
+    _k.REL_CROPPED: "cropped",
+    _k.REL_ROTATED_90: "rotated 90",
+    _k.REL_ROTATED_180: "rotated 180",
+    _k.REL_ROTATED_270: "rotated 270",
+    _k.REL_MIRRORED: "mirrored",
+    _k.REL_FLIPPED: "flipped",
+    _k.REL_TRANSPOSED: "transposed",
+    _k.REL_IN_LARGER: "in a larger image",
+}
+REL_DIFFERENT = _k.REL_DIFFERENT
+REL_SAME_PIXELS = _k.REL_SAME_PIXELS
+REL_RESIZED = _k.REL_RESIZED
+REL_REENCODED = _k.REL_REENCODED
+REL_EDITED = _k.REL_EDITED
+REL_CROPPED = _k.REL_CROPPED
+REL_ROTATED_90 = _k.REL_ROTATED_90
+REL_ROTATED_180 = _k.REL_ROTATED_180
+REL_ROTATED_270 = _k.REL_ROTATED_270
+REL_MIRRORED = _k.REL_MIRRORED
+REL_FLIPPED = _k.REL_FLIPPED
+REL_TRANSPOSED = _k.REL_TRANSPOSED
+REL_IN_LARGER = _k.REL_IN_LARGER
+
+
+@dataclass(frozen=True)
+class VerifyParams:
+    """Thresholds of the verification measure (residuals are of z-normalised grey levels).
+
+    ``global_max``: mean squared residual over the overlap; ``worst_block_max`` /
+    ``second_block_max``: the worst and second-worst block of a ``blocks x blocks``
+    grid; ``edge_max``: the worst border strip ``edge_width`` pixels wide;
+    ``min_window``: the smallest window side fraction a crop may have (0.8 =
+    10% off each side); ``sigma_floor``: floor of the contrast normaliser in grey
+    levels (flat images); ``edit_mean`` / ``edit_gain`` / ``edit_colour``: what
+    makes an accepted copy 'edited'; ``area_tol``: the relative area difference
+    under which no crop is searched.
+    """
+
+    global_max: float = 0.08
+    worst_block_max: float = 0.45
+    second_block_max: float = 0.3
+    edge_max: float = 0.3
+    min_window: float = 0.78
+    sigma_floor: float = 4.0
+    edit_mean: float = 6.0
+    edit_gain: float = 1.08
+    edit_colour: float = 8.0
+    area_tol: float = 0.01
+    blocks: int = 6
+    edge_width: int = 2
+
+    def as_array(self) -> np.ndarray:
+        """The parameter vector the kernel reads."""
+        p = np.zeros(_k.N_PARAMS)
+        p[_k.P_GLOBAL] = self.global_max
+        p[_k.P_WORST] = self.worst_block_max
+        p[_k.P_SECOND] = self.second_block_max
+        p[_k.P_EDGE] = self.edge_max
+        p[_k.P_FMIN] = self.min_window
+        p[_k.P_SIGMA_FLOOR] = self.sigma_floor
+        p[_k.P_EDIT_MEAN] = self.edit_mean
+        p[_k.P_EDIT_GAIN] = self.edit_gain
+        p[_k.P_EDIT_COLOUR] = self.edit_colour
+        p[_k.P_AREA_TOL] = self.area_tol
+        p[_k.P_BLOCKS] = self.blocks
+        p[_k.P_EDGE_WIDTH] = self.edge_width
+        return p
+
+
+DEFAULT_PARAMS = VerifyParams()
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Per-pair verdicts of :func:`verify_pairs` (arrays of the pairs' length).
+
+    Attributes
+    ----------
+    ok : np.ndarray of bool
+        The pair is a verified near-duplicate.
+    similarity : np.ndarray of float32
+        In 0..1; 1 is identical thumbnails, 0.5 the acceptance boundary.
+    relation : np.ndarray of int8
+        Relation code (:data:`RELATION_NAMES`); 0 where ``ok`` is False.
+    area_fraction : np.ndarray of float32
+        For crops: the area of the crop as a fraction of the container's area
+        (in the container's frame, so independent of resizing); 1 for
+        full-frame copies; 0 where not ok.
+    container : np.ndarray of int8
+        For crops: 0 when ``pair_i`` contains ``pair_j``, 1 when ``pair_j``
+        contains ``pair_i``; -1 otherwise.
+    """
+
+    ok: np.ndarray
+    similarity: np.ndarray
+    relation: np.ndarray
+    area_fraction: np.ndarray
+    container: np.ndarray
+
+    def names(self) -> list[str]:
+        """:func:`relation_name` of every pair."""
+        return [relation_name(int(r), float(a)) for r, a in zip(self.relation, self.area_fraction)]
+
+
+def make_thumbnail(image: np.ndarray) -> np.ndarray:
+    """The verification thumbnail record of one decoded image.
+
+    Parameters
+    ----------
+    image : np.ndarray
+        uint8, H x W (grey) or H x W x 3 (RGB) or H x W x 4 (RGBA, alpha ignored);
+        already EXIF-rotated; any size of at least 1 x 1.
+
+    Returns
+    -------
+    np.ndarray
+        uint8 vector of :data:`THUMB_BYTES` bytes (layout in the module docstring).
+    """
+    img = np.asarray(image)
+    if img.dtype != np.uint8:
+        raise TypeError(f"make_thumbnail needs a uint8 image, got {img.dtype}")
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = img[:, :, :3]
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3) or img.shape[0] < 1 or img.shape[1] < 1:
+        raise ValueError(f"make_thumbnail needs an H x W or H x W x 3 image, got shape {img.shape}")
+    s = THUMB_SIZE
+    out = np.zeros(THUMB_BYTES, np.uint8)
+    img3 = np.ascontiguousarray(img if img.ndim == 3 else img[:, :, None])
+    if img3.shape[0] < s or img3.shape[1] < s:  # smaller than the thumbnail: interpolate up first
+        img3 = cv2.resize(img3, (max(s, img3.shape[1]), max(s, img3.shape[0])),
+                          interpolation=cv2.INTER_LINEAR).reshape(max(s, img3.shape[0]), max(s, img3.shape[1]), -1)
+    _k.thumbnail_record(img3, s, float(GREY_CHROMA), out)
+    return out
+
+
+def make_thumbnails(images) -> np.ndarray:
+    """:func:`make_thumbnail` of each image, stacked into N x :data:`THUMB_BYTES`."""
+    images = list(images)
+    out = np.empty((len(images), THUMB_BYTES), np.uint8)
+    for n, img in enumerate(images):
+        out[n] = make_thumbnail(img)
+    return out
+
+
+def thumbnail_grey(thumbs: np.ndarray) -> np.ndarray:
+    """View of the grey part of N x THUMB_BYTES records as N x S x S (no copy when contiguous)."""
+    thumbs = _check_thumbs(thumbs)
+    return thumbs[:, :THUMB_SIZE * THUMB_SIZE].reshape(-1, THUMB_SIZE, THUMB_SIZE)
+
+
+def is_greyscale(thumbs: np.ndarray) -> np.ndarray:
+    """Boolean per record: the image is greyscale (a colour image beats its greyscale copy)."""
+    return _check_thumbs(thumbs)[:, THUMB_SIZE * THUMB_SIZE + 4] == 1
+
+
+def mean_rgb(thumbs: np.ndarray) -> np.ndarray:
+    """N x 3 uint8 mean colour per record."""
+    s2 = THUMB_SIZE * THUMB_SIZE
+    return _check_thumbs(thumbs)[:, s2:s2 + 3]
+
+
+def _check_thumbs(thumbs: np.ndarray) -> np.ndarray:
+    thumbs = np.asarray(thumbs)
+    if thumbs.ndim == 1:
+        thumbs = thumbs[None, :]
+    if thumbs.dtype != np.uint8 or thumbs.ndim != 2 or thumbs.shape[1] != THUMB_BYTES:
+        raise ValueError(f"thumbnails must be uint8 N x {THUMB_BYTES} records (make_thumbnail), "
+                         f"got {thumbs.dtype} {thumbs.shape}")
+    return thumbs
+
+
+def verify_pairs(thumbs: np.ndarray, sizes: np.ndarray, pair_i: np.ndarray, pair_j: np.ndarray,
+                 params: VerifyParams = DEFAULT_PARAMS) -> VerifyResult:
+    """Verify candidate pairs on their thumbnails.
+
+    Parameters
+    ----------
+    thumbs : np.ndarray
+        N x :data:`THUMB_BYTES` uint8 records from :func:`make_thumbnail`.
+    sizes : np.ndarray
+        N x 2 original (width, height) of each image, in pixels (after EXIF
+        rotation, before any reduced decoding). A size of 0 disables the crop search.
+    pair_i, pair_j : np.ndarray
+        Indices into ``thumbs`` of the two members of each pair (same length).
+    params : VerifyParams
+        Thresholds (the defaults are tuned on :func:`undouble.corpus.make_corpus`).
+
+    Returns
+    -------
+    VerifyResult
+        Per-pair ``ok``, ``similarity``, ``relation``, ``area_fraction``, ``container``.
+    """
+    thumbs = _check_thumbs(thumbs)
+    n = thumbs.shape[0]
+    sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+    if sizes.shape != (n, 2):
+        raise ValueError(f"sizes must be N x 2 (width, height) with N = {n}, got {sizes.shape}")
+    pair_i = np.ascontiguousarray(pair_i, dtype=np.int64).reshape(-1)
+    pair_j = np.ascontiguousarray(pair_j, dtype=np.int64).reshape(-1)
+    if pair_i.shape != pair_j.shape:
+        raise ValueError(f"pair_i and pair_j differ in length: {pair_i.size} and {pair_j.size}")
+    if pair_i.size and (min(pair_i.min(), pair_j.min()) < 0 or max(pair_i.max(), pair_j.max()) >= n):
+        raise IndexError(f"pair indices must lie in 0..{n - 1}")
+    m = pair_i.size
+    ok = np.zeros(m, np.bool_)
+    similarity = np.zeros(m, np.float32)
+    relation = np.zeros(m, np.int8)
+    area = np.zeros(m, np.float32)
+    container = np.full(m, -1, np.int8)
+    if m:
+        thumbs = np.ascontiguousarray(thumbs)
+        grey = thumbs[:, :THUMB_SIZE * THUMB_SIZE].reshape(n, THUMB_SIZE, THUMB_SIZE)
+        extra = np.ascontiguousarray(thumbs[:, THUMB_SIZE * THUMB_SIZE:])
+        _k.verify_pairs_kernel(grey, extra, sizes, pair_i, pair_j, params.as_array(),
+                               ok, similarity, relation, area, container)
+    return VerifyResult(ok, similarity, relation, area, container)
+
+
+def relation_name(code: int, area_fraction: float = 1.0) -> str:
+    """Text of a relation code, e.g. ``'resized'`` or ``"cropped (87% of the keeper's area)"``.
+
+    Parameters
+    ----------
+    code : int
+        Relation code (:data:`RELATION_NAMES`).
+    area_fraction : float
+        For ``cropped``: the crop's area as a fraction of the keeper's (container's) area.
+    """
+    code = int(code)
+    if code not in RELATION_NAMES:
+        raise ValueError(f"unknown relation code {code}")
+    if code == REL_CROPPED:
+        return f"cropped ({int(round(100 * float(area_fraction)))}% of the keeper's area)"
+    return RELATION_NAMES[code]

@@ -151,8 +151,14 @@ def _shots(rng: np.random.Generator, width: int, height: int, n_shots: int) -> l
                 dx += int(rng.choice([-1, 1]) * rng.uniform(0.02, 0.06) * width)
                 dy += int(rng.choice([-1, 1]) * rng.uniform(0.0, 0.04) * height)
                 n_edits = int(rng.integers(0, 2))
-            for _ in range(n_edits):  # something moved, added or removed in part of the frame
-                _draw_object(img, rng, scale=rng.uniform(0.4, 1.0), region=(dx, dy, width, height))
+            before = img[dy:dy + height, dx:dx + width].mean(axis=2)
+            for attempt in range(20):  # something moved, added or removed in part of the frame
+                for _ in range(n_edits):
+                    _draw_object(img, rng, scale=rng.uniform(0.5, 1.0), region=(dx, dy, width, height))
+                changed = np.abs(img[dy:dy + height, dx:dx + width].mean(axis=2) - before) > 30
+                if n_edits == 0 or changed.mean() >= 0.01:  # visibly different over >= 1% of the frame
+                    break
+                n_edits = 1
             if change == 2:  # a different exposure as well
                 img = img * rng.uniform(0.75, 1.3) + rng.uniform(-15, 15)
         shots.append(_finish(img[dy:dy + height, dx:dx + width], rng))
@@ -171,7 +177,7 @@ def _watermark(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     layer = img.copy()
     colour = (255, 255, 255) if rng.random() < 0.7 else (0, 0, 0)
     cv2.putText(layer, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
-    alpha = rng.uniform(0.5, 0.8)
+    alpha = rng.uniform(0.3, 0.6)
     return cv2.addWeighted(layer, alpha, img, 1 - alpha, 0)
 
 

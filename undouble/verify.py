@@ -10,8 +10,9 @@ RGB, already EXIF-rotated, possibly decoded at a reduced JPEG scale) into one
 fixed-size uint8 record of :data:`THUMB_BYTES` bytes:
 
 * bytes ``0 .. S*S-1``: the grey image (BT.601 luma, as ``cv2.COLOR_RGB2GRAY``)
-  box-averaged to ``S x S`` (:data:`THUMB_SIZE`, aspect ratio not kept; bin
-  edges on whole source pixels), rounded, row-major;
+  area-averaged to ``S x S`` (:data:`THUMB_SIZE`, aspect ratio not kept; exact
+  pixel-overlap weights like ``cv2.INTER_AREA``), smoothed by ``[1, 2, 1] / 4``
+  in both directions (edges replicated), rounded, row-major;
 * byte ``S*S + 0..2``: mean R, G, B; ``+3``: mean chroma (max - min channel,
   per pixel of the S x S colour average); ``+4``: 1 when the image is
   greyscale (chroma <= :data:`GREY_CHROMA`), else 0; ``+5..7``: reserved (0).
@@ -79,9 +80,13 @@ REL_IN_LARGER = _k.REL_IN_LARGER
 class VerifyParams:
     """Thresholds of the verification measure (residuals are of z-normalised grey levels).
 
-    ``global_max``: mean squared residual over the overlap; ``worst_block_max`` /
+    ``global_max``: mean squared residual over the overlap; ``median_max``: the
+    median block; local residuals count in excess of ``local_factor`` x the
+    median block (spread-out resampling or tone errors are not local changes);
+    ``worst_block_max`` /
     ``second_block_max``: the worst and second-worst block of a ``blocks x blocks``
-    grid; ``edge_max``: the worst border strip ``edge_width`` pixels wide;
+    grid (``worst_border_block_max`` instead when the worst block touches the
+    frame's border, where watermarks and captions sit); ``edge_max``: the worst border strip ``edge_width`` pixels wide;
     ``min_window``: the smallest window side fraction a crop may have (0.8 =
     10% off each side); ``sigma_floor``: floor of the contrast normaliser in grey
     levels (flat images); ``edit_mean`` / ``edit_gain`` / ``edit_colour``: what
@@ -89,9 +94,11 @@ class VerifyParams:
     under which no crop is searched.
     """
 
-    global_max: float = 0.08
-    worst_block_max: float = 0.45
-    second_block_max: float = 0.3
+    global_max: float = 0.15
+    median_max: float = 0.05
+    local_factor: float = 4.0
+    worst_block_max: float = 0.25
+    second_block_max: float = 0.1
     edge_max: float = 0.3
     min_window: float = 0.78
     sigma_floor: float = 4.0
@@ -101,6 +108,7 @@ class VerifyParams:
     area_tol: float = 0.01
     blocks: int = 6
     edge_width: int = 2
+    worst_border_block_max: float = 0.6
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -117,6 +125,9 @@ class VerifyParams:
         p[_k.P_AREA_TOL] = self.area_tol
         p[_k.P_BLOCKS] = self.blocks
         p[_k.P_EDGE_WIDTH] = self.edge_width
+        p[_k.P_WORST_BORDER] = self.worst_border_block_max
+        p[_k.P_MEDIAN] = self.median_max
+        p[_k.P_LOCAL_FACTOR] = self.local_factor
         return p
 
 

@@ -13,7 +13,8 @@ Plain arrays in, plain arrays out; no I/O. The measure (see ``undouble.verify``)
   squared over the whole overlap (``global``), over each block of an
   ``nb x nb`` grid (``worst`` and ``second`` worst block) and over the four
   border strips ``edge`` pixels wide (``edge``: new content at an edge).
-* ``score = max(global/T_global, worst/T_worst, second/T_second, edge/T_edge)``;
+* ``score = max(global/T_global, median/T_median, (worst - L*median)/T_worst,
+  (second - L*median)/T_second, (edge - L*median)/T_edge)`` (see ``score_of``);
   the pair is accepted when ``score <= 1`` and the correlation is positive;
   ``similarity = 1 / (1 + score)`` (so 0.5 is the acceptance boundary).
 
@@ -55,7 +56,10 @@ P_EDIT_COLOUR = 8
 P_AREA_TOL = 9
 P_BLOCKS = 10
 P_EDGE_WIDTH = 11
-N_PARAMS = 12
+P_WORST_BORDER = 12
+P_MEDIAN = 13
+P_LOCAL_FACTOR = 14
+N_PARAMS = 15
 
 # compare() output indices
 C_GLOBAL = 0
@@ -68,7 +72,9 @@ C_STD_A = 6
 C_STD_B = 7
 C_MAXDIFF = 8
 C_RHO = 9
-N_COMPARE = 10
+C_WORST_BORDER = 10
+C_MEDIAN = 11
+N_COMPARE = 12
 
 
 @njit(cache=True)
@@ -104,37 +110,63 @@ def _coord(t, f, i, s):
 
 
 @njit(cache=True)
-def area_bins(img, s, out):
-    """Box-average an H x W x C uint8 image (H, W >= s) into out[s, s, C] (float32 means).
+def _area_weights(n, s):
+    """Source pixel x of n covers [x, x+1) = [x*s/n, (x+1)*s/n) in bins: its first bin and that bin's share."""
+    first = np.empty(n, np.int64)
+    share = np.empty(n, np.float32)
+    for x in range(n):
+        lo = x * s / n
+        hi = (x + 1) * s / n
+        k = int(lo)
+        if k > s - 1:
+            k = s - 1
+        first[x] = k
+        if hi <= k + 1 or k == s - 1:
+            share[x] = 1.0
+        else:
+            share[x] = (k + 1 - lo) / (hi - lo)
+    return first, share
 
-    Source pixel (y, x) goes to bin (y * s // H, x * s // W): an area resize with
-    bin edges on whole pixels. Rows are summed first (vectorisable), then columns.
+
+@njit(cache=True)
+def area_bins(img, s, out):
+    """Area-average an H x W x C uint8 image (H, W >= s) into out[s, s, C] (float32 means).
+
+    Exact area weights (as an INTER_AREA resize): a source pixel that straddles a
+    bin edge is split between the two bins. Rows first (vectorisable), then columns.
     """
     h, w, c = img.shape
     flat = img.reshape(h, w * c)
-    rowsum = np.zeros((s, w * c), np.int32)
-    cnt_y = np.zeros(s)
+    rowsum = np.zeros((s, w * c), np.float32)
+    fy, sy = _area_weights(h, s)
     for y in range(h):
-        by = y * s // h
-        cnt_y[by] += 1.0
-        dst = rowsum[by]
+        k = fy[y]
+        a = sy[y]
         src = flat[y]
+        dst = rowsum[k]
         for i in range(w * c):
-            dst[i] += src[i]
-    cnt_x = np.zeros(s)
-    for x in range(w):
-        cnt_x[x * s // w] += 1.0
-    acc = np.zeros((s, s, c))
+            dst[i] += a * src[i]
+        if a < 1.0:
+            b = 1.0 - a
+            dst = rowsum[k + 1]
+            for i in range(w * c):
+                dst[i] += b * src[i]
+    fx, sx = _area_weights(w, s)
+    acc = np.zeros((s, s, c), np.float32)
     for v in range(s):
         for x in range(w):
-            k = x * s // w
+            k = fx[x]
+            a = sx[x]
             for ch in range(c):
-                acc[v, k, ch] += rowsum[v, x * c + ch]
+                val = rowsum[v, x * c + ch]
+                acc[v, k, ch] += a * val
+                if a < 1.0:
+                    acc[v, k + 1, ch] += (1.0 - a) * val
+    norm = np.float32(s * s) / np.float32(h * w)
     for v in range(s):
         for u in range(s):
-            inv = 1.0 / (cnt_y[v] * cnt_x[u])
             for ch in range(c):
-                out[v, u, ch] = acc[v, u, ch] * inv
+                out[v, u, ch] = acc[v, u, ch] * norm
 
 
 @njit(cache=True)
@@ -146,6 +178,7 @@ def thumbnail_record(img, s, grey_chroma, out):
     n = s * s
     sums = np.zeros(3)
     chroma = 0.0
+    grey = np.empty((s, s), np.float32)
     for v in range(s):
         for u in range(s):
             if c == 1:
@@ -160,6 +193,16 @@ def thumbnail_record(img, s, grey_chroma, out):
                 sums[1] += gg
                 sums[2] += b
                 chroma += max(r, gg, b) - min(r, gg, b)
+            grey[v, u] = g
+    # a light [1, 2, 1] / 4 smoothing in both directions (edges replicated): the measure should
+    # see shapes, not the last half pixel of resampling, blur or JPEG differences
+    tmp = np.empty((s, s), np.float32)
+    for v in range(s):
+        for u in range(s):
+            tmp[v, u] = 0.25 * grey[v, max(u - 1, 0)] + 0.5 * grey[v, u] + 0.25 * grey[v, min(u + 1, s - 1)]
+    for v in range(s):
+        for u in range(s):
+            g = 0.25 * tmp[max(v - 1, 0), u] + 0.5 * tmp[v, u] + 0.25 * tmp[min(v + 1, s - 1), u]
             out[v * s + u] = np.uint8(min(255.0, max(0.0, np.floor(g + 0.5))))
     if c == 1:
         sums[1] = sums[0]
@@ -280,6 +323,8 @@ def compare(ga, gb, fx, fy, tx, ty, nb, edge, sigma_floor, out):
     second = 0.0
     edge_worst = 0.0
     total = 0.0
+    worst_k = -1
+    blockres = np.empty(nblk)
     for k in range(nblk + 4):
         c = acc[k, 5]
         if c == 0.0:
@@ -290,10 +335,12 @@ def compare(ga, gb, fx, fy, tx, ty, nb, edge, sigma_floor, out):
         qab = (acc[k, 4] - mb * acc[k, 0] - ma * acc[k, 1] + c * ma * mb) / (da * db)
         r = max(qa + qb - 2.0 * qab, 0.0) / c
         if k < nblk:
+            blockres[k] = r
             total += r * c
             if r > worst:
                 second = worst
                 worst = r
+                worst_k = k
             elif r > second:
                 second = r
         elif r > edge_worst:
@@ -308,15 +355,33 @@ def compare(ga, gb, fx, fy, tx, ty, nb, edge, sigma_floor, out):
     out[C_STD_B] = np.sqrt(vb)
     out[C_MAXDIFF] = maxdiff
     out[C_RHO] = cov / (da * db)
+    by = worst_k // nb
+    bx = worst_k % nb
+    blockres.sort()
+    out[C_MEDIAN] = 0.5 * (blockres[(nblk - 1) // 2] + blockres[nblk // 2])
+    out[C_WORST_BORDER] = 1.0 if (by == 0 or by == nb - 1 or bx == 0 or bx == nb - 1) else 0.0
 
 
 @njit(cache=True)
 def score_of(cmp, params):
-    """max of the residuals over their thresholds (<= 1 accepts), inf for a negative correlation."""
-    if cmp[C_RHO] <= 0.0:
-        return np.inf
-    return max(cmp[C_GLOBAL] / params[P_GLOBAL], cmp[C_WORST] / params[P_WORST],
-               cmp[C_SECOND] / params[P_SECOND], cmp[C_EDGE] / params[P_EDGE])
+    """The largest residual over its threshold (<= 1 accepts); inf for a non-positive correlation.
+
+    (Two flat images, both with a contrast under ``sigma_floor``, are judged by the residuals alone.)
+
+    Local residuals (worst and second-worst block, border strips) count in
+    excess of ``local_factor`` times the median block residual, so that a
+    residual spread evenly over the frame (resampling, tone clipping) is judged
+    by the median and global thresholds, and a change confined to a part of the
+    frame by the local ones.
+    """
+    floor = params[P_SIGMA_FLOOR]
+    if cmp[C_RHO] <= 0.0 and (cmp[C_STD_A] >= floor or cmp[C_STD_B] >= floor):
+        return np.inf  # anti-correlated or unrelated (two flat images have no correlation to speak of)
+    base = params[P_LOCAL_FACTOR] * cmp[C_MEDIAN]
+    worst_max = params[P_WORST_BORDER] if cmp[C_WORST_BORDER] > 0.5 else params[P_WORST]
+    return max(cmp[C_GLOBAL] / params[P_GLOBAL], cmp[C_MEDIAN] / params[P_MEDIAN],
+               (cmp[C_WORST] - base) / worst_max, (cmp[C_SECOND] - base) / params[P_SECOND],
+               (cmp[C_EDGE] - base) / params[P_EDGE])
 
 
 @njit(cache=True)

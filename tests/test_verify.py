@@ -1,0 +1,257 @@
+"""Pixel-level verification of candidate pairs (undouble.verify, undouble._kernels.verify)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from undouble import corpus
+from undouble._kernels import verify as K
+from undouble.verify import (DEFAULT_PARAMS, REL_CROPPED, REL_DIFFERENT, REL_EDITED, REL_REENCODED, REL_RESIZED,
+                             REL_SAME_PIXELS, RELATION_NAMES, THUMB_BYTES, THUMB_SIZE, is_greyscale,
+                             make_thumbnail, make_thumbnails, relation_name, thumbnail_grey, verify_pairs)
+
+S = THUMB_SIZE
+
+
+def _jpeg(img: np.ndarray, quality: int = 90) -> np.ndarray:
+    """Round-trip through JPEG, as files are."""
+    ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+
+
+def _verify_two(a: np.ndarray, b: np.ndarray):
+    thumbs = make_thumbnails([a, b])
+    sizes = np.array([[a.shape[1], a.shape[0]], [b.shape[1], b.shape[0]]])
+    return verify_pairs(thumbs, sizes, [0], [1])
+
+
+@pytest.fixture(scope="module")
+def shots():
+    """Shots of 4 scenes, 4 shots each (uint8 RGB, about 320 px): shot 0 is the original of each scene."""
+    out = []
+    for scene in range(4):
+        rng = np.random.default_rng([11, scene])
+        w, h = (320, 240) if scene % 2 == 0 else (240, 320)
+        out.append([_jpeg(s, 92) for s in corpus._shots(rng, w, h, 4)])
+    return out
+
+
+EXPECTED = {
+    "resize": {"resized"},
+    "reencode": {"re-encoded"},
+    "brightness": {"edited"},
+    "contrast": {"edited"},
+    "blur": {"re-encoded", "edited"},
+    "grey": {"edited"},
+    "watermark": {"re-encoded", "edited"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED) + ["crop", "exact copy"])
+def test_accepts_every_copy_kind_with_the_right_relation(shots, kind):
+    rng = np.random.default_rng(5)
+    for scene in shots:
+        original = scene[0]
+        if kind == "exact copy":
+            copy = original.copy()
+        else:
+            copy, quality = corpus.transform(original, kind, rng)
+            copy = _jpeg(copy, quality)
+        res = _verify_two(original, copy)
+        assert res.ok[0], (kind, res)
+        assert 0.5 <= res.similarity[0] <= 1.0
+        name = res.names()[0]
+        if kind == "exact copy":
+            assert res.relation[0] == REL_SAME_PIXELS and name == "same pixels"
+        elif kind == "crop":
+            assert res.relation[0] == REL_CROPPED
+            h, w = original.shape[:2]
+            true_fraction = copy.shape[0] * copy.shape[1] / (h * w)
+            assert abs(res.area_fraction[0] - true_fraction) < 1e-3
+            assert name == f"cropped ({round(100 * true_fraction)}% of the keeper's area)"
+            assert res.container[0] == 0
+            swapped = _verify_two(copy, original)
+            assert swapped.ok[0] and swapped.container[0] == 1
+        elif kind == "grey" and is_greyscale(make_thumbnail(original))[0]:
+            assert name == "re-encoded"  # the greyscale copy of a greyscale photo
+        else:
+            assert name in EXPECTED[kind], (kind, name)
+
+
+def test_rejects_same_scene_different_shots(shots):
+    pairs = rejected = 0
+    for scene in shots:
+        thumbs = make_thumbnails(scene)
+        sizes = np.array([[s.shape[1], s.shape[0]] for s in scene])
+        i, j = np.triu_indices(len(scene), 1)
+        res = verify_pairs(thumbs, sizes, i, j)
+        pairs += i.size
+        rejected += int((~res.ok).sum())
+        assert np.all(res.relation[~res.ok] == REL_DIFFERENT)
+    assert rejected >= 0.9 * pairs, f"{pairs - rejected} of {pairs} hard negatives accepted"
+
+
+def test_rejects_a_moved_object_and_a_panned_frame(shots):
+    base = shots[0][0]
+    h, w = base.shape[:2]
+    edited = base.copy()
+    cv2.circle(edited, (w // 2, h // 2), h // 8, (250, 30, 30), -1)
+    assert not _verify_two(base, _jpeg(edited)).ok[0]
+    # the camera moved by 4%: new content at the right edge
+    rng = np.random.default_rng(3)
+    wide = cv2.resize(base, (w * 11 // 10, h), interpolation=cv2.INTER_LINEAR)
+    wide[:, w:] = rng.integers(0, 255, (h, wide.shape[1] - w, 3), dtype=np.uint8)
+    d = w * 4 // 100
+    assert not _verify_two(wide[:, :w], wide[:, d:w + d]).ok[0]
+    # an unrelated image of the same size
+    assert not _verify_two(base, shots[1][0] if shots[1][0].shape == base.shape else shots[2][0]).ok[0]
+
+
+def test_greyscale_flag_and_record_layout():
+    rng = np.random.default_rng(4)
+    colour = cv2.resize(rng.integers(0, 256, (5, 7, 3), dtype=np.uint8), (300, 200), interpolation=cv2.INTER_CUBIC)
+    grey = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)
+    thumbs = make_thumbnails([colour, grey, np.repeat(grey[:, :, None], 3, axis=2)])
+    assert thumbs.shape == (3, THUMB_BYTES) and thumbs.dtype == np.uint8
+    assert is_greyscale(thumbs).tolist() == [False, True, True]
+    area = cv2.resize(colour.astype(np.float32), (S, S), interpolation=cv2.INTER_AREA)
+    grey = area @ np.array([0.299, 0.587, 0.114], np.float32)
+    binomial = np.array([0.25, 0.5, 0.25], np.float32)
+    expected = cv2.sepFilter2D(grey, -1, binomial, binomial, borderType=cv2.BORDER_REPLICATE)
+    assert np.abs(thumbnail_grey(thumbs)[0].astype(int) - expected).max() <= 1
+
+
+def _reference_area(img: np.ndarray, s: int) -> np.ndarray:
+    """Area average with exact pixel-overlap weights, one output pixel at a time."""
+    h, w = img.shape[:2]
+    img = img.reshape(h, w, -1).astype(np.float64)
+    out = np.zeros((s, s, img.shape[2]))
+    for v in range(s):
+        for u in range(s):
+            y0, y1 = v * h / s, (v + 1) * h / s
+            x0, x1 = u * w / s, (u + 1) * w / s
+            wy = np.clip(np.minimum(np.arange(h) + 1, y1) - np.maximum(np.arange(h), y0), 0, None)
+            wx = np.clip(np.minimum(np.arange(w) + 1, x1) - np.maximum(np.arange(w), x0), 0, None)
+            out[v, u] = np.einsum("y,x,yxc->c", wy, wx, img) / (wy.sum() * wx.sum())
+    return out
+
+
+@pytest.mark.parametrize("shape", [(48, 48, 3), (61, 100, 3), (97, 50, 1), (200, 130, 3)])
+def test_area_kernel_against_reference(shape):
+    img = np.random.default_rng(shape[0]).integers(0, 256, shape, dtype=np.uint8)
+    out = np.empty((S, S, shape[2]), np.float32)
+    K.area_bins(img, S, out)
+    np.testing.assert_allclose(out, _reference_area(img, S), atol=0.02)
+
+
+def _reference_compare(ga, gb, fx, fy, tx, ty, nb, edge, floor):
+    """The measure written out on whole arrays: bilinear window, z-scores, block and strip residuals."""
+    s = gb.shape[0]
+    coords = np.arange(s) + 0.5
+
+    def src(t, f):
+        x = np.clip(t + f * coords - 0.5, 0, s - 1)
+        i0 = np.minimum(x.astype(int), s - 2)
+        return i0, x - i0
+
+    yi, yw = src(ty, fy)
+    xi, xw = src(tx, fx)
+    A = ga.astype(np.float64)
+    a = ((A[yi][:, xi] * (1 - xw) + A[yi][:, xi + 1] * xw) * (1 - yw)[:, None]
+         + (A[yi + 1][:, xi] * (1 - xw) + A[yi + 1][:, xi + 1] * xw) * yw[:, None])
+    b = gb.astype(np.float64)
+    za = (a - a.mean()) / max(a.std(), floor)
+    zb = (b - b.mean()) / max(b.std(), floor)
+    r = (zb - za) ** 2
+    band = (np.arange(s) * nb) // s
+    blocks = np.array([r[np.ix_(band == p, band == q)].mean() for p in range(nb) for q in range(nb)])
+    strips = [r[:, :edge].mean(), r[:, s - edge:].mean(), r[:edge].mean(), r[s - edge:].mean()]
+    order = np.sort(blocks)[::-1]
+    rho = ((a - a.mean()) * (b - b.mean())).mean() / (max(a.std(), floor) * max(b.std(), floor))
+    return dict(glob=r.mean(), worst=order[0], second=order[1], edge=max(strips), median=np.median(blocks),
+                maxdiff=np.abs(a - b).max(), rho=rho)
+
+
+def _adversarial_pairs():
+    rng = np.random.default_rng(2)
+    smooth = cv2.resize(rng.integers(0, 256, (6, 6), dtype=np.uint8), (S, S), interpolation=cv2.INTER_CUBIC)
+    yield rng.integers(0, 256, (S, S), dtype=np.uint8), rng.integers(0, 256, (S, S), dtype=np.uint8)
+    yield smooth, np.clip(smooth.astype(int) * 2 - 40, 0, 255).astype(np.uint8)
+    yield np.zeros((S, S), np.uint8), np.zeros((S, S), np.uint8)            # all black
+    yield np.full((S, S), 200, np.uint8), np.full((S, S), 201, np.uint8)     # flat
+    yield np.zeros((S, S), np.uint8), smooth                                 # flat against texture
+    yield smooth, 255 - smooth                                               # inverted
+    one = np.zeros((S, S), np.uint8)
+    one[S // 2, S // 3] = 255
+    yield one, np.zeros((S, S), np.uint8)                                    # a single pixel
+
+
+@pytest.mark.parametrize("window", [(1.0, 1.0, 0.0, 0.0), (0.9, 0.85, 2.25, 5.5), (0.8, 0.8, 9.6, 0.0)])
+def test_compare_kernel_against_reference(window):
+    out = np.empty(K.N_COMPARE)
+    for ga, gb in _adversarial_pairs():
+        K.compare(ga, gb, *window, 6, 2, 4.0, out)
+        ref = _reference_compare(ga, gb, *window, 6, 2, 4.0)
+        got = dict(glob=out[K.C_GLOBAL], worst=out[K.C_WORST], second=out[K.C_SECOND], edge=out[K.C_EDGE],
+                   median=out[K.C_MEDIAN], maxdiff=out[K.C_MAXDIFF], rho=out[K.C_RHO])
+        for key in ref:
+            assert got[key] == pytest.approx(ref[key], rel=1e-6, abs=1e-6), key
+
+
+def test_tiny_flat_and_black_images_do_not_break():
+    black = np.zeros((3, 2, 3), np.uint8)
+    flat = np.full((5, 7), 128, np.uint8)
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    imgs = [black, black.copy(), flat, noise]
+    thumbs = make_thumbnails(imgs)
+    sizes = np.array([[im.shape[1], im.shape[0]] for im in imgs])
+    i, j = np.triu_indices(4, 1)
+    res = verify_pairs(thumbs, sizes, i, j)
+    verdict = dict(zip(zip(i.tolist(), j.tolist()), res.ok.tolist()))
+    assert verdict[(0, 1)] and res.relation[0] == REL_SAME_PIXELS
+    assert not verdict[(0, 3)] and not verdict[(2, 3)]
+    assert np.all((res.similarity >= 0) & (res.similarity <= 1))
+    empty = verify_pairs(thumbs, sizes, [], [])
+    assert empty.ok.size == 0
+
+
+def test_pairs_are_independent_and_symmetric_in_verdict(shots):
+    imgs = [shots[0][0], _jpeg(shots[0][0], 60), shots[0][1], shots[1][0]]
+    thumbs = make_thumbnails(imgs)
+    sizes = np.array([[im.shape[1], im.shape[0]] for im in imgs])
+    i, j = np.triu_indices(4, 1)
+    fwd = verify_pairs(thumbs, sizes, i, j)
+    back = verify_pairs(thumbs, sizes, j, i)
+    np.testing.assert_array_equal(fwd.ok, back.ok)
+    one = verify_pairs(thumbs, sizes, i[:1], j[:1])
+    assert one.ok[0] == fwd.ok[0] and one.similarity[0] == fwd.similarity[0]
+    assert fwd.ok[0] and fwd.relation[0] == REL_REENCODED
+
+
+def test_relation_names_and_codes():
+    assert relation_name(REL_CROPPED, 0.8712) == "cropped (87% of the keeper's area)"
+    assert relation_name(REL_RESIZED) == "resized"
+    assert relation_name(REL_EDITED) == "edited"
+    names = set(RELATION_NAMES.values())
+    for reserved in ("rotated 90", "rotated 180", "rotated 270", "mirrored", "flipped", "transposed",
+                     "in a larger image", "same pixels", "re-encoded"):
+        assert reserved in names
+    assert len(names) == len(RELATION_NAMES)
+    with pytest.raises(ValueError):
+        relation_name(99)
+
+
+def test_bad_input_gets_a_clear_message():
+    thumbs = make_thumbnails([np.zeros((8, 8), np.uint8)] * 2)
+    with pytest.raises(ValueError, match="sizes"):
+        verify_pairs(thumbs, np.ones((3, 2)), [0], [1])
+    with pytest.raises(IndexError):
+        verify_pairs(thumbs, np.ones((2, 2)), [0], [2])
+    with pytest.raises(ValueError, match="records"):
+        verify_pairs(thumbs[:, :10], np.ones((2, 2)), [0], [1])
+    with pytest.raises(TypeError):
+        make_thumbnail(np.zeros((8, 8), np.float32))
+    assert DEFAULT_PARAMS.as_array().shape == (K.N_PARAMS,)

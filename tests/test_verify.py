@@ -7,7 +7,7 @@ import pytest
 
 from undouble import corpus
 from undouble._kernels import verify as K
-from undouble.verify import (DEFAULT_PARAMS, REL_CROPPED, REL_DIFFERENT, REL_EDITED, REL_REENCODED, REL_RESIZED,
+from undouble.verify import (CHROMA_SIZE, DEFAULT_PARAMS, EXTRA_BYTES, REL_CROPPED, REL_DIFFERENT, REL_EDITED, REL_REENCODED, REL_RESIZED,
                              REL_SAME_PIXELS, RELATION_NAMES, THUMB_BYTES, THUMB_SIZE, is_greyscale,
                              make_thumbnail, make_thumbnails, relation_name, thumbnail_grey, verify_pairs)
 
@@ -121,6 +121,13 @@ def test_greyscale_flag_and_record_layout():
     binomial = np.array([0.25, 0.5, 0.25], np.float32)
     expected = cv2.sepFilter2D(grey, -1, binomial, binomial, borderType=cv2.BORDER_REPLICATE)
     assert np.abs(thumbnail_grey(thumbs)[0].astype(int) - expected).max() <= 1
+    # colour-difference planes: 3 x 3 cell means of (B - Y)/2 + 128 and (R - Y)/2 + 128
+    cells = area.reshape(CHROMA_SIZE, 3, CHROMA_SIZE, 3, 3).mean(axis=(1, 3))
+    luma = cells @ np.array([0.299, 0.587, 0.114])
+    planes = thumbs[0, S * S + EXTRA_BYTES:].reshape(2, CHROMA_SIZE, CHROMA_SIZE).astype(float)
+    assert np.abs(planes[0] - ((cells[..., 2] - luma) / 2 + 128)).max() <= 0.6
+    assert np.abs(planes[1] - ((cells[..., 0] - luma) / 2 + 128)).max() <= 0.6
+    assert np.all(thumbs[1, S * S + EXTRA_BYTES:] == 128)
 
 
 def _reference_area(img: np.ndarray, s: int) -> np.ndarray:

@@ -15,7 +15,10 @@ fixed-size uint8 record of :data:`THUMB_BYTES` bytes:
   in both directions (edges replicated), rounded, row-major;
 * byte ``S*S + 0..2``: mean R, G, B; ``+3``: mean chroma (max - min channel,
   per pixel of the S x S colour average); ``+4``: 1 when the image is
-  greyscale (chroma <= :data:`GREY_CHROMA`), else 0; ``+5..7``: reserved (0).
+  greyscale (chroma <= :data:`GREY_CHROMA`), else 0; ``+5..7``: reserved (0);
+* then two ``C x C`` planes (:data:`CHROMA_SIZE`) of ``(B - Y)/2 + 128`` and
+  ``(R - Y)/2 + 128`` (means over 3 x 3 cells of the S x S colour average;
+  128 for grey images).
 
 Records stack into an ``N x THUMB_BYTES`` array (``thumbnail_grey`` views the
 grey part as ``N x S x S``). The original (width, height) of each image is
@@ -40,8 +43,10 @@ from ._kernels import verify as _k
 THUMB_SIZE: int = 48
 #: Extra bytes after the grey pixels (colour facts, see the module docstring).
 EXTRA_BYTES: int = 8
+#: Side of the two colour-difference planes.
+CHROMA_SIZE: int = 16
 #: Bytes per image of the thumbnail record.
-THUMB_BYTES: int = THUMB_SIZE * THUMB_SIZE + EXTRA_BYTES
+THUMB_BYTES: int = THUMB_SIZE * THUMB_SIZE + EXTRA_BYTES + 2 * CHROMA_SIZE * CHROMA_SIZE
 #: Mean chroma (grey levels) at or below which an image counts as greyscale.
 GREY_CHROMA: int = 3
 
@@ -91,14 +96,16 @@ class VerifyParams:
     10% off each side); ``sigma_floor``: floor of the contrast normaliser in grey
     levels (flat images); ``edit_mean`` / ``edit_gain`` / ``edit_colour``: what
     makes an accepted copy 'edited'; ``area_tol``: the relative area difference
-    under which no crop is searched.
+    under which no crop is searched; ``chroma_worst_max`` / ``chroma_floor``: the
+    local threshold and contrast floor of the colour-difference planes (a change
+    of hue at equal brightness).
     """
 
     global_max: float = 0.15
     median_max: float = 0.05
-    local_factor: float = 4.0
-    worst_block_max: float = 0.25
-    second_block_max: float = 0.1
+    local_factor: float = 2.0
+    worst_block_max: float = 0.2
+    second_block_max: float = 0.08
     edge_max: float = 0.3
     min_window: float = 0.78
     sigma_floor: float = 4.0
@@ -109,6 +116,8 @@ class VerifyParams:
     blocks: int = 6
     edge_width: int = 2
     worst_border_block_max: float = 0.6
+    chroma_worst_max: float = 0.5
+    chroma_floor: float = 3.0
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -128,6 +137,8 @@ class VerifyParams:
         p[_k.P_WORST_BORDER] = self.worst_border_block_max
         p[_k.P_MEDIAN] = self.median_max
         p[_k.P_LOCAL_FACTOR] = self.local_factor
+        p[_k.P_CHROMA_WORST] = self.chroma_worst_max
+        p[_k.P_CHROMA_FLOOR] = self.chroma_floor
         return p
 
 
@@ -195,7 +206,7 @@ def make_thumbnail(image: np.ndarray) -> np.ndarray:
     if img3.shape[0] < s or img3.shape[1] < s:  # smaller than the thumbnail: interpolate up first
         img3 = cv2.resize(img3, (max(s, img3.shape[1]), max(s, img3.shape[0])),
                           interpolation=cv2.INTER_LINEAR).reshape(max(s, img3.shape[0]), max(s, img3.shape[1]), -1)
-    _k.thumbnail_record(img3, s, float(GREY_CHROMA), out)
+    _k.thumbnail_record(img3, s, float(GREY_CHROMA), CHROMA_SIZE, out)
     return out
 
 
@@ -276,8 +287,10 @@ def verify_pairs(thumbs: np.ndarray, sizes: np.ndarray, pair_i: np.ndarray, pair
     if m:
         thumbs = np.ascontiguousarray(thumbs)
         grey = thumbs[:, :THUMB_SIZE * THUMB_SIZE].reshape(n, THUMB_SIZE, THUMB_SIZE)
-        extra = np.ascontiguousarray(thumbs[:, THUMB_SIZE * THUMB_SIZE:])
-        _k.verify_pairs_kernel(grey, extra, sizes, pair_i, pair_j, params.as_array(),
+        s2 = THUMB_SIZE * THUMB_SIZE
+        extra = np.ascontiguousarray(thumbs[:, s2:s2 + EXTRA_BYTES])
+        chroma = thumbs[:, s2 + EXTRA_BYTES:].reshape(n, 2, CHROMA_SIZE, CHROMA_SIZE)
+        _k.verify_pairs_kernel(grey, extra, chroma, sizes, pair_i, pair_j, params.as_array(),
                                ok, similarity, relation, area, container)
     return VerifyResult(ok, similarity, relation, area, container)
 

@@ -59,7 +59,9 @@ P_EDGE_WIDTH = 11
 P_WORST_BORDER = 12
 P_MEDIAN = 13
 P_LOCAL_FACTOR = 14
-N_PARAMS = 15
+P_CHROMA_WORST = 15
+P_CHROMA_FLOOR = 16
+N_PARAMS = 17
 
 # compare() output indices
 C_GLOBAL = 0
@@ -170,8 +172,13 @@ def area_bins(img, s, out):
 
 
 @njit(cache=True)
-def thumbnail_record(img, s, grey_chroma, out):
-    """Fill the verification record ``out`` (uint8, s*s + 8) from an H x W x C uint8 image (C = 1 or 3)."""
+def thumbnail_record(img, s, grey_chroma, cs, out):
+    """Fill the verification record ``out`` (uint8, s*s + 8 + 2*cs*cs) from an H x W x C uint8 image (C = 1 or 3).
+
+    Layout: s*s smoothed grey; 8 facts (mean R, G, B, mean chroma, greyscale flag,
+    3 reserved); then two cs x cs colour-difference planes ``(B - Y)/2 + 128`` and
+    ``(R - Y)/2 + 128``, each the mean over (s/cs)^2 cells of the s x s average.
+    """
     c = img.shape[2]
     small = np.empty((s, s, c), np.float32)
     area_bins(img, s, small)
@@ -212,8 +219,25 @@ def thumbnail_record(img, s, grey_chroma, out):
     chroma /= n
     out[n + 3] = np.uint8(min(255.0, np.floor(chroma + 0.5)))
     out[n + 4] = 1 if chroma <= grey_chroma else 0
-    for k in range(n + 5, out.shape[0]):
+    for k in range(n + 5, n + 8):
         out[k] = 0
+    f = s // cs
+    inv = 1.0 / (f * f)
+    for v in range(cs):
+        for u in range(cs):
+            cb = 0.0
+            cr = 0.0
+            if c == 3:
+                for dy in range(f):
+                    for dx in range(f):
+                        r = small[v * f + dy, u * f + dx, 0]
+                        gg = small[v * f + dy, u * f + dx, 1]
+                        b = small[v * f + dy, u * f + dx, 2]
+                        y = 0.299 * r + 0.587 * gg + 0.114 * b
+                        cb += b - y
+                        cr += r - y
+            out[n + 8 + v * cs + u] = np.uint8(min(255.0, max(0.0, np.floor(0.5 * cb * inv + 128.5))))
+            out[n + 8 + cs * cs + v * cs + u] = np.uint8(min(255.0, max(0.0, np.floor(0.5 * cr * inv + 128.5))))
 
 
 @njit(cache=True)
@@ -500,7 +524,30 @@ def _edited(cmp, ea, eb, params):
 
 
 @njit(cache=True)
-def verify_one(ga, gb, ea, eb, wa, ha, wb, hb, cola, rowa, colb, rowb, params, res):
+def chroma_score(ca, cb, ea, eb, fx, fy, tx, ty, s, params):
+    """Local colour-difference residual of B against A's window over its threshold (0 when either is grey).
+
+    The grey measure misses a change of hue at equal brightness; the two
+    colour-difference planes are compared like the grey one (z-scores, 4 x 4
+    blocks), and the worst block in excess of ``local_factor`` x the median counts.
+    Only used at the identity alignment: at 16 px a crop's window is too coarse.
+    """
+    if ea[4] == 1 or eb[4] == 1:
+        return 0.0
+    cs = ca.shape[1]
+    q = cs / s
+    cmp = np.empty(N_COMPARE)
+    worst = 0.0
+    for ch in range(2):
+        compare(ca[ch], cb[ch], fx, fy, tx * q, ty * q, 4, 1, params[P_CHROMA_FLOOR], cmp)
+        excess = cmp[C_WORST] - params[P_LOCAL_FACTOR] * cmp[C_MEDIAN]
+        if excess > worst:
+            worst = excess
+    return worst / params[P_CHROMA_WORST]
+
+
+@njit(cache=True)
+def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, params, res):
     """Verify one pair (a, b); res = ok, similarity, relation, area fraction, container (-1/0/1)."""
     s = ga.shape[0]
     nb = int(params[P_BLOCKS])
@@ -509,6 +556,8 @@ def verify_one(ga, gb, ea, eb, wa, ha, wb, hb, cola, rowa, colb, rowb, params, r
     cmp = np.empty(N_COMPARE)
     compare(ga, gb, 1.0, 1.0, 0.0, 0.0, nb, edge, floor, cmp)
     score = score_of(cmp, params)
+    if score <= 1.0:
+        score = max(score, chroma_score(ca, cb, ea, eb, 1.0, 1.0, 0.0, 0.0, s, params))
     if score <= 1.0:
         res[0] = 1.0
         res[1] = 1.0 / (1.0 + score)
@@ -589,7 +638,8 @@ def verify_one(ga, gb, ea, eb, wa, ha, wb, hb, cola, rowa, colb, rowb, params, r
 
 
 @njit(cache=True, parallel=True)
-def verify_pairs_kernel(grey, extra, sizes, pair_i, pair_j, params, ok, similarity, relation, area, container):
+def verify_pairs_kernel(grey, extra, chroma, sizes, pair_i, pair_j, params, ok, similarity, relation, area,
+                        container):
     """Verify every pair (pair_i[p], pair_j[p]); fills the five per-pair output arrays."""
     n = grey.shape[0]
     s = grey.shape[1]
@@ -601,7 +651,7 @@ def verify_pairs_kernel(grey, extra, sizes, pair_i, pair_j, params, ok, similari
         i = pair_i[p]
         j = pair_j[p]
         res = np.zeros(5)
-        verify_one(grey[i], grey[j], extra[i], extra[j], sizes[i, 0], sizes[i, 1], sizes[j, 0], sizes[j, 1],
+        verify_one(grey[i], grey[j], extra[i], extra[j], chroma[i], chroma[j], sizes[i, 0], sizes[i, 1], sizes[j, 0], sizes[j, 1],
                    cols[i], rows[i], cols[j], rows[j], params, res)
         ok[p] = res[0] > 0.5
         similarity[p] = res[1]

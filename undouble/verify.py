@@ -98,7 +98,9 @@ class VerifyParams:
     makes an accepted copy 'edited'; ``area_tol``: the relative area difference
     under which no crop is searched; ``chroma_worst_max`` / ``chroma_floor``: the
     local threshold and contrast floor of the colour-difference planes (a change
-    of hue at equal brightness).
+    of hue at equal brightness); ``aspect_tol``: a smaller image whose aspect
+    ratio is within this of the other's, and is not a crop at the same scale, is
+    not searched at other zooms (it is a resized copy or a different photo).
     """
 
     global_max: float = 0.15
@@ -118,6 +120,7 @@ class VerifyParams:
     worst_border_block_max: float = 0.6
     chroma_worst_max: float = 0.5
     chroma_floor: float = 3.0
+    aspect_tol: float = 0.005
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -139,6 +142,7 @@ class VerifyParams:
         p[_k.P_LOCAL_FACTOR] = self.local_factor
         p[_k.P_CHROMA_WORST] = self.chroma_worst_max
         p[_k.P_CHROMA_FLOOR] = self.chroma_floor
+        p[_k.P_ASPECT_TOL] = self.aspect_tol
         return p
 
 

@@ -61,7 +61,8 @@ P_MEDIAN = 13
 P_LOCAL_FACTOR = 14
 P_CHROMA_WORST = 15
 P_CHROMA_FLOOR = 16
-N_PARAMS = 17
+P_ASPECT_TOL = 17
+N_PARAMS = 18
 
 # compare() output indices
 C_GLOBAL = 0
@@ -241,6 +242,67 @@ def thumbnail_record(img, s, grey_chroma, cs, out):
 
 
 @njit(cache=True)
+def _accumulate_identity(ga, gb, nb, edge, acc):
+    """Block and strip sums for the identity alignment, in exact integers (row loops vectorise)."""
+    s = gb.shape[0]
+    nblk = nb * nb
+    cols = np.zeros((5, s), np.int32)    # per column, within the current band of blocks
+    total = np.zeros((5, s), np.int64)   # per column, whole height (left and right strips)
+    band_start = 0
+    for v in range(s):
+        ca = cols[0]
+        cb = cols[1]
+        caa = cols[2]
+        cbb = cols[3]
+        cab = cols[4]
+        for u in range(s):
+            a = np.int32(ga[v, u])
+            b = np.int32(gb[v, u])
+            ca[u] += a
+            cb[u] += b
+            caa[u] += a * a
+            cbb[u] += b * b
+            cab[u] += a * b
+        if v < edge or v >= s - edge:
+            j = nblk + (2 if v < edge else 3)
+            for u in range(s):
+                a = np.float64(ga[v, u])
+                b = np.float64(gb[v, u])
+                acc[j, 0] += a
+                acc[j, 1] += b
+                acc[j, 2] += a * a
+                acc[j, 3] += b * b
+                acc[j, 4] += a * b
+            acc[j, 5] += s
+        if ((v + 1) * nb) // s != (v * nb) // s or v == s - 1:  # end of a band of blocks
+            band = (v * nb) // s
+            for u in range(s):
+                k = band * nb + (u * nb) // s
+                for q in range(5):
+                    acc[k, q] += cols[q, u]
+                    total[q, u] += cols[q, u]
+                    cols[q, u] = 0
+                acc[k, 5] += v + 1 - band_start
+            band_start = v + 1
+    for u in range(s):
+        if u < edge or u >= s - edge:
+            j = nblk + (0 if u < edge else 1)
+            for q in range(5):
+                acc[j, q] += total[q, u]
+            acc[j, 5] += s
+
+
+@njit(cache=True)
+def max_abs_diff(ga, gb):
+    """max |a - b| over two equal-shape uint8 arrays."""
+    m = 0
+    for v in range(ga.shape[0]):
+        for u in range(ga.shape[1]):
+            m = max(m, abs(np.int32(ga[v, u]) - np.int32(gb[v, u])))
+    return m
+
+
+@njit(cache=True)
 def compare(ga, gb, fx, fy, tx, ty, nb, edge, sigma_floor, out):
     """Residual statistics of B against A sampled at the window (fx, fy, tx, ty); fills ``out``."""
     s = gb.shape[0]
@@ -248,6 +310,19 @@ def compare(ga, gb, fx, fy, tx, ty, nb, edge, sigma_floor, out):
     # per block (nblk) and border strip (4): sums of a, b, a*a, b*b, a*b and the pixel count
     acc = np.zeros((nblk + 4, 6))
     identity = fx == 1.0 and fy == 1.0 and tx == 0.0 and ty == 0.0
+    if identity:
+        _accumulate_identity(ga, gb, nb, edge, acc)
+        maxdiff = np.float64(max_abs_diff(ga, gb))
+    else:
+        maxdiff = _accumulate_window(ga, gb, fx, fy, tx, ty, nb, edge, acc)
+    _finish(acc, nb, sigma_floor, maxdiff, out)
+
+
+@njit(cache=True)
+def _accumulate_window(ga, gb, fx, fy, tx, ty, nb, edge, acc):
+    """Block and strip sums of B against A sampled bilinearly at the window; returns max |a - b|."""
+    s = gb.shape[0]
+    nblk = nb * nb
     xi = np.empty(s, np.int64)
     xw = np.empty(s)
     for u in range(s):
@@ -264,15 +339,11 @@ def compare(ga, gb, fx, fy, tx, ty, nb, edge, sigma_floor, out):
     maxdiff = 0.0
     band_start = 0
     for v in range(s):
-        if identity:
-            for u in range(s):
-                arow[u] = ga[v, u]
-        else:
-            yi, yw = _coord(ty, fy, v, s)
-            for x in range(s):
-                tmp[x] = ga[yi, x] * (1.0 - yw) + ga[yi + 1, x] * yw
-            for u in range(s):
-                arow[u] = tmp[xi[u]] * (1.0 - xw[u]) + tmp[xi[u] + 1] * xw[u]
+        yi, yw = _coord(ty, fy, v, s)
+        for x in range(s):
+            tmp[x] = ga[yi, x] * (1.0 - yw) + ga[yi + 1, x] * yw
+        for u in range(s):
+            arow[u] = tmp[xi[u]] * (1.0 - xw[u]) + tmp[xi[u] + 1] * xw[u]
         for u in range(s):
             brow[u] = gb[v, u]
         for u in range(s):
@@ -323,6 +394,13 @@ def compare(ga, gb, fx, fy, tx, ty, nb, edge, sigma_floor, out):
             for q in range(5):
                 acc[j, q] += ta[q, u]
             acc[j, 5] += s
+    return maxdiff
+
+
+@njit(cache=True)
+def _finish(acc, nb, sigma_floor, maxdiff, out):
+    """The residual statistics from the block and strip sums (see the module docstring)."""
+    nblk = nb * nb
     n = 0.0
     sa = 0.0
     sb = 0.0
@@ -617,7 +695,12 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, p
                 return
         # 2. a crop of unknown zoom (a crop that was also resized), aspect ratio kept
         k = (np.float64(WB) / HB) / (np.float64(WA) / HA)
-        search_window(cA, rA, cB, rB, k, fmin, s, win)
+        if abs(k - 1.0) <= params[P_ASPECT_TOL]:
+            # same aspect ratio, smaller: a resized copy (the identity judged it) or a crop kept in
+            # proportion and resized, which is left to a geometric search (robust mode)
+            win[4] = np.inf
+        else:
+            search_window(cA, rA, cB, rB, k, fmin, s, win)
         if win[4] < np.inf and not (abs(win[0] - tried_fx) < 1e-6 and abs(win[1] - tried_fy) < 1e-6):
             compare(gA, gB, win[0], win[1], win[2], win[3], nb, edge, floor, cmp)
             sc = score_of(cmp, params)

@@ -129,14 +129,19 @@ def main(argv: list[str] | None = None) -> int:
                   f"verification of one pair = {100 * dt * threads / (t_decode / n):.2f}% of one decode")
 
     fa = (~same) & res.ok
-    print(f"false accepts: {fa.sum()} of {(~same).sum()} hard-negative pairs = {100 * fa.mean() / max((~same).mean(), 1e-12):.3f}%")
-    print("false rejects per kind (pairs of a copy with its original or with another copy of the shot):")
+    with_original = (labels[pi] == "original") | (labels[pj] == "original")
+    neg_originals = (~same) & (labels[pi] == "original") & (labels[pj] == "original")
+    print(f"false accepts: {fa.sum()} of {(~same).sum()} hard-negative pairs = {100 * fa.sum() / max(1, (~same).sum()):.3f}%"
+          f"; between two originals (distinct shots): {(fa & neg_originals).sum()} of {neg_originals.sum()} = "
+          f"{100 * (fa & neg_originals).sum() / max(1, neg_originals.sum()):.3f}%")
+    print("false rejects per kind: copy vs its original | all pairs within the shot (copy vs copy included):")
     kind_of = np.where(labels[pi] == "original", labels[pj], labels[pi])
     for kind in sorted(set(kind_of[same])):
         m = same & (kind_of == kind)
-        print(f"  {kind:12s} {int((m & ~res.ok).sum()):4d} of {int(m.sum()):5d} rejected "
-              f"({100 * (m & ~res.ok).sum() / max(1, m.sum()):.2f}%); relations: "
-              f"{dict(Counter(relation_name(r, 0.9).split(' (')[0] for r in res.relation[m & res.ok]))}")
+        mo = m & with_original
+        print(f"  {kind:12s} {int((mo & ~res.ok).sum()):4d} of {int(mo.sum()):5d} ({100 * (mo & ~res.ok).sum() / max(1, mo.sum()):5.2f}%)"
+              f" | {int((m & ~res.ok).sum()):4d} of {int(m.sum()):5d} ({100 * (m & ~res.ok).sum() / max(1, m.sum()):5.2f}%);"
+              f" relations to the original: {dict(Counter(relation_name(r, 0.9).split(' (')[0] for r in res.relation[mo & res.ok]))}")
     tp = int((same & res.ok).sum())
     print(f"pair precision {tp / max(1, res.ok.sum()):.4f}, recall {tp / max(1, same.sum()):.4f} "
           f"(hash-only precision of these pairs {same.mean():.4f})")

@@ -88,10 +88,11 @@ class VerifyParams:
     ``global_max``: mean squared residual over the overlap; ``median_max``: the
     median block; local residuals count in excess of ``local_factor`` x the
     median block (spread-out resampling or tone errors are not local changes);
-    ``worst_block_max`` /
-    ``second_block_max``: the worst and second-worst block of a ``blocks x blocks``
-    grid (``worst_border_block_max`` instead when the worst block touches the
-    frame's border, where watermarks and captions sit); ``edge_max``: the worst border strip ``edge_width`` pixels wide;
+    ``worst_block_max`` / ``second_block_max``: the worst and second-worst
+    interior block of a ``blocks x blocks`` grid; ``worst_border_block_max`` /
+    ``second_border_block_max``: the same for the ring of blocks along the
+    frame's border, where watermarks and captions sit; ``edge_max``: the worst
+    border strip ``edge_width`` pixels wide (new content at an edge);
     ``min_window``: the smallest window side fraction a crop may have (0.8 =
     10% off each side); ``sigma_floor``: floor of the contrast normaliser in grey
     levels (flat images); ``edit_mean`` / ``edit_gain`` / ``edit_colour``: what
@@ -100,14 +101,16 @@ class VerifyParams:
     local threshold and contrast floor of the colour-difference planes (a change
     of hue at equal brightness); ``aspect_tol``: a smaller image whose aspect
     ratio is within this of the other's, and is not a crop at the same scale, is
-    not searched at other zooms (it is a resized copy or a different photo).
+    not searched at other zooms (it is a resized copy or a different photo);
+    ``crop_gate``: no crop is searched when the identity's median block residual
+    is under this (the frames are aligned; what differs is local content).
     """
 
     global_max: float = 0.15
     median_max: float = 0.05
     local_factor: float = 2.0
-    worst_block_max: float = 0.2
-    second_block_max: float = 0.08
+    worst_block_max: float = 0.3
+    second_block_max: float = 0.12
     edge_max: float = 0.3
     min_window: float = 0.78
     sigma_floor: float = 4.0
@@ -115,12 +118,14 @@ class VerifyParams:
     edit_gain: float = 1.08
     edit_colour: float = 8.0
     area_tol: float = 0.01
-    blocks: int = 6
+    blocks: int = 8
     edge_width: int = 2
     worst_border_block_max: float = 0.6
+    second_border_block_max: float = 0.3
     chroma_worst_max: float = 0.5
     chroma_floor: float = 3.0
     aspect_tol: float = 0.005
+    crop_gate: float = 0.005
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -138,11 +143,13 @@ class VerifyParams:
         p[_k.P_BLOCKS] = self.blocks
         p[_k.P_EDGE_WIDTH] = self.edge_width
         p[_k.P_WORST_BORDER] = self.worst_border_block_max
+        p[_k.P_SECOND_BORDER] = self.second_border_block_max
         p[_k.P_MEDIAN] = self.median_max
         p[_k.P_LOCAL_FACTOR] = self.local_factor
         p[_k.P_CHROMA_WORST] = self.chroma_worst_max
         p[_k.P_CHROMA_FLOOR] = self.chroma_floor
         p[_k.P_ASPECT_TOL] = self.aspect_tol
+        p[_k.P_CROP_GATE] = self.crop_gate
         return p
 
 

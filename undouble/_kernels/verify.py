@@ -62,7 +62,9 @@ P_LOCAL_FACTOR = 14
 P_CHROMA_WORST = 15
 P_CHROMA_FLOOR = 16
 P_ASPECT_TOL = 17
-N_PARAMS = 18
+P_CROP_GATE = 18
+P_SECOND_BORDER = 19
+N_PARAMS = 20
 
 # compare() output indices
 C_GLOBAL = 0
@@ -77,7 +79,11 @@ C_MAXDIFF = 8
 C_RHO = 9
 C_WORST_BORDER = 10
 C_MEDIAN = 11
-N_COMPARE = 12
+C_WORST_IN = 12
+C_SECOND_IN = 13
+C_WORST_RING = 14
+C_SECOND_RING = 15
+N_COMPARE = 16
 
 
 @njit(cache=True)
@@ -459,6 +465,30 @@ def _finish(acc, nb, sigma_floor, maxdiff, out):
     out[C_RHO] = cov / (da * db)
     by = worst_k // nb
     bx = worst_k % nb
+    win_ = 0.0
+    sin_ = 0.0
+    wring = 0.0
+    sring = 0.0
+    for k in range(nblk):
+        r = blockres[k]
+        p = k // nb
+        q = k % nb
+        if p == 0 or p == nb - 1 or q == 0 or q == nb - 1:
+            if r > wring:
+                sring = wring
+                wring = r
+            elif r > sring:
+                sring = r
+        else:
+            if r > win_:
+                sin_ = win_
+                win_ = r
+            elif r > sin_:
+                sin_ = r
+    out[C_WORST_IN] = win_
+    out[C_SECOND_IN] = sin_
+    out[C_WORST_RING] = wring
+    out[C_SECOND_RING] = sring
     blockres.sort()
     out[C_MEDIAN] = 0.5 * (blockres[(nblk - 1) // 2] + blockres[nblk // 2])
     out[C_WORST_BORDER] = 1.0 if (by == 0 or by == nb - 1 or bx == 0 or bx == nb - 1) else 0.0
@@ -480,9 +510,10 @@ def score_of(cmp, params):
     if cmp[C_RHO] <= 0.0 and (cmp[C_STD_A] >= floor or cmp[C_STD_B] >= floor):
         return np.inf  # anti-correlated or unrelated (two flat images have no correlation to speak of)
     base = params[P_LOCAL_FACTOR] * cmp[C_MEDIAN]
-    worst_max = params[P_WORST_BORDER] if cmp[C_WORST_BORDER] > 0.5 else params[P_WORST]
     return max(cmp[C_GLOBAL] / params[P_GLOBAL], cmp[C_MEDIAN] / params[P_MEDIAN],
-               (cmp[C_WORST] - base) / worst_max, (cmp[C_SECOND] - base) / params[P_SECOND],
+               (cmp[C_WORST_IN] - base) / params[P_WORST], (cmp[C_SECOND_IN] - base) / params[P_SECOND],
+               (cmp[C_WORST_RING] - base) / params[P_WORST_BORDER],
+               (cmp[C_SECOND_RING] - base) / params[P_SECOND_BORDER],
                (cmp[C_EDGE] - base) / params[P_EDGE])
 
 
@@ -658,7 +689,9 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, p
     best_score = score
     area_a = np.float64(wa) * ha
     area_b = np.float64(wb) * hb
-    if wa > 0 and ha > 0 and wb > 0 and hb > 0 and min(area_a, area_b) < max(area_a, area_b) * (1.0 - params[P_AREA_TOL]):
+    misaligned = cmp[C_MEDIAN] >= params[P_CROP_GATE]  # aligned frames that differ locally are no crop
+    if misaligned and wa > 0 and ha > 0 and wb > 0 and hb > 0 and \
+            min(area_a, area_b) < max(area_a, area_b) * (1.0 - params[P_AREA_TOL]):
         swap = area_b > area_a  # the container is the larger one
         if swap:
             gA, gB, eA, eB = gb, ga, eb, ea

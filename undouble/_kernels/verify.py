@@ -685,6 +685,31 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, p
             res[2] = REL_RESIZED
         else:
             res[2] = REL_REENCODED
+        if not same_size and wa > 0 and ha > 0 and wb > 0 and hb > 0:
+            # a slight crop can pass at the identity; if the sizes say 'crop' (one image smaller in
+            # both dimensions, aspect ratio changed) and the crop's window fits, call it cropped
+            if wb <= wa and hb <= ha:
+                fx = wb / wa
+                fy = hb / ha
+                cA, rA, cB, rB, gA, gB, side = cola, rowa, colb, rowb, ga, gb, 0.0
+            elif wa <= wb and ha <= hb:
+                fx = wa / wb
+                fy = ha / hb
+                cA, rA, cB, rB, gA, gB, side = colb, rowb, cola, rowa, gb, ga, 1.0
+            else:
+                return
+            if abs(fx / fy - 1.0) > params[P_ASPECT_TOL] and fx >= params[P_FMIN] and fy >= params[P_FMIN]:
+                tx, _ = best_offset(cA, cB, fx, 0.0, s * (1.0 - fx), 0.5)
+                ty, _ = best_offset(rA, rB, fy, 0.0, s * (1.0 - fy), 0.5)
+                tx, _ = best_offset(cA, cB, fx, max(0.0, tx - 0.5), min(s * (1.0 - fx), tx + 0.5), 0.125)
+                ty, _ = best_offset(rA, rB, fy, max(0.0, ty - 0.5), min(s * (1.0 - fy), ty + 0.5), 0.125)
+                compare(gA, gB, fx, fy, tx, ty, nb, edge, floor, cmp)
+                sc = score_of(cmp, params)
+                if sc <= score:
+                    res[1] = 1.0 / (1.0 + sc)
+                    res[2] = REL_CROPPED
+                    res[3] = fx * fy
+                    res[4] = side
         return
     best_score = score
     area_a = np.float64(wa) * ha

@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ import cv2
 import numba
 import numpy as np
 
-from undouble.corpus import BASIC_KINDS, make_corpus, read_truth
+from undouble.corpus import make_corpus, read_truth
 from undouble.verify import THUMB_BYTES, make_thumbnail, relation_name, verify_pairs
 
 
@@ -118,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     per_pair = best / max(1, pi.size)
     print(f"verify: {pi.size} pairs in {1e3 * best:.1f} ms on {threads} threads = {1e6 * per_pair:.2f} us/pair "
           f"({1e6 * per_pair * threads:.2f} us/pair per core), {pi.size / best:.0f} pairs/s")
-    for name, mask in (("true copies", same), ("hard negatives", ~same)):
+    same_size = np.all(sizes[pi] == sizes[pj], axis=1)
+    for name, mask in (("true copies", same), ("hard negatives", ~same),
+                       ("hard negatives of equal size (identity only)", ~same & same_size),
+                       ("hard negatives of different sizes (crop search possible)", ~same & ~same_size)):
         if mask.any():
             sub_i, sub_j = pi[mask], pj[mask]
             t0 = time.perf_counter()

@@ -28,7 +28,15 @@ The measure
 -----------
 See :mod:`undouble._kernels.verify`: alignment (identity, then a contained
 window for crops of up to ~10% per side), global gain/offset normalisation,
-per-block residuals with a rule on the worst blocks and the border strips.
+per-block residuals of the grey thumbnail (8 x 8 blocks) with a rule on the
+median, the worst interior blocks, the worst blocks along the border and the
+border strips, and a local check of the colour-difference planes. The cost is
+about one pass over the two 48 x 48 thumbnails per pair when the images have
+the same size; a crop search (profiles, one or two windowed passes) only for
+pairs whose sizes differ and whose frames are misaligned.
+
+``verify_pairs`` computes row/column profiles of all N thumbnails per call
+(O(N * S^2)); call it once with all candidate pairs rather than pair by pair.
 """
 from __future__ import annotations
 

@@ -11,18 +11,27 @@ Plain arrays in, plain arrays out; no I/O. The measure (see ``undouble.verify``)
   ``sigma_floor`` grey levels), which removes a global gain and offset
   (brightness, contrast, exposure). The residual ``r = z_b - z_a`` is averaged
   squared over the whole overlap (``global``), over each block of an
-  ``nb x nb`` grid (``worst`` and ``second`` worst block) and over the four
-  border strips ``edge`` pixels wide (``edge``: new content at an edge).
-* ``score = max(global/T_global, median/T_median, (worst - L*median)/T_worst,
-  (second - L*median)/T_second, (edge - L*median)/T_edge)`` (see ``score_of``);
-  the pair is accepted when ``score <= 1`` and the correlation is positive;
+  ``nb x nb`` grid (``median`` block; worst and second-worst block of the
+  interior and, separately, of the ring of blocks along the border, where
+  watermarks sit) and over the four border strips ``edge`` pixels wide
+  (``edge``: new content at an edge).
+* ``score`` (see ``score_of``) is the largest of: global and median over their
+  thresholds, and each local residual in excess of ``local_factor x median``
+  over its threshold (a residual spread over the whole frame, from resampling
+  or tone clipping, is no local change). The pair is accepted when
+  ``score <= 1`` and the correlation is positive; at the identity, the two
+  16 x 16 colour-difference planes must also pass the same local test
+  (``chroma_score``: a change of hue at equal brightness).
   ``similarity = 1 / (1 + score)`` (so 0.5 is the acceptance boundary).
 
-Alignment: the identity first; when it fails and the two original sizes say
-that one image has a clearly smaller area, B is searched as a window of A:
-the window's size from the sizes (a crop without resizing) and then a grid over
-the zoom (aspect ratio kept), with the offsets fitted on row and column mean
-profiles, refined, and checked once on the full thumbnails.
+Alignment: the identity first; when it fails, its median residual says the
+frames are misaligned, and the two original sizes say that one image has a
+clearly smaller area, B is searched as a window of A: the window's size from
+the sizes (a crop without resizing), then (only when the aspect ratios differ)
+a grid over the zoom with the aspect ratio kept; the offsets are fitted on row
+and column mean profiles, refined to 1/8 pixel, and checked once on the full
+thumbnails. The window must lie inside A (containment): a panned frame with
+new content at an edge is a different photo.
 """
 
 import numpy as np

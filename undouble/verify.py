@@ -117,8 +117,8 @@ class VerifyParams:
     global_max: float = 0.15
     median_max: float = 0.05
     local_factor: float = 2.0
-    worst_block_max: float = 0.3
-    second_block_max: float = 0.12
+    worst_block_max: float = 0.15
+    second_block_max: float = 0.08
     edge_max: float = 0.3
     min_window: float = 0.78
     sigma_floor: float = 4.0

@@ -41,6 +41,7 @@ pairs whose sizes differ and whose frames are misaligned.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import cv2
 import numpy as np
@@ -229,7 +230,7 @@ def make_thumbnail(image: np.ndarray) -> np.ndarray:
     return out
 
 
-def make_thumbnails(images) -> np.ndarray:
+def make_thumbnails(images: Iterable[np.ndarray]) -> np.ndarray:
     """:func:`make_thumbnail` of each image, stacked into N x :data:`THUMB_BYTES`."""
     images = list(images)
     out = np.empty((len(images), THUMB_BYTES), np.uint8)

@@ -6,6 +6,7 @@
     undouble move FOLDER [--dry-run] [--yes] [--copy] move the extras into undouble/ folders
     undouble undo FOLDER|JOURNAL...                   put back what the moves did
     undouble plot FOLDER --out DIR                    one PNG per group
+    undouble report FOLDER -o report.html             an HTML page to review every group
     undouble hash FILES... [--method M]               ImageHash-compatible hex hashes
     undouble example                                  the whole job on the built-in example set
     undouble cache [--prune | --clear] [--cache PATH] the hash cache: size, stale rows, emptying
@@ -233,6 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="plot only the first N groups")
     _add_hashing(plot)
 
+    report = sub.add_parser("report", parents=[verbosity], help="write an HTML page to review the groups",
+                            description="Scan FOLDER and write one self-contained HTML page: every group as a "
+                                        "row of thumbnails, keeper first, with folder, file name, resolution, "
+                                        "file size, sharpness, distance to the keeper and why it is kept; "
+                                        "filter, sort and pages in the browser, no network needed.")
+    report.add_argument("folder", type=_folder, help="folder to scan")
+    report.add_argument("-o", "--output", required=True, metavar="FILE", help="the .html file to write")
+    report.add_argument("--thumbnail-files", action="store_true",
+                        help="write the thumbnails into FILE's '<name>_files' folder instead of into the page")
+    _add_hashing(report)
+
     hash_cmd = sub.add_parser("hash", parents=[verbosity], help="print the hashes of image files",
                               description="Print '<hex>  <path>' for each file: the hash of the whole image "
                                           "as ImageHash computes it on the decoded file (RGB, EXIF-rotated).")
@@ -411,6 +423,12 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    model = _scan(args.folder, args)
+    print(model.report(args.output, thumbnails="files" if args.thumbnail_files else "embed"))
+    return EXIT_OK
+
+
 def _cmd_hash(args: argparse.Namespace) -> int:
     import json
 
@@ -533,7 +551,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"scan": _cmd_scan, "move": _cmd_move, "undo": _cmd_undo, "plot": _cmd_plot,
-             "hash": _cmd_hash, "example": _cmd_example, "cache": _cmd_cache, "evaluate": _cmd_evaluate}
+             "hash": _cmd_hash, "example": _cmd_example, "cache": _cmd_cache, "evaluate": _cmd_evaluate,
+             "report": _cmd_report}
 
 
 def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:

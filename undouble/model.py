@@ -530,6 +530,35 @@ class Undouble:
 
         return export_groups(self, path, format=format)
 
+    def report(self, path: str | os.PathLike, thumbnails: str = "embed", max_side: int = 160,
+               quality: int = 80) -> str:
+        """Write a self-contained HTML page for reviewing every group in a browser.
+
+        Each group is a row of thumbnails (read from the files, at their true
+        aspect ratio), the keeper first and marked, with folder, file name,
+        resolution, file size, sharpness, distance and relation to the keeper
+        and why the keeper was chosen; a summary on top; filter, sort and pages
+        in plain JavaScript (see :mod:`undouble.report`).
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The ``.html`` file (an existing file that is not an undouble report is never overwritten).
+        thumbnails : {'embed', 'files'}
+            JPEG data URIs in the page, or JPEGs in ``<name>_files/`` beside it.
+        max_side, quality : int
+            Longer side (pixels) and JPEG quality of the thumbnails.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        self._require("select_pathnames", "group")
+        from .report import write_report
+
+        return write_report(self, path, thumbnails=thumbnails, max_side=max_side, quality=quality)
+
     # ------------------------------------------------------------------ hash cache
     def _hash_cache(self):
         """The open :class:`~undouble.cache.HashCache`, or None when caching is off."""

@@ -21,6 +21,8 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from undouble import Undouble  # noqa: E402
 from undouble.examples import make_synthetic_set  # noqa: E402
 from undouble.keeper import rank_keepers  # noqa: E402
+from undouble.thumbnail import read_thumbnail  # noqa: E402
+from matplotlib.backend_bases import KeyEvent  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -177,7 +179,7 @@ def test_plot_hash_by_filename_and_errors(grouped, tmp_path):
         grouped.plot_hash(idx=10_000, savedir=tmp_path)
 
 
-def test_plots_load_images_that_the_cache_left_on_disk(folder, tmp_path):
+def test_plots_read_the_files_not_the_images_the_cache_left_on_disk(folder, tmp_path):
     root, _ = folder
     cache = tmp_path / "hashes.sqlite3"
     for _ in range(2):
@@ -188,7 +190,123 @@ def test_plots_load_images_that_the_cache_left_on_disk(folder, tmp_path):
     img = model.results["img"]
     assert img.n_loaded == 0  # all hashes came from the cache: nothing decoded yet
     figs = model.plot(max_groups=1, savedir=tmp_path)
-    shown = _image_axes(figs[0])[0].images[0].get_array()
+    shown = np.asarray(_image_axes(figs[0])[0].images[0].get_array())
     first = int(model.results["select_idx"][0][0])
-    assert np.array_equal(np.asarray(shown), img[first])
-    assert img.n_loaded == len(model.results["select_idx"][0])
+    assert np.array_equal(shown, read_thumbnail(model.results["pathnames"][first], 320))
+    assert img.n_loaded == 0  # the 128 x 128 preprocessed rows are not what is shown
+
+
+# --------------------------------------------------------------------------- true aspect, screen, speed
+def test_group_images_are_the_files_at_their_true_aspect(grouped):
+    results = grouped.results
+    figs = grouped.plot(show=False)
+    portrait = landscape = 0
+    for fig, idx in zip(figs, results["select_idx"]):
+        for ax, i in zip(_image_axes(fig), idx):
+            shown = np.asarray(ax.images[0].get_array())
+            w, h = (int(v) for v in results["resolution"][i])
+            assert shown.shape[:2] != (128, 128)
+            assert max(shown.shape[:2]) == min(320, max(w, h))
+            assert abs(shown.shape[1] / shown.shape[0] - w / h) < 0.02
+            portrait += h > w
+            landscape += w > h
+    assert portrait and landscape  # the corpus has both, and neither is squashed
+
+
+def test_on_screen_one_paged_figure_that_fits_the_screen(grouped, monkeypatch):
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(plt.get_fignums()))
+    n = len(grouped.results["select_idx"])
+    figs = grouped.plot()
+    assert shown == [[figs[0].number]] and len(figs) == 1  # one window, shown once
+    fig = figs[0]
+    width, height = fig.get_size_inches() * 100  # matplotlib's on-screen dpi
+    assert width <= 1366 and height + 140 <= 768  # room for a panel, the title bar and the toolbar
+
+    def press(name):
+        fig.canvas.callbacks.process("key_press_event", KeyEvent("key_press_event", fig.canvas, name, 10, 10))
+        return fig._suptitle.get_text()
+
+    assert fig._suptitle.get_text().startswith(f"Group 1 of {n}")
+    assert "n/right next" in fig._suptitle.get_text()  # the keys are on screen
+    assert press("n").startswith(f"Group 2 of {n}")
+    assert len(_image_axes(fig)) == len(grouped.results["select_idx"][1])
+    assert press("left").startswith(f"Group 1 of {n}")
+    assert press("p").startswith(f"Group 1 of {n}")  # stays on the first
+    assert press("end").startswith(f"Group {n} of {n}")
+
+
+def test_on_screen_max_groups_bounds_the_pages(grouped, monkeypatch):
+    monkeypatch.setattr(plt, "show", lambda *a, **k: None)
+    fig = grouped.plot(max_groups=2)[0]
+    for _ in range(3):
+        fig.canvas.callbacks.process("key_press_event", KeyEvent("key_press_event", fig.canvas, "n", 10, 10))
+    assert fig._suptitle.get_text().startswith(f"Group 2 of {len(grouped.results['select_idx'])}")
+    assert "(2/2 shown)" in fig._suptitle.get_text()
+
+
+def test_saving_registers_no_window(grouped, tmp_path):
+    plt.close("all")
+    figs = grouped.plot(savedir=tmp_path)
+    assert plt.get_fignums() == []  # nothing pyplot could ever show
+    assert len(figs) == len(os.listdir(tmp_path)) == len(grouped.results["select_idx"])
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("n", [5, 27])
+def test_no_text_overlaps_at_any_group_size(n):
+    rng = np.random.default_rng(n)
+    base = rng.integers(0, 256, (1, 60, 90, 3), dtype=np.uint8)
+    model = Undouble(method="ahash", verbose=30)
+    model.import_data(np.repeat(base, n, axis=0))
+    model.compute_hash()
+    model.group(threshold=0)
+    fig = model.plot(show=False)[0]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    axes = _image_axes(fig)
+    assert len(axes) == n
+    titles = [ax.title.get_window_extent(renderer) for ax in axes]
+    boxes = [ax.get_window_extent(renderer) for ax in axes]
+    suptitle = fig._suptitle.get_window_extent(renderer)
+    figure_box = fig.bbox
+    for k, t in enumerate(titles):
+        assert figure_box.x0 <= t.x0 and t.x1 <= figure_box.x1 and t.y1 <= figure_box.y1
+        assert not _overlaps(t, suptitle)
+        for j in range(n):
+            assert not _overlaps(t, boxes[j]), (k, j)
+            if j != k:
+                assert not _overlaps(t, titles[j]), (k, j)
+
+
+def _white_bands(path) -> tuple[float, float]:
+    """Fractions of the image's rows and columns that are entirely white."""
+    from PIL import Image
+
+    grey = np.asarray(Image.open(path).convert("L"))
+    white = grey >= 250
+    return float(white.all(axis=1).mean()), float(white.all(axis=0).mean())
+
+
+@pytest.mark.parametrize("method", ["phash", "colorhash", "whash-db4"])
+def test_plot_hash_has_no_white_bands(folder, tmp_path, method):
+    root, _ = folder
+    model = Undouble(method=method, verbose=30)
+    model.import_data(str(root))
+    model.compute_hash()
+    model.plot_hash(idx=0, savedir=tmp_path)
+    rows, cols = _white_bands(tmp_path / f"hash_{method}_00000.png")
+    assert rows < 0.15 and cols < 0.2, (rows, cols)
+
+
+def test_saved_group_figures_have_no_white_bands(grouped, tmp_path):
+    grouped.plot(savedir=tmp_path)
+    for name in os.listdir(tmp_path):
+        rows, _ = _white_bands(tmp_path / name)
+        assert rows < 0.2, (name, rows)

@@ -497,16 +497,20 @@ class Undouble:
                            yes=yes, gui=gui, file_stats=self.results["filestats"], metadata=metadata,
                            journal=journal, ranks=ranks, **kwargs)
 
-    def plot(self, cmap: str | None = None, figsize: tuple[int, int] = (15, 10), max_groups: int | None = None,
-             savedir: str | None = None, show: bool | None = None):
-        """One figure per group: images in a grid, titled with score, blur and resolution."""
+    def plot(self, cmap: str | None = None, figsize: tuple[float, float] | None = None,
+             max_groups: int | None = None, savedir: str | None = None, show: bool | None = None):
+        """The groups' images (from the files, true aspect) in a grid, titled with score, blur and resolution.
+
+        On screen one figure pages through the groups (keys n/p); with ``savedir`` one PNG per
+        group (see :func:`undouble.plot.plot_groups`). ``figsize`` defaults to 13 x 6.2 inches.
+        """
         self._require("select_pathnames", "group")
         from .plot import plot_groups
 
         return plot_groups(self, cmap=cmap, figsize=figsize, max_groups=max_groups, savedir=savedir, show=show)
 
     def plot_hash(self, idx: Sequence[int] | int | None = None, filenames: Sequence[str] | str | None = None,
-                  figsize: tuple[int, int] = (8, 8), savedir: str | None = None, show: bool | None = None):
+                  figsize: tuple[float, float] | None = None, savedir: str | None = None, show: bool | None = None):
         """Show each chosen image beside its hash bits."""
         self._require("img_hash", "compute_hash")
         from .plot import plot_hashes

@@ -122,16 +122,178 @@ def _image_title(name: str, keeper: bool, score: int, info: dict, limit: int = 2
 
 
 # --------------------------------------------------------------------------- groups
-def plot_groups(model: Any, cmap: str | None = None, figsize: tuple[float, float] = (15, 10),
+DEFAULT_GROUP_FIGSIZE = (13.0, 6.2)
+"""Inches: at matplotlib's 100 dpi the window (with its toolbar) fits a 1366 x 768 screen."""
+_SAVE_DPI = 80
+_THUMB_SIDE = 320
+
+
+def _group_grid(n: int, figsize: tuple[float, float]) -> tuple[int, int]:
+    """Rows and columns for ``n`` images: cells close to square in a figure of ``figsize``."""
+    if n <= _MAX_COLS:
+        return 1, max(1, n)
+    aspect = figsize[0] / max(figsize[1], 1e-6)
+    cols = max(_MAX_COLS, int(math.ceil(math.sqrt(n * aspect))))
+    cols = min(cols, n)
+    return int(math.ceil(n / cols)), cols
+
+
+def _display_images(model: Any, rows: Sequence[int], max_side: int = _THUMB_SIDE) -> dict[int, np.ndarray | None]:
+    """Images to show per row: from the files (reduced, EXIF-rotated, true aspect), else the stored ones."""
+    from .thumbnail import model_thumbnails
+
+    wanted = sorted({int(i) for i in rows})
+    got = model_thumbnails(model, wanted, max_side=max_side)
+    shown: dict[int, np.ndarray | None] = {}
+    for i, img in zip(wanted, got):
+        if isinstance(img, Exception):
+            logger.warning("Cannot show %s: %s", model.results["pathnames"][i], img)
+            img = None
+        shown[i] = img
+    return shown
+
+
+def _draw_group(fig, model: Any, g: int, n_groups: int, images: dict[int, np.ndarray | None],
+                cmap: str | None, info: list[dict] | None = None, extra: str = "", fit_height: bool = False) -> None:
+    """Draw group ``g`` into ``fig`` (cleared first): the images in a grid, keeper first and framed.
+
+    With ``fit_height`` the figure's height shrinks to its rows of images (no white bands in a saved file).
+    """
+    results = model.results
+    members = [int(i) for i in results["select_idx"][g]]
+    scores = results["select_scores"][g]
+    if info is None:
+        info = _member_info(model, members)
+    fig.clear()
+    n = len(members)
+    rows, cols = _group_grid(n, tuple(fig.get_size_inches()))
+    if fit_height:
+        width, height = fig.get_size_inches()
+        tall = max((im.shape[0] / im.shape[1] for im in (images.get(i) for i in members) if im is not None),
+                   default=1.0)
+        cell = (width * 0.98 / cols) * 0.95 * tall + 2 * 9 * 1.4 / 72  # image at the cell's width, 2 title lines
+        fig.set_size_inches(width, min(height, rows * cell + 0.6))
+    cell_height = fig.get_size_inches()[1] / rows
+    fontsize = max(5.5, min(9.0, cell_height * 4.0, 9.0 * 4 / max(cols, 4)))
+    limit = max(14, int(fig.get_size_inches()[0] / cols * 72 / (fontsize * 0.66)))
+    title_lines = 2
+    fig_height = fig.get_size_inches()[1]
+    title_in = title_lines * fontsize * 1.35 / 72 + 0.06  # an image title's height, inches
+    header_in = 0.05 + (2 if extra else 1) * 11 * 1.35 / 72 + 0.05  # the figure title's
+    top = 1 - (header_in + title_in) / fig_height
+    bottom = 0.01
+    available = (top - bottom) * fig_height
+    axes_height = max((available - (rows - 1) * title_in) / rows, 0.1)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=bottom, top=top, wspace=0.05,
+                        hspace=title_in / axes_height)  # hspace: in units of the axes' height
+    for k, (i, score) in enumerate(zip(members, scores)):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        img = images.get(i)
+        keeper = k == 0
+        if img is None:
+            ax.text(0.5, 0.5, "cannot be read", ha="center", va="center", color="#a00", fontsize=fontsize,
+                    transform=ax.transAxes)
+        else:
+            _show_image(ax, img, cmap)
+        _frame(ax, KEEPER_COLOUR if keeper else OTHER_COLOUR, 4.0 if keeper else 1.0)
+        ax.set_title(_image_title(results["filenames"][i], keeper, int(score), info[k], limit=limit),
+                     fontsize=fontsize, color=KEEPER_COLOUR if keeper else "black")
+    reason = info[0]["reason"] if info else ""
+    fig.suptitle(f"Group {g + 1} of {n_groups}: {n} images" + (f"; kept: {reason}" if reason else "")
+                 + (f"\n{extra}" if extra else ""), fontsize=11, y=1 - 0.05 / fig_height, va="top")
+
+
+def _render(fig, dpi: float) -> np.ndarray:
+    """RGBA pixels of a figure drawn by Agg at ``dpi``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig.set_dpi(dpi)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+def _save_png(rgba: np.ndarray, path: str) -> None:
+    """Write RGBA pixels as a PNG: fast zlib level, the file written whole or not at all."""
+    from PIL import Image
+
+    tmp = path + ".part"
+    Image.fromarray(rgba[:, :, :3]).save(tmp, format="PNG", compress_level=1)
+    os.replace(tmp, path)
+
+
+class GroupPager:
+    """One figure showing one group at a time; keys move between groups.
+
+    Keys: right, n, space or page down: next group; left, p, backspace or page
+    up: previous; home/end: first/last. Images are read when their group is
+    first shown, so paging through thousands of groups opens at once.
+    """
+
+    NEXT = ("right", "n", " ", "pagedown")
+    PREVIOUS = ("left", "p", "backspace", "pageup")
+
+    def __init__(self, model: Any, n_shown: int, cmap: str | None = None,
+                 figsize: tuple[float, float] = DEFAULT_GROUP_FIGSIZE) -> None:
+        plt = _pyplot()
+        self.model = model
+        self.n_shown = n_shown
+        self.n_groups = len(model.results["select_idx"])
+        self.cmap = cmap
+        self.index = 0
+        self.fig = plt.figure(figsize=figsize)
+        self._images: dict[int, np.ndarray | None] = {}
+        self.fig.canvas.mpl_connect("key_press_event", self._on_key)  # a weak reference: the figure keeps us
+        self.fig._undouble_pager = self
+        self.draw()
+
+    def _on_key(self, event) -> None:
+        if event.key in self.NEXT:
+            self.go(self.index + 1)
+        elif event.key in self.PREVIOUS:
+            self.go(self.index - 1)
+        elif event.key == "home":
+            self.go(0)
+        elif event.key == "end":
+            self.go(self.n_shown - 1)
+
+    def go(self, index: int) -> None:
+        """Show group ``index`` (counting from 0; clipped to the groups shown)."""
+        index = max(0, min(int(index), self.n_shown - 1))
+        if index != self.index:
+            self.index = index
+            self.draw()
+
+    def draw(self) -> None:
+        """Draw the current group."""
+        members = [int(i) for i in self.model.results["select_idx"][self.index]]
+        missing = [i for i in members if i not in self._images]
+        if missing:
+            self._images.update(_display_images(self.model, missing))
+        keys = "keys: n/right next, p/left previous, home/end"
+        _draw_group(self.fig, self.model, self.index, self.n_groups, self._images, self.cmap,
+                    extra=f"{keys}  ({self.index + 1}/{self.n_shown} shown)")
+        manager = getattr(self.fig.canvas, "manager", None)
+        if manager is not None:
+            manager.set_window_title(f"undouble: group {self.index + 1} of {self.n_groups}")
+        self.fig.canvas.draw_idle()
+
+
+def plot_groups(model: Any, cmap: str | None = None, figsize: tuple[float, float] | None = None,
                 max_groups: int | None = None, savedir: str | os.PathLike | None = None,
                 show: bool | None = None) -> list:
-    """One figure per group: the images in a grid, the keeper first and framed.
+    """The images of each group in a grid, the keeper first and framed.
 
-    Each image is titled with its file name, its Hamming distance to the keeper
+    Images are read from the files (reduced decoding, EXIF-rotated) and shown
+    at their true aspect ratio; for an array input the stored images are shown.
+    Each is titled with its file name, its Hamming distance to the keeper
     (``d=``), its sharpness (variance of the Laplacian, :func:`~undouble.compute_blur`)
     and the resolution of the original file; the keeper's title starts with
     ``KEEP`` and the figure title says why it is kept
     (:func:`~undouble.keeper.rank_keepers`).
+
+    On screen (``show``) there is one figure, paged with the keys n/right and
+    p/left (:class:`GroupPager`): never one window per group.
 
     Parameters
     ----------
@@ -139,53 +301,59 @@ def plot_groups(model: Any, cmap: str | None = None, figsize: tuple[float, float
         A model after ``group()``.
     cmap : str, optional
         Colour map for grey images (default ``'gray'``).
-    figsize : (float, float)
-        Size of each figure in inches.
+    figsize : (float, float), optional
+        Size of each figure in inches (default 13 x 6.2: at 100 dpi, with title bar, toolbar and a panel, it fits a 1366 x 768 screen).
     max_groups : int, optional
         Plot only the first ``max_groups`` groups.
     savedir : str or PathLike, optional
-        Save each figure there as ``group_0001.png``, ``group_0002.png``, ...;
-        the figures are then closed rather than shown, unless ``show=True``.
+        Save each group's figure there as ``group_0001.png``, ``group_0002.png``, ...
     show : bool, optional
-        Show the figures (default: only when ``savedir`` is not given).
+        Show the paged figure (default: only when ``savedir`` is not given).
 
     Returns
     -------
     list of matplotlib.figure.Figure
-        One per plotted group.
+        With ``savedir`` or ``show=False``: one figure per plotted group (not
+        registered with pyplot, so never shown). Otherwise: the paged figure.
     """
     if max_groups is not None and max_groups < 0:
         raise ValueError(f"max_groups must be >= 0, got {max_groups}")
-    plt = _pyplot()
+    user_size = figsize is not None
+    figsize = tuple(figsize) if figsize is not None else DEFAULT_GROUP_FIGSIZE
     results = model.results
     n_groups = len(results["select_idx"])
     limit = n_groups if max_groups is None else min(max_groups, n_groups)
-    figures = []
-    for g in range(limit):
-        members = [int(i) for i in results["select_idx"][g]]
-        scores = results["select_scores"][g]
-        info = _member_info(model, members)
-        rows, cols = _grid(len(members))
-        fig, axes = plt.subplots(rows, cols, figsize=figsize, squeeze=False)
-        flat = axes.ravel()
-        for ax in flat[len(members):]:
-            ax.remove()
-        for k, (i, score) in enumerate(zip(members, scores)):
-            ax = flat[k]
-            _show_image(ax, _image(model, i), cmap)
-            keeper = k == 0
-            _frame(ax, KEEPER_COLOUR if keeper else OTHER_COLOUR, 4.0 if keeper else 1.0)
-            ax.set_title(_image_title(results["filenames"][i], keeper, int(score), info[k]), fontsize=9,
-                         color=KEEPER_COLOUR if keeper else "black")
-        reason = info[0]["reason"]
-        fig.suptitle(f"Group {g + 1} of {n_groups}: {len(members)} images"
-                     + (f"; kept: {reason}" if reason else ""), fontsize=11)
-        fig.tight_layout()
-        _finish(plt, fig, savedir, group_figure_name(g + 1), show)
-        figures.append(fig)
-    if not figures:
+    if show is None:
+        show = savedir is None
+    figures: list = []
+    if limit == 0:
         logger.info("No groups to plot.")
-    elif limit < n_groups:
+        return figures
+    if savedir is not None or not show:
+        from matplotlib.figure import Figure
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        if savedir is not None:
+            os.makedirs(savedir, exist_ok=True)
+        rows = [int(i) for g in range(limit) for i in results["select_idx"][g]]
+        images = _display_images(model, rows)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="undouble-png") as encoder:
+            pending = []
+            for g in range(limit):
+                fig = Figure(figsize=figsize)
+                _draw_group(fig, model, g, n_groups, images, cmap, fit_height=not user_size)
+                if savedir is not None:  # drawn here, PNG-encoded (GIL released) while the next one is drawn
+                    pending.append(encoder.submit(_save_png, _render(fig, _SAVE_DPI),
+                                                  os.path.join(os.fspath(savedir), group_figure_name(g + 1))))
+                figures.append(fig)
+            for job in pending:
+                job.result()
+    if show:
+        pager = GroupPager(model, limit, cmap=cmap, figsize=figsize)
+        _pyplot().show()
+        figures = figures or [pager.fig]
+    if limit < n_groups:
         logger.info("Plotted %d of %d groups (max_groups=%d).", limit, n_groups, limit)
     return figures
 
@@ -310,8 +478,44 @@ def _plot_crop_resistant(plt, model: Any, i: int, img: np.ndarray, figsize: tupl
     return fig
 
 
+def _image_and_bits_figure(plt, img: np.ndarray, grid: np.ndarray, image_title: str, bits_title: str,
+                           figsize: tuple[float, float] | None):
+    """The image beside its bit grid, in a figure sized to them: no white bands.
+
+    Both panels get the same height; each panel's width follows its content's
+    aspect ratio, and the figure is exactly the panels, their titles and thin margins.
+    ``figsize`` (inches), when given, bounds the figure; the default panel height is 3.5 in.
+    """
+    title_lines = max(image_title.count("\n"), bits_title.count("\n")) + 1
+    title_h = 0.12 + title_lines * 9 * 1.3 / 72  # inches above the panels
+    margin, gap = 0.08, 0.25
+    img_aspect = img.shape[1] / img.shape[0]
+    bits_aspect = grid.shape[1] / grid.shape[0]
+    longest_line = max(len(line) for line in bits_title.split("\n"))
+    min_bits_w = longest_line * 8 * 0.62 / 72  # the title's width at 8 pt
+    panel_h = 3.5
+    if figsize is not None:
+        panel_h = max(0.5, float(figsize[1]) - title_h - 2 * margin)
+    width_of = lambda h: 2 * margin + gap + h * img_aspect + max(h * bits_aspect, min_bits_w)  # noqa: E731
+    if figsize is not None and width_of(panel_h) > float(figsize[0]):
+        scale = (float(figsize[0]) - 2 * margin - gap - min_bits_w) / max(panel_h * (img_aspect + bits_aspect), 1e-6)
+        panel_h = max(0.5, panel_h * min(1.0, scale))
+    img_w, bits_w = panel_h * img_aspect, max(panel_h * bits_aspect, min_bits_w)
+    fig_w, fig_h = 2 * margin + gap + img_w + bits_w, panel_h + title_h + 2 * margin
+    fig = plt.figure(figsize=(fig_w, fig_h))
+    bottom = margin / fig_h
+    height = panel_h / fig_h
+    ax1 = fig.add_axes((margin / fig_w, bottom, img_w / fig_w, height))
+    ax2 = fig.add_axes(((margin + img_w + gap) / fig_w, bottom, bits_w / fig_w, height))
+    _show_image(ax1, img)
+    _frame(ax1, "black", 0.8)
+    ax1.set_title(image_title, fontsize=9)
+    _draw_bits(ax2, grid, bits_title)
+    return fig
+
+
 def plot_hashes(model: Any, idx: Sequence[int] | int | None = None, filenames: Sequence[str] | str | None = None,
-                figsize: tuple[float, float] = (8, 4), savedir: str | os.PathLike | None = None,
+                figsize: tuple[float, float] | None = None, savedir: str | os.PathLike | None = None,
                 show: bool | None = None) -> list:
     """Each chosen image beside its hash bits, one figure per image.
 
@@ -329,8 +533,9 @@ def plot_hashes(model: Any, idx: Sequence[int] | int | None = None, filenames: S
         Rows of ``results``.
     filenames : str or list of str
         File names (as in ``results['filenames']``) or full paths, instead of ``idx``.
-    figsize : (float, float)
-        Size of each figure in inches.
+    figsize : (float, float), optional
+        Largest size of each figure in inches; by default the figure is sized
+        to the image and the bit grid (3.5 in high), so it has no white bands.
     savedir : str or PathLike, optional
         Save each figure there as ``hash_<method>_<row>.png``; the figures are
         then closed rather than shown, unless ``show=True``.
@@ -351,20 +556,15 @@ def plot_hashes(model: Any, idx: Sequence[int] | int | None = None, filenames: S
     for i in rows:
         img = _image(model, i)
         if results.get("hash_counts") is not None:
-            fig = _plot_crop_resistant(plt, model, i, img, figsize)
+            fig = _plot_crop_resistant(plt, model, i, img, figsize or (8, 4))
         else:
             bits = np.asarray(results["img_hash_bin"][i][:nbits], dtype=bool)
             grid = _bit_grid(bits, shape)
-            fig, (ax1, ax2) = plt.subplots(1, 2, figsize=figsize,
-                                           gridspec_kw={"width_ratios": [1, max(0.35, grid.shape[1] / grid.shape[0])]})
-            _show_image(ax1, img)
-            _frame(ax1, "black", 0.8)
-            ax1.set_title(results["filenames"][i], fontsize=9)
             hex_text = results["img_hash_hex"][i]
             if len(hex_text) > 24:
                 hex_text = "\n".join(hex_text[k:k + 24] for k in range(0, len(hex_text), 24))
-            _draw_bits(ax2, grid, f"{method} {grid.shape[0]}x{grid.shape[1]}\n{hex_text}")
-            fig.tight_layout()
+            fig = _image_and_bits_figure(plt, img, grid, results["filenames"][i],
+                                         f"{method} {grid.shape[0]}x{grid.shape[1]}\n{hex_text}", figsize)
         _finish(plt, fig, savedir, hash_figure_name(i, method), show)
         figures.append(fig)
     return figures

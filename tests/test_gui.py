@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from matplotlib.backend_bases import KeyEvent, MouseEvent  # noqa: E402
+from matplotlib.backend_bases import KeyEvent, MouseEvent, NavigationToolbar2  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import undouble.gui as gui  # noqa: E402
@@ -39,12 +39,12 @@ def groups(tmp_path):
     plt.close("all")
 
 
-def click(sel: KeeperSelector, path: str, button: int = 1) -> None:
+def click(sel: KeeperSelector, path: str, button: int = 1, modifier: str | None = None) -> None:
     ax = next(a for a, p in sel._image_axes.items() if p == path)
     x, y = ax.transAxes.transform((0.5, 0.5))
     canvas = sel.fig.canvas
     canvas.callbacks.process("button_press_event",
-                             MouseEvent("button_press_event", canvas, x, y, button=button))
+                             MouseEvent("button_press_event", canvas, x, y, button=button, key=modifier))
 
 
 def key(sel: KeeperSelector, name: str) -> None:
@@ -78,54 +78,111 @@ def test_shows_the_proposed_keeper_with_resolution_and_blur(groups):
     assert "proposed: big.png, highest resolution (80x60)" in sel.fig._suptitle.get_text()
 
 
-def test_click_toggles_keep_and_the_last_keeper_stays(groups):
+def test_one_click_makes_the_keeper_and_shift_click_keeps_more(groups):
     sel = KeeperSelector(groups)
     sel.run(block=False)
-    big, small = groups[0][1], groups[0][0]
-    click(sel, small)
-    assert sel.state["keep"] == sorted([big, small])
-    assert titles(sel)[small].startswith("KEEP")
-    click(sel, big)
+    big, small, mid = groups[0][1], groups[0][0], groups[0][2]
+    click(sel, small)  # one click: small is now the keeper, big moves
     assert sel.state["keep"] == [small]
-    click(sel, small)  # would leave no keeper: refused
+    assert titles(sel)[small].startswith("KEEP") and titles(sel)[big].startswith("move")
+    click(sel, mid, modifier="shift")  # shift+click: keep mid too
+    assert sel.state["keep"] == sorted([small, mid])
+    click(sel, mid, modifier="shift")
+    assert sel.state["keep"] == [small]
+    click(sel, small, modifier="shift")  # would leave no keeper: refused
     assert sel.state["keep"] == [small]
     assert "At least one" in sel.state["message"]
-    click(sel, small, button=3)  # right button: ignored
+    click(sel, big, button=3)  # right button: ignored
     assert sel.state["keep"] == [small]
 
 
-def test_keys_accept_skip_and_finish(groups):
+def test_zoom_or_pan_never_changes_a_choice(groups):
     sel = KeeperSelector(groups)
     sel.run(block=False)
-    click(sel, groups[0][2])  # keep big.png and mid.png
+    small = groups[0][0]
+    toolbar = NavigationToolbar2(sel.fig.canvas)  # the toolbar every interactive backend has
+    for tool in (toolbar.zoom, toolbar.pan):
+        tool()  # on
+        click(sel, small)
+        assert sel.state["keep"] == [groups[0][1]]
+        tool()  # off
+    click(sel, small)
+    assert sel.state["keep"] == [small]
+
+
+def test_tiles_show_folder_and_the_keys_are_on_screen(groups):
+    sel = KeeperSelector(groups)
+    sel.run(block=False)
+    t = titles(sel)
+    assert "\na/\nsmall.png\n" in t[groups[0][0]] and "\nb/\nmid.png\n" in t[groups[0][2]]
+    head = sel.fig._suptitle.get_text()
+    for keys in ("click = make keeper", "shift+click", "enter = accept", "s = skip", "n/p", "q = quit"):
+        assert keys in head
+
+
+def test_keys_accept_skip_then_the_window_asks(groups):
+    sel = KeeperSelector(groups)
+    sel.run(block=False)
+    click(sel, groups[0][2], modifier="shift")  # keep big.png and mid.png
     key(sel, "enter")
     assert sel.state["index"] == 1 and sel.decisions[0] == "accept"
     key(sel, "s")
     assert sel.state["index"] == 2 and sel.decisions[1] == "skip"
     key(sel, "enter")
-    assert sel.done
+    assert sel.asking and not sel.done  # every group decided: the window asks
+    assert "Apply the 2 accepted group(s)?" in sel.fig._suptitle.get_text()
+    click(sel, groups[2][0])  # no choice changes while asking
+    assert sel.keep[2] == {groups[2][1]}
+    key(sel, "y")
+    assert sel.done and sel.confirmed is True
     assert sel.result == [[groups[0][1], groups[0][2]], None, [groups[2][1]]]
     key(sel, "s")  # after the end: ignored
     assert sel.decisions == ["accept", "skip", "accept"]
 
 
-def test_quit_leaves_the_rest_untouched(groups):
+def test_quit_asks_in_the_window_and_can_discard(groups):
     sel = KeeperSelector(groups)
     sel.run(block=False)
     key(sel, "enter")
     key(sel, "q")
-    assert sel.done and sel.quit
-    assert sel.result == [[groups[0][1]], None, None]
+    assert sel.asking and "Apply the 1 accepted group(s)?" in sel.fig._suptitle.get_text()
+    key(sel, "n")
+    assert sel.done and sel.quit and sel.confirmed is False
+    assert sel.result == [None, None, None]
 
 
-def test_navigation_and_revising_a_decision(groups):
+def test_quit_then_apply_and_escape_goes_back(groups):
     sel = KeeperSelector(groups)
     sel.run(block=False)
+    key(sel, "enter")
+    key(sel, "q")
+    key(sel, "escape")  # back to the groups: the undecided ones are undecided again
+    assert not sel.asking and sel.decisions == ["accept", None, None]
+    key(sel, "q")
+    key(sel, "y")
+    assert sel.done and sel.confirmed and sel.result == [[groups[0][1]], None, None]
+
+
+def test_quit_with_nothing_accepted_asks_nothing(groups):
+    sel = KeeperSelector(groups)
+    sel.run(block=False)
+    key(sel, "q")
+    assert sel.done and not sel.asking and sel.result == [None, None, None]
+
+
+def test_the_decision_is_shown_on_revisit(groups):
+    sel = KeeperSelector(groups)
+    sel.run(block=False)
+    assert "Group 1 of 3: not decided yet" in sel.fig._suptitle.get_text()
     key(sel, "s")            # skip group 0
     key(sel, "left")         # back to it
     assert sel.state["index"] == 0
+    assert "Group 1 of 3: SKIPPED" in sel.fig._suptitle.get_text()
     key(sel, "enter")        # now accept it
     assert sel.decisions[0] == "accept" and sel.state["index"] == 1
+    key(sel, "p")
+    assert "Group 1 of 3: ACCEPTED" in sel.fig._suptitle.get_text()
+    key(sel, "right")
     key(sel, "right")
     assert sel.state["index"] == 2
 
@@ -138,14 +195,71 @@ def test_buttons(groups):
     press_button(sel, "Accept")
     assert sel.decisions[1] == "accept"
     press_button(sel, "Quit")
-    assert sel.done and sel.result == [None, [groups[1][1]], None]
+    assert sel.asking
+    press_button(sel, "Apply")
+    assert sel.done and sel.confirmed and sel.result == [None, [groups[1][1]], None]
 
 
-def test_closing_the_window_quits(groups):
+def test_closing_the_window_with_nothing_accepted_ends(groups):
     sel = KeeperSelector(groups)
     sel.run(block=False)
     sel.fig.canvas.callbacks.process("close_event", None)
     assert sel.done and sel.result == [None, None, None]
+
+
+def test_closing_the_window_asks_in_a_new_one(groups):
+    sel = KeeperSelector(groups)
+    sel.run(block=False)
+    first = sel.fig
+    key(sel, "enter")
+    first.canvas.callbacks.process("close_event", None)
+    assert sel.asking and not sel.done and sel.fig is not first
+    assert any("Apply the 1 accepted group(s)?" in t.get_text() for t in sel.fig.texts)
+    press_button(sel, "Apply")
+    assert sel.done and sel.confirmed and sel.result == [[groups[0][1]], None, None]
+    sel2 = KeeperSelector(groups)
+    sel2.run(block=False)
+    key(sel2, "enter")
+    sel2.fig.canvas.callbacks.process("close_event", None)
+    sel2.fig.canvas.callbacks.process("close_event", None)  # the question closed too: nothing applied
+    assert sel2.done and sel2.confirmed is False and sel2.result == [None, None, None]
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("n", [5, 12, 27])
+def test_no_overlapping_text_and_large_groups_page(tmp_path, n):
+    paths = [_img(tmp_path / f"folder_{k % 3}" / f"a_rather_long_file_name_{k:03d}.png", 30 + k, 40, 5)
+             for k in range(n)]
+    sel = KeeperSelector([paths])
+    sel.run(block=False)
+    per_page = sel.max_cols * sel.max_rows
+    seen = []
+    for page in range(-(-n // per_page)):
+        assert sel.page == page
+        sel.fig.canvas.draw()
+        renderer = sel.fig.canvas.get_renderer()
+        axes = list(sel._image_axes)
+        seen += list(sel._image_axes.values())
+        assert len(axes) == min(per_page, n - page * per_page)
+        head = sel.fig._suptitle.get_window_extent(renderer)
+        tiles = [ax.title.get_window_extent(renderer) for ax in axes]
+        boxes = [ax.get_window_extent(renderer) for ax in axes]
+        buttons = [b.ax.get_window_extent(renderer) for b in sel._buttons]
+        for k, t in enumerate(tiles):
+            assert not _overlaps(t, head) and t.y1 <= sel.fig.bbox.y1
+            assert t.x0 >= sel.fig.bbox.x0 - 1 and t.x1 <= sel.fig.bbox.x1 + 1
+            for j in range(len(axes)):
+                assert not _overlaps(t, boxes[j]), (page, k, j)
+                assert j == k or not _overlaps(t, tiles[j]), (page, k, j)
+        for box in boxes:
+            assert not any(_overlaps(box, b) for b in buttons) and not _overlaps(box, head)
+        if n > per_page:
+            assert f"images page {page + 1} of" in sel.fig._suptitle.get_text()
+        key(sel, "pagedown")
+    assert sorted(seen) == sorted(paths)  # every image on some page
 
 
 def test_blocking_run_needs_an_interactive_backend(groups):
@@ -179,13 +293,13 @@ def test_gui_choice_feeds_the_journaled_move(tmp_path, groups, monkeypatch):
     def scripted(groups_, ranks=None, **kw):
         sel = KeeperSelector(groups_, ranks)
         sel.run(block=False)
-        click(sel, groups_[0][0])   # keep small.png too
+        click(sel, groups_[0][0], modifier="shift")   # keep small.png too
         key(sel, "enter")
         key(sel, "s")               # group 1 untouched
-        click(sel, groups_[2][0])   # keep u.png as well ...
-        click(sel, groups_[2][1])   # ... and not v.png
+        click(sel, groups_[2][0])   # one click: u.png is the keeper, not v.png
         key(sel, "enter")
-        assert sel.done
+        key(sel, "y")               # the window asks: apply
+        assert sel.done and sel.confirmed
         return sel.result
 
     monkeypatch.setattr(gui, "select_keepers", scripted)

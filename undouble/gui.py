@@ -103,6 +103,19 @@ def _survive_x_window_errors() -> None:
     _X_ERROR_HANDLER = (xlib, callback)  # kept alive: Xlib holds a bare pointer to it
 
 
+def _close_quietly(fig) -> None:
+    """Forget a figure; its window may be gone already (destroyed at X level), which is fine."""
+    import matplotlib.pyplot as plt
+
+    window = getattr(getattr(fig.canvas, "manager", None), "window", None)
+    if window is not None and hasattr(window, "report_callback_exception"):  # Tk's later destroy of a dead window
+        window.report_callback_exception = lambda *exc: logger.debug("closing a window that is gone: %s", exc[1])
+    try:
+        plt.close(fig)  # pyplot forgets it first, then asks the backend to destroy the window
+    except Exception as exc:  # noqa: BLE001 - Tk: "application has been destroyed"
+        logger.debug("closing a window that is gone: %s", exc)
+
+
 class KeeperSelector:
     """Interactive choice of the keepers of each group.
 
@@ -376,6 +389,9 @@ class KeeperSelector:
         """The window is gone (closed or destroyed): ask in a new window when there is something to apply."""
         if self.done:
             return
+        canvas = getattr(event, "canvas", None)
+        if canvas is not None and canvas is not self.fig.canvas:
+            return  # a window already replaced (its late events)
         if self.window_destroyed:  # the question's own window closed too: change nothing
             self.asking = True
             self.answer(False)
@@ -391,7 +407,9 @@ class KeeperSelector:
         self.asking = True
         self._buttons = []
         self._image_axes = {}
+        gone = self.fig
         self.fig = self._new_window("undouble: apply the accepted groups?", (6.0, 2.2))
+        _close_quietly(gone)
         self._draw_question_window()
 
     # ------------------------------------------------------------------ drawing
@@ -584,7 +602,7 @@ class KeeperSelector:
                 logger.debug("event loop of a closed window: %s", exc)
                 if fig is self.fig and not self.done:
                     self._on_close(None)
-        plt.close(self.fig)
+        _close_quietly(self.fig)
         return self.result
 
     def close(self) -> None:
@@ -593,7 +611,7 @@ class KeeperSelector:
 
         for cid in self._cids:
             self.fig.canvas.mpl_disconnect(cid)
-        plt.close(self.fig)
+        _close_quietly(self.fig)
 
 
 def select_keepers(groups: Sequence[Sequence[PathLike]],

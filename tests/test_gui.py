@@ -328,7 +328,14 @@ matplotlib.use("TkAgg")
 from undouble.gui import KeeperSelector
 
 sel = KeeperSelector(json.loads(sys.argv[1]))
-sel.fig.canvas.get_tk_widget().after(300, sel.accept)  # a person accepts the first group
+
+
+def accept_first():  # what a person does first: accept the first group
+    sel.accept()
+    open(sys.argv[2], "w").close()
+
+
+sel.fig.canvas.get_tk_widget().after(300, accept_first)
 result = sel.run(block=True)
 print("RESULT " + json.dumps({"result": result, "confirmed": sel.confirmed, "destroyed": sel.window_destroyed}))
 """
@@ -346,15 +353,21 @@ def window(name, timeout=30):
         time.sleep(0.2)
     raise SystemExit("no window " + name)
 
-child = subprocess.Popen([sys.executable, sys.argv[1], sys.argv[2]], stdout=subprocess.PIPE,
+import os
+
+marker = sys.argv[1] + ".accepted"
+child = subprocess.Popen([sys.executable, sys.argv[1], sys.argv[2], marker], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
 try:
     main = window("undouble: choose")
-    time.sleep(1.5)  # the first group is accepted meanwhile
+    end = time.time() + 60
+    while not os.path.exists(marker) and time.time() < end:
+        time.sleep(0.1)
+    time.sleep(0.3)
     subprocess.run(["xdotool", "windowclose", main], check=True)  # destroyed at X level
     question = window("undouble: apply")
     time.sleep(1.0)
-    if sys.argv[3] == "apply":
+    if sys.argv[3] == "apply":  # y typed into the question window
         subprocess.run(["xdotool", "windowfocus", "--sync", question], check=True)
         subprocess.run(["xdotool", "key", "y"], check=True)
     else:

@@ -544,6 +544,7 @@ class KeeperSelector:
                       ("Accept (enter)", "Skip (s)", "Quit (q)"))
             for button, label in zip(self._buttons, labels):
                 button.label.set_text(label)
+                button.ax.set_visible(bool(label))
         if self._live:
             self.fig.canvas.draw_idle()
 

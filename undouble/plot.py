@@ -302,7 +302,8 @@ def plot_groups(model: Any, cmap: str | None = None, figsize: tuple[float, float
     cmap : str, optional
         Colour map for grey images (default ``'gray'``).
     figsize : (float, float), optional
-        Size of each figure in inches (default 13 x 6.2: at 100 dpi, with title bar, toolbar and a panel, it fits a 1366 x 768 screen).
+        Size of each figure in inches (default 13 x 6.2: at 100 dpi, with title
+        bar, toolbar and a panel, it fits a 1366 x 768 screen).
     max_groups : int, optional
         Plot only the first ``max_groups`` groups.
     savedir : str or PathLike, optional

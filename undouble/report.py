@@ -63,6 +63,17 @@ def _ranks_of(model: Any, g: int, paths: Sequence[str]) -> dict[str, Any]:
     return {}
 
 
+def _stored_sharpness(model: Any, i: int) -> float | None:
+    """Sharpness of the stored (preprocessed) image of row ``i``, None when it cannot be measured."""
+    from .io import load_preprocessed
+    from .keeper import compute_blur
+
+    try:
+        return compute_blur(np.asarray(load_preprocessed(model, i)))
+    except (ValueError, OSError):
+        return None
+
+
 def report_data(model: Any, thumbs: dict[int, tuple[str, int, int]] | None = None,
                 thumb_errors: dict[int, str] | None = None) -> dict[str, Any]:
     """Everything the page shows, as a JSON-able dict.
@@ -105,6 +116,8 @@ def report_data(model: Any, thumbs: dict[int, tuple[str, int, int]] | None = Non
             width, height = (int(v) for v in results["resolution"][i])
             sharp = rank.blur if rank is not None and rank.blur is not None else (
                 blur[i] if blur is not None else None)
+            if _finite(sharp) is None and results.get("source") != "files":
+                sharp = _stored_sharpness(model, i)  # array input: of the only image there is
             src, tw, th = (thumbs or {}).get(i, (None, 0, 0))
             items.append({
                 "folder": folder, "name": name, "width": width, "height": height,

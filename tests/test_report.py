@@ -206,6 +206,11 @@ def test_cli_report(corpus, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(out)
     assert out.read_text(encoding="utf-8").startswith(MARKER)
     assert main(["report", str(corpus), "--no-cache"]) == 2  # -o is required
+    beside = tmp_path / "beside.html"
+    assert main(["report", str(corpus), "-o", str(beside), "--thumbnail-files", "--threshold", "10",
+                 "--no-cache", "-q"]) == 0
+    assert "data:image" not in beside.read_text(encoding="utf-8")
+    assert len(list((tmp_path / "beside_files").glob("*.jpg"))) >= 8
 
 
 # --------------------------------------------------------------------------- in a browser

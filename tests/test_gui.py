@@ -262,6 +262,22 @@ def test_no_overlapping_text_and_large_groups_page(tmp_path, n):
     assert sorted(seen) == sorted(paths)  # every image on some page
 
 
+def test_select_keepers_can_return_the_answer(groups, monkeypatch):
+    original = KeeperSelector.run
+
+    def scripted_run(self, block=True):
+        original(self, block=False)
+        key(self, "enter")
+        key(self, "q")
+        key(self, "y")
+        return self.result
+
+    monkeypatch.setattr(KeeperSelector, "run", scripted_run)
+    result, confirmed = select_keepers(groups, return_confirmed=True)
+    assert confirmed is True and result == [[groups[0][1]], None, None]
+    assert select_keepers(groups) == [[groups[0][1]], None, None]
+
+
 def test_blocking_run_needs_an_interactive_backend(groups):
     with pytest.raises(RuntimeError, match="interactive"):
         select_keepers(groups)
@@ -300,7 +316,7 @@ def test_gui_choice_feeds_the_journaled_move(tmp_path, groups, monkeypatch):
         key(sel, "enter")
         key(sel, "y")               # the window asks: apply
         assert sel.done and sel.confirmed
-        return sel.result
+        return (sel.result, sel.confirmed) if kw.get("return_confirmed") else sel.result
 
     monkeypatch.setattr(gui, "select_keepers", scripted)
     journal = move_groups(groups, gui=True, yes=True, journal=tmp_path.parent / (tmp_path.name + ".jsonl"))

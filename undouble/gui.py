@@ -617,7 +617,8 @@ class KeeperSelector:
 
 def select_keepers(groups: Sequence[Sequence[PathLike]],
                    ranks: Sequence[Sequence[KeeperRank] | None] | None = None, *,
-                   block: bool = True, **kwargs) -> list[list[str] | None]:
+                   block: bool = True, return_confirmed: bool = False,
+                   **kwargs) -> list[list[str] | None] | tuple[list[list[str] | None], bool]:
     """Let a person choose the keeper(s) of each group in a matplotlib window.
 
     Parameters
@@ -629,8 +630,12 @@ def select_keepers(groups: Sequence[Sequence[PathLike]],
         first of each is proposed.
     block : bool, default True
         See :meth:`KeeperSelector.run`.
+    return_confirmed : bool, default False
+        Also return whether the person chose, in the window, to apply the accepted
+        groups (:attr:`KeeperSelector.confirmed`): a caller that gets True need not
+        ask again in the terminal, and with False should change nothing.
     **kwargs
-        Passed to :class:`KeeperSelector` (``thumb_size``, ``max_cols``, ``figsize``).
+        Passed to :class:`KeeperSelector` (``thumb_size``, ``max_cols``, ``max_rows``, ``figsize``).
 
     Returns
     -------
@@ -640,4 +645,5 @@ def select_keepers(groups: Sequence[Sequence[PathLike]],
         replaced by ``[]``.
     """
     selector = KeeperSelector(groups, ranks, **kwargs)
-    return selector.run(block=block)
+    result = selector.run(block=block)
+    return (result, bool(selector.confirmed)) if return_confirmed else result

@@ -279,3 +279,28 @@ def test_filter_sort_and_pages_from_the_url_in_chromium(model, report):
     assert ids == [g + 1 for g, group in enumerate(expected) if len(group) >= 4]
     ids, _, _ = _rendered(_chromium(report.as_uri() + "#filter=no-such-file-anywhere", "--dump-dom"))
     assert ids == []
+
+
+def test_keeper_choices_made_in_the_page_are_read_back(model, report, tmp_path):
+    from urllib.parse import unquote
+
+    from undouble.report import read_choices
+
+    expected = model.results["select_pathnames"]
+    dom = _chromium(report.as_uri() + "#choose=1:2,2:-1", "--dump-dom")
+    assert re.search(r'<section class="group untouched" data-id="2"', dom)
+    first = dom[dom.index('<section class="group" data-id="1"'):]
+    first = first[:first.index("</section>")]
+    chosen = re.findall(r'<figure class="item chosen" data-path="([^"]*)"', first)
+    assert [html.unescape(p) for p in chosen] == [expected[0][2]]
+    assert 'class="item keeper"' not in first  # the proposed keeper is no longer marked
+    link = re.search(r'<a id="save"[^>]*href="data:application/json;charset=utf-8,([^"]*)"', dom)
+    saved = tmp_path / "choices.json"
+    saved.write_text(unquote(html.unescape(link.group(1))), encoding="utf-8")
+    choices = read_choices(saved, list(reversed(expected)))  # matched by members, not by position
+    want = [[expected[0][2]], []] + [[group[0]] for group in expected[2:]]
+    assert choices == list(reversed(want))
+    assert read_choices(saved, [["/not/a/group.jpg", "/x.jpg"]]) == [None]
+    saved.write_text('{"groups": []}')
+    with pytest.raises(ValueError, match="not a choices file"):
+        read_choices(saved, expected)

@@ -37,6 +37,11 @@ figcaption .name { font-weight: 600; }
 figcaption .rel { color: #8a4b00; }
 figcaption .reason { color: #555; font-style: italic; }
 .pager button { min-width: 5em; }
+figure.item { cursor: pointer; }
+figure.chosen { border-color: #2b6cb0; }
+.group.untouched { opacity: .55; }
+.group .leave { margin-left: 1em; font-size: 12px; }
+#save { margin-left: auto; }
 </style>
 </head>
 <body>
@@ -55,7 +60,10 @@ figcaption .reason { color: #555; font-style: italic; }
   </select></label>
   <span class="pager"><button id="prev">&larr; previous</button> <span id="status"></span>
   <button id="next">next &rarr;</button></span>
+  <a id="save" download="undouble-choices.json" href="#">save choices (0 changed)</a>
 </div>
+<p id="howto">Click an image to make it the keeper of its group; "leave untouched" keeps the whole group as it is.
+Save the choices as JSON for <code>undouble.report.read_choices</code>.</p>
 <main id="groups"></main>
 <script id="report-data" type="application/json">%%DATA%%</script>
 <script>
@@ -64,6 +72,24 @@ const DATA = JSON.parse(document.getElementById("report-data").textContent);
 const GROUPS = DATA.groups;
 const $ = (id) => document.getElementById(id);
 const state = { filter: "", min: 2, dist: 0, sort: "order", page: 1, per: 50 };
+const choices = new Map();  // group id -> index of the chosen keeper, or -1: leave the group untouched
+function pathOf(item) { return item.folder ? item.folder + "/" + item.name : item.name; }
+function updateSave() {
+  const out = GROUPS.map((g) => {
+    const c = choices.has(g.id) ? choices.get(g.id) : 0;
+    return { group: g.id, members: g.items.map(pathOf), keep: c < 0 ? [] : [pathOf(g.items[c])] };
+  });
+  const text = JSON.stringify({ undouble_choices: 1, groups: out });
+  const link = $("save");
+  link.href = "data:application/json;charset=utf-8," + encodeURIComponent(text);
+  link.textContent = "save choices (" + choices.size + " changed)";
+  link.dataset.changed = choices.size;
+}
+function choose(id, index) {
+  if (index === 0 || index === undefined) choices.delete(id); else choices.set(id, index);
+  updateSave();
+  render();
+}
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -111,6 +137,11 @@ function readHash() {
   state.sort = ["order", "size", "distance", "folder"].includes(params.get("sort")) ? params.get("sort") : "order";
   state.page = Math.max(1, parseInt(params.get("page") || "1", 10) || 1);
   state.per = Math.max(1, parseInt(params.get("per") || "50", 10) || 50);
+  for (const pair of (params.get("choose") || "").split(",").filter(Boolean)) {  // e.g. choose=3:1,7:-1
+    const [id, k] = pair.split(":").map((v) => parseInt(v, 10));
+    const g = GROUPS.find((x) => x.id === id);
+    if (g && k >= -1 && k < g.items.length) { if (k === 0) choices.delete(id); else choices.set(id, k); }
+  }
   $("filter").value = state.filter; $("min").value = state.min; $("dist").value = state.dist;
   $("sort").value = state.sort;
 }
@@ -137,8 +168,8 @@ function selected() {
   return by ? chosen.sort(by) : chosen;
 }
 
-function figure(item, keeper) {
-  const fig = el("figure", keeper ? "item keeper" : "item");
+function figure(item, keeper, chosen) {
+  const fig = el("figure", keeper ? "item keeper" : chosen ? "item chosen" : "item");
   fig.dataset.path = item.folder + "/" + item.name;
   if (item.src) {
     const img = el("img");
@@ -154,6 +185,7 @@ function figure(item, keeper) {
   const cap = el("figcaption");
   const line = (cls, text) => { const d = el("div", cls, text); cap.appendChild(d); return d; };
   if (keeper) line(null, "").appendChild(el("span", "badge", "KEEP"));
+  if (chosen) line(null, "").appendChild(el("span", "badge", "KEEP (your choice)"));
   const shown = DATA.summary.root && item.folder.startsWith(DATA.summary.root) ?
     "…" + item.folder.slice(DATA.summary.root.length) + "/" : item.folder;
   line("folder", shown).title = item.folder;
@@ -181,8 +213,21 @@ function render() {
                     g.maxDist + " \u00b7 ");
     head.appendChild(el("span", "why", "kept: " + (g.reason || "first of the group")));
     section.appendChild(head);
+    const choice = choices.has(g.id) ? choices.get(g.id) : 0;
+    if (choice < 0) section.classList.add("untouched");
+    const leave = el("label", "leave");
+    const box = el("input");
+    box.type = "checkbox";
+    box.checked = choice < 0;
+    box.addEventListener("change", () => choose(g.id, box.checked ? -1 : 0));
+    leave.append(box, " leave untouched");
+    head.appendChild(leave);
     const row = el("div", "row");
-    g.items.forEach((item, k) => row.appendChild(figure(item, k === 0)));
+    g.items.forEach((item, k) => {
+      const fig = figure(item, k === 0 && choice === 0, k === choice && k > 0);
+      fig.addEventListener("click", () => choose(g.id, k));
+      row.appendChild(fig);
+    });
     section.appendChild(row);
     main.appendChild(section);
   }
@@ -218,6 +263,7 @@ document.addEventListener("keydown", (e) => {
 });
 summary();
 readHash();
+updateSave();
 render();
 </script>
 </body>

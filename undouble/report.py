@@ -36,7 +36,7 @@ import numpy as np
 from ._logging import logger
 from ._report_page import PAGE_TEMPLATE
 
-__all__ = ["report_data", "write_report"]
+__all__ = ["read_choices", "report_data", "write_report"]
 
 THUMB_SIDE = 160
 THUMB_QUALITY = 80
@@ -248,3 +248,52 @@ def write_report(model: Any, path: str | os.PathLike, thumbnails: str = "embed",
 
 
 MARKER = "<!-- undouble report -->"
+
+
+def read_choices(path: str | os.PathLike, groups: Sequence[Sequence[str]]) -> list[list[str] | None]:
+    """Keeper choices saved from a report page, per group of ``groups``.
+
+    The page's "save choices" link writes ``{"undouble_choices": 1, "groups":
+    [{"members": [...], "keep": [...]}, ...]}``. Groups are matched by their
+    members (in any order), so the file still applies when groups are listed
+    in another order.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The saved JSON file.
+    groups : sequence of sequences of str
+        The groups (``results['select_pathnames']``).
+
+    Returns
+    -------
+    list
+        Per group: the paths to keep (``[]`` to leave the group untouched), or
+        None where the file has no choice for it: the ``keepers=`` argument of
+        :func:`undouble.move.move_groups`.
+
+    Raises
+    ------
+    ValueError
+        When the file is not a choices file, or a kept path is not a member of its group.
+    """
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    if not isinstance(data, dict) or data.get("undouble_choices") != 1 or not isinstance(data.get("groups"), list):
+        raise ValueError(f"{os.fspath(path)} is not a choices file saved from an undouble report")
+    by_members: dict[frozenset, list[str]] = {}
+    for entry in data["groups"]:
+        members = [os.path.normpath(p) for p in entry.get("members", [])]
+        keep = [os.path.normpath(p) for p in entry.get("keep", [])]
+        if not set(keep) <= set(members):
+            raise ValueError(f"{os.fspath(path)}: kept files {sorted(set(keep) - set(members))} are not in their group")
+        by_members[frozenset(members)] = keep
+    out: list[list[str] | None] = []
+    for group in groups:
+        key = frozenset(os.path.normpath(os.fspath(p)) for p in group)
+        if key not in by_members:
+            out.append(None)
+            continue
+        originals = {os.path.normpath(os.fspath(p)): os.fspath(p) for p in group}
+        out.append([originals[p] for p in by_members[key]])
+    return out

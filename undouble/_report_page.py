@@ -186,8 +186,8 @@ function figure(item, keeper, chosen) {
   const line = (cls, text) => { const d = el("div", cls, text); cap.appendChild(d); return d; };
   if (keeper) line(null, "").appendChild(el("span", "badge", "KEEP"));
   if (chosen) line(null, "").appendChild(el("span", "badge", "KEEP (your choice)"));
-  const shown = DATA.summary.root && item.folder.startsWith(DATA.summary.root) ?
-    "…" + item.folder.slice(DATA.summary.root.length) + "/" : item.folder;
+  const root = DATA.summary.root;  // folders shown relative to the one in the summary
+  const shown = root && item.folder.startsWith(root) ? "." + item.folder.slice(root.length) + "/" : item.folder;
   line("folder", shown).title = item.folder;
   line("name", item.name);
   line(null, item.width + "\u00d7" + item.height + " \u00b7 " + bytes(item.bytes));

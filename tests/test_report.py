@@ -228,7 +228,8 @@ def _browser() -> str:
 def _chromium(url: str, *extra: str) -> str:
     browser = _browser()
     with tempfile.TemporaryDirectory() as profile:
-        done = subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+        done = subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", "--disable-dev-shm-usage",
+                               "--no-first-run",
                                f"--user-data-dir={profile}", "--virtual-time-budget=5000", *extra, url],
                               capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]

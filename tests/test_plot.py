@@ -233,6 +233,8 @@ def test_on_screen_one_paged_figure_that_fits_the_screen(grouped, monkeypatch):
     assert len(_image_axes(fig)) == len(grouped.results["select_idx"][1])
     assert press("left").startswith(f"Group 1 of {n}")
     assert press("p").startswith(f"Group 1 of {n}")  # stays on the first
+    toolbar = fig.canvas.toolbar
+    assert toolbar is None or not str(getattr(toolbar.mode, "value", toolbar.mode))  # 'p' did not start panning
     assert press("end").startswith(f"Group {n} of {n}")
 
 
@@ -310,3 +312,63 @@ def test_saved_group_figures_have_no_white_bands(grouped, tmp_path):
     for name in os.listdir(tmp_path):
         rows, _ = _white_bands(tmp_path / name)
         assert rows < 0.2, (name, rows)
+
+
+_PAGER_CHILD = r"""
+import json
+import matplotlib
+matplotlib.use("TkAgg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.backend_bases import KeyEvent
+from undouble import Undouble
+
+rng = np.random.default_rng(2)
+base = rng.integers(0, 256, (3, 48, 64, 3), dtype=np.uint8)
+model = Undouble(method="ahash", verbose=30)
+model.import_data(np.concatenate([base, base]))
+model.compute_hash()
+model.group(threshold=0)
+plt.show = lambda *a, **k: None
+fig = model.plot()[0]
+root = fig.canvas.manager.window
+out = {"figures": plt.get_fignums(), "titles": [root.title()]}
+for key in ("p", "n", "n"):
+    fig.canvas.callbacks.process("key_press_event", KeyEvent("key_press_event", fig.canvas, key, 10, 10))
+    root.update()
+    out["titles"].append(root.title())
+out["mode"] = str(getattr(fig.canvas.toolbar.mode, "value", fig.canvas.toolbar.mode))
+out["size"] = [root.winfo_width(), root.winfo_height()]
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_paged_figure_on_a_real_display(tmp_path):
+    """TkAgg under Xvfb: one window, titled per group, matplotlib's 'p' (pan) not active, fits 1366 x 768."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    missing = [t for t in ("xvfb-run",) if shutil.which(t) is None]
+    try:
+        import tkinter  # noqa: F401
+    except ImportError:
+        missing.append("tkinter")
+    if missing:
+        reason = f"{', '.join(missing)} not installed (.ci/run installs xvfb with apt)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    child = tmp_path / "pager.py"
+    child.write_text(_PAGER_CHILD)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1366x768x24", sys.executable, str(child)],
+                          capture_output=True, text=True, timeout=180, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))[7:])
+    assert len(got["figures"]) == 1
+    assert got["titles"] == ["undouble: group 1 of 3", "undouble: group 1 of 3", "undouble: group 2 of 3",
+                             "undouble: group 3 of 3"]
+    assert got["mode"] == ""  # 'p' went to the pager, not to matplotlib's pan tool
+    assert got["size"][0] <= 1366 and got["size"][1] <= 768 - 40

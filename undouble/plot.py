@@ -243,6 +243,10 @@ class GroupPager:
         self.index = 0
         self.fig = plt.figure(figsize=figsize)
         self._images: dict[int, np.ndarray | None] = {}
+        manager = getattr(self.fig.canvas, "manager", None)
+        handler = getattr(manager, "key_press_handler_id", None)
+        if handler is not None:  # matplotlib's own keys (p = pan, left = back, home = reset) would clash
+            self.fig.canvas.mpl_disconnect(handler)
         self.fig.canvas.mpl_connect("key_press_event", self._on_key)  # a weak reference: the figure keeps us
         self.fig._undouble_pager = self
         self.draw()

@@ -336,6 +336,29 @@ def test_gui_choice_feeds_the_journaled_move(tmp_path, groups, monkeypatch):
     assert _inventory(tmp_path) == inv0
 
 
+def test_window_answer_replaces_the_terminal_question(tmp_path, groups, monkeypatch):
+    """Applying in the window moves without asking in the terminal; discarding there moves nothing."""
+    inv0 = _inventory(tmp_path)
+    asked = []
+
+    def answer(value):
+        def scripted(groups_, ranks=None, **kw):
+            assert kw.get("return_confirmed"), "move_groups must take the window's answer"
+            return [[g[0]] for g in groups_], value
+        return scripted
+
+    monkeypatch.setattr(gui, "select_keepers", answer(False))
+    assert move_groups(groups, gui=True, input=lambda text: asked.append(text) or "y") is None
+    assert asked == [] and _inventory(tmp_path) == inv0
+
+    monkeypatch.setattr(gui, "select_keepers", answer(True))
+    journal = move_groups(groups, gui=True, input=lambda text: asked.append(text) or "n",
+                          journal=tmp_path.parent / (tmp_path.name + "-w.jsonl"))
+    assert asked == [] and journal is not None and _inventory(tmp_path) != inv0
+    undo(journal)
+    assert _inventory(tmp_path) == inv0
+
+
 # --------------------------------------------------------------------------- a real X display
 _CHILD = r"""
 import json, sys

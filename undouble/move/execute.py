@@ -484,7 +484,11 @@ def move_groups(groups: Sequence[Sequence[PathLike]], *, action: str = "move",
 
         ranks = [(list(ranks[gi]) if ranks is not None and gi < len(ranks) and ranks[gi] is not None
                   else rank_keepers(g)) if len(g) > 1 else None for gi, g in enumerate(groups)]
-        chosen = select_keepers(groups, ranks)
+        chosen, confirmed = select_keepers(groups, ranks, return_confirmed=True)
+        if not confirmed:
+            logger.info("Nothing moved: the accepted groups were discarded in the selection window.")
+            return Path(recovered[-1]) if recovered else None
+        yes = True  # the person confirmed in the window; no second question in the terminal
         keepers = [c if c is not None else [] for c in chosen]
     plan = plan_moves(groups, action=action, target=target, keepers=keepers,
                       file_stats=file_stats, ranks=ranks, root=root_s)

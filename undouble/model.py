@@ -35,6 +35,13 @@ def _checked_threshold(threshold: Any, nbits: int, method: str) -> int:
     return value
 
 
+def _has_url(target: Any) -> bool:
+    """Whether ``target`` is an fsspec URL or a list holding one (see :mod:`undouble.remote`)."""
+    from .remote import is_url
+
+    return is_url(target) or (isinstance(target, (list, tuple)) and any(is_url(t) for t in target))
+
+
 class Undouble:
     """Find, group and move duplicate images by perceptual hash.
 
@@ -84,6 +91,20 @@ class Undouble:
         in every case.
     image_memory_limit : int, default 2 GiB
         Bytes of preprocessed images ``keep_images='auto'`` keeps in memory.
+    scheduler : distributed.Client, str or None, default None
+        Decode and hash on a Dask cluster (:mod:`undouble.cluster`): a
+        client, a scheduler address, or ``'local:N'`` for a local cluster of N
+        worker processes. Workers read the files themselves; only hashes and
+        metadata come back, ``results['img']`` decodes a row again when it is
+        used. The hash cache is not used then (see ``results``). Needs the
+        ``dask`` extra.
+    storage_options : dict, optional
+        fsspec options for URL inputs (``s3://``, ``gs://``, ``memory://``,
+        ...), e.g. ``{'endpoint_url': 'http://127.0.0.1:9000'}``.
+    results : str, optional
+        A folder or URL where the per-file results of a URL or ``scheduler``
+        run are kept as Parquet (:mod:`undouble.results_store`): a re-run
+        hashes only new or changed files.
     **hash_options
         Options of the hash method, with ImageHash's names
         (``highfreq_factor``, ``image_scale``, ``binbits``, ...).
@@ -102,7 +123,9 @@ class Undouble:
                  verbose: int | str = 20, n_jobs: int | None = None,
                  memory_budget: int = DEFAULT_MEMORY_BUDGET, max_pixels: int = uio.DEFAULT_MAX_PIXELS,
                  cache: bool | str | os.PathLike | None = False, keep_images: bool | str = "auto",
-                 image_memory_limit: int = uio.DEFAULT_IMAGE_MEMORY_LIMIT, **hash_options: Any) -> None:
+                 image_memory_limit: int = uio.DEFAULT_IMAGE_MEMORY_LIMIT, scheduler: Any = None,
+                 storage_options: dict[str, Any] | None = None, results: str | os.PathLike | None = None,
+                 **hash_options: Any) -> None:
         if len(dim) != 2 or int(dim[0]) < 1 or int(dim[1]) < 1:
             raise ValueError(f"dim must be (width, height) with positive ints, got {dim!r}")
         self.params: dict[str, Any] = {
@@ -120,6 +143,9 @@ class Undouble:
             "cache": cache,
             "keep_images": uio.normalise_keep_images(keep_images),
             "image_memory_limit": int(image_memory_limit),
+            "scheduler": scheduler,
+            "storage_options": dict(storage_options or {}),
+            "results": None if results is None else os.fspath(results),
         }
         self.results: dict[str, Any] = {}
         set_logger(verbose)
@@ -176,6 +202,14 @@ class Undouble:
             logger.info("Imported %d images from an array.", img.shape[0])
             return self.results if return_results else None
 
+        if self.params.get("scheduler") is not None or _has_url(targetdir):  # undouble.cluster: Dask or URLs
+            from .cluster import import_files
+
+            self.results, batch = import_files(targetdir, self.params, self._resolve_paths, self._cache_key())
+            self._imported_hashes = None if batch is None else (self._hash_config(), batch)
+            logger.info("Imported %d images (%d skipped).", len(self.results["pathnames"]),
+                        len(self.results["skipped"]))
+            return self.results if return_results else None
         paths, skipped = self._resolve_paths(targetdir)
         cached = self._cache_lookup(paths)  # hashed before and unchanged: decoded only when shown
         todo = [p for p in paths if p not in cached] if cached else paths
@@ -485,6 +519,9 @@ class Undouble:
         self._require("select_pathnames", "group")
         if self.results.get("source") != "files":
             raise ValueError("move() needs images imported from files, not an array")
+        if _has_url(list(self.results["pathnames"])):
+            raise ValueError("move() works on local files only: moving objects in storage (copy + delete on S3) "
+                             "is not atomic and is not supported yet; scan and export the groups instead")
         from .move import move_groups
 
         metadata = {"method": self.params["method"], "hash_size": self.params["hash_size"],

@@ -28,7 +28,7 @@ from .jpeg import (
 from .decode import (
     DEFAULT_MAX_PIXELS, DecodedImage, LoadedFile, 
     _READ_ALL_LIMIT, _decode_file, _decode_jpeg_opencv, _decode_pillow, _decode_png_opencv,
-    _decoder_error, _grey_to_rgb, _orientation_of, _read_checked, _register_heif, _too_large, decoded_blur,
+    _decoder_error, _grey_to_rgb, _orientation_of, _read_checked, _register_heif, _too_large, decode_bytes, decoded_blur,
     finish_decoded, load_file, pillow_size_check_off, read_image, to_rgb_array)
 from .storage import (
     DEFAULT_IMAGE_MEMORY_LIMIT, KEEP_IMAGES_CHOICES, _remove_quietly, available_memory, choose_storage, disk_array,
@@ -54,6 +54,7 @@ __all__ = [
     "available_memory",
     "choose_storage",
     "concat_batches",
+    "decode_bytes",
     "decoded_blur",
     "default_jobs",
     "disk_array",

@@ -482,3 +482,53 @@ def load_file(path: str, dim: tuple[int, int], grayscale: bool = False, max_pixe
         with the reason.
     """
     return finish_decoded(_read_checked(path, dim, max_pixels, backend), dim, grayscale, measure_blur)
+
+
+def decode_bytes(data: bytes, dim: tuple[int, int] | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 backend: str = "auto", name: str = "") -> DecodedImage:
+    """Decode an image held in memory (bytes read from object storage, ...) as :func:`read_image` decodes a file.
+
+    The same decoders, reduced decoding, orientation and colour rules apply;
+    only the file-system checks (links, permissions, file type) are left to
+    whoever read the bytes.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file.
+    dim, max_pixels, backend
+        As :func:`read_image`.
+    name : str
+        The file's name or URL, for the HEIC/HEIF hint and the messages.
+
+    Returns
+    -------
+    DecodedImage
+        With ``file_size = len(data)`` and ``mtime_ns = 0`` (the caller knows the time).
+
+    Raises
+    ------
+    ImageReadError
+        With the reason, for every input that cannot be decoded (unexpected
+        decoder errors included).
+    """
+    if backend not in ("auto", "pillow"):
+        raise ValueError(f"backend must be 'auto' or 'pillow', got {backend!r}")
+    if not data:
+        raise ImageReadError("empty file (0 bytes)")
+    if name.lower().endswith((".heic", ".heif")) and not _register_heif():
+        raise ImageReadError("HEIC/HEIF needs the optional 'heif' extra: pip install 'undouble[heif]'")
+    try:
+        decoded = _decode_file(_io.BytesIO(data), len(data), dim, max_pixels, backend)
+    except ImageReadError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"image too large (decompression bomb): {exc}") from None
+    except Image.UnidentifiedImageError:
+        raise ImageReadError("not an image, or an unsupported format") from None
+    except MemoryError:
+        raise ImageReadError("not enough memory to decode this image") from None
+    except Exception as exc:  # a decoder bug must not stop a run of 100,000 files
+        raise _decoder_error(exc) from None
+    decoded.file_size = len(data)
+    return decoded

@@ -129,6 +129,39 @@ def _file_or_folder(text: str) -> str:
     return text
 
 
+def _folder_or_url(text: str) -> str:
+    import re
+
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://", text):
+        return text  # an fsspec URL (s3://bucket/prefix, memory://..., file://...): listed when scanned
+    return _folder(text)
+
+
+def _storage_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` (VALUE as JSON when it parses, else the string; ``a.b=v`` nests)."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed: Any = json.loads(value)
+    except ValueError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def _storage_options(pairs: Sequence[tuple[str, Any]] | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for key, value in pairs or ():
+        *parents, leaf = key.split(".")
+        where = options
+        for part in parents:
+            where = where.setdefault(part, {})
+        where[leaf] = value
+    return options
+
+
 def _file(text: str) -> str:
     if not os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"no such file: {text!r}")
@@ -166,6 +199,19 @@ def _add_hashing(parser: argparse.ArgumentParser, threshold: int | None = 0) -> 
     cache.add_argument("--no-cache", action="store_true", help="do not read or write the hash cache")
 
 
+def _add_cluster(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("cluster and object storage (needs the 'dask' extra)")
+    group.add_argument("--dask", metavar="ADDRESS", default=None,
+                       help="decode and hash on a Dask cluster: a scheduler address (tcp://host:8786) or "
+                            "local:N for N local worker processes (the hash cache is not used then)")
+    group.add_argument("--storage-option", action="append", type=_storage_option, metavar="KEY=VALUE",
+                       help="fsspec option for URLs (repeatable; VALUE as JSON when it parses, a.b=v nests), "
+                            "e.g. endpoint_url=http://127.0.0.1:9000")
+    group.add_argument("--results", metavar="DIR",
+                       help="keep per-file results as Parquet in DIR (folder or URL): a re-run of a URL or "
+                            "--dask scan hashes only new or changed files")
+
+
 def _add_output(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("output")
     fmt = group.add_mutually_exclusive_group()
@@ -195,8 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Find groups of duplicate and near-duplicate images in FOLDER "
                                       "(recursive; 'undouble' output folders are skipped) and print them, "
                                       "the keeper of each group first.")
-    scan.add_argument("folder", type=_folder, help="folder to scan")
+    scan.add_argument("folder", type=_folder_or_url, help="folder or URL (s3://bucket/prefix, ...) to scan")
     _add_hashing(scan)
+    _add_cluster(scan)
     _add_output(scan)
 
     move = sub.add_parser("move", parents=[verbosity], help="move the extra images of each group aside",
@@ -206,8 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "Nothing is deleted or overwritten; every step is journaled and "
                                       "'undouble undo FOLDER' puts everything back. A move that was "
                                       "interrupted is finished by running it again.")
-    move.add_argument("folder", type=_folder, help="folder to clean up")
+    move.add_argument("folder", type=_folder_or_url, help="folder to clean up (URLs are refused: exit 2)")
     _add_hashing(move)
+    _add_cluster(move)
     action = move.add_argument_group("moving")
     action.add_argument("-n", "--dry-run", action="store_true", help="print the plan, touch nothing")
     action.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
@@ -228,11 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", parents=[verbosity], help="save one figure per group as PNG",
                           description="Scan FOLDER and save one PNG per group into DIR: the images in a grid, "
                                       "titled with distance to the keeper, sharpness and resolution.")
-    plot.add_argument("folder", type=_folder, help="folder to scan")
+    plot.add_argument("folder", type=_folder_or_url, help="folder or URL to scan")
     plot.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (created)")
     plot.add_argument("--max-groups", type=_int_at_least(0), default=None, metavar="N",
                       help="plot only the first N groups")
     _add_hashing(plot)
+    _add_cluster(plot)
 
     report = sub.add_parser("report", parents=[verbosity], help="write an HTML page to review the groups",
                             description="Scan FOLDER and write one self-contained HTML page: every group as a "
@@ -289,9 +338,14 @@ def _model(args: argparse.Namespace):
     from .model import Undouble
 
     cache: Any = False if args.no_cache else (args.cache or True)
+    cluster = {}
+    if getattr(args, "dask", None) or getattr(args, "storage_option", None) or getattr(args, "results", None):
+        cluster = {"scheduler": args.dask, "storage_options": _storage_options(args.storage_option),
+                   "results": args.results}
+        cache = False if args.dask else cache
     return Undouble(method=args.method, hash_size=args.hash_size, grayscale=args.grayscale,
                     threshold=getattr(args, "threshold", 0), verbose=_verbosity(args), n_jobs=args.jobs,
-                    ext=args.ext, cache=cache)
+                    ext=args.ext, cache=cache, **cluster)
 
 
 def _scan(target: Any, args: argparse.Namespace):
@@ -339,6 +393,10 @@ def _cmd_example(args: argparse.Namespace) -> int:
 
 
 def _cmd_move(args: argparse.Namespace) -> int:
+    if not os.path.isdir(args.folder):  # the parser let it through: a URL
+        print(f"undouble move: error: {args.folder} is a URL: moving objects in storage (copy + delete) is not "
+              "atomic and is not supported; use 'undouble scan URL --json' to list the groups", file=sys.stderr)
+        return EXIT_USAGE
     if not (args.yes or args.dry_run or _interactive()):
         print("undouble move: error: no terminal to ask for confirmation: check the plan with --dry-run, "
               "then run again with --yes", file=sys.stderr)

@@ -134,6 +134,19 @@ def test_dask_on_local_folder_gives_the_in_process_json(client, corpus, capsys):
     assert on_cluster == local  # same paths, groups, distances, skipped: byte for byte
 
 
+def test_cli_dask_local_workers_print_the_in_process_json(corpus):
+    """``undouble scan DIR --dask local:2 --json`` (workers forked from the command) as ``undouble scan DIR --json``."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
+    outputs = []
+    for extra in (["--no-cache"], ["--dask", "local:2"]):
+        out = subprocess.run([sys.executable, "-m", "undouble", "scan", str(corpus), "--json", "-q", *extra],
+                             capture_output=True, text=True, env=env, timeout=300)
+        assert out.returncode == 0, out.stderr
+        outputs.append(json.loads(out.stdout))
+    assert outputs[1] == outputs[0]
+    assert outputs[0]["n_groups"] >= 4
+
+
 def test_rerun_with_results_store_hashes_only_new_files(client, s3_endpoint, corpus, tmp_path):
     url = _upload(corpus, s3_endpoint, "rerun")
     options = {"endpoint_url": s3_endpoint}

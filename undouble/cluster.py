@@ -191,7 +191,9 @@ def dask_client(scheduler: Any, warm: Callable[[], None] | None = None) -> Itera
         For ``'local:N'`` on Linux: called before the workers start, which are
         then forked from this process, so that they inherit its imports and
         loaded kernels instead of loading them again (about a CPU-second
-        each). Elsewhere the workers are spawned (Dask's default).
+        each). Elsewhere, or when the Dask config sets
+        ``distributed.worker.multiprocessing-method``, Dask's choice stands
+        (spawn by default).
     """
     try:
         from distributed import Client, LocalCluster
@@ -209,7 +211,10 @@ def dask_client(scheduler: Any, warm: Callable[[], None] | None = None) -> Itera
             raise ValueError(f"scheduler 'local:N' needs N >= 1, got {scheduler!r}")
         import dask
 
-        fork = sys.platform.startswith("linux")
+        # fork only where it is safe and only when nobody chose a method (dask's default is spawn):
+        # distributed.worker.multiprocessing-method = forkserver or spawn in the dask config wins
+        fork = sys.platform.startswith("linux") and dask.config.get(
+            "distributed.worker.multiprocessing-method", "spawn") == "spawn"
         if fork and warm is not None:
             warm()
         with dask.config.set({"distributed.worker.multiprocessing-method": "fork"} if fork else {}):
@@ -365,8 +370,9 @@ def import_files(target: Any, params: Mapping[str, Any], resolve_local: Callable
     -------
     results : dict
         As :meth:`Undouble.import_data` sets it (``img`` decodes rows on use),
-        plus ``cluster``: counts of files hashed, read from the store, skipped,
-        partitions.
+        plus ``file_versions`` (ETag or modification time of each file, the
+        key of the results store), ``storage_options`` and ``cluster``: counts
+        of files hashed, read from the store, skipped, partitions.
     hashes : HashBatch or None
         One row per ``results['pathnames']``.
     """
@@ -413,6 +419,7 @@ def import_files(target: Any, params: Mapping[str, Any], resolve_local: Callable
         "blur": rows.blur, "blur_pixels": rows.blur_pixels, "img_storage": "lazy",
         "preprocess": {"dim": dim, "grayscale": grayscale, "max_pixels": max_pixels},
         "storage_options": storage_options,
+        "file_versions": dict(zip(kept, rows.versions)),
         "cluster": {"hashed": len(got), "from_store": len(stored), "skipped": len(skipped), **stats},
     }
     return results, rows.hashes

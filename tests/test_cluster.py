@@ -63,11 +63,17 @@ def s3_endpoint(aws_env):
 @pytest.fixture(scope="module")
 def client(aws_env):
     """Two worker processes with one thread each (module-wide: starting them costs seconds)."""
-    env_path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
-    os.environ["PYTHONPATH"] = env_path  # the workers import this checkout's undouble
-    with LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
-        with Client(cluster) as dask_client:
-            yield dask_client
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, saved) if p)  # workers import this checkout
+    try:
+        with LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
+            with Client(cluster) as dask_client:
+                yield dask_client
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
 
 
 @pytest.fixture(scope="module")
@@ -286,3 +292,43 @@ def test_core_scan_imports_no_dask(corpus, tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0 and "light" in out.stdout, out.stderr
+
+
+def test_decode_bytes_gives_read_image_pixels(corpus):
+    from undouble.io import ImageReadError, decode_bytes, read_image
+
+    for name in ("img_0000.png", "img_0001.jpg"):
+        path = corpus / name
+        from_file, from_bytes = read_image(path, (32, 32)), decode_bytes(path.read_bytes(), (32, 32))
+        assert np.array_equal(from_file.pixels, from_bytes.pixels)
+        assert (from_file.width, from_file.height) == (from_bytes.width, from_bytes.height)
+        assert from_bytes.file_size == path.stat().st_size
+    data = (corpus / "img_0001.jpg").read_bytes()
+    with pytest.raises(ImageReadError, match="truncated"):
+        decode_bytes(data[:len(data) // 2])
+    with pytest.raises(ImageReadError, match="empty"):
+        decode_bytes(b"")
+
+
+@pytest.mark.parametrize("method", ["phash", "crop-resistant"])
+def test_results_store_round_trip_at_a_url(corpus, method):
+    """A store at a URL (memory://) gives back the same hashes, multi-segment ones included."""
+    fs = fsspec.filesystem("memory")
+    names = _image_names(corpus)[:8]
+    for name in names:
+        fs.pipe(f"memory://store-{method}/set/{name}", (corpus / name).read_bytes())
+    runs = []
+    for _ in range(2):
+        model = Undouble(method=method, verbose=30, results=f"memory://store-{method}/results")
+        model.import_data(f"memory://store-{method}/set")
+        model.compute_hash()
+        runs.append(model)
+    assert runs[0].results["cluster"]["hashed"] == len(names) - ("broken.jpg" in names)
+    assert (runs[1].results["cluster"]["hashed"], runs[1].results["cluster"]["from_store"]) == (
+        0, len(runs[0].results["pathnames"]))
+    assert runs[1].results["img_hash_hex"] == runs[0].results["img_hash_hex"]
+    assert np.array_equal(runs[1].results["resolution"], runs[0].results["resolution"])
+    assert runs[1].results["filestats"] == runs[0].results["filestats"]
+    if method == "crop-resistant":
+        assert runs[1].results["hash_counts"] is not None
+        assert np.array_equal(runs[1].results["hash_counts"], runs[0].results["hash_counts"])

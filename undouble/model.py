@@ -102,9 +102,10 @@ class Undouble:
         fsspec options for URL inputs (``s3://``, ``gs://``, ``memory://``,
         ...), e.g. ``{'endpoint_url': 'http://127.0.0.1:9000'}``.
     results : str, optional
-        A folder or URL where the per-file results of a URL or ``scheduler``
-        run are kept as Parquet (:mod:`undouble.results_store`): a re-run
-        hashes only new or changed files.
+        A folder or URL where per-file results are kept as Parquet
+        (:mod:`undouble.results_store`) instead of the hash cache: a re-run
+        hashes only new or changed files. Imports then go through
+        :mod:`undouble.cluster` (on threads here without ``scheduler``).
     **hash_options
         Options of the hash method, with ImageHash's names
         (``highfreq_factor``, ``image_scale``, ``binbits``, ...).
@@ -202,7 +203,8 @@ class Undouble:
             logger.info("Imported %d images from an array.", img.shape[0])
             return self.results if return_results else None
 
-        if self.params.get("scheduler") is not None or _has_url(targetdir):  # undouble.cluster: Dask or URLs
+        if (self.params.get("scheduler") is not None or self.params.get("results") is not None
+                or _has_url(targetdir)):  # undouble.cluster: Dask, a Parquet results store, or URLs
             from .cluster import import_files
 
             self.results, batch = import_files(targetdir, self.params, self._resolve_paths, self._cache_key())

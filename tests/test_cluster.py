@@ -161,7 +161,7 @@ def test_rerun_with_results_store_hashes_only_new_files(client, s3_endpoint, cor
     first.import_data(url)
     n_first = len(first.results["pathnames"])
     assert first.results["cluster"]["hashed"] == n_first > 0 and first.results["cluster"]["from_store"] == 0
-    assert any(p.name.endswith(".parquet") for p in store.iterdir())
+    assert [p.suffix for p in store.iterdir()] == [".parquet"]  # written by the workers, merged by the client
 
     fs = fsspec.filesystem("s3", endpoint_url=s3_endpoint, skip_instance_cache=True)
     names = sorted(n for n in os.listdir(corpus) if n.endswith(".jpg") and n != "broken.jpg")
@@ -327,6 +327,8 @@ def test_results_store_round_trip_at_a_url(corpus, method):
     assert (runs[1].results["cluster"]["hashed"], runs[1].results["cluster"]["from_store"]) == (
         0, len(runs[0].results["pathnames"]))
     assert runs[1].results["img_hash_hex"] == runs[0].results["img_hash_hex"]
+    parts = [p for p in fs.find(f"memory://store-{method}/results") if p.endswith(".parquet")]
+    assert len(parts) == 1  # the partitions' parts were merged after the first run
     assert np.array_equal(runs[1].results["resolution"], runs[0].results["resolution"])
     assert runs[1].results["filestats"] == runs[0].results["filestats"]
     if method == "crop-resistant":

@@ -400,6 +400,12 @@ def import_files(target: Any, params: Mapping[str, Any], resolve_local: Callable
             got, stats = run_partitions(todo, job, client, desc="hash (dask)")
     if got.hash_error:
         raise RuntimeError(f"hashing failed on the workers: {got.hash_error}")
+    if store is not None and len(got):
+        try:
+            merged = store.compact(key)
+            logger.debug("Results store %s: %d part files merged into one.", store.location, merged)
+        except Exception as exc:  # the results are in hand: a store that cannot be merged only costs time later
+            logger.warning("Cannot merge the part files of the results store %s: %s", store.location, exc)
     both = concat_hashed([stored, got])
     where = {name: k for k, name in enumerate(both.names)}
     order = [where[f.name] for f in files if f.name in where]

@@ -203,18 +203,23 @@ class ResultsStore:
         return sorted(p for p in fs.find(root) if p.rsplit("/", 1)[-1].startswith(PART_PREFIX)
                       and p.endswith(".parquet"))
 
-    def read(self, params: str) -> HashedFiles:
-        """Every stored row for ``params`` (newest row of each name only)."""
+    def parts_of(self, params: str) -> list[str]:
+        """The part files that may hold rows for ``params`` (named after it)."""
+        return [p for p in self.parts() if p.rsplit("/", 1)[-1].startswith(f"{PART_PREFIX}{params[:16]}-")]
+
+    def read(self, params: str, paths: Sequence[str] | None = None) -> HashedFiles:
+        """Every stored row for ``params`` (newest row of each name only), from ``paths`` or all parts."""
         pa, pq = _pyarrow()
         import pyarrow.compute as pc
 
         fs, _ = self._fs()
         tables = []
-        for path in self.parts():
-            if f"{PART_PREFIX}{params[:16]}-" not in path.rsplit("/", 1)[-1]:
+        for path in self.parts_of(params) if paths is None else paths:
+            try:
+                with fs.open(path, "rb") as fh:
+                    table = pq.read_table(fh)
+            except FileNotFoundError:  # merged away by another run meanwhile: its rows are in the merged part
                 continue
-            with fs.open(path, "rb") as fh:
-                table = pq.read_table(fh)
             tables.append(table.filter(pc.equal(table.column("params"), params)))
         if not tables:
             return HashedFiles()
@@ -225,6 +230,27 @@ class ResultsStore:
             if name not in newest or written >= newest[name][0]:
                 newest[name] = (written, k)
         return from_table(table.take(sorted(k for _, k in newest.values())))
+
+    def compact(self, params: str) -> int:
+        """Merge the part files of ``params`` into one (newest row of each file); returns the parts merged.
+
+        Every run adds one part per partition; merging keeps the next run's
+        reading to one file. Only the parts read are removed, after the
+        merged part is written, so rows written meanwhile are kept.
+        """
+        paths = self.parts_of(params)
+        if len(paths) < 2:
+            return 0
+        merged = self.read(params, paths)
+        if self.write(merged, params) is None:
+            return 0
+        fs, _ = self._fs()
+        for path in paths:
+            try:
+                fs.rm(path)
+            except FileNotFoundError:
+                pass
+        return len(paths)
 
     def lookup(self, files: Sequence[Any], params: str) -> HashedFiles:
         """Stored rows of the unchanged files among ``files`` (:class:`~undouble.remote.RemoteFile`)."""

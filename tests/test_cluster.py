@@ -334,3 +334,45 @@ def test_results_store_round_trip_at_a_url(corpus, method):
     if method == "crop-resistant":
         assert runs[1].results["hash_counts"] is not None
         assert np.array_equal(runs[1].results["hash_counts"], runs[0].results["hash_counts"])
+
+
+def test_extra_per_file_fields_travel_and_persist(corpus, monkeypatch, tmp_path):
+    """A field the decoding records beyond the usual ones (as the verification thumbnails will be) reaches results."""
+    from typing import NamedTuple
+
+    import undouble.io.decode as decode
+
+    class LoadedWithThumb(NamedTuple):
+        image: np.ndarray
+        resolution: tuple
+        filestat: tuple
+        blur: float
+        blur_pixels: int
+        thumb: np.ndarray
+        is_grey: bool
+
+    real = decode.finish_decoded
+
+    def finish_with_thumb(decoded, dim, grayscale=False, measure_blur=False):
+        got = real(decoded, dim, grayscale, measure_blur)
+        return LoadedWithThumb(*got, decoded.pixels[:4, :4, 0].copy(), bool(decoded.pixels.std() < 1))
+
+    monkeypatch.setattr(decode, "finish_decoded", finish_with_thumb)
+    fs = fsspec.filesystem("memory")
+    names = _image_names(corpus)[:6]
+    for name in names:
+        fs.pipe(f"memory://extra/set/{name}", (corpus / name).read_bytes())
+    runs = []
+    for _ in range(2):
+        model = Undouble(verbose=30, results=str(tmp_path / "store"))
+        model.import_data("memory://extra/set")
+        runs.append(model.results)
+    first, second = runs
+    assert second["cluster"]["from_store"] == len(first["pathnames"]) > 0
+    for results in runs:
+        assert results["thumb"].shape == (len(results["pathnames"]), 4, 4)
+        assert results["is_grey"].dtype == bool
+    assert np.array_equal(first["thumb"], second["thumb"])
+    expected = np.stack([decode.read_image(corpus / p.rsplit("/", 1)[-1], (128, 128)).pixels[:4, :4, 0]
+                         for p in first["pathnames"]])
+    assert np.array_equal(first["thumb"], expected)

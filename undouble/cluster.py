@@ -45,6 +45,10 @@ PARTITIONS_PER_WORKER = 4
 """Tasks per worker at least, so that a slow partition does not leave the others idle."""
 
 
+_SHIPPED_FIELDS = frozenset({"image", "resolution", "filestat", "blur", "blur_pixels"})
+"""Fields of :class:`undouble.io.LoadedFile` with their own place in the results (the image stays on the worker)."""
+
+
 @dataclass(frozen=True)
 class HashJob:
     """What a worker needs to hash a partition (sent with every task; small).
@@ -121,6 +125,7 @@ def hash_partition(files: Sequence[RemoteFile], job: HashJob) -> HashedFiles:
     if url_files:
         fs, _ = filesystem(url_files[0].name, job.storage_options)
     images, rows, skipped = [], [], []
+    extra: dict[str, list] = {}
     with pillow_size_check_off():
         for f in files:
             try:
@@ -133,11 +138,14 @@ def hash_partition(files: Sequence[RemoteFile], job: HashJob) -> HashedFiles:
                 mtime_ns, version = f.mtime_ns, f.version
             images.append(loaded.image)
             rows.append((f.name, size, mtime_ns, version, loaded.resolution, loaded.blur, loaded.blur_pixels))
+            for key, value in loaded._asdict().items():  # whatever else the decoding records per file
+                if key not in _SHIPPED_FIELDS:
+                    extra.setdefault(key, []).append(value)
     out = HashedFiles(
         [r[0] for r in rows], np.asarray([r[1] for r in rows], np.int64), np.asarray([r[2] for r in rows], np.int64),
         [r[3] for r in rows], np.asarray([r[4] for r in rows], np.int64).reshape(-1, 2),
         np.asarray([r[5] for r in rows], np.float64), np.asarray([r[6] for r in rows], np.int64),
-        None, skipped)
+        None, skipped, extra=extra)
     if images:
         try:
             out.hashes = compute_hashes(np.stack(images), job.method, job.hash_size, **job.hash_options)
@@ -428,4 +436,15 @@ def import_files(target: Any, params: Mapping[str, Any], resolve_local: Callable
         "file_versions": dict(zip(kept, rows.versions)),
         "cluster": {"hashed": len(got), "from_store": len(stored), "skipped": len(skipped), **stats},
     }
+    for key, values in rows.extra.items():  # per-file fields the decoding records beyond the usual ones
+        if key not in results:
+            results[key] = _stacked(values)
     return results, rows.hashes
+
+
+def _stacked(values: list) -> Any:
+    """Values of one extra per-file field: an array when they stack, else the list."""
+    try:
+        return np.stack([np.asarray(v) for v in values]) if values else np.zeros(0)
+    except (ValueError, TypeError):
+        return list(values)

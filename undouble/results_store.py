@@ -13,6 +13,7 @@ pyarrow is imported only when a store is used (the ``dask`` extra).
 """
 from __future__ import annotations
 
+import io
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ import numpy as np
 from .batches import concat_batches
 
 PART_PREFIX = "part-"
+EXTRA_PREFIX = "x_"
+"""Columns of the extra per-file fields (``.npy`` bytes)."""
 
 
 @dataclass
@@ -47,6 +50,11 @@ class HashedFiles:
         Files of the partition that could not be used, with the reason.
     hash_error : str or None
         Why hashing failed (a problem of the method, not of the files).
+    extra : dict of str to list
+        Any further per-file field the decoding records
+        (:class:`undouble.io.LoadedFile` fields beyond image, resolution,
+        filestat, blur and blur_pixels), one value per row; the client puts
+        each into ``results[name]``.
     """
 
     names: list[str] = field(default_factory=list)
@@ -59,6 +67,7 @@ class HashedFiles:
     hashes: Any = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
     hash_error: str | None = None
+    extra: dict[str, list] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -74,7 +83,8 @@ class HashedFiles:
             batch = HashBatch(h.packed[idx], h.nbits, None if h.counts is None else h.counts[idx], h.shape)
         return HashedFiles([self.names[i] for i in idx], self.sizes[idx], self.mtime_ns[idx],
                            [self.versions[i] for i in idx], self.resolution[idx], self.blur[idx],
-                           self.blur_pixels[idx], batch)
+                           self.blur_pixels[idx], batch,
+                           extra={k: [v[i] for i in idx] for k, v in self.extra.items()})
 
 
 def concat_hashed(parts: Sequence[HashedFiles]) -> HashedFiles:
@@ -96,6 +106,8 @@ def concat_hashed(parts: Sequence[HashedFiles]) -> HashedFiles:
         concat_batches([p.hashes for p in with_rows]),
         [s for p in parts for s in p.skipped],
         next((p.hash_error for p in parts if p.hash_error), None),
+        {k: [v for p in with_rows for v in p.extra.get(k, [None] * len(p))]
+         for k in dict.fromkeys(k for p in with_rows for k in p.extra)},
     )
 
 
@@ -119,7 +131,10 @@ def to_table(files: HashedFiles, params: str) -> Any:
         row = batch.packed[k] if batch.counts is None else batch.packed[k, :int(batch.counts[k]) * w]
         words.append(np.asarray(row, dtype=np.uint64))
     shape = None if batch is None or batch.shape is None else [int(s) for s in batch.shape]
+    extra = {f"{EXTRA_PREFIX}{k}": pa.array([None if v is None else _to_bytes(v) for v in values], pa.binary())
+             for k, values in files.extra.items()}
     return pa.table({
+        **extra,
         "name": pa.array(files.names, pa.string()),
         "size": pa.array(files.sizes, pa.int64()),
         "version": pa.array(files.versions, pa.string()),
@@ -153,9 +168,24 @@ def from_table(table: Any) -> HashedFiles:
         packed[k, :len(words)] = np.asarray(words, dtype=np.uint64)
     shape = col["shape"][0]
     batch = HashBatch(packed, nbits, counts, None if shape is None else tuple(shape))
+    extra = {name[len(EXTRA_PREFIX):]: [None if v is None else _from_bytes(v) for v in values]
+             for name, values in col.items() if name.startswith(EXTRA_PREFIX)}
     return HashedFiles(list(col["name"]), np.asarray(col["size"], np.int64), np.asarray(col["mtime_ns"], np.int64),
                        list(col["version"]), np.stack([col["width"], col["height"]], axis=1).astype(np.int64),
-                       np.asarray(col["blur"], np.float64), np.asarray(col["blur_pixels"], np.int64), batch)
+                       np.asarray(col["blur"], np.float64), np.asarray(col["blur_pixels"], np.int64), batch,
+                       extra=extra)
+
+
+def _to_bytes(value: Any) -> bytes:
+    """An extra field's value as ``.npy`` bytes (no pickle)."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(value), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _from_bytes(data: bytes) -> Any:
+    value = np.load(io.BytesIO(data), allow_pickle=False)
+    return value.item() if value.ndim == 0 else value
 
 
 class ResultsStore:

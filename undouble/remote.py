@@ -121,14 +121,19 @@ def list_files(url: str, ext: Iterable[str] | str | None = None,
     """
     fs, root = filesystem(url, storage_options)
     base = url.rstrip("/")
-    if fs.isfile(root):
-        info = fs.info(root)
-        mtime, version = file_version(info)
-        return [RemoteFile(url, int(info.get("size") or 0), mtime, version)], []
+    try:
+        if fs.isfile(root):
+            info = fs.info(root)
+            mtime, version = file_version(info)
+            return [RemoteFile(url, int(info.get("size") or 0), mtime, version)], []
+        found = fs.find(root, detail=True)
+        if not found and not fs.exists(root):
+            raise FileNotFoundError(f"nothing found at {url}")
+    except (FileNotFoundError, PermissionError):
+        raise
+    except Exception as exc:  # credentials, endpoint, network: say which URL, in the store's words
+        raise OSError(f"cannot list {url}: {type(exc).__name__}: {exc}") from exc
     exts = normalise_extensions(ext)
-    found = fs.find(root, detail=True)
-    if not found and not fs.exists(root):
-        raise FileNotFoundError(f"nothing found at {url}")
     root_path = root.rstrip("/")
     files = []
     for path, info in found.items():

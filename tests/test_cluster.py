@@ -225,10 +225,10 @@ def test_a_failing_task_costs_only_its_file(corpus, monkeypatch):
         fs.pipe(f"memory://failing/set/{name}", (corpus / name).read_bytes())
     real = cluster.decode_one
 
-    def decode_or_crash(name, job, fs=None):
+    def decode_or_crash(name, job, data=None):
         if name.endswith("img_0001.jpg"):
             raise RuntimeError("simulated crash of a decoder")
-        return real(name, job, fs)
+        return real(name, job, data)
 
     monkeypatch.setattr(cluster, "decode_one", decode_or_crash)
     model = Undouble(verbose=30, n_jobs=2)
@@ -376,3 +376,25 @@ def test_extra_per_file_fields_travel_and_persist(corpus, monkeypatch, tmp_path)
     expected = np.stack([decode.read_image(corpus / p.rsplit("/", 1)[-1], (128, 128)).pixels[:4, :4, 0]
                          for p in first["pathnames"]])
     assert np.array_equal(first["thumb"], expected)
+
+
+def test_hash_partition_skips_a_vanished_url_and_keeps_the_rest(corpus):
+    from undouble.cluster import FETCH_AHEAD, HashJob, hash_partition
+    from undouble.remote import RemoteFile
+
+    fs = fsspec.filesystem("memory")
+    names = _image_names(corpus)
+    files = []
+    for k in range(FETCH_AHEAD + 3):  # more than one fetch batch
+        name = names[k % len(names)]
+        if name == "broken.jpg":
+            continue
+        fs.pipe(f"memory://vanish/{k}-{name}", (corpus / name).read_bytes())
+        files.append(RemoteFile(f"memory://vanish/{k}-{name}", 1, 0, "etag:x"))
+    files.insert(2, RemoteFile("memory://vanish/gone.jpg", 10, 0, "etag:y"))
+    got = hash_partition(files, HashJob((128, 128), False, 10**8, "phash", 8))
+    assert got.skipped == [("memory://vanish/gone.jpg", "file not found (vanished since it was listed?)")]
+    assert got.names == [f.name for f in files if "gone" not in f.name]
+    assert list(got.sizes) == [(corpus / n.split("-", 1)[1]).stat().st_size for n in got.names]  # bytes read
+    assert got.versions == ["etag:x"] * len(got.names)  # the listing's version
+    assert len(got.hashes) == len(got.names)

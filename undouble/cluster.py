@@ -35,12 +35,14 @@ import numpy as np
 
 from ._logging import logger, progress
 from .results_store import HashedFiles, ResultsStore, concat_hashed
-from .remote import RemoteFile, filesystem, is_url, list_files, local_files, protocol_of, read_url
+from .remote import RemoteFile, fetch_many, is_url, list_files, local_files, protocol_of, read_url
 
 MAX_PARTITION = 256
 """Most files in one task."""
 MIN_PARTITION = 8
 """Fewest files in one task (unless there are fewer files)."""
+FETCH_AHEAD = 16
+"""URLs fetched together by a worker (and the next batch while these are decoded)."""
 PARTITIONS_PER_WORKER = 4
 """Tasks per worker at least, so that a slow partition does not leave the others idle."""
 
@@ -87,15 +89,21 @@ class HashJob:
     backend: str = "auto"
 
 
-def decode_one(name: str, job: HashJob, fs: Any = None) -> tuple[Any, int, int, str]:
-    """Decode one file (path or URL): ``(DecodedImage, size, mtime_ns, version)``; raises ImageReadError."""
+def decode_one(name: str, job: HashJob, data: Any = None) -> tuple[Any, int, int, str]:
+    """Decode one file: ``(DecodedImage, size, mtime_ns, version)``; raises ImageReadError.
+
+    ``name`` is a local path (read here) or a URL, whose bytes (or the
+    ImageReadError of their fetch) may be given as ``data``; the version of a
+    URL is left empty (the listing's stands).
+    """
     from .io.decode import _read_checked, decode_bytes
 
     if is_url(name):
-        if fs is None:
-            fs, _ = filesystem(name, job.storage_options)
-        data = read_url(name, fs=fs)
-        return decode_bytes(data, job.dim, job.max_pixels, job.backend, name=name), len(data), 0, ""
+        if data is None:
+            data = read_url(name, job.storage_options)
+        if isinstance(data, BaseException):
+            raise data
+        return decode_bytes(bytes(data), job.dim, job.max_pixels, job.backend, name=name), len(data), 0, ""
     decoded = _read_checked(name, job.dim, job.max_pixels, job.backend)
     return decoded, decoded.file_size, decoded.mtime_ns, f"mtime:{decoded.mtime_ns}"
 
@@ -120,16 +128,12 @@ def hash_partition(files: Sequence[RemoteFile], job: HashJob) -> HashedFiles:
     from .io.decode import finish_decoded, pillow_size_check_off
     from .io.files import ImageReadError
 
-    fs = None
-    url_files = [f for f in files if is_url(f.name)]
-    if url_files:
-        fs, _ = filesystem(url_files[0].name, job.storage_options)
     images, rows, skipped = [], [], []
     extra: dict[str, list] = {}
     with pillow_size_check_off():
-        for f in files:
+        for f, data in _prefetched(files, job):
             try:
-                decoded, size, mtime_ns, version = decode_one(f.name, job, fs if is_url(f.name) else None)
+                decoded, size, mtime_ns, version = decode_one(f.name, job, data)
                 loaded = finish_decoded(decoded, job.dim, job.grayscale, job.measure_blur)
             except ImageReadError as exc:
                 skipped.append((f.name, str(exc)))
@@ -158,6 +162,33 @@ def hash_partition(files: Sequence[RemoteFile], job: HashJob) -> HashedFiles:
             except Exception as exc:  # the hashes still go back to the client
                 logger.warning("Cannot write to the results store %s: %s", job.results, exc)
     return out
+
+
+def _prefetched(files: Sequence[RemoteFile], job: HashJob) -> Iterator[tuple[RemoteFile, Any]]:
+    """``(file, bytes or ImageReadError)`` for URLs, ``(file, None)`` for local paths, in order.
+
+    URLs are fetched :data:`FETCH_AHEAD` at a time with one request batch
+    (:func:`undouble.remote.fetch_many`), the next batch on a thread while
+    this one is decoded: memory holds the bytes of two batches at most, and
+    the store's latency is paid once per batch, not once per file.
+    """
+    chunks = [list(files[i:i + FETCH_AHEAD]) for i in range(0, len(files), FETCH_AHEAD)]
+
+    def fetch(chunk: list[RemoteFile]) -> dict[str, Any]:
+        urls = [f.name for f in chunk if is_url(f.name)]
+        return fetch_many(urls, job.storage_options) if urls else {}
+
+    if not any(is_url(f.name) for f in files):
+        for f in files:
+            yield f, None
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="undouble-fetch") as pool:
+        ahead = pool.submit(fetch, chunks[0]) if chunks else None
+        for k, chunk in enumerate(chunks):
+            got = ahead.result()
+            ahead = pool.submit(fetch, chunks[k + 1]) if k + 1 < len(chunks) else None
+            for f in chunk:
+                yield f, got.get(f.name)
 
 
 def partition(files: Sequence[RemoteFile], n_workers: int) -> list[list[RemoteFile]]:

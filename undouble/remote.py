@@ -15,7 +15,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from .io.files import OUTPUT_FOLDER, ImageReadError, normalise_extensions
 
@@ -180,11 +180,45 @@ def read_url(url: str, storage_options: Mapping[str, Any] | None = None, fs: Any
             path = fs._strip_protocol(url)
         with fs.open(path, "rb") as fh:
             return fh.read()
-    except FileNotFoundError:
-        raise ImageReadError("file not found (vanished since it was listed?)") from None
-    except PermissionError as exc:
-        raise ImageReadError(f"permission denied: {exc}") from None
     except ImportError:
         raise
-    except Exception as exc:  # network, credentials, throttling: the store's own words
-        raise ImageReadError(f"cannot read file: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:
+        raise read_error(exc) from None
+
+
+def read_error(exc: BaseException) -> ImageReadError:
+    """The skip reason of an exception raised while reading a URL."""
+    if isinstance(exc, FileNotFoundError):
+        return ImageReadError("file not found (vanished since it was listed?)")
+    if isinstance(exc, PermissionError):
+        return ImageReadError(f"permission denied: {exc}")
+    if isinstance(exc, IsADirectoryError):
+        return ImageReadError("not a regular file (a folder)")
+    # network, credentials, throttling: the store's own words
+    return ImageReadError(f"cannot read file: {type(exc).__name__}: {exc}")
+
+
+def fetch_many(urls: Sequence[str], storage_options: Mapping[str, Any] | None = None
+               ) -> dict[str, bytes | ImageReadError]:
+    """The bytes of several URLs, fetched together (concurrently on async stores such as s3fs, gcsfs).
+
+    Returns
+    -------
+    dict
+        URL to its bytes, or to the :class:`ImageReadError` saying why it cannot be read.
+    """
+    by_protocol: dict[str, list[str]] = {}
+    for url in urls:
+        by_protocol.setdefault(protocol_of(url), []).append(url)
+    out: dict[str, bytes | ImageReadError] = {}
+    for names in by_protocol.values():
+        fs, _ = filesystem(names[0], storage_options)
+        paths = {fs._strip_protocol(n): n for n in names}
+        try:
+            got = fs.cat(list(paths), on_error="return")
+        except Exception as exc:  # the whole request failed: every file gets the reason
+            got = {p: exc for p in paths}
+        for path, name in paths.items():
+            value = got.get(path, FileNotFoundError(name)) if isinstance(got, dict) else got
+            out[name] = value if isinstance(value, (bytes, bytearray)) else read_error(value)
+    return out

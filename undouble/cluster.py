@@ -467,9 +467,9 @@ def import_files(target: Any, params: Mapping[str, Any], resolve_local: Callable
         "file_versions": dict(zip(kept, rows.versions)),
         "cluster": {"hashed": len(got), "from_store": len(stored), "skipped": len(skipped), **stats},
     }
-    for key, values in rows.extra.items():  # per-file fields the decoding records beyond the usual ones
-        if key not in results:
-            results[key] = _stacked(values)
+    for field_name, values in rows.extra.items():  # per-file fields the decoding records beyond the usual ones
+        if field_name not in results:
+            results[field_name] = _stacked(values)
     return results, rows.hashes
 
 

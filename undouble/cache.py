@@ -16,16 +16,33 @@ included, makes a miss and the file is decoded and hashed again.
 
 Stored per row: the packed hash (bytes of the uint64 words; all segments for
 crop-resistant), the number of bits, the segment count, the hash's grid shape,
-the original resolution and the file's size and mtime.
+the original resolution, the file's size and mtime, and whether the decoder found
+the file damaged with its messages (``damaged``, ``warnings``: a JSON list).
+
+A path is stored as TEXT; a path that is not valid UTF-8 (a Linux file name with
+other bytes, which Python gives as a ``str`` with lone surrogates) is stored as
+the BLOB of its bytes (``os.fsencode``) and read back with ``os.fsdecode``: the
+same file, whatever its name.
 
 Safety
 ------
 * SQLite in WAL mode with a busy timeout: several processes (or threads, each
   with its own :class:`HashCache`) can read and write one cache at once; writes
   that still find the database busy are retried with back-off.
-* A corrupt cache file is moved aside (``<name>.corrupt-<time>``) and a new one
-  is started, with a logged warning.  Every cache failure is logged and treated
-  as a miss: the cache never stops a run.
+* Only a file that is recognisably an undouble cache is used: an SQLite database
+  with undouble's ``application_id`` (or, written by an older undouble, only
+  undouble's tables), or an empty file.  Anything else (a photo, a text file,
+  another application's database) is refused: :class:`HashCache` raises
+  :class:`NotACacheError` (a ValueError) and never touches the file;
+  :func:`open_cache` (what ``Undouble(cache=...)`` uses) logs the error and the
+  run goes on without a cache; the command line refuses ``--cache FILE`` with
+  exit status 2.
+* A recognised cache that turns out corrupt is moved aside
+  (``<name>.corrupt-<time>``) and a new one is started, with a logged warning.
+* A malformed row (a hash blob of the wrong length, a NULL, a value of the wrong
+  type) is a miss: the file is hashed again and the row rewritten; ``prune``
+  removes such rows.  Every cache failure is logged and treated as a miss: the
+  cache never stops a run.
 
 The default file is ``hashes.sqlite3`` in the user cache folder
 (:func:`undouble.paths.cache_dir`, which honours ``$UNDOUBLE_CACHE_DIR`` and
@@ -63,8 +80,10 @@ __all__ = [
     "CacheEntry",
     "HashCache",
     "LazyImages",
+    "NotACacheError",
     "PIPELINE_TAG",
     "SCHEMA_VERSION",
+    "check_cache_file",
     "default_cache_path",
     "hash_params",
     "hash_with_cache",
@@ -78,8 +97,17 @@ PIPELINE_TAG = "rgb-exif-reduced-jpeg/opencv-jpeg/16bit-high-byte/scale255-area-
 """Decoding and preprocessing recipe; bump it when ``io.read_image``/``io.load_file``
 or ``preprocess.preprocess`` change their pixels, so that old hashes are not reused."""
 
-DECODER_VERSION = ""
-"""A second part of the key for decoder changes (empty so far: the keys of existing caches stay valid)."""
+DECODER_VERSION = "damage-1"
+"""A second part of the key for decoder changes ("damage-1": rows know whether the decoder found the
+file damaged; older rows did not record it, so their files are decoded once more)."""
+
+APPLICATION_ID = 0x756E6462
+"""SQLite ``application_id`` of an undouble cache (the bytes ``undb``), written in the file's header."""
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_OUR_TABLES = frozenset(("meta", "hashes", "params"))
+_EXTRA_COLUMNS = (("damaged", "INTEGER NOT NULL DEFAULT 0"), ("warnings", "TEXT"))
+"""Columns added to the ``hashes`` table after schema 2 (added in place to older files)."""
 
 _CHUNK = 500            # paths per SELECT ... IN (...) (SQLite's variable limit is 999+)
 _WRITE_RETRIES = 8
@@ -183,6 +211,10 @@ class CacheEntry:
         NaN when unknown.
     blur_pixels : int
         Pixel count of the image ``blur`` was measured on (0 when unknown).
+    damaged : bool
+        The decoder reported corrupt or missing data (``results['damaged']``).
+    warnings : tuple of str
+        The decoder's messages about the file (``results['warnings']``).
     """
 
     path: str
@@ -196,6 +228,8 @@ class CacheEntry:
     height: int
     blur: float = math.nan
     blur_pixels: int = 0
+    damaged: bool = False
+    warnings: tuple[str, ...] = ()
 
     @property
     def stat(self) -> tuple[int, int]:
@@ -215,6 +249,111 @@ def file_stat(path: PathLike) -> tuple[int, int] | None:
     except OSError:
         return None
     return int(st.st_size), int(st.st_mtime_ns)
+
+
+class NotACacheError(ValueError):
+    """An existing file given as the hash cache is not an undouble cache (it is never touched)."""
+
+
+def check_cache_file(path: PathLike) -> None:
+    """Make sure ``path`` is absent, empty or recognisably an undouble hash cache.
+
+    Recognised: an SQLite database whose header holds undouble's
+    ``application_id`` (:data:`APPLICATION_ID`), or one without an application
+    id that holds no tables but undouble's (``meta``, ``hashes``, ``params``;
+    written by an undouble before the id, or empty).  The file is only read.
+
+    Raises
+    ------
+    NotACacheError
+        With the reason, when the file exists and is anything else: a folder, a
+        file that is not an SQLite database (a photo, a text file), another
+        application's database, or a database too damaged to tell.
+    """
+    path = os.fspath(path)
+    hint = "; give another --cache path (or move that file away yourself)"
+    if os.path.isdir(path):
+        raise NotACacheError(f"{path} is a folder, not an undouble hash cache{hint}")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise NotACacheError(f"{path} cannot be read to check that it is an undouble hash cache ({exc})") from None
+    if not head:
+        return  # an empty file is an empty SQLite database
+    if not head.startswith(_SQLITE_MAGIC):
+        raise NotACacheError(f"{path} is not an undouble hash cache (not an SQLite database){hint}")
+    app_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
+    if app_id == APPLICATION_ID:
+        return
+    if app_id != 0:
+        raise NotACacheError(f"{path} is the SQLite database of another application "
+                             f"(application_id {app_id:#010x}), not an undouble hash cache{hint}")
+    try:
+        conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            names = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise NotACacheError(f"{path} is an SQLite database that cannot be recognised as an undouble hash "
+                             f"cache ({exc}){hint}") from None
+    names = {n for n in names if not n.startswith("sqlite_")}
+    if names and not (names <= _OUR_TABLES and "meta" in names):
+        shown = ", ".join(sorted(names)[:5])
+        raise NotACacheError(f"{path} is an SQLite database of another application (tables: {shown}), "
+                             f"not an undouble hash cache{hint}")
+
+
+def _path_key(path: str) -> str | bytes:
+    """The value that stands for ``path`` in the table: the text, or its bytes when it is not UTF-8."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate-escaped bytes of a non-UTF-8 file name
+        return os.fsencode(path)
+    return path
+
+
+def _path_of(value: Any) -> str:
+    """The ``str`` path of a stored key (see :func:`_path_key`)."""
+    return os.fsdecode(bytes(value)) if isinstance(value, (bytes, bytearray, memoryview)) else str(value)
+
+
+def _whole(value: Any, low: int = 0) -> int:
+    """``value`` as an int >= ``low``; ValueError for anything else (a text, a float, NULL)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"bad value {value!r}")
+    return value
+
+
+def _entry_of_row(given: str, row: Sequence[Any]) -> CacheEntry:
+    """A :class:`CacheEntry` of one ``lookup`` row; ValueError when the row is malformed."""
+    (_, size, mtime_ns, blob, nbits, segments, gh, gw, width, height, blur, blur_px,
+     damaged, warnings) = row
+    size, mtime_ns, nbits = _whole(size), _whole(mtime_ns), _whole(nbits, 1)
+    if segments is not None:
+        segments = _whole(segments, 1)
+    if not isinstance(blob, bytes):
+        raise ValueError(f"hash is a {type(blob).__name__}, not a blob")
+    words = (nbits + 63) // 64
+    if len(blob) != 8 * words * (segments or 1):
+        raise ValueError(f"hash blob of {len(blob)} bytes for {nbits} bits x {segments or 1} segments")
+    if (gh is None) != (gw is None):
+        raise ValueError("half a grid shape")
+    grid = None if gh is None else (_whole(gh, 1), _whole(gw, 1))
+    if blur is not None and (isinstance(blur, bool) or not isinstance(blur, (int, float))):
+        raise ValueError(f"blur {blur!r}")
+    notes: tuple[str, ...] = ()
+    if warnings is not None:
+        loaded = json.loads(warnings)
+        if not isinstance(loaded, list) or not all(isinstance(w, str) for w in loaded):
+            raise ValueError("warnings are not a list of texts")
+        notes = tuple(loaded)
+    packed = np.frombuffer(blob, dtype="<u8").astype(np.uint64)
+    return CacheEntry(given, size, mtime_ns, packed, nbits, segments, grid, _whole(width), _whole(height),
+                      math.nan if blur is None else float(blur), _whole(blur_px), bool(_whole(damaged)), notes)
 
 
 def _is_corruption(exc: BaseException) -> bool:
@@ -258,6 +397,12 @@ class HashCache:
     timeout : float, default 30
         Seconds a query waits for another process's write lock.
 
+    Raises
+    ------
+    NotACacheError
+        When ``path`` exists and is not recognisably an undouble cache
+        (:func:`check_cache_file`); the file is left as it is.
+
     Notes
     -----
     One instance may be used from several threads (calls are serialised by a
@@ -280,6 +425,7 @@ class HashCache:
         self._conn: sqlite3.Connection | None = None
         self.enabled = True
         self.recovered_from: Path | None = None
+        check_cache_file(self.path)
         with self._lock:
             self._open()
 
@@ -288,6 +434,9 @@ class HashCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(os.fspath(self.path), timeout=self.timeout, isolation_level=None,
                                check_same_thread=False)
+        # text that is not UTF-8 (a damaged row) must not fail the whole query: it reads as a str with
+        # surrogates, which the row checks then refuse where a text does not belong
+        conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             mode = self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
@@ -317,7 +466,12 @@ class HashCache:
                 " packed BLOB NOT NULL, nbits INTEGER NOT NULL, segments INTEGER,"
                 " grid_h INTEGER, grid_w INTEGER, width INTEGER NOT NULL, height INTEGER NOT NULL,"
                 " blur REAL, blur_pixels INTEGER NOT NULL DEFAULT 0, stored REAL NOT NULL, PRIMARY KEY (path, params)) WITHOUT ROWID")
+            columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(hashes)")}
+            for name, decl in _EXTRA_COLUMNS:  # added in place: rows of older files keep their hashes
+                if name not in columns:
+                    conn.execute(f"ALTER TABLE hashes ADD COLUMN {name} {decl}")
             conn.execute("CREATE TABLE IF NOT EXISTS params (key TEXT PRIMARY KEY, description TEXT NOT NULL)")
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
         except BaseException:
@@ -445,21 +599,29 @@ class HashCache:
         def query(conn: sqlite3.Connection) -> dict[str, CacheEntry]:
             found: dict[str, CacheEntry] = {}
             names = list(wanted)
+            bad = 0
             for start in range(0, len(names), _CHUNK):
-                chunk = names[start:start + _CHUNK]
+                chunk = [_path_key(name) for name in names[start:start + _CHUNK]]
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(
                     "SELECT path, size, mtime_ns, packed, nbits, segments, grid_h, grid_w, width, height, "
-                    f"blur, blur_pixels FROM hashes WHERE params = ? AND path IN ({marks})", [key, *chunk]).fetchall()
-                for path, size, mtime_ns, blob, nbits, segments, gh, gw, width, height, blur, blur_px in rows:
-                    given, (want_size, want_mtime) = wanted[path]
-                    if size != want_size or mtime_ns != want_mtime:
+                    f"blur, blur_pixels, damaged, warnings FROM hashes WHERE params = ? AND path IN ({marks})",
+                    [key, *chunk]).fetchall()
+                for row in rows:
+                    hit = wanted.get(_path_of(row[0]))
+                    if hit is None:
                         continue
-                    packed = np.frombuffer(blob, dtype="<u8").astype(np.uint64)
-                    found[given] = CacheEntry(given, size, mtime_ns, packed, int(nbits),
-                                              None if segments is None else int(segments),
-                                              None if gh is None else (int(gh), int(gw)), int(width), int(height),
-                                              math.nan if blur is None else float(blur), int(blur_px))
+                    given, stat = hit
+                    try:
+                        entry = _entry_of_row(given, row)
+                    except (ValueError, TypeError) as exc:  # a malformed row is a miss, rewritten by store()
+                        bad += 1
+                        logger.debug("Hash cache %s: malformed row of %s ignored (%s)", self.path, given, exc)
+                        continue
+                    if entry.stat == stat:
+                        found[given] = entry
+            if bad:
+                logger.info("Hash cache %s: %d malformed rows ignored (hashed again).", self.path, bad)
             return found
 
         return self._run("lookup", query, {})
@@ -482,12 +644,13 @@ class HashCache:
             return 0
         key, desc = (params if isinstance(params, tuple) else (str(params), ""))
         now = time.time()
-        rows = [(os.path.abspath(e.path), key, int(e.size), int(e.mtime_ns),
+        rows = [(_path_key(os.path.abspath(e.path)), key, int(e.size), int(e.mtime_ns),
                  np.ascontiguousarray(e.packed, dtype="<u8").tobytes(), int(e.nbits),
                  None if e.segments is None else int(e.segments),
                  None if e.grid is None else int(e.grid[0]), None if e.grid is None else int(e.grid[1]),
                  int(e.width), int(e.height), None if math.isnan(e.blur) else float(e.blur),
-                 int(e.blur_pixels), now) for e in entries]
+                 int(e.blur_pixels), int(bool(e.damaged)), json.dumps(list(e.warnings)) if e.warnings else None,
+                 now) for e in entries]
         if not rows:
             return 0
 
@@ -496,8 +659,8 @@ class HashCache:
                 if desc:
                     c.execute("INSERT OR IGNORE INTO params (key, description) VALUES (?, ?)", (key, desc))
                 c.executemany("INSERT OR REPLACE INTO hashes (path, params, size, mtime_ns, packed, nbits,"
-                              " segments, grid_h, grid_w, width, height, blur, blur_pixels, stored)"
-                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                              " segments, grid_h, grid_w, width, height, blur, blur_pixels, damaged, warnings,"
+                              " stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 return len(rows)
 
             return self._retry(lambda: _in_transaction(conn, insert))
@@ -520,7 +683,8 @@ class HashCache:
 
         A row is stale when its file is gone or has another size or
         modification time now (it was changed, and will be hashed again under a
-        new row). Nothing else is touched, so a cache shared by several runs and
+        new row), or when the row is malformed (:meth:`lookup` ignores it).
+        Nothing else is touched, so a cache shared by several runs and
         folders keeps every row still valid. Files on a drive that is not
         mounted look gone: their rows are removed too (they are only hashed
         again next time).
@@ -538,13 +702,22 @@ class HashCache:
             Rows removed (0 when the cache is disabled).
         """
         def sweep(conn: sqlite3.Connection) -> int:
-            rows = conn.execute("SELECT DISTINCT path, size, mtime_ns FROM hashes").fetchall()
-            stale = [(path, size, mtime_ns) for path, size, mtime_ns in rows
-                     if file_stat(path) != (int(size), int(mtime_ns))]
+            rows = conn.execute("SELECT path, size, mtime_ns, packed, nbits, segments, grid_h, grid_w, width,"
+                                " height, blur, blur_pixels, damaged, warnings, params FROM hashes").fetchall()
+            stale = []
+            for row in rows:
+                try:
+                    entry = _entry_of_row(_path_of(row[0]), row[:-1])
+                except (ValueError, TypeError):
+                    stale.append((row[0], row[-1], row[1], row[2]))
+                    continue
+                if file_stat(entry.path) != entry.stat:
+                    stale.append((row[0], row[-1], row[1], row[2]))
 
             def delete(c: sqlite3.Connection) -> int:
                 before = c.total_changes
-                c.executemany("DELETE FROM hashes WHERE path = ? AND size = ? AND mtime_ns = ?", stale)
+                c.executemany("DELETE FROM hashes WHERE path IS ? AND params IS ? AND size IS ? AND mtime_ns IS ?",
+                              stale)  # a row rewritten meanwhile (new size/mtime) stays
                 removed = c.total_changes - before
                 c.execute("DELETE FROM params WHERE key NOT IN (SELECT DISTINCT params FROM hashes)")
                 return removed
@@ -585,13 +758,19 @@ def open_cache(spec: CacheSpec) -> HashCache | None:
 
     ``None``/``False``: no cache; ``True``: the default file; a path: that file;
     a :class:`HashCache`: itself.  A cache that cannot be opened gives None and a
-    warning.
+    warning; a file that is not an undouble cache (:class:`NotACacheError`) gives
+    None and an error message, and is left as it is: the run goes on without a
+    cache.
     """
     if spec is None or spec is False:
         return None
     if isinstance(spec, HashCache):
         return spec if spec.enabled else None
-    cache = HashCache(None if spec is True else spec)
+    try:
+        cache = HashCache(None if spec is True else spec)
+    except NotACacheError as exc:
+        logger.error("Hash cache refused: %s. Continuing without a cache.", exc)
+        return None
     return cache if cache.enabled else None
 
 

@@ -194,7 +194,7 @@ def _add_hashing(parser: argparse.ArgumentParser, threshold: int | None = 0) -> 
     group.add_argument("--jobs", type=_int_at_least(1), default=None, metavar="J",
                        help="decoding threads (default: all cores)")
     cache = group.add_mutually_exclusive_group()
-    cache.add_argument("--cache", metavar="PATH", default=None,
+    cache.add_argument("--cache", metavar="PATH", default=None, type=_cache_path,
                        help="hash cache file (default: hashes.sqlite3 in the user cache folder)")
     cache.add_argument("--no-cache", action="store_true", help="do not read or write the hash cache")
 
@@ -316,13 +316,24 @@ def build_parser() -> argparse.ArgumentParser:
                                            "the rows of files that are gone or changed since they were hashed "
                                            "(files on a drive that is not mounted count as gone); --clear "
                                            "removes every row. Image files are never touched.")
-    cache_cmd.add_argument("--cache", metavar="PATH", default=None,
+    cache_cmd.add_argument("--cache", metavar="PATH", default=None, type=_cache_path,
                            help="hash cache file (default: hashes.sqlite3 in the user cache folder)")
     action = cache_cmd.add_mutually_exclusive_group()
     action.add_argument("--prune", action="store_true", help="remove the rows that can never be used again")
     action.add_argument("--clear", action="store_true", help="remove every row")
     _add_evaluate(sub, verbosity)
     return parser
+
+
+def _cache_path(value: str) -> str:
+    """``--cache PATH``: refused (exit 2) when an existing file there is not an undouble hash cache."""
+    from .cache import NotACacheError, check_cache_file
+
+    try:
+        check_cache_file(value)
+    except NotACacheError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def _verbosity(args: argparse.Namespace) -> int:

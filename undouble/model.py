@@ -609,7 +609,7 @@ class Undouble:
         if not spec:
             return None
         current = getattr(self, "_cache", None)
-        if current is None or getattr(self, "_cache_spec", None) is not spec:
+        if getattr(self, "_cache_spec", None) is not spec:  # one try per spec: a refusal is logged once
             from .cache import open_cache
 
             current, self._cache_spec = open_cache(spec), spec

@@ -277,10 +277,8 @@ def check_cache_file(path: PathLike) -> None:
     try:
         with open(path, "rb") as fh:
             head = fh.read(100)
-    except FileNotFoundError:
+    except OSError:  # absent, or a place that cannot be used at all: HashCache says so and is disabled
         return
-    except OSError as exc:
-        raise NotACacheError(f"{path} cannot be read to check that it is an undouble hash cache ({exc})") from None
     if not head:
         return  # an empty file is an empty SQLite database
     if not head.startswith(_SQLITE_MAGIC):

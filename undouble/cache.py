@@ -73,6 +73,7 @@ import numpy as np
 
 from ._logging import logger
 from .batches import LazyImages, concat_batches
+from .cache_file import APPLICATION_ID, NotACacheError, _path_key, _path_of, _whole, check_cache_file
 from .paths import DEFAULT_CACHE_FILENAME as DEFAULT_FILENAME
 from .paths import default_cache_path
 
@@ -101,11 +102,6 @@ DECODER_VERSION = "damage-1"
 """A second part of the key for decoder changes ("damage-1": rows know whether the decoder found the
 file damaged; older rows did not record it, so their files are decoded once more)."""
 
-APPLICATION_ID = 0x756E6462
-"""SQLite ``application_id`` of an undouble cache (the bytes ``undb``), written in the file's header."""
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_OUR_TABLES = frozenset(("meta", "hashes", "params"))
 _EXTRA_COLUMNS = (("damaged", "INTEGER NOT NULL DEFAULT 0"), ("warnings", "TEXT"))
 """Columns added to the ``hashes`` table after schema 2 (added in place to older files)."""
 
@@ -249,81 +245,6 @@ def file_stat(path: PathLike) -> tuple[int, int] | None:
     except OSError:
         return None
     return int(st.st_size), int(st.st_mtime_ns)
-
-
-class NotACacheError(ValueError):
-    """An existing file given as the hash cache is not an undouble cache (it is never touched)."""
-
-
-def check_cache_file(path: PathLike) -> None:
-    """Make sure ``path`` is absent, empty or recognisably an undouble hash cache.
-
-    Recognised: an SQLite database whose header holds undouble's
-    ``application_id`` (:data:`APPLICATION_ID`), or one without an application
-    id that holds no tables but undouble's (``meta``, ``hashes``, ``params``;
-    written by an undouble before the id, or empty).  The file is only read.
-
-    Raises
-    ------
-    NotACacheError
-        With the reason, when the file exists and is anything else: a folder, a
-        file that is not an SQLite database (a photo, a text file), another
-        application's database, or a database too damaged to tell.
-    """
-    path = os.fspath(path)
-    hint = "; give another --cache path (or move that file away yourself)"
-    if os.path.isdir(path):
-        raise NotACacheError(f"{path} is a folder, not an undouble hash cache{hint}")
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(100)
-    except OSError:  # absent, or a place that cannot be used at all: HashCache says so and is disabled
-        return
-    if not head:
-        return  # an empty file is an empty SQLite database
-    if not head.startswith(_SQLITE_MAGIC):
-        raise NotACacheError(f"{path} is not an undouble hash cache (not an SQLite database){hint}")
-    app_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
-    if app_id == APPLICATION_ID:
-        return
-    if app_id != 0:
-        raise NotACacheError(f"{path} is the SQLite database of another application "
-                             f"(application_id {app_id:#010x}), not an undouble hash cache{hint}")
-    try:
-        conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
-        try:
-            names = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise NotACacheError(f"{path} is an SQLite database that cannot be recognised as an undouble hash "
-                             f"cache ({exc}){hint}") from None
-    names = {n for n in names if not n.startswith("sqlite_")}
-    if names and not (names <= _OUR_TABLES and "meta" in names):
-        shown = ", ".join(sorted(names)[:5])
-        raise NotACacheError(f"{path} is an SQLite database of another application (tables: {shown}), "
-                             f"not an undouble hash cache{hint}")
-
-
-def _path_key(path: str) -> str | bytes:
-    """The value that stands for ``path`` in the table: the text, or its bytes when it is not UTF-8."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:  # surrogate-escaped bytes of a non-UTF-8 file name
-        return os.fsencode(path)
-    return path
-
-
-def _path_of(value: Any) -> str:
-    """The ``str`` path of a stored key (see :func:`_path_key`)."""
-    return os.fsdecode(bytes(value)) if isinstance(value, (bytes, bytearray, memoryview)) else str(value)
-
-
-def _whole(value: Any, low: int = 0) -> int:
-    """``value`` as an int >= ``low``; ValueError for anything else (a text, a float, NULL)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"bad value {value!r}")
-    return value
 
 
 def _entry_of_row(given: str, row: Sequence[Any]) -> CacheEntry:
@@ -778,7 +699,8 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
                     filestats: Mapping[str, Sequence[int]] | None = None,
                     resolution: np.ndarray | None = None, known: Mapping[str, CacheEntry] | None = None,
                     chunk: int = 1024, blur: np.ndarray | None = None,
-                    blur_pixels: np.ndarray | None = None) -> tuple[Any, int]:
+                    blur_pixels: np.ndarray | None = None, damaged: np.ndarray | None = None,
+                    warnings: Mapping[str, Sequence[str]] | None = None) -> tuple[Any, int]:
     """Hashes of files, taken from the cache where possible.
 
     Parameters
@@ -806,6 +728,9 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
     blur, blur_pixels : arrays, optional
         ``(N,)`` sharpness of each row and the pixel count it was measured on
         (``results['blur']``, ``results['blur_pixels']``), stored with the hash.
+    damaged, warnings : optional
+        ``(N,)`` bool and ``{path: [message, ...]}`` (``results['damaged']``,
+        ``results['warnings']``), stored with the hash.
 
     Returns
     -------
@@ -856,7 +781,9 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
             entries.append(CacheEntry(path, int(st[0]), int(st[1]), np.array(words, dtype=np.uint64),
                                       int(fresh.nbits), count, fresh.shape, int(wh[0]), int(wh[1]),
                                       float(blur[i]) if blur is not None else math.nan,
-                                      int(blur_pixels[i]) if blur_pixels is not None else 0))
+                                      int(blur_pixels[i]) if blur_pixels is not None else 0,
+                                      bool(damaged[i]) if damaged is not None else False,
+                                      tuple((warnings or {}).get(path, ()))))
         cache.store(entries, params)
 
     if not hits:

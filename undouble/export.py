@@ -8,15 +8,20 @@ JSON (one object)::
       "n_images": 250, "n_groups": 2, "n_duplicates": 3,
       "groups": [["/p/keep.jpg", "/p/copy.jpg"], ["/p/b.png", "/p/b_small.png", "/p/b2.png"]],
       "distances": [[0, 2], [0, 4, 6]],
+      "damaged": [[false, true], [false, false, false]],
+      "warnings": {"/p/copy.jpg": ["Corrupt JPEG data: premature end of data segment"]},
       "skipped": [{"path": "/p/broken.jpg", "reason": "truncated image: ..."}]
     }
 
 ``groups[k]`` lists the files of group ``k`` with the **keeper first**;
-``distances[k]`` are their Hamming distances to the keeper (aligned).
+``distances[k]`` are their Hamming distances to the keeper and ``damaged[k]``
+whether the decoder found each file damaged (aligned); ``warnings`` holds what
+the decoders said about any imported file (``results['warnings']``).
 
 CSV: one row per file of a group, columns ``group, rank, keeper, distance, path,
-filename`` (``group`` counts from 1, ``rank`` 0 is the keeper, ``keeper`` is
-``1``/``0``).  Skipped files are not listed in the CSV.
+filename, damaged, warnings`` (``group`` counts from 1, ``rank`` 0 is the keeper,
+``keeper`` and ``damaged`` are ``1``/``0``, ``warnings`` the decoder's messages
+joined by `` | ``).  Skipped files are not listed in the CSV.
 
 File names that are not valid UTF-8
 -----------------------------------
@@ -43,7 +48,7 @@ __all__ = ["CSV_COLUMNS", "FORMATS", "export_groups", "groups_as_dict", "json_te
 
 FORMAT_NAME = "undouble-groups"
 FORMAT_VERSION = 1
-CSV_COLUMNS = ("group", "rank", "keeper", "distance", "path", "filename")
+CSV_COLUMNS = ("group", "rank", "keeper", "distance", "path", "filename", "damaged", "warnings")
 FORMATS = ("json", "csv")
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -74,6 +79,10 @@ def groups_as_dict(model: Any) -> dict[str, Any]:
         raise RuntimeError("run group() first")
     groups = [[str(p) for p in paths] for paths in results["select_pathnames"]]
     distances = [[int(d) for d in scores] for scores in results["select_scores"]]
+    row_damaged = results.get("damaged")
+    damaged = [[bool(row_damaged[int(i)]) if row_damaged is not None else False for i in idx]
+               for idx in results["select_idx"]]
+    notes = {str(p): [str(m) for m in msgs] for p, msgs in (results.get("warnings") or {}).items()}
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -86,6 +95,8 @@ def groups_as_dict(model: Any) -> dict[str, Any]:
         "n_duplicates": sum(len(g) - 1 for g in groups),
         "groups": groups,
         "distances": distances,
+        "damaged": damaged,
+        "warnings": notes,
         "skipped": [{"path": str(p), "reason": str(r)} for p, r in results.get("skipped", [])],
     }
 
@@ -113,9 +124,12 @@ def write_csv(data: Mapping[str, Any], fh: IO[str]) -> None:
     """Write :func:`groups_as_dict` output as CSV, one row per grouped file."""
     writer = csv.writer(fh, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    notes = data.get("warnings") or {}
     for g, (paths, dists) in enumerate(zip(data["groups"], data["distances"]), 1):
-        for rank, (path, dist) in enumerate(zip(paths, dists)):
-            writer.writerow([g, rank, 1 if rank == 0 else 0, dist, path, os.path.basename(path)])
+        bad = data["damaged"][g - 1] if "damaged" in data else [False] * len(paths)
+        for rank, (path, dist, hurt) in enumerate(zip(paths, dists, bad)):
+            writer.writerow([g, rank, 1 if rank == 0 else 0, dist, path, os.path.basename(path), int(hurt),
+                             " | ".join(notes.get(path, ()))])
 
 
 def _format_of(path: PathLike, format: str | None) -> str:

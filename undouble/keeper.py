@@ -215,6 +215,9 @@ class KeeperRank:
         Why the image has this place, e.g. ``"highest resolution (4000x3000)"``.
     readable : bool
         False when the file could not be read; such images rank last.
+    damaged : bool
+        The decoder reported corrupt or missing data (``results['damaged']``);
+        such images rank after every intact one.
     """
 
     path: str
@@ -226,6 +229,7 @@ class KeeperRank:
     rank: int
     reason: str
     readable: bool = True
+    damaged: bool = False
 
     @property
     def is_keeper(self) -> bool:
@@ -259,7 +263,7 @@ def _blur_text(blur: float | None) -> str:
 
 
 def _sort_key(item: dict) -> tuple:
-    return (-item["pixels"], -_blur_key(item["blur"]), -item["size"], item["path"])
+    return (not item["readable"], item["damaged"], -item["pixels"], -_blur_key(item["blur"]), -item["size"], item["path"])
 
 
 def _keeper_reason(best: dict, runner: dict | None) -> str:
@@ -268,6 +272,8 @@ def _keeper_reason(best: dict, runner: dict | None) -> str:
         return f"no readable image in the group ({best['error']})"
     if runner is None:
         return f"only image ({res})"
+    if runner["damaged"] and not best["damaged"]:
+        return f"the only intact image ({res}); the others are damaged"
     if best["pixels"] != runner["pixels"]:
         return f"highest resolution ({res})"
     if _blur_key(best["blur"]) != _blur_key(runner["blur"]):
@@ -280,6 +286,8 @@ def _keeper_reason(best: dict, runner: dict | None) -> str:
 def _other_reason(item: dict, best: dict) -> str:
     if not item["readable"]:
         return f"unreadable ({item['error']})"
+    if item["damaged"] and not best["damaged"]:
+        return "damaged (the decoder reported corrupt or missing data)"
     if item["pixels"] != best["pixels"]:
         return (f"lower resolution ({item['width']}x{item['height']} < "
                 f"{best['width']}x{best['height']})")
@@ -310,7 +318,8 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
                  resolutions: Sequence[Sequence[int]] | None = None,
                  file_sizes: Sequence[int] | None = None,
                  blur_scores: Sequence[float | None] | None = None,
-                 blur_sizes: Sequence[int] | None = None) -> list[KeeperRank]:
+                 blur_sizes: Sequence[int] | None = None,
+                 damaged: Sequence[bool] | None = None) -> list[KeeperRank]:
     """Rank the images of one group; the first one is the keeper.
 
     Order: most pixels in the original file (read from the header), then sharpest
@@ -339,6 +348,10 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
         size (import_data measures large JPEGs on their reduced decoding);
         otherwise those images are decoded in full and scored by
         :func:`compute_blur`.
+    damaged : sequence of bool, optional
+        Files the decoder found damaged (``results['damaged']``): they rank after
+        every intact file, whatever their resolution (a JPEG whose header claims
+        more rows than its data holds must not win by "higher resolution").
 
     Returns
     -------
@@ -361,6 +374,7 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
     file_sizes = _aligned(file_sizes, n, "file_sizes")
     blur_scores = _aligned(blur_scores, n, "blur_scores")
     blur_sizes = _aligned(blur_sizes, n, "blur_sizes")
+    damaged = _aligned(damaged, n, "damaged")
     known_files = resolutions is not None and file_sizes is not None
     seen: set[str] = set()
     items: list[dict] = []
@@ -371,6 +385,7 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
         seen.add(path)
         item = {"path": path, "width": 0, "height": 0, "pixels": 0, "blur": None,
                 "size": -1, "readable": True, "error": "",
+                "damaged": False if damaged is None else bool(damaged[k]),
                 "given": None if blur_scores is None else _given_blur(blur_scores[k]),
                 "measured_on": None if blur_sizes is None else int(blur_sizes[k])}
         try:
@@ -420,5 +435,5 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
             reason = _other_reason(item, items[0])
         ranks.append(KeeperRank(path=item["path"], width=item["width"], height=item["height"],
                                 pixels=item["pixels"], blur=item["blur"], size=item["size"],
-                                rank=rank, reason=reason, readable=item["readable"]))
+                                rank=rank, reason=reason, readable=item["readable"], damaged=item["damaged"]))
     return ranks

@@ -175,7 +175,11 @@ class Undouble:
         Laplacian, measured at the size it was decoded at: large JPEGs at 1/2
         to 1/8, see ``blur_pixels``; NaN for array input; the keeper ranking
         of :meth:`group` uses it), ``blur_pixels`` (pixel count of the image
-        each blur was measured on),
+        each blur was measured on), ``damaged`` (bool per row: the decoder
+        reported corrupt or missing data, e.g. a JPEG whose data ends before
+        the rows its header promises; such a file never wins the keeper rule),
+        ``warnings`` (``{path: [message, ...]}``: what the decoders printed
+        about each file, instead of printing it on stderr),
         ``img_storage`` (``'memory'``, ``'disk'``, ``'none'`` or ``'lazy'``,
         see ``keep_images``) and ``preprocess`` (the ``dim``, ``grayscale``
         and ``max_pixels`` used).
@@ -199,6 +203,7 @@ class Undouble:
                 "resolution": np.tile(shape[::-1], (img.shape[0], 1)).astype(np.int64),
                 "filestats": None,
                 "blur": np.full(img.shape[0], np.nan), "blur_pixels": np.zeros(img.shape[0], np.int64),
+                "damaged": np.zeros(img.shape[0], bool), "warnings": {},
             }
             logger.info("Imported %d images from an array.", img.shape[0])
             return self.results if return_results else None
@@ -227,12 +232,19 @@ class Undouble:
         self._imported_hashes = None
         kept, resolution, filestats = got.paths, [tuple(r) for r in got.resolution.tolist()], got.filestats
         blur, blur_pixels = got.blur, got.blur_pixels
+        notes = {p: list(got.warnings[p]) for p in kept if p in got.warnings}
+        damaged_paths = {p for p, bad in zip(kept, got.damaged.tolist()) if bad}
         storage = got.storage
         if cached:
             self._store_imported_hashes(got)
             rows = list(got.images) if got.images is not None else [None] * len(kept)
             stack, kept, resolution, filestats, blur, blur_pixels = self._merge_cached(
                 paths, cached, kept, rows, resolution, filestats, blur, blur_pixels)
+            for p, entry in cached.items():  # what the decoder said when the file was hashed
+                if entry.warnings:
+                    notes[p] = list(entry.warnings)
+                if entry.damaged:
+                    damaged_paths.add(p)
             storage = "lazy"
         else:
             stack = got.images if got.images is not None else uio.lazy_images(kept, dim, grayscale, max_pixels)
@@ -250,9 +262,15 @@ class Undouble:
             "filestats": dict(zip(kept, filestats)),
             "blur": np.asarray(blur, dtype=np.float64),
             "blur_pixels": np.asarray(blur_pixels, dtype=np.int64),
+            "damaged": np.fromiter((p in damaged_paths for p in kept), dtype=bool, count=len(kept)),
+            "warnings": {p: notes[p] for p in kept if p in notes},
             "img_storage": storage,
             "preprocess": {"dim": dim, "grayscale": grayscale, "max_pixels": max_pixels},
         }
+        if damaged_paths:
+            shown = sorted(damaged_paths)
+            logger.warning("%d damaged files (the decoder reported corrupt or missing data; never chosen as "
+                           "keeper): %s%s", len(shown), ", ".join(shown[:5]), " ..." if len(shown) > 5 else "")
         logger.info("Imported %d images (%d skipped).", len(kept), len(skipped))
         return self.results if return_results else None
 
@@ -283,7 +301,8 @@ class Undouble:
             size, mtime_ns = got.filestats[k]
             entries.append(CacheEntry(path, int(size), int(mtime_ns), np.array(words, dtype=np.uint64),
                                       int(batch.nbits), count, batch.shape, width, height,
-                                      float(got.blur[k]), int(got.blur_pixels[k])))
+                                      float(got.blur[k]), int(got.blur_pixels[k]), bool(got.damaged[k]),
+                                      tuple(got.warnings.get(path, ()))))
         cache.store(entries, key)
 
     def _imported_batch(self, n: int):
@@ -483,8 +502,9 @@ class Undouble:
         stats = res.get("filestats") or {}
         sizes = [stats[p][0] if p in stats else -1 for p in paths]
         blur, measured = res.get("blur"), res.get("blur_pixels")
+        damaged = res.get("damaged")
         return rank_keepers(paths, all_blur=all_blur, resolutions=[tuple(res["resolution"][i]) for i in members],
-                            file_sizes=sizes,
+                            file_sizes=sizes, damaged=None if damaged is None else [bool(damaged[i]) for i in members],
                             blur_scores=None if blur is None else [blur[i] for i in members],
                             blur_sizes=None if measured is None else [measured[i] for i in members])
 
@@ -655,7 +675,8 @@ class Undouble:
         known = getattr(self, "_cache_hits", None)
         batch, hits = hash_with_cache(cache, key, self.results["pathnames"], img, compute, self.results["filestats"],
                                       self.results["resolution"], known=known[1] if known and known[0] == key else None,
-                                      blur=self.results.get("blur"), blur_pixels=self.results.get("blur_pixels"))
+                                      blur=self.results.get("blur"), blur_pixels=self.results.get("blur_pixels"),
+                                      damaged=self.results.get("damaged"), warnings=self.results.get("warnings"))
         logger.info("%d of %d hashes from the cache %s.", hits, len(batch), cache.path)
         return batch
 

@@ -196,8 +196,10 @@ def _draw_group(fig, model: Any, g: int, n_groups: int, images: dict[int, np.nda
         else:
             _show_image(ax, img, cmap)
         _frame(ax, KEEPER_COLOUR if keeper else OTHER_COLOUR, 4.0 if keeper else 1.0)
-        ax.set_title(_image_title(results["filenames"][i], keeper, int(score), info[k], limit=limit),
-                     fontsize=fontsize, color=KEEPER_COLOUR if keeper else "black")
+        title = _image_title(results["filenames"][i], keeper, int(score), info[k], limit=limit)
+        if results.get("damaged") is not None and results["damaged"][i]:
+            title += " | DAMAGED"  # the decoder reported corrupt or missing data: never the keeper
+        ax.set_title(title, fontsize=fontsize, color=KEEPER_COLOUR if keeper else "black")
     reason = info[0]["reason"] if info else ""
     fig.suptitle(f"Group {g + 1} of {n_groups}: {n} images" + (f"; kept: {reason}" if reason else "")
                  + (f"\n{extra}" if extra else ""), fontsize=11, y=1 - 0.05 / fig_height, va="top")

@@ -34,22 +34,28 @@ from .storage import (
     DEFAULT_IMAGE_MEMORY_LIMIT, KEEP_IMAGES_CHOICES, _remove_quietly, available_memory, choose_storage, disk_array,
     lazy_images, load_preprocessed, normalise_keep_images)
 from .pipeline import (
-    DEFAULT_CHUNK, Ingested, _RAW_BYTES_LIMIT, _load_kernels, default_jobs, hash_in_chunks, ingest, map_threads)
+    DEFAULT_CHUNK, DEFAULT_DECODE_MEMORY, ByteBudget, Ingested, _RAW_BYTES_LIMIT, _load_kernels, default_jobs,
+    hash_in_chunks, ingest, map_threads)
+from .messages import MessageLog, StderrCapture, is_damage
 
 __all__ = [
+    "ByteBudget",
     "DEFAULT_CHUNK",
+    "DEFAULT_DECODE_MEMORY",
     "DEFAULT_EXTENSIONS",
     "DEFAULT_IMAGE_MEMORY_LIMIT",
     "DEFAULT_MAX_PIXELS",
     "DecodedImage",
     "ImageReadError",
     "Ingested",
+    "MessageLog",
     "JpegInfo",
     "KEEP_IMAGES_CHOICES",
     "LazyImages",
     "LoadedFile",
     "OUTPUT_FOLDER",
     "PngInfo",
+    "StderrCapture",
     "apply_orientation",
     "available_memory",
     "choose_storage",
@@ -63,6 +69,7 @@ __all__ = [
     "hash_in_chunks",
     "image_store_dir",
     "ingest",
+    "is_damage",
     "jpeg_info",
     "lazy_images",
     "list_images",

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import io as _io
 import math
+import mmap
 import os
 import stat as _stat
 import struct
@@ -53,7 +54,11 @@ from .jpeg import JpegInfo, PngInfo, _REDUCED_FLAGS, _reduction_for, apply_orien
 
 DEFAULT_MAX_PIXELS = 200_000_000
 """Images with more pixels than this are refused before decoding (decompression bombs)."""
-_READ_ALL_LIMIT = 256 * 1024 ** 2  # larger files are streamed to Pillow instead of read at once
+_READ_ALL_LIMIT = 256 * 1024 ** 2  # larger files are memory-mapped (JPEG, PNG) or streamed to Pillow
+_JPEG_SIGNATURE = b"\xff\xd8\xff"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DECODE_BYTES_PER_PIXEL = 6
+"""Peak bytes per decoded pixel while a file decodes: the decoder's BGR output and its RGB copy."""
 
 
 _HEIF_REGISTERED: bool | None = None
@@ -349,7 +354,12 @@ def _decoder_error(exc: BaseException) -> ImageReadError:
 
 def _decode_file(fh: Any, size: int, dim: tuple[int, int] | None, max_pixels: int, backend: str
                  ) -> DecodedImage:
-    """Decode an open file: OpenCV for JPEG where it applies, Pillow otherwise."""
+    """Decode an open file: OpenCV for JPEG where it applies, Pillow otherwise.
+
+    A JPEG or PNG larger than ``_READ_ALL_LIMIT`` is memory-mapped rather than
+    read, so that its markers are checked whatever its size (a 1 GiB file with a
+    JPEG header and no end-of-image marker is refused as truncated).
+    """
     if size == 0:
         raise ImageReadError("empty file (0 bytes)")
     whole = size <= _READ_ALL_LIMIT
@@ -358,36 +368,112 @@ def _decode_file(fh: Any, size: int, dim: tuple[int, int] | None, max_pixels: in
         raise ImageReadError("empty file (0 bytes)")
     if data[4:8] == b"ftyp":
         _register_heif()  # HEIC content under another extension
-    if whole and backend == "auto" and data[:3] == b"\xff\xd8\xff":
-        info = jpeg_info(data)
+    mapped = None
+    if not whole and (data[:3] == _JPEG_SIGNATURE or data[:8] == _PNG_SIGNATURE):
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        return _decode_bytes(data if whole else mapped, data, fh, dim, max_pixels, backend)
+    finally:
+        if mapped is not None:
+            try:
+                mapped.close()
+            except BufferError:  # a view is still held (a traceback): closed when it is collected
+                pass
+
+
+def _decode_bytes(whole: Any, head: bytes, fh: Any, dim: tuple[int, int] | None, max_pixels: int,
+                  backend: str) -> DecodedImage:
+    """:func:`_decode_file` on the file's bytes (``whole``: bytes or mmap; None when too large to map)."""
+    is_jpeg = head[:3] == _JPEG_SIGNATURE
+    if whole is not None and is_jpeg:
+        info = jpeg_info(whole)
         if info is not None and info.width > 0 and info.height > 0:
             if info.width * info.height > max_pixels:
                 raise _too_large(info.width, info.height, max_pixels)
             if not info.complete:
                 raise ImageReadError("truncated image (no end-of-image marker after the scan)")
-            if info.components in (1, 3):
-                pixels = _decode_jpeg_opencv(data, info, dim)
+            if backend == "auto" and info.components in (1, 3):
+                pixels = _decode_jpeg_opencv(whole, info, dim)
                 if pixels is not None:
                     swap = info.orientation >= 5
                     return DecodedImage(pixels, info.height if swap else info.width,
                                         info.width if swap else info.height)
-    if whole and backend == "auto" and data[:8] == b"\x89PNG\r\n\x1a\n":
-        png = png_info(data)
+    if whole is not None and backend == "auto" and head[:8] == _PNG_SIGNATURE:
+        png = png_info(whole)
         if png is not None and png.width > 0 and png.height > 0:
             if png.width * png.height > max_pixels:
                 raise _too_large(png.width, png.height, max_pixels)
-            pixels = _decode_png_opencv(data, png)
+            pixels = _decode_png_opencv(whole, png)
             if pixels is not None:
                 return DecodedImage(pixels, png.width, png.height)
-    if not whole:
+    small = isinstance(whole, bytes)
+    if not small:
         fh.seek(0)
     try:
-        return _decode_pillow(_io.BytesIO(data) if whole else fh, dim, max_pixels)
+        decoded = _decode_pillow(_io.BytesIO(whole) if small else fh, dim, max_pixels)
     except Image.UnidentifiedImageError:
-        kind = _signature(data)
+        kind = _signature(head)
         if kind is None:
             raise
         raise ImageReadError(f"corrupt image (a {kind} signature, but its header cannot be read)") from None
+    if is_jpeg and whole is not None:
+        _scan_jpeg_data(whole)
+    return decoded
+
+
+def _scan_jpeg_data(data: Any) -> None:
+    """Run libjpeg over a JPEG that Pillow decoded, at 1/8 size, for its warnings only.
+
+    Pillow's libjpeg keeps its warnings to itself (a JPEG whose data ends early
+    is decoded without a word); OpenCV's prints them on stderr, where the import
+    collects them (:mod:`undouble.io.messages`). The 1/8 grey decoding still reads
+    every entropy-coded byte, so it finds what the full one would.
+    """
+    try:
+        cv2.imdecode(np.frombuffer(data, dtype=np.uint8),
+                     cv2.IMREAD_REDUCED_GRAYSCALE_8 | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error:  # OpenCV cannot read it at all: Pillow could, and its pixels stand
+        pass
+
+
+def decode_bytes_estimate(path: str | os.PathLike, dim: tuple[int, int] | None = None,
+                          max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """Peak memory the decoding of a file will take, from its header: bytes.
+
+    ``DECODE_BYTES_PER_PIXEL`` per pixel decoded (a JPEG decoded at 1/2 to 1/8
+    size counts its reduced pixels). 0 when the header cannot be read or the
+    image will be refused before decoding (more than ``max_pixels``).
+    """
+    try:
+        if not _stat.S_ISREG(os.stat(path).st_mode):  # never open a pipe: it could block forever
+            return 0
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return 0
+    width = height = 0
+    scale = 1
+    if head[:3] == _JPEG_SIGNATURE:
+        info = jpeg_info(head)
+        if info is not None:
+            width, height = info.width, info.height
+            target = None if dim is None else ((dim[1], dim[0]) if info.orientation >= 5 else (dim[0], dim[1]))
+            if width > 0 and height > 0:
+                scale = _reduction_for(width, height, target)
+    elif head[:8] == _PNG_SIGNATURE:
+        png = png_info(head)
+        if png is not None:
+            width, height = png.width, png.height
+    if width <= 0 or height <= 0:
+        try:
+            with pillow_size_check_off(), Image.open(path) as img:
+                width, height = img.size
+        except Exception:  # not an image, or unreadable: the decoding says why
+            return 0
+    pixels = int(width) * int(height)
+    if pixels > max_pixels:
+        return 0
+    return math.ceil(width / scale) * math.ceil(height / scale) * DECODE_BYTES_PER_PIXEL
 
 
 class LoadedFile(NamedTuple):

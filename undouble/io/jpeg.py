@@ -170,7 +170,7 @@ class PngInfo:
 
 def png_info(data: bytes) -> PngInfo | None:
     """Walk the chunks of a PNG held in ``data``; None when it is not a PNG with an ``IHDR``."""
-    if not data.startswith(b"\x89PNG\r\n\x1a\n") or len(data) < 33 or data[12:16] != b"IHDR":
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 33 or data[12:16] != b"IHDR":  # bytes or mmap
         return None
     width, height, bit_depth, colour_type = struct.unpack_from(">IIBB", data, 16)
     at, end, has_exif, complete = 8, len(data), False, False

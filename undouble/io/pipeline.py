@@ -5,6 +5,7 @@ import os
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
@@ -13,12 +14,64 @@ import numpy as np
 from .._logging import logger, progress
 from ..batches import concat_batches
 from .files import ImageReadError
-from .decode import (DEFAULT_MAX_PIXELS, DecodedImage, LoadedFile, _read_checked, finish_decoded,
-                     pillow_size_check_off)
+from .decode import (DEFAULT_MAX_PIXELS, DecodedImage, LoadedFile, _read_checked, decode_bytes_estimate,
+                     finish_decoded, pillow_size_check_off)
+from .messages import MessageLog, StderrCapture
 from .storage import DEFAULT_IMAGE_MEMORY_LIMIT, choose_storage, disk_array
 
 DEFAULT_CHUNK = 256
 """Images hashed together (and written to the image store together)."""
+
+DEFAULT_DECODE_MEMORY = 2 * 1024 ** 3
+"""Bytes of pixels all decoding threads together may hold at once (see :class:`ByteBudget`)."""
+
+
+class ByteBudget:
+    """A budget of bytes shared by threads: each reserves what it needs before it starts.
+
+    Requests are served in the order they came (a large one is not starved by a
+    stream of small ones); a request larger than the whole budget runs alone.
+
+    Parameters
+    ----------
+    total : int
+        Bytes that may be reserved at once.
+
+    Examples
+    --------
+    >>> budget = ByteBudget(1000)
+    >>> with budget.reserve(600):
+    ...     budget.in_use
+    600
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = max(1, int(total))
+        self.in_use = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+
+    @contextmanager
+    def reserve(self, nbytes: int) -> Iterator[None]:
+        """Hold ``nbytes`` of the budget for the body (waits until they fit, or nothing else is held)."""
+        nbytes = max(0, int(nbytes))
+        with self._cond:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving or (self.in_use and self.in_use + nbytes > self.total):
+                self._cond.wait()
+            self._serving += 1
+            self.in_use += nbytes
+            self.peak = max(self.peak, self.in_use)
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.in_use -= nbytes
+                self._cond.notify_all()
 
 
 def default_jobs(n_jobs: int | None) -> int:
@@ -113,6 +166,12 @@ class Ingested:
         measured; see :class:`LoadedFile`).
     blur_pixels : np.ndarray
         ``(N,)`` int64 pixel count of the image each blur was measured on.
+    damaged : np.ndarray
+        ``(N,)`` bool: the decoder reported corrupt or missing data
+        (:func:`undouble.io.messages.is_damage`); the pixels are what it made of it.
+    warnings : dict
+        ``{path: [message, ...]}`` of what the decoders printed about each kept
+        file (files without messages left out).
     """
 
     paths: list[str]
@@ -125,6 +184,8 @@ class Ingested:
     hash_error: str | None = None
     blur: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     blur_pixels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    damaged: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -182,15 +243,23 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
            hash_fn: Callable[[np.ndarray], Any] | None = None, keep_images: Any = "auto",
            image_memory_limit: int = DEFAULT_IMAGE_MEMORY_LIMIT, n_jobs: int | None = None,
            max_pixels: int = DEFAULT_MAX_PIXELS, chunk: int = DEFAULT_CHUNK, backend: str = "auto",
-           store_dir: str | None = None, desc: str = "import", measure_blur: bool = True) -> Ingested:
+           store_dir: str | None = None, desc: str = "import", measure_blur: bool = True,
+           decode_memory: int = DEFAULT_DECODE_MEMORY, capture_messages: bool = True) -> Ingested:
     """Decode, preprocess and hash files in a stream across threads.
 
     Worker threads decode and preprocess one file each (OpenCV and Pillow
     release the GIL while decoding); the calling thread collects the small
     preprocessed images in input order, hashes them ``chunk`` at a time with
     ``hash_fn`` and writes them to the image store. Memory holds the full
-    pixels of at most ``n_jobs`` files at once, a bounded queue of
-    preprocessed images, one chunk and the hashes.
+    pixels of at most ``n_jobs`` files at once, and of no more than
+    ``decode_memory`` bytes of them (estimated from each header before
+    decoding; a larger file decodes alone), a bounded queue of preprocessed
+    images, one chunk and the hashes.
+
+    What the C decoders print on stderr while decoding is captured, attributed
+    to the files (``Ingested.warnings``, and at the debug level of the log) and
+    decides ``Ingested.damaged`` (:mod:`undouble.io.messages`); the progress bar
+    and the log still show on the real stderr.
 
     Parameters
     ----------
@@ -221,6 +290,12 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
     measure_blur : bool
         Measure the sharpness of every decoded image (``Ingested.blur``), for
         the keeper ranking; it costs about 5 % of the decoding.
+    decode_memory : int
+        Bytes of decoded pixels all threads together may hold at once
+        (:data:`DEFAULT_DECODE_MEMORY`, :data:`~undouble.io.decode.DECODE_BYTES_PER_PIXEL`
+        per decoded pixel).
+    capture_messages : bool
+        Capture the decoders' messages (see above); False leaves stderr alone.
 
     Returns
     -------
@@ -252,14 +327,24 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
     raw: deque[tuple[str, DecodedImage]] = deque()
     raw_bytes = 0
 
+    budget = ByteBudget(decode_memory)
+    capture = StderrCapture()
+    messages = MessageLog(capture)
+
     def work(path: str):
         try:
-            decoded = _read_checked(path, dim, max_pixels, backend)
-            if not ready.is_set():
-                return decoded, None
-            return finish_decoded(decoded, dim, grayscale, measure_blur), None
+            with budget.reserve(decode_bytes_estimate(path, dim, max_pixels)):
+                with messages.watch(path):
+                    decoded = _read_checked(path, dim, max_pixels, backend)
+                if not ready.is_set():
+                    return decoded, None
+                return finish_decoded(decoded, dim, grayscale, measure_blur), None
         except ImageReadError as exc:
             return None, str(exc)
+
+    def decode_again(path: str) -> None:
+        with budget.reserve(decode_bytes_estimate(path, dim, max_pixels)):
+            _read_checked(path, dim, max_pixels, backend)
 
     def flush() -> None:
         nonlocal filled, hash_error
@@ -297,7 +382,11 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
                 skipped.append((path, str(exc)))
         raw_bytes = 0
 
-    with pillow_size_check_off(), progress(total=len(paths), desc=desc, unit="img") as bar:
+    with ExitStack() as phase:
+        phase.enter_context(pillow_size_check_off())
+        if capture_messages:
+            phase.enter_context(capture)  # before the bar, so that the bar writes to the real stderr
+        bar = phase.enter_context(progress(total=len(paths), desc=desc, unit="img"))
         for path, (loaded, reason) in zip(paths, map_threads(work, paths, n_jobs, bar)):
             if loaded is None:
                 if raw:  # keep the input order of the rows and of the skipped list
@@ -317,6 +406,8 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
         if raw:
             finish_raw()
         flush()
+        bar.close()
+        messages.resolve(decode_again, paths)
     loader.join()
 
     images: np.ndarray | None = None
@@ -327,6 +418,12 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
         else:
             images = store[:n]
     hashes = None if (hash_fn is None or hash_error is not None) else concat_batches(batches)
+    for path, reason in skipped:
+        for line in messages.messages.get(path, ()):
+            logger.debug("%s (skipped: %s): decoder says: %s", path, reason, line)
+    damaged = np.fromiter((messages.damaged(p) for p in rows.paths), dtype=bool, count=len(rows.paths))
+    notes = {p: list(messages.messages[p]) for p in rows.paths if messages.messages.get(p)}
     return Ingested(rows.paths, images, storage, hashes,
                     np.asarray(rows.resolution, dtype=np.int64).reshape(-1, 2), rows.filestats, skipped, hash_error,
-                    np.asarray(rows.blur, dtype=np.float64), np.asarray(rows.blur_pixels, dtype=np.int64))
+                    np.asarray(rows.blur, dtype=np.float64), np.asarray(rows.blur_pixels, dtype=np.int64),
+                    damaged, notes)

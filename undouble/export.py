@@ -80,8 +80,8 @@ def groups_as_dict(model: Any) -> dict[str, Any]:
     groups = [[str(p) for p in paths] for paths in results["select_pathnames"]]
     distances = [[int(d) for d in scores] for scores in results["select_scores"]]
     row_damaged = results.get("damaged")
-    damaged = [[bool(row_damaged[int(i)]) if row_damaged is not None else False for i in idx]
-               for idx in results["select_idx"]]
+    hurt = set() if row_damaged is None else {str(p) for p, bad in zip(results["pathnames"], row_damaged) if bad}
+    damaged = [[p in hurt for p in paths] for paths in groups]
     notes = {str(p): [str(m) for m in msgs] for p, msgs in (results.get("warnings") or {}).items()}
     return {
         "format": FORMAT_NAME,

@@ -370,9 +370,12 @@ def _decode_file(fh: Any, size: int, dim: tuple[int, int] | None, max_pixels: in
         _register_heif()  # HEIC content under another extension
     mapped = None
     if not whole and (data[:3] == _JPEG_SIGNATURE or data[:8] == _PNG_SIGNATURE):
-        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (AttributeError, _io.UnsupportedOperation):  # not a file (bytes given): streamed to Pillow
+            mapped = None
     try:
-        return _decode_bytes(data if whole else mapped, data, fh, dim, max_pixels, backend)
+        return _decode_data(data if whole else mapped, data, fh, dim, max_pixels, backend)
     finally:
         if mapped is not None:
             try:
@@ -381,7 +384,7 @@ def _decode_file(fh: Any, size: int, dim: tuple[int, int] | None, max_pixels: in
                 pass
 
 
-def _decode_bytes(whole: Any, head: bytes, fh: Any, dim: tuple[int, int] | None, max_pixels: int,
+def _decode_data(whole: Any, head: bytes, fh: Any, dim: tuple[int, int] | None, max_pixels: int,
                   backend: str) -> DecodedImage:
     """:func:`_decode_file` on the file's bytes (``whole``: bytes or mmap; None when too large to map)."""
     is_jpeg = head[:3] == _JPEG_SIGNATURE

@@ -71,6 +71,8 @@ class _Redirect:
         self.real: Any = None
         self.swapped: list[tuple[Any, str, Any]] = []
         self.decoding = 0          # decodes being watched now (all pipelines)
+        self.alone_wanted = 0      # second decodings waiting to run alone
+        self.alone_running = False
         self.starts = 0            # decodes watched so far
         self.claimed: list[tuple[int, int]] = []  # ranges whose text belongs to a file
         self.owned: Counter = Counter()           # lines a second decoding gave back to a file
@@ -170,6 +172,7 @@ class _Redirect:
 
 
 _REDIRECT_LOCK = threading.RLock()
+_REDIRECT_TURN = threading.Condition(_REDIRECT_LOCK)  # a second decoding waits for the others to finish
 _REDIRECT: _Redirect | None = None
 
 
@@ -223,20 +226,36 @@ class StderrCapture:
         """What was written between two positions."""
         return self._redirect.text(start, stop) if self.active else ""
 
-    def begin(self) -> tuple[int, int, int]:
-        """A watched decode starts: ``(position, its number, decodes already running)``."""
-        with _REDIRECT_LOCK:
+    def begin(self, alone: bool = False) -> tuple[int, int, int]:
+        """A watched decode starts: ``(position, its number, decodes already running)``.
+
+        With ``alone``, it first waits until no other watched decode runs (in any
+        import of the process), and none starts until it ends.
+        """
+        with _REDIRECT_TURN:
             redirect = self._redirect
+            if alone:
+                redirect.alone_wanted += 1
+                while redirect.decoding or redirect.alone_running:
+                    _REDIRECT_TURN.wait()
+                redirect.alone_wanted -= 1
+                redirect.alone_running = True
+            else:
+                while redirect.alone_running or redirect.alone_wanted:
+                    _REDIRECT_TURN.wait()
             others = redirect.decoding
             redirect.decoding += 1
             redirect.starts += 1
             return redirect.position(), redirect.starts, others
 
-    def end(self, number: int, others: int) -> tuple[int, bool]:
+    def end(self, number: int, others: int, alone: bool = False) -> tuple[int, bool]:
         """A watched decode ends: ``(position, whether it ran alone)``."""
-        with _REDIRECT_LOCK:
+        with _REDIRECT_TURN:
             redirect = self._redirect
             redirect.decoding -= 1
+            if alone:
+                redirect.alone_running = False
+            _REDIRECT_TURN.notify_all()
             return redirect.position(), others == 0 and redirect.starts == number
 
     def claim(self, start: int, stop: int, lines: Sequence[str] = ()) -> None:
@@ -313,12 +332,13 @@ class MessageLog:
         if self.capture.active:
             rank = {p: k for k, p in enumerate(order)}
             for path in sorted(set(self._suspects), key=lambda p: (rank.get(p, len(rank)), p)):
-                start, number, others = self.capture.begin()
+                start, number, others = self.capture.begin(alone=True)
                 try:
                     decode_again(path)
                 except Exception as exc:  # noqa: BLE001 - only the messages matter here
                     logger.debug("Second decoding of %s for its messages failed: %s", path, exc)
-                stop, alone = self.capture.end(number, others)
+                finally:
+                    stop, alone = self.capture.end(number, others, alone=True)
                 if stop > start:
                     new = self._add(path, self.capture.text(start, stop))
                     # its text of the parallel phase is the same lines, written amid the others'

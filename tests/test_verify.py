@@ -268,3 +268,35 @@ def test_bad_input_gets_a_clear_message():
     with pytest.raises(TypeError):
         make_thumbnail(np.zeros((8, 8), np.float32))
     assert DEFAULT_PARAMS.as_array().shape == (K.N_PARAMS,)
+
+
+def test_identity_fast_path_against_reference():
+    """compare_identity (per-image sums + the pair's cross term) = the reference at the identity."""
+    nb, edge, floor = 8, 2, 4.0
+    out = np.empty(K.N_COMPARE)
+    acc = np.empty((nb * nb + 4, 6))
+    cross = np.empty(nb * nb + 4)
+    colbuf = np.empty(S, np.int32)
+    coltot = np.empty(S, np.int64)
+    sums_a = np.empty((nb * nb + 4, 3))
+    sums_b = np.empty((nb * nb + 4, 3))
+    for ga, gb in _adversarial_pairs():
+        ga = np.ascontiguousarray(ga)
+        gb = np.ascontiguousarray(gb)
+        K.identity_sums(ga, nb, edge, sums_a)
+        K.identity_sums(gb, nb, edge, sums_b)
+        K.compare_identity(ga.reshape(-1), gb.reshape(-1), sums_a, sums_b, nb, floor, acc, cross, colbuf, coltot,
+                           edge, out)
+        ref = _reference_compare(ga, gb, 1.0, 1.0, 0.0, 0.0, nb, edge, floor)
+        got = dict(glob=out[K.C_GLOBAL], worst=out[K.C_WORST], second=out[K.C_SECOND], edge=out[K.C_EDGE],
+                   median=out[K.C_MEDIAN], rho=out[K.C_RHO])
+        for key in got:
+            assert got[key] == pytest.approx(ref[key], rel=1e-6, abs=1e-6), key
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 64, 65])
+def test_select_is_the_kth_smallest(n):
+    rng = np.random.default_rng(n)
+    for values in (rng.random(n), np.zeros(n), rng.integers(0, 3, n).astype(float)):
+        for k in range(n):
+            assert K._select(values.copy(), k) == np.sort(values)[k]

@@ -306,10 +306,11 @@ def verify_pairs(thumbs: np.ndarray, sizes: np.ndarray, pair_i: np.ndarray, pair
     container = np.full(m, -1, np.int8)
     if m:
         thumbs = np.ascontiguousarray(thumbs)
-        grey = thumbs[:, :THUMB_SIZE * THUMB_SIZE].reshape(n, THUMB_SIZE, THUMB_SIZE)
+        # contiguous (the kernel's row loops vectorise only on C-ordered arrays)
+        grey = np.ascontiguousarray(thumbs[:, :THUMB_SIZE * THUMB_SIZE]).reshape(n, THUMB_SIZE, THUMB_SIZE)
         s2 = THUMB_SIZE * THUMB_SIZE
         extra = np.ascontiguousarray(thumbs[:, s2:s2 + EXTRA_BYTES])
-        chroma = thumbs[:, s2 + EXTRA_BYTES:].reshape(n, 2, CHROMA_SIZE, CHROMA_SIZE)
+        chroma = np.ascontiguousarray(thumbs[:, s2 + EXTRA_BYTES:]).reshape(n, 2, CHROMA_SIZE, CHROMA_SIZE)
         _k.verify_pairs_kernel(grey, extra, chroma, sizes, pair_i, pair_j, params.as_array(),
                                ok, similarity, relation, area, container)
     return VerifyResult(ok, similarity, relation, area, container)

@@ -334,6 +334,102 @@ def compare(ga, gb, fx, fy, tx, ty, nb, edge, sigma_floor, out):
 
 
 @njit(cache=True)
+def identity_sums(g, nb, edge, out):
+    """Per-image sums for the identity alignment: out[k] = (sum a, sum a*a, pixel count).
+
+    k runs over the ``nb x nb`` blocks, then the left, right, top and bottom
+    border strips ``edge`` pixels wide (the layout of ``compare``'s sums).
+    Computed once per image, so that a pair at the identity only needs its
+    cross term (``cross_identity``).
+    """
+    s = g.shape[0]
+    nblk = nb * nb
+    for k in range(nblk + 4):
+        for q in range(3):
+            out[k, q] = 0.0
+    for v in range(s):
+        band = (v * nb) // s
+        top = v < edge
+        bottom = v >= s - edge
+        for u in range(s):
+            a = np.float64(g[v, u])
+            aa = a * a
+            k = band * nb + (u * nb) // s
+            out[k, 0] += a
+            out[k, 1] += aa
+            out[k, 2] += 1.0
+            if u < edge:
+                out[nblk, 0] += a
+                out[nblk, 1] += aa
+                out[nblk, 2] += 1.0
+            elif u >= s - edge:
+                out[nblk + 1, 0] += a
+                out[nblk + 1, 1] += aa
+                out[nblk + 1, 2] += 1.0
+            if top:
+                out[nblk + 2, 0] += a
+                out[nblk + 2, 1] += aa
+                out[nblk + 2, 2] += 1.0
+            elif bottom:
+                out[nblk + 3, 0] += a
+                out[nblk + 3, 1] += aa
+                out[nblk + 3, 2] += 1.0
+
+
+@njit(cache=True)
+def cross_identity(ga, gb, nb, edge, cross, colbuf, coltot):
+    """Sums of a*b per block and border strip at the identity (exact integers).
+
+    ``ga``, ``gb``: the two S x S thumbnails flattened (C order, length S*S);
+    ``colbuf`` (int32, S) and ``coltot`` (int64, S) are scratch.
+    """
+    s = colbuf.shape[0]
+    nblk = nb * nb
+    for k in range(nblk + 4):
+        cross[k] = 0.0
+    for u in range(s):
+        colbuf[u] = 0
+        coltot[u] = 0
+    for v in range(s):
+        o = v * s
+        for u in range(s):
+            colbuf[u] += np.int32(ga[o + u]) * np.int32(gb[o + u])
+        if v < edge or v >= s - edge:
+            row = 0
+            for u in range(s):
+                row += np.int32(ga[o + u]) * np.int32(gb[o + u])
+            cross[nblk + (2 if v < edge else 3)] += row
+        if ((v + 1) * nb) // s != (v * nb) // s or v == s - 1:  # end of a band of blocks
+            band = (v * nb) // s
+            for u in range(s):
+                cross[band * nb + (u * nb) // s] += colbuf[u]
+                coltot[u] += colbuf[u]
+                colbuf[u] = 0
+    for u in range(s):
+        if u < edge:
+            cross[nblk] += coltot[u]
+        elif u >= s - edge:
+            cross[nblk + 1] += coltot[u]
+
+
+@njit(cache=True)
+def compare_identity(ga, gb, sums_a, sums_b, nb, sigma_floor, acc, cross, colbuf, coltot, edge, out):
+    """``compare`` at the identity from per-image sums plus the pair's cross term (C_MAXDIFF left at -1).
+
+    ``ga``, ``gb``: flattened thumbnails (see ``cross_identity``).
+    """
+    cross_identity(ga, gb, nb, edge, cross, colbuf, coltot)
+    for k in range(nb * nb + 4):
+        acc[k, 0] = sums_a[k, 0]
+        acc[k, 1] = sums_b[k, 0]
+        acc[k, 2] = sums_a[k, 1]
+        acc[k, 3] = sums_b[k, 1]
+        acc[k, 4] = cross[k]
+        acc[k, 5] = sums_a[k, 2]
+    _finish(acc, nb, sigma_floor, -1.0, out)
+
+
+@njit(cache=True)
 def _accumulate_window(ga, gb, fx, fy, tx, ty, nb, edge, acc):
     """Block and strip sums of B against A sampled bilinearly at the window; returns max |a - b|."""
     s = gb.shape[0]
@@ -413,6 +509,35 @@ def _accumulate_window(ga, gb, fx, fy, tx, ty, nb, edge, acc):
 
 
 @njit(cache=True)
+def _select(x, k):
+    """The k-th smallest of x (0-based), partitioning x in place (quickselect; x[k+1:] >= x[k] after)."""
+    lo = 0
+    hi = x.shape[0] - 1
+    while lo < hi:
+        pivot = x[(lo + hi) // 2]
+        i = lo
+        j = hi
+        while i <= j:
+            while x[i] < pivot:
+                i += 1
+            while x[j] > pivot:
+                j -= 1
+            if i <= j:
+                t = x[i]
+                x[i] = x[j]
+                x[j] = t
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return x[k]
+
+
+@njit(cache=True)
 def _finish(acc, nb, sigma_floor, maxdiff, out):
     """The residual statistics from the block and strip sums (see the module docstring)."""
     nblk = nb * nb
@@ -436,6 +561,9 @@ def _finish(acc, nb, sigma_floor, maxdiff, out):
     da = max(np.sqrt(va), sigma_floor)
     db = max(np.sqrt(vb), sigma_floor)
     cov = sab / n - ma * mb
+    inv_aa = 1.0 / (da * da)
+    inv_bb = 1.0 / (db * db)
+    inv_ab = 1.0 / (da * db)
     worst = 0.0
     second = 0.0
     edge_worst = 0.0
@@ -447,9 +575,9 @@ def _finish(acc, nb, sigma_floor, maxdiff, out):
         if c == 0.0:
             continue
         # sum over the block of ((a - ma)/da - (b - mb)/db)^2, expanded
-        qa = (acc[k, 2] - 2.0 * ma * acc[k, 0] + c * ma * ma) / (da * da)
-        qb = (acc[k, 3] - 2.0 * mb * acc[k, 1] + c * mb * mb) / (db * db)
-        qab = (acc[k, 4] - mb * acc[k, 0] - ma * acc[k, 1] + c * ma * mb) / (da * db)
+        qa = (acc[k, 2] - 2.0 * ma * acc[k, 0] + c * ma * ma) * inv_aa
+        qb = (acc[k, 3] - 2.0 * mb * acc[k, 1] + c * mb * mb) * inv_bb
+        qab = (acc[k, 4] - mb * acc[k, 0] - ma * acc[k, 1] + c * ma * mb) * inv_ab
         r = max(qa + qb - 2.0 * qab, 0.0) / c
         if k < nblk:
             blockres[k] = r
@@ -498,8 +626,13 @@ def _finish(acc, nb, sigma_floor, maxdiff, out):
     out[C_SECOND_IN] = sin_
     out[C_WORST_RING] = wring
     out[C_SECOND_RING] = sring
-    blockres.sort()
-    out[C_MEDIAN] = 0.5 * (blockres[(nblk - 1) // 2] + blockres[nblk // 2])
+    lo = _select(blockres, (nblk - 1) // 2)
+    hi = lo
+    if nblk % 2 == 0:  # the upper middle: the least of the elements after the lower middle
+        hi = blockres[nblk // 2]
+        for k in range(nblk // 2 + 1, nblk):
+            hi = min(hi, blockres[k])
+    out[C_MEDIAN] = 0.5 * (lo + hi)
     out[C_WORST_BORDER] = 1.0 if (by == 0 or by == nb - 1 or bx == 0 or bx == nb - 1) else 0.0
 
 
@@ -665,14 +798,19 @@ def chroma_score(ca, cb, ea, eb, fx, fy, tx, ty, s, params):
 
 
 @njit(cache=True)
-def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, params, res):
-    """Verify one pair (a, b); res = ok, similarity, relation, area fraction, container (-1/0/1)."""
+def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, sums_a, sums_b, params, res,
+               cmp, acc, cross, colbuf, coltot):
+    """Verify one pair (a, b); res = ok, similarity, relation, area fraction, container (-1/0/1).
+
+    ``sums_a``, ``sums_b``: ``identity_sums`` of the two images; ``cmp``, ``acc``, ``cross``,
+    ``colbuf``, ``coltot``: scratch arrays (no allocation per pair at the identity).
+    """
     s = ga.shape[0]
     nb = int(params[P_BLOCKS])
     edge = int(params[P_EDGE_WIDTH])
     floor = params[P_SIGMA_FLOOR]
-    cmp = np.empty(N_COMPARE)
-    compare(ga, gb, 1.0, 1.0, 0.0, 0.0, nb, edge, floor, cmp)
+    compare_identity(ga.reshape(s * s), gb.reshape(s * s), sums_a, sums_b, nb, floor, acc, cross, colbuf, coltot,
+                     edge, cmp)
     score = score_of(cmp, params)
     if score <= 1.0:
         score = max(score, chroma_score(ca, cb, ea, eb, 1.0, 1.0, 0.0, 0.0, s, params))
@@ -686,7 +824,7 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, p
         for c in range(ea.shape[0]):
             if ea[c] != eb[c]:
                 same_extra = False
-        if same_size and same_extra and cmp[C_MAXDIFF] == 0.0:
+        if same_size and same_extra and max_abs_diff(ga, gb) == 0:
             res[2] = REL_SAME_PIXELS
         elif _edited(cmp, ea, eb, params):
             res[2] = REL_EDITED
@@ -790,21 +928,40 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, p
 @njit(cache=True, parallel=True)
 def verify_pairs_kernel(grey, extra, chroma, sizes, pair_i, pair_j, params, ok, similarity, relation, area,
                         container):
-    """Verify every pair (pair_i[p], pair_j[p]); fills the five per-pair output arrays."""
+    """Verify every pair (pair_i[p], pair_j[p]); fills the five per-pair output arrays.
+
+    Per call: row/column profiles and identity block sums of every image (O(N S^2));
+    per pair at the identity only the cross term. Pairs run in chunks, each with its own scratch.
+    """
     n = grey.shape[0]
     s = grey.shape[1]
+    nb = int(params[P_BLOCKS])
+    edge = int(params[P_EDGE_WIDTH])
     cols = np.empty((n, s), np.float32)
     rows = np.empty((n, s), np.float32)
+    sums = np.empty((n, nb * nb + 4, 3))
     for k in prange(n):
         profiles(grey[k:k + 1], cols[k:k + 1], rows[k:k + 1])
-    for p in prange(pair_i.shape[0]):
-        i = pair_i[p]
-        j = pair_j[p]
+        identity_sums(grey[k], nb, edge, sums[k])
+    m = pair_i.shape[0]
+    chunk = 64
+    for c in prange((m + chunk - 1) // chunk):
         res = np.zeros(5)
-        verify_one(grey[i], grey[j], extra[i], extra[j], chroma[i], chroma[j], sizes[i, 0], sizes[i, 1], sizes[j, 0], sizes[j, 1],
-                   cols[i], rows[i], cols[j], rows[j], params, res)
-        ok[p] = res[0] > 0.5
-        similarity[p] = res[1]
-        relation[p] = np.int8(res[2])
-        area[p] = res[3]
-        container[p] = np.int8(res[4])
+        cmp = np.empty(N_COMPARE)
+        acc = np.empty((nb * nb + 4, 6))
+        cross = np.empty(nb * nb + 4)
+        colbuf = np.empty(s, np.int32)
+        coltot = np.empty(s, np.int64)
+        for p in range(c * chunk, min(m, (c + 1) * chunk)):
+            i = pair_i[p]
+            j = pair_j[p]
+            for q in range(5):
+                res[q] = 0.0
+            verify_one(grey[i], grey[j], extra[i], extra[j], chroma[i], chroma[j], sizes[i, 0], sizes[i, 1],
+                       sizes[j, 0], sizes[j, 1], cols[i], rows[i], cols[j], rows[j], sums[i], sums[j], params, res,
+                       cmp, acc, cross, colbuf, coltot)
+            ok[p] = res[0] > 0.5
+            similarity[p] = res[1]
+            relation[p] = np.int8(res[2])
+            area[p] = res[3]
+            container[p] = np.int8(res[4])

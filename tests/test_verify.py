@@ -81,8 +81,9 @@ def test_accepts_every_copy_kind_with_the_right_relation(shots, kind):
             assert name == "re-encoded"  # the greyscale copy of a greyscale photo
         else:
             assert name in EXPECTED[kind], (kind, name)
-    # Known limit: a heavy watermark on a low-contrast frame (scene 0 here) reads as a local change.
-    allowed = 1 if kind == "watermark" else 0
+    # Known limit: a heavy watermark or logo over an interior block of a low-contrast frame reads as a
+    # local change (about 10% of the watermark copies of make_corpus; 2 of these 4 scenes).
+    allowed = 2 if kind == "watermark" else 0
     assert len(rejected) <= allowed, (kind, rejected)
 
 
@@ -300,3 +301,73 @@ def test_select_is_the_kth_smallest(n):
     for values in (rng.random(n), np.zeros(n), rng.integers(0, 3, n).astype(float)):
         for k in range(n):
             assert K._select(values.copy(), k) == np.sort(values)[k]
+
+
+def _reference_rank(g: np.ndarray) -> np.ndarray:
+    """Mid-rank of each pixel's grey level among all pixels, scaled to 0..255 and rounded."""
+    flat = g.reshape(-1).astype(int)
+    below = np.array([(flat < v).sum() for v in flat])
+    equal = np.array([(flat == v).sum() for v in flat])
+    mid = below + 0.5 * (equal - 1)
+    return np.floor(mid * 255.0 / max(flat.size - 1, 1) + 0.5).astype(np.uint8).reshape(g.shape)
+
+
+def test_rank_thumbnail_against_reference_and_tone_curves():
+    out = np.empty((S, S), np.uint8)
+    for ga, gb in _adversarial_pairs():
+        for g in (ga, gb):
+            K.rank_thumbnail(np.ascontiguousarray(g), out)
+            np.testing.assert_array_equal(out, _reference_rank(g))
+    # any increasing tone curve that merges no levels leaves the ranks unchanged
+    g = np.random.default_rng(1).permutation(np.arange(S * S) % 128).reshape(S, S).astype(np.uint8)
+    ga = np.empty_like(out)
+    gb = np.empty_like(out)
+    K.rank_thumbnail(g, ga)
+    curve = (np.arange(256) + np.arange(256) ** 2 // 128).clip(0, 255).astype(np.uint8)  # increasing on 0..127
+    K.rank_thumbnail(curve[g], gb)
+    np.testing.assert_array_equal(ga, gb)
+
+
+def _reference_chroma_local(ca: np.ndarray, cb: np.ndarray) -> float:
+    a = ca.astype(float) - ca.reshape(2, -1).mean(axis=1)[:, None, None]
+    b = cb.astype(float) - cb.reshape(2, -1).mean(axis=1)[:, None, None]
+    gain = (a * b).sum() / (a * a).sum() if (a * a).sum() > 1e-9 else 1.0
+    gain = min(max(gain, 0.5), 2.0)
+    dist = np.sqrt(((b - gain * a) ** 2).sum(axis=0))
+    windows = 0.25 * (dist[:-1, :-1] + dist[1:, :-1] + dist[:-1, 1:] + dist[1:, 1:])
+    return max(windows.max() - 2 * np.median(dist), 0.0)
+
+
+def test_chroma_local_against_reference():
+    rng = np.random.default_rng(8)
+    c = CHROMA_SIZE
+    smooth = np.stack([cv2.resize(rng.integers(90, 170, (4, 4), dtype=np.uint8), (c, c),
+                                  interpolation=cv2.INTER_CUBIC) for _ in range(2)])
+    blob = smooth.copy()
+    blob[:, 5:8, 9:12] = [[[200]], [[60]]]
+    cases = [(smooth, smooth), (smooth, blob), (np.full((2, c, c), 128, np.uint8), blob),
+             (np.full((2, c, c), 128, np.uint8), np.full((2, c, c), 128, np.uint8)),
+             (smooth, np.clip((smooth.astype(int) - 128) * 3 // 2 + 128, 0, 255).astype(np.uint8)),
+             (rng.integers(0, 256, (2, c, c), dtype=np.uint8), rng.integers(0, 256, (2, c, c), dtype=np.uint8))]
+    for ca, cb in cases:
+        assert K.chroma_local(ca, cb) == pytest.approx(_reference_chroma_local(ca, cb), rel=1e-9, abs=1e-9)
+    assert K.chroma_local(smooth, blob) > DEFAULT_PARAMS.chroma_local_max  # a new object of another hue
+    assert K.chroma_local(smooth, cases[4][1]) < 1.0                         # more saturation everywhere
+
+
+def test_gamma_and_clipped_copies_pass_and_an_isoluminant_object_does_not(shots):
+    base = shots[0][0]
+    x = base.astype(np.float32)
+    for copy in (255 * (x / 255) ** 0.7, 255 * (x / 255) ** 1.4, x * 1.35, x + 35, x - 35):
+        assert _verify_two(base, _jpeg(np.clip(copy, 0, 255).astype(np.uint8))).ok[0]
+    # an object of another hue whose luma equals what it covers (+60 red, -30.6 green), in the two
+    # colourful scenes; a greyscale-flagged image gets no colour test (a grey copy has no colour either)
+    for scene in (shots[1], shots[3]):
+        base = scene[0]
+        h, w = base.shape[:2]
+        box = (slice(h // 3, h // 3 + h // 6), slice(w // 3, w // 3 + w // 6))
+        luma = base[box].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        edited = base.copy()
+        edited[box] = np.clip(np.stack([luma + 60, luma - 30.6, luma], axis=2), 0, 255).astype(np.uint8)
+        assert not is_greyscale(make_thumbnail(base))[0]
+        assert not _verify_two(base, _jpeg(edited)).ok[0]

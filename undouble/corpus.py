@@ -4,8 +4,9 @@
 for tests, benchmarks and ``undouble evaluate``. Each *scene* gets several
 distinct *shots* (different groups) that share most of the frame but differ in
 parts, like a burst: objects moved, added or removed in some regions, the
-camera shifted by a few percent (new content at an edge), a different exposure
-together with moved content. Each shot is saved as an ``original`` plus copies
+camera shifted by a few percent (new content at an edge) together with a moved
+object, a different exposure together with moved content. Every shot differs from
+the first over at least 1% of the frame inside its central 80% (what a crop keeps). Each shot is saved as an ``original`` plus copies
 made by the selected transform ``kinds``; ``group`` names the shot, so two
 files are true duplicates exactly when their groups are equal.
 
@@ -154,14 +155,19 @@ def _shots(rng: np.random.Generator, width: int, height: int, n_shots: int) -> l
             if change == 1:  # the camera moved by a few percent: new content at an edge
                 dx += int(rng.choice([-1, 1]) * rng.uniform(0.02, 0.06) * width)
                 dy += int(rng.choice([-1, 1]) * rng.uniform(0.0, 0.04) * height)
-                n_edits = int(rng.integers(0, 2))
+                # and something else changed: a pure pan of a static scene, cropped by a few percent,
+                # is a crop of the other shot too (no measure can tell them apart)
+                n_edits = 1
             before = cv2.cvtColor(img[dy:dy + height, dx:dx + width], cv2.COLOR_RGB2GRAY)
             for attempt in range(20):  # something moved, added or removed in part of the frame
                 for _ in range(n_edits):
                     _draw_object(img, rng, scale=rng.uniform(0.5, 1.0), region=(dx, dy, width, height))
                 changed = cv2.absdiff(cv2.cvtColor(img[dy:dy + height, dx:dx + width], cv2.COLOR_RGB2GRAY),
                                       before) > 30
-                if n_edits == 0 or changed.mean() >= 0.01:  # visibly different over >= 1% of the frame
+                # visibly different over >= 1% of the frame, inside the central part that a crop of
+                # up to 10% per side keeps (a crop copy of this shot still differs from the others)
+                inner = changed[height // 10:height - height // 10, width // 10:width - width // 10]
+                if inner.mean() >= 0.01:
                     break
                 n_edits = 1
             if change == 2:  # a different exposure as well
@@ -171,8 +177,23 @@ def _shots(rng: np.random.Generator, width: int, height: int, n_shots: int) -> l
 
 
 def _watermark(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Semi-transparent text in a corner, covering a few percent of the image."""
+    """Semi-transparent text, or a small semi-transparent logo (a badge with a letter, about 0.5-2% of the area), near a corner."""
     h, w = img.shape[:2]
+    if rng.random() < 0.35:  # a logo: a filled badge with a letter, a few percent of the area
+        side = int(rng.uniform(0.04, 0.08) * min(w, h)) + 4
+        cx = int(rng.uniform(0.03, 0.12) * w) + side if rng.random() < 0.5 else w - side - int(rng.uniform(0.03, 0.12) * w)
+        cy = int(rng.uniform(0.03, 0.12) * h) + side if rng.random() < 0.5 else h - side - int(rng.uniform(0.03, 0.12) * h)
+        layer = img.copy()
+        colour = _random_colour(rng)
+        if rng.random() < 0.5:
+            cv2.circle(layer, (cx, cy), side, colour, -1, cv2.LINE_AA)
+        else:
+            cv2.rectangle(layer, (cx - side, cy - side // 2), (cx + side, cy + side // 2), colour, -1)
+        ink = (255, 255, 255) if sum(colour) < 380 else (0, 0, 0)
+        cv2.putText(layer, "L", (cx - side // 3, cy + side // 3), cv2.FONT_HERSHEY_SIMPLEX, side / 30.0, ink,
+                    max(1, side // 12), cv2.LINE_AA)
+        alpha = rng.uniform(0.2, 0.45)
+        return cv2.addWeighted(layer, alpha, img, 1 - alpha, 0)
     text = ["(c) 2024", "sample", "PHOTO", "@user"][int(rng.integers(4))]
     scale = 0.045 * h / 22.0 * rng.uniform(0.8, 1.3)
     thickness = max(1, int(round(scale * 2)))
@@ -217,9 +238,16 @@ def transform(img: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.
         return cv2.resize(img, (max(8, int(w * f)), max(8, int(h * f))), interpolation=cv2.INTER_AREA), quality
     if kind == "reencode":
         return img, int(rng.integers(45, 76))
-    if kind == "brightness":
-        f = rng.uniform(0.7, 0.9) if rng.random() < 0.5 else rng.uniform(1.1, 1.35)
-        return np.clip(img.astype(np.float32) * f, 0, 255).astype(np.uint8), quality
+    if kind == "brightness":  # a gain, an offset or a gamma, darker or brighter (highlights may clip)
+        style = rng.random()
+        x = img.astype(np.float32)
+        if style < 0.4:
+            x = x * (rng.uniform(0.7, 0.9) if rng.random() < 0.5 else rng.uniform(1.1, 1.35))
+        elif style < 0.7:
+            x = x + rng.choice([-1, 1]) * rng.uniform(15, 40)
+        else:
+            x = 255.0 * (x / 255.0) ** (rng.uniform(0.7, 0.85) if rng.random() < 0.5 else rng.uniform(1.2, 1.45))
+        return np.clip(x, 0, 255).astype(np.uint8), quality
     if kind == "contrast":
         c = rng.uniform(0.65, 0.85) if rng.random() < 0.5 else rng.uniform(1.15, 1.4)
         mean = img.mean()

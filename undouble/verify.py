@@ -30,9 +30,12 @@ See :mod:`undouble._kernels.verify`: alignment (identity, then a contained
 window for crops of up to ~10% per side), global gain/offset normalisation,
 per-block residuals of the grey thumbnail (8 x 8 blocks) with a rule on the
 median, the worst interior blocks, the worst blocks along the border and the
-border strips, and a local check of the colour-difference planes. The cost is
-about one pass over the two 48 x 48 thumbnails per pair when the images have
-the same size; a crop search (profiles, one or two windowed passes) only for
+border strips, and a local check of the colour-difference planes (z-scored
+blocks, and the per-cell colour distance for a new object of another hue at
+equal brightness). A pair whose tones differ (mean or contrast) and that fails
+gets a second look on rank-transformed thumbnails (gamma, clipping). Per call, block sums of every thumbnail (and of its rank transform) are
+computed once; a pair at the identity then costs one pass of 48 x 48 integer
+products; a crop search (profiles, one or two windowed passes) only for
 pairs whose sizes differ and whose frames are misaligned.
 
 ``verify_pairs`` computes row/column profiles of all N thumbnails per call
@@ -112,7 +115,11 @@ class VerifyParams:
     ratio is within this of the other's, and is not a crop at the same scale, is
     not searched at other zooms (it is a resized copy or a different photo);
     ``crop_gate``: no crop is searched when the identity's median block residual
-    is under this (the frames are aligned; what differs is local content).
+    is under this (the frames are aligned; what differs is local content);
+    ``chroma_local_max``: at the identity, between two colour images, the worst
+    2 x 2 window of the per-cell colour distance (in the colour planes' units, half
+    grey levels; B's planes scaled by their least-squares gain) less twice its
+    median: an object of another hue at equal brightness.
     """
 
     global_max: float = 0.15
@@ -135,6 +142,7 @@ class VerifyParams:
     chroma_floor: float = 3.0
     aspect_tol: float = 0.005
     crop_gate: float = 0.005
+    chroma_local_max: float = 18.0
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -159,6 +167,7 @@ class VerifyParams:
         p[_k.P_CHROMA_FLOOR] = self.chroma_floor
         p[_k.P_ASPECT_TOL] = self.aspect_tol
         p[_k.P_CROP_GATE] = self.crop_gate
+        p[_k.P_CHROMA_LOCAL] = self.chroma_local_max
         return p
 
 

@@ -22,7 +22,18 @@ Plain arrays in, plain arrays out; no I/O. The measure (see ``undouble.verify``)
   ``score <= 1`` and the correlation is positive; at the identity, the two
   16 x 16 colour-difference planes must also pass the same local test
   (``chroma_score``: a change of hue at equal brightness).
+  Between two colour images, ``chroma_local`` also checks the worst 2 x 2 window
+  of the per-cell colour distance (B's planes scaled by their least-squares
+  gain) against its median: an object of another hue at equal brightness.
   ``similarity = 1 / (1 + score)`` (so 0.5 is the acceptance boundary).
+* Tone edits that are no gain and offset (gamma, clipped highlights or shadows):
+  when the identity fails and the two thumbnails differ in mean or contrast, the
+  same measure is applied once more to their rank transforms (each grey level
+  replaced by its mid-rank in its own thumbnail, ``rank_thumbnail``), which any
+  increasing tone curve leaves unchanged except where it merges levels.
+* Cost: at the identity the per-image block sums (``identity_sums``, also of the
+  rank transforms) are computed once per call; a pair then costs one pass of
+  S*S integer products (``cross_identity``) and O(blocks) arithmetic.
 
 Alignment: the identity first; when it fails, its median residual says the
 frames are misaligned, and the two original sizes say that one image has a
@@ -73,7 +84,8 @@ P_CHROMA_FLOOR = 16
 P_ASPECT_TOL = 17
 P_CROP_GATE = 18
 P_SECOND_BORDER = 19
-N_PARAMS = 20
+P_CHROMA_LOCAL = 20
+N_PARAMS = 21
 
 # compare() output indices
 C_GLOBAL = 0
@@ -374,6 +386,41 @@ def identity_sums(g, nb, edge, out):
                 out[nblk + 3, 0] += a
                 out[nblk + 3, 1] += aa
                 out[nblk + 3, 2] += 1.0
+
+
+@njit(cache=True)
+def rank_thumbnail(g, out):
+    """Each grey level of g replaced by its mid-rank in g, scaled to 0..255 (rounded): out (uint8, same shape).
+
+    Invariant under any increasing tone curve, except where the curve merges levels
+    (clipping), which then share one mid-rank.
+    """
+    s0, s1 = g.shape
+    n = s0 * s1
+    hist = np.zeros(256, np.int64)
+    for v in range(s0):
+        for u in range(s1):
+            hist[g[v, u]] += 1
+    lut = np.empty(256, np.uint8)
+    below = 0
+    scale = 255.0 / max(n - 1, 1)
+    for level in range(256):
+        mid = below + 0.5 * (hist[level] - 1)
+        lut[level] = np.uint8(min(255.0, max(0.0, np.floor(mid * scale + 0.5))))
+        below += hist[level]
+    for v in range(s0):
+        for u in range(s1):
+            out[v, u] = lut[g[v, u]]
+
+
+@njit(cache=True)
+def _tone_differs(cmp, params):
+    """The two grey thumbnails differ in mean or contrast as by a tone edit (the 'edited' rule's grey part)."""
+    if abs(cmp[C_MEAN_A] - cmp[C_MEAN_B]) > params[P_EDIT_MEAN]:
+        return True
+    sa = max(cmp[C_STD_A], 1.0)
+    sb = max(cmp[C_STD_B], 1.0)
+    return sa > sb * params[P_EDIT_GAIN] or sb > sa * params[P_EDIT_GAIN]
 
 
 @njit(cache=True)
@@ -794,16 +841,80 @@ def chroma_score(ca, cb, ea, eb, fx, fy, tx, ty, s, params):
         excess = cmp[C_WORST] - params[P_LOCAL_FACTOR] * cmp[C_MEDIAN]
         if excess > worst:
             worst = excess
-    return worst / params[P_CHROMA_WORST]
+    # symmetric: the better of the two directions of the gain fit
+    local = min(chroma_local(ca, cb), chroma_local(cb, ca))
+    return max(worst / params[P_CHROMA_WORST], local / params[P_CHROMA_LOCAL])
+
+
+@njit(cache=True)
+def chroma_local(ca, cb):
+    """Local change of colour at the identity: the worst 2 x 2 window of the per-cell colour distance, less 2 x its median.
+
+    Both 2 x C x C colour-difference planes are centred; B's are compared with A's
+    times the least-squares gain (0.5..2, so that saturation and contrast edits
+    cancel); the per-cell distance is ``sqrt(dCb^2 + dCr^2)`` in plane units
+    (half grey levels). An object of another hue but equal brightness (which the
+    grey measure misses) shows as a window far above the frame's median.
+    """
+    cs = ca.shape[1]
+    n = cs * cs
+    ma0 = 0.0
+    ma1 = 0.0
+    mb0 = 0.0
+    mb1 = 0.0
+    for v in range(cs):
+        for u in range(cs):
+            ma0 += ca[0, v, u]
+            ma1 += ca[1, v, u]
+            mb0 += cb[0, v, u]
+            mb1 += cb[1, v, u]
+    ma0 /= n
+    ma1 /= n
+    mb0 /= n
+    mb1 /= n
+    sab = 0.0
+    saa = 0.0
+    for v in range(cs):
+        for u in range(cs):
+            a0 = ca[0, v, u] - ma0
+            a1 = ca[1, v, u] - ma1
+            sab += a0 * (cb[0, v, u] - mb0) + a1 * (cb[1, v, u] - mb1)
+            saa += a0 * a0 + a1 * a1
+    gain = sab / saa if saa > 1e-9 else 1.0
+    gain = min(max(gain, 0.5), 2.0)
+    dist = np.empty((cs, cs))
+    flat = np.empty(n)
+    for v in range(cs):
+        for u in range(cs):
+            d0 = (cb[0, v, u] - mb0) - gain * (ca[0, v, u] - ma0)
+            d1 = (cb[1, v, u] - mb1) - gain * (ca[1, v, u] - ma1)
+            dist[v, u] = np.sqrt(d0 * d0 + d1 * d1)
+            flat[v * cs + u] = dist[v, u]
+    lo = _select(flat, (n - 1) // 2)
+    hi = lo
+    if n % 2 == 0:
+        hi = flat[n // 2]
+        for k in range(n // 2 + 1, n):
+            hi = min(hi, flat[k])
+    med = 0.5 * (lo + hi)
+    worst = 0.0
+    for v in range(cs - 1):
+        for u in range(cs - 1):
+            w = 0.25 * (dist[v, u] + dist[v, u + 1] + dist[v + 1, u] + dist[v + 1, u + 1])
+            if w > worst:
+                worst = w
+    return max(worst - 2.0 * med, 0.0)
 
 
 @njit(cache=True)
 def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, sums_a, sums_b, params, res,
-               cmp, acc, cross, colbuf, coltot):
+               cmp, acc, cross, colbuf, coltot, rank_a, rank_b, rsums_a, rsums_b, cmp2):
     """Verify one pair (a, b); res = ok, similarity, relation, area fraction, container (-1/0/1).
 
-    ``sums_a``, ``sums_b``: ``identity_sums`` of the two images; ``cmp``, ``acc``, ``cross``,
-    ``colbuf``, ``coltot``: scratch arrays (no allocation per pair at the identity).
+    ``sums_a``, ``sums_b``: ``identity_sums`` of the two images; ``rank_a``, ``rank_b``:
+    their ``rank_thumbnail`` and ``rsums_a``, ``rsums_b`` its ``identity_sums``; ``cmp``,
+    ``cmp2``, ``acc``, ``cross``, ``colbuf``, ``coltot``: scratch arrays (no allocation per
+    pair at the identity).
     """
     s = ga.shape[0]
     nb = int(params[P_BLOCKS])
@@ -812,6 +923,13 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
     compare_identity(ga.reshape(s * s), gb.reshape(s * s), sums_a, sums_b, nb, floor, acc, cross, colbuf, coltot,
                      edge, cmp)
     score = score_of(cmp, params)
+    if score > 1.0 and _tone_differs(cmp, params):
+        # a second chance for a tone edit that is not a gain and offset (gamma, clipped highlights or
+        # shadows): the same measure on the two rank-transformed thumbnails (each grey level replaced by
+        # its mid-rank in its own image), which any increasing tone curve leaves unchanged but for ties
+        compare_identity(rank_a.reshape(s * s), rank_b.reshape(s * s), rsums_a, rsums_b, nb, floor, acc, cross,
+                         colbuf, coltot, edge, cmp2)
+        score = min(score, score_of(cmp2, params))
     if score <= 1.0:
         score = max(score, chroma_score(ca, cb, ea, eb, 1.0, 1.0, 0.0, 0.0, s, params))
     if score <= 1.0:
@@ -940,14 +1058,19 @@ def verify_pairs_kernel(grey, extra, chroma, sizes, pair_i, pair_j, params, ok, 
     cols = np.empty((n, s), np.float32)
     rows = np.empty((n, s), np.float32)
     sums = np.empty((n, nb * nb + 4, 3))
+    ranks = np.empty((n, s, s), np.uint8)
+    rsums = np.empty((n, nb * nb + 4, 3))
     for k in prange(n):
         profiles(grey[k:k + 1], cols[k:k + 1], rows[k:k + 1])
         identity_sums(grey[k], nb, edge, sums[k])
+        rank_thumbnail(grey[k], ranks[k])
+        identity_sums(ranks[k], nb, edge, rsums[k])
     m = pair_i.shape[0]
     chunk = 64
     for c in prange((m + chunk - 1) // chunk):
         res = np.zeros(5)
         cmp = np.empty(N_COMPARE)
+        cmp2 = np.empty(N_COMPARE)
         acc = np.empty((nb * nb + 4, 6))
         cross = np.empty(nb * nb + 4)
         colbuf = np.empty(s, np.int32)
@@ -959,7 +1082,7 @@ def verify_pairs_kernel(grey, extra, chroma, sizes, pair_i, pair_j, params, ok, 
                 res[q] = 0.0
             verify_one(grey[i], grey[j], extra[i], extra[j], chroma[i], chroma[j], sizes[i, 0], sizes[i, 1],
                        sizes[j, 0], sizes[j, 1], cols[i], rows[i], cols[j], rows[j], sums[i], sums[j], params, res,
-                       cmp, acc, cross, colbuf, coltot)
+                       cmp, acc, cross, colbuf, coltot, ranks[i], ranks[j], rsums[i], rsums[j], cmp2)
             ok[p] = res[0] > 0.5
             similarity[p] = res[1]
             relation[p] = np.int8(res[2])

@@ -33,13 +33,14 @@ median, the worst interior blocks, the worst blocks along the border and the
 border strips, and a local check of the colour-difference planes (z-scored
 blocks, and the per-cell colour distance for a new object of another hue at
 equal brightness). A pair whose tones differ (mean or contrast) and that fails
-gets a second look on rank-transformed thumbnails (gamma, clipping). Per call, block sums of every thumbnail (and of its rank transform) are
-computed once; a pair at the identity then costs one pass of 48 x 48 integer
-products; a crop search (profiles, one or two windowed passes) only for
-pairs whose sizes differ and whose frames are misaligned.
+gets a second look on rank-transformed thumbnails (gamma, clipping).
 
-``verify_pairs`` computes row/column profiles of all N thumbnails per call
-(O(N * S^2)); call it once with all candidate pairs rather than pair by pair.
+Cost: per call, row/column profiles and block sums of every thumbnail (and of
+its rank transform) are computed once (O(N * S^2)); a pair at the identity then
+costs one pass of 48 x 48 integer products; a crop search (profiles, one or two
+windowed passes) runs only for pairs whose sizes differ and whose frames are
+misaligned. Call ``verify_pairs`` once with all candidate pairs rather than
+pair by pair.
 """
 from __future__ import annotations
 

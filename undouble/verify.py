@@ -120,7 +120,9 @@ class VerifyParams:
     ``chroma_local_max``: at the identity, between two colour images, the worst
     2 x 2 window of the per-cell colour distance (in the colour planes' units, half
     grey levels; B's planes scaled by their least-squares gain) less twice its
-    median: an object of another hue at equal brightness.
+    median: an object of another hue at equal brightness; ``rank_gate``: a pair
+    whose tones differ and whose score at the identity is over 1 but at most this
+    is compared once more on rank-transformed thumbnails (gamma, clipping).
     """
 
     global_max: float = 0.15
@@ -144,6 +146,7 @@ class VerifyParams:
     aspect_tol: float = 0.005
     crop_gate: float = 0.005
     chroma_local_max: float = 18.0
+    rank_gate: float = 4.0
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -169,6 +172,7 @@ class VerifyParams:
         p[_k.P_ASPECT_TOL] = self.aspect_tol
         p[_k.P_CROP_GATE] = self.crop_gate
         p[_k.P_CHROMA_LOCAL] = self.chroma_local_max
+        p[_k.P_RANK_GATE] = self.rank_gate
         return p
 
 

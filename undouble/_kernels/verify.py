@@ -27,7 +27,8 @@ Plain arrays in, plain arrays out; no I/O. The measure (see ``undouble.verify``)
   gain) against its median: an object of another hue at equal brightness.
   ``similarity = 1 / (1 + score)`` (so 0.5 is the acceptance boundary).
 * Tone edits that are no gain and offset (gamma, clipped highlights or shadows):
-  when the identity fails and the two thumbnails differ in mean or contrast, the
+  when the identity fails (by a score of at most ``rank_gate``) and the two
+  thumbnails differ in mean or contrast, the
   same measure is applied once more to their rank transforms (each grey level
   replaced by its mid-rank in its own thumbnail, ``rank_thumbnail``), which any
   increasing tone curve leaves unchanged except where it merges levels.
@@ -85,7 +86,8 @@ P_ASPECT_TOL = 17
 P_CROP_GATE = 18
 P_SECOND_BORDER = 19
 P_CHROMA_LOCAL = 20
-N_PARAMS = 21
+P_RANK_GATE = 21
+N_PARAMS = 22
 
 # compare() output indices
 C_GLOBAL = 0
@@ -356,36 +358,51 @@ def identity_sums(g, nb, edge, out):
     """
     s = g.shape[0]
     nblk = nb * nb
+    flat = g.reshape(s * s)
+    col_a = np.zeros(s, np.int32)
+    col_aa = np.zeros(s, np.int32)
+    tot_a = np.zeros(s, np.int64)
+    tot_aa = np.zeros(s, np.int64)
     for k in range(nblk + 4):
         for q in range(3):
             out[k, q] = 0.0
+    band_start = 0
     for v in range(s):
-        band = (v * nb) // s
-        top = v < edge
-        bottom = v >= s - edge
+        o = v * s
         for u in range(s):
-            a = np.float64(g[v, u])
-            aa = a * a
-            k = band * nb + (u * nb) // s
-            out[k, 0] += a
-            out[k, 1] += aa
-            out[k, 2] += 1.0
-            if u < edge:
-                out[nblk, 0] += a
-                out[nblk, 1] += aa
-                out[nblk, 2] += 1.0
-            elif u >= s - edge:
-                out[nblk + 1, 0] += a
-                out[nblk + 1, 1] += aa
-                out[nblk + 1, 2] += 1.0
-            if top:
-                out[nblk + 2, 0] += a
-                out[nblk + 2, 1] += aa
-                out[nblk + 2, 2] += 1.0
-            elif bottom:
-                out[nblk + 3, 0] += a
-                out[nblk + 3, 1] += aa
-                out[nblk + 3, 2] += 1.0
+            x = np.int32(flat[o + u])
+            col_a[u] += x
+            col_aa[u] += x * x
+        if v < edge or v >= s - edge:
+            ra = 0
+            raa = 0
+            for u in range(s):
+                x = np.int32(flat[o + u])
+                ra += x
+                raa += x * x
+            j = nblk + (2 if v < edge else 3)
+            out[j, 0] += ra
+            out[j, 1] += raa
+            out[j, 2] += s
+        if ((v + 1) * nb) // s != (v * nb) // s or v == s - 1:  # end of a band of blocks
+            band = (v * nb) // s
+            height = v + 1 - band_start
+            for u in range(s):
+                k = band * nb + (u * nb) // s
+                out[k, 0] += col_a[u]
+                out[k, 1] += col_aa[u]
+                out[k, 2] += height
+                tot_a[u] += col_a[u]
+                tot_aa[u] += col_aa[u]
+                col_a[u] = 0
+                col_aa[u] = 0
+            band_start = v + 1
+    for u in range(s):
+        if u < edge or u >= s - edge:
+            j = nblk + (0 if u < edge else 1)
+            out[j, 0] += tot_a[u]
+            out[j, 1] += tot_aa[u]
+            out[j, 2] += s
 
 
 @njit(cache=True)
@@ -923,7 +940,7 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
     compare_identity(ga.reshape(s * s), gb.reshape(s * s), sums_a, sums_b, nb, floor, acc, cross, colbuf, coltot,
                      edge, cmp)
     score = score_of(cmp, params)
-    if score > 1.0 and _tone_differs(cmp, params):
+    if 1.0 < score <= params[P_RANK_GATE] and _tone_differs(cmp, params):
         # a second chance for a tone edit that is not a gain and offset (gamma, clipped highlights or
         # shadows): the same measure on the two rank-transformed thumbnails (each grey level replaced by
         # its mid-rank in its own image), which any increasing tone curve leaves unchanged but for ties

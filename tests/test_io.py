@@ -443,17 +443,23 @@ def test_reduced_decoding_matches_full_decoding(tmp_path):
         reduced = uio.read_image(path, DIM)
         full = uio.read_image(path, None)
         assert reduced.pixels.shape[0] < full.pixels.shape[0]
-        assert min(reduced.pixels.shape[:2]) >= 2 * DIM[0]
+        assert min(reduced.pixels.shape[:2]) >= max(DIM[0], uio.jpeg.MIN_DECODED_SIDE)
         assert (reduced.width, reduced.height) == (full.width, full.height) == size
         diffs.append(_hamming(hash_image(preprocess(reduced.pixels, DIM)), hash_image(preprocess(full.pixels, DIM))))
     assert np.mean(diffs) <= REDUCED_MEAN_BOUND and max(diffs) <= REDUCED_MAX_BOUND, diffs
 
 
 def test_reduction_rule():
+    """At least dim on both axes and a short side of at least 128 (the canonical sharpness scale)."""
     assert uio._reduction_for(4000, 3000, (128, 128)) == 8
-    assert uio._reduction_for(2048, 1536, (128, 128)) == 4
-    assert uio._reduction_for(1280, 960, (128, 128)) == 2
-    assert uio._reduction_for(500, 400, (128, 128)) == 1
+    assert uio._reduction_for(2048, 1536, (128, 128)) == 8   # 256 x 192
+    assert uio._reduction_for(1280, 960, (128, 128)) == 4    # 320 x 240; 1/8 would be 160 x 120
+    assert uio._reduction_for(1024, 768, (128, 128)) == 4    # 256 x 192
+    assert uio._reduction_for(500, 400, (128, 128)) == 2     # 250 x 200
+    assert uio._reduction_for(255, 255, (128, 128)) == 1
+    assert uio._reduction_for(2048, 1536, (64, 64)) == 8     # 256 x 192: still >= 128
+    assert uio._reduction_for(1024, 768, (64, 64)) == 4      # 1/8 (128 x 96) would be < 128
+    assert uio._reduction_for(4000, 3000, (600, 600)) == 4   # 1000 x 750
     assert uio._reduction_for(4000, 3000, None) == 1
 
 
@@ -557,20 +563,46 @@ def test_ingest_hashes_in_chunks_like_one_call(small_set):
     assert np.array_equal(crop.hashes.counts, compute_hashes(crop.images, "crop-resistant", 8).counts)
 
 
-def test_ingest_measures_the_blur_of_each_decoded_image(small_set):
-    from undouble.keeper import compute_blur
+def test_ingest_measures_each_decoded_image_on_the_canonical_scale(small_set):
+    import cv2
+
+    from undouble.io.measure import SHARPNESS_SIDE
 
     paths, _ = uio.list_images(small_set)
     got = uio.ingest(paths, DIM, n_jobs=2, keep_images=False)
-    assert got.blur.shape == got.blur_pixels.shape == (len(got.paths),)
+    n = len(got.paths)
+    assert got.sharpness.shape == got.sharpness_pixels.shape == got.is_grey.shape == (n,)
+    assert got.blur is got.sharpness
     for k, path in enumerate(got.paths):
-        pixels = uio.read_image(path, DIM).pixels
-        assert got.blur[k] == pytest.approx(compute_blur(pixels), rel=1e-12)
-        assert got.blur_pixels[k] == pixels.shape[0] * pixels.shape[1]
-    loaded = uio.load_file(got.paths[0], DIM, measure_blur=True)
-    assert (loaded.blur, loaded.blur_pixels) == (got.blur[0], got.blur_pixels[0])
+        decoded = uio.read_image(path, DIM)
+        w, h = decoded.width, decoded.height
+        # reference: plain OpenCV on the decoded pixels, at the original's size reduced by the
+        # largest power of two that keeps its short side >= 128
+        s = next((s for s in (8, 4, 2) if min(w, h) // s >= SHARPNESS_SIDE), 1)
+        img = cv2.cvtColor(decoded.pixels, cv2.COLOR_RGB2GRAY)
+        if img.shape[:2] != (-(-h // s), -(-w // s)):
+            img = cv2.resize(img, (-(-w // s), -(-h // s)), interpolation=cv2.INTER_AREA)
+        grey = img
+        # the area kernel gives OpenCV's INTER_AREA means up to float rounding (a level, rarely)
+        assert got.sharpness[k] == pytest.approx(cv2.Laplacian(grey, cv2.CV_64F).var(), rel=1e-3)
+        assert got.sharpness_pixels[k] == grey.size
     off = uio.ingest(paths, DIM, n_jobs=2, keep_images=False, measure_blur=False)
-    assert np.isnan(off.blur).all() and (off.blur_pixels == 0).all()
+    assert np.isnan(off.sharpness).all() and (off.sharpness_pixels == 0).all() and off.thumbs is None
+
+
+def test_is_grey_tells_a_grey_copy_from_its_colour_original(tmp_path):
+    from undouble.io.measure import measure_decoded
+
+    rgb = _camera_like(3, (400, 300))
+    grey = np.repeat(np.asarray(Image.fromarray(rgb).convert("L"))[:, :, None], 3, axis=2)
+    Image.fromarray(rgb).save(tmp_path / "colour.jpg", quality=85)
+    Image.fromarray(grey).save(tmp_path / "grey.jpg", quality=85)  # stored as a 3-channel JPEG
+    got = uio.ingest([str(tmp_path / "colour.jpg"), str(tmp_path / "grey.jpg")], DIM, n_jobs=1, keep_images=False)
+    assert got.is_grey.tolist() == [False, True]
+    assert measure_decoded(grey).is_grey and not measure_decoded(rgb).is_grey
+    tinted = grey.copy()
+    tinted[:40, :40, 0] = 255  # a red patch: 1.3 % of the pixels are colour
+    assert not measure_decoded(tinted).is_grey
 
 
 @pytest.mark.parametrize("shape", [(40, 30), (40, 30, 3), (40, 30, 4), (40, 30, 1)])

@@ -206,27 +206,56 @@ def _photo_pair(folder, size=(1024, 768)):
     return sharp, blurry
 
 
-def test_group_ranks_from_the_import_without_decoding_again(tmp_path, monkeypatch):
+def _canonical_sharpness(path):
+    """Reference: the file decoded in full by OpenCV, in grey, area-resized by the largest power
+    of two (<= 8) that keeps a short side >= 128; variance of OpenCV's float Laplacian."""
+    import cv2
+
+    grey = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2GRAY)
+    h, w = grey.shape[:2]
+    s = next(s for s in (8, 4, 2, 1) if min(h, w) // s >= 128)
+    grey = cv2.resize(grey, (-(-w // s), -(-h // s)), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var()), grey.size
+
+
+def _hide(paths):
+    """Rename files away (tests run as root, where chmod 000 does not stop reading)."""
+    for p in paths:
+        os.rename(p, p + ".hidden")
+
+
+def _unhide(paths):
+    for p in paths:
+        os.rename(p + ".hidden", p)
+
+
+def test_group_ranks_from_the_import_without_opening_any_file(tmp_path, monkeypatch):
     import undouble.keeper as keeper
-    from undouble.io import decoded_blur, read_image
+    from undouble.io import read_image
 
     sharp, blurry = _photo_pair(tmp_path)
     model = Undouble(method="phash", verbose=30)
     model.import_data(os.fspath(tmp_path))
     model.compute_hash()
     res = model.results
+    assert res["sharpness"] is res["blur"] and res["sharpness"].dtype == np.float64
     for k, path in enumerate(res["pathnames"]):
-        pixels = read_image(path, (128, 128)).pixels
-        assert pixels.shape[:2] == (384, 512)  # decoded at half size
-        assert res["blur"][k] == pytest.approx(decoded_blur(pixels), rel=1e-12)
-        assert res["blur_pixels"][k] == 384 * 512
+        assert read_image(path, (128, 128)).pixels.shape[:2] == (192, 256)  # decoded at 1/4
+        want, pixels = _canonical_sharpness(path)  # from the full decoding: the same scale
+        assert res["sharpness"][k] == pytest.approx(want, rel=0.01)
+        assert res["blur_pixels"][k] == pixels == 256 * 192
+    assert res["is_grey"].tolist() == [False, False]
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("group() must not open the files")
 
     monkeypatch.setattr(keeper, "compute_blur", no_decoding)
     monkeypatch.setattr(keeper, "image_resolution", no_decoding)
-    model.group(threshold=10)
+    _hide([sharp, blurry])
+    try:
+        model.group(threshold=10)
+    finally:
+        _unhide([sharp, blurry])
     assert res["select_pathnames"] == [[sharp, blurry]]
     assert model._keeper_ranks[0][0].reason.startswith("sharpest")
 
@@ -236,20 +265,27 @@ def test_group_ranks_from_the_import_without_decoding_again(tmp_path, monkeypatc
     assert os.path.isfile(blurry)
 
 
-def test_keeper_falls_back_to_full_decoding_when_scores_are_not_comparable(tmp_path):
+def test_equal_resolutions_compare_at_one_scale_whatever_their_decoding(tmp_path):
     import cv2
 
     sharp, blurry = _photo_pair(tmp_path)
-    png = os.path.join(tmp_path, "m_blurry.png")  # same size, decoded in full: another scale
+    png = os.path.join(tmp_path, "m_blurry.png")  # same size, decoded in full (the JPEGs at 1/4)
     cv2.imwrite(png, cv2.GaussianBlur(cv2.imread(sharp), (0, 0), 2.0))
     model = Undouble(method="phash", verbose=30)
     model.import_data(os.fspath(tmp_path))
     model.compute_hash()
-    model.group(threshold=12)
+    assert len(set(model.results["blur_pixels"].tolist())) == 1
+    _hide([sharp, blurry, png])
+    try:
+        model.group(threshold=12)
+    finally:
+        _unhide([sharp, blurry, png])
     (group,) = model.results["select_pathnames"]
-    assert group[0] == sharp
+    assert group == [sharp, blurry, png]  # sharpest first, the blurrier PNG last
     ranks = {r.path: r for r in model._keeper_ranks[0]}
-    assert ranks[sharp].blur == pytest.approx(ud.compute_blur(sharp), rel=1e-9)  # full size
+    for path in group:
+        assert ranks[path].blur == pytest.approx(_canonical_sharpness(path)[0], rel=0.01)
+
 
 
 # ----------------------------------------------------------------------------- threshold checks

@@ -75,7 +75,10 @@ def test_one_figure_per_group_with_titles(grouped, artifacts):
     for g, (fig, paths, scores) in enumerate(zip(figs, results["select_pathnames"], results["select_scores"])):
         axes = _image_axes(fig)
         assert len(axes) == len(paths)  # empty grid cells are removed
-        ranks = {r.path: r for r in rank_keepers(paths)}
+        # the sharpness the import measured (canonical scale), not a new full decoding
+        ranks = {r.path: r for r in grouped._rank_members(results["select_idx"][g], all_blur=True)}
+        for i, path in zip(results["select_idx"][g], paths):
+            assert ranks[path].blur == results["sharpness"][i]
         for k, (ax, path, score) in enumerate(zip(axes, paths, scores)):
             title = ax.get_title()
             name = os.path.basename(path)

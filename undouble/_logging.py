@@ -1,8 +1,13 @@
 """Logging and progress bars, through the standard ``logging`` module."""
 from __future__ import annotations
 
+import itertools
 import logging
-from typing import Any, Iterable
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 from tqdm.auto import tqdm
 
@@ -90,3 +95,36 @@ def progress(iterable: Iterable[Any] | None = None, **kwargs: Any) -> tqdm:
     kwargs.setdefault("disable", progress_disabled())
     kwargs.setdefault("leave", False)
     return tqdm(iterable, **kwargs)
+
+
+@contextmanager
+def spinner(message: str, interval: float = 0.1) -> Iterator[None]:
+    """A spinner with the elapsed seconds on stderr while the block runs.
+
+    Shown only when progress bars are (see :func:`progress_disabled`) and stderr
+    is a terminal; the line is cleared at the end.
+    """
+    stream = sys.stderr
+    shown = not progress_disabled() and hasattr(stream, "isatty") and stream.isatty()
+    if not shown:
+        yield
+        return
+    stop = threading.Event()
+    start = time.perf_counter()
+
+    def spin() -> None:
+        for frame in itertools.cycle("|/-\\"):
+            if stop.wait(interval):
+                break
+            stream.write(f"\r{frame} {message} ({time.perf_counter() - start:.0f} s)")
+            stream.flush()
+
+    thread = threading.Thread(target=spin, name="undouble-spinner", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        stream.write("\r" + " " * (len(message) + 16) + "\r")
+        stream.flush()

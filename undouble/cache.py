@@ -17,7 +17,12 @@ included, makes a miss and the file is decoded and hashed again.
 Stored per row: the packed hash (bytes of the uint64 words; all segments for
 crop-resistant), the number of bits, the segment count, the hash's grid shape,
 the original resolution, the file's size and mtime, and whether the decoder found
-the file damaged with its messages (``damaged``, ``warnings``: a JSON list).
+the file damaged with its messages (``damaged``, ``warnings``: a JSON list), and
+what the import measured on the decoded pixels (:mod:`undouble.io.measure`): the
+sharpness on the canonical scale (column ``blur``) and the pixel count it was
+measured on, the greyscale flag (``is_grey``) and the verification thumbnail
+(``thumb``, NULL without :mod:`undouble.verify`). A re-run on unchanged files
+therefore opens none of them.
 
 A path is stored as TEXT; a path that is not valid UTF-8 (a Linux file name with
 other bytes, which Python gives as a ``str`` with lone surrogates) is stored as
@@ -91,10 +96,11 @@ __all__ = [
     "open_cache",
 ]
 
-SCHEMA_VERSION = 2
-"""Version of the table layout; a cache with another version is emptied and rebuilt."""
+SCHEMA_VERSION = 3
+"""Version of the table layout; a cache with another version is emptied and rebuilt (3: the
+measures of :mod:`undouble.io.measure`; the rows of 2 had a sharpness on another scale)."""
 
-PIPELINE_TAG = "rgb-exif-reduced-jpeg/opencv-jpeg/16bit-high-byte/scale255-area-kernel/4"
+PIPELINE_TAG = "rgb-exif-reduced-jpeg-1x-dim/opencv-jpeg/16bit-high-byte/scale255-area-kernel/canonical-sharpness/5"
 """Decoding and preprocessing recipe; bump it when ``io.read_image``/``io.load_file``
 or ``preprocess.preprocess`` change their pixels, so that old hashes are not reused."""
 
@@ -102,7 +108,8 @@ DECODER_VERSION = "damage-1"
 """A second part of the key for decoder changes ("damage-1": rows know whether the decoder found the
 file damaged; older rows did not record it, so their files are decoded once more)."""
 
-_EXTRA_COLUMNS = (("damaged", "INTEGER NOT NULL DEFAULT 0"), ("warnings", "TEXT"))
+_EXTRA_COLUMNS = (("damaged", "INTEGER NOT NULL DEFAULT 0"), ("warnings", "TEXT"),
+                  ("is_grey", "INTEGER NOT NULL DEFAULT 0"), ("thumb", "BLOB"))
 """Columns added to the ``hashes`` table after schema 2 (added in place to older files)."""
 
 _CHUNK = 500            # paths per SELECT ... IN (...) (SQLite's variable limit is 999+)
@@ -211,6 +218,11 @@ class CacheEntry:
         The decoder reported corrupt or missing data (``results['damaged']``).
     warnings : tuple of str
         The decoder's messages about the file (``results['warnings']``).
+    is_grey : bool
+        The decoded image is greyscale (``results['is_grey']``).
+    thumb : np.ndarray or None
+        The verification thumbnail record (uint8; ``results['thumbs']``), None
+        when not made.
     """
 
     path: str
@@ -226,6 +238,8 @@ class CacheEntry:
     blur_pixels: int = 0
     damaged: bool = False
     warnings: tuple[str, ...] = ()
+    is_grey: bool = False
+    thumb: np.ndarray | None = None
 
     @property
     def stat(self) -> tuple[int, int]:
@@ -250,7 +264,7 @@ def file_stat(path: PathLike) -> tuple[int, int] | None:
 def _entry_of_row(given: str, row: Sequence[Any]) -> CacheEntry:
     """A :class:`CacheEntry` of one ``lookup`` row; ValueError when the row is malformed."""
     (_, size, mtime_ns, blob, nbits, segments, gh, gw, width, height, blur, blur_px,
-     damaged, warnings) = row
+     damaged, warnings, grey, thumb) = row
     size, mtime_ns, nbits = _whole(size), _whole(mtime_ns), _whole(nbits, 1)
     if segments is not None:
         segments = _whole(segments, 1)
@@ -270,9 +284,12 @@ def _entry_of_row(given: str, row: Sequence[Any]) -> CacheEntry:
         if not isinstance(loaded, list) or not all(isinstance(w, str) for w in loaded):
             raise ValueError("warnings are not a list of texts")
         notes = tuple(loaded)
+    if thumb is not None and not isinstance(thumb, bytes):
+        raise ValueError(f"thumbnail is a {type(thumb).__name__}, not a blob")
     packed = np.frombuffer(blob, dtype="<u8").astype(np.uint64)
     return CacheEntry(given, size, mtime_ns, packed, nbits, segments, grid, _whole(width), _whole(height),
-                      math.nan if blur is None else float(blur), _whole(blur_px), bool(_whole(damaged)), notes)
+                      math.nan if blur is None else float(blur), _whole(blur_px), bool(_whole(damaged)), notes,
+                      bool(_whole(grey)), None if thumb is None else np.frombuffer(thumb, np.uint8))
 
 
 def _is_corruption(exc: BaseException) -> bool:
@@ -524,7 +541,8 @@ class HashCache:
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(
                     "SELECT path, size, mtime_ns, packed, nbits, segments, grid_h, grid_w, width, height, "
-                    f"blur, blur_pixels, damaged, warnings FROM hashes WHERE params = ? AND path IN ({marks})",
+                    f"blur, blur_pixels, damaged, warnings, is_grey, thumb FROM hashes WHERE params = ? "
+                    f"AND path IN ({marks})",
                     [key, *chunk]).fetchall()
                 for row in rows:
                     hit = wanted.get(_path_of(row[0]))
@@ -569,6 +587,7 @@ class HashCache:
                  None if e.grid is None else int(e.grid[0]), None if e.grid is None else int(e.grid[1]),
                  int(e.width), int(e.height), None if math.isnan(e.blur) else float(e.blur),
                  int(e.blur_pixels), int(bool(e.damaged)), json.dumps(list(e.warnings)) if e.warnings else None,
+                 int(bool(e.is_grey)), None if e.thumb is None else np.ascontiguousarray(e.thumb, np.uint8).tobytes(),
                  now) for e in entries]
         if not rows:
             return 0
@@ -579,7 +598,8 @@ class HashCache:
                     c.execute("INSERT OR IGNORE INTO params (key, description) VALUES (?, ?)", (key, desc))
                 c.executemany("INSERT OR REPLACE INTO hashes (path, params, size, mtime_ns, packed, nbits,"
                               " segments, grid_h, grid_w, width, height, blur, blur_pixels, damaged, warnings,"
-                              " stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                              " is_grey, thumb, stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              rows)
                 return len(rows)
 
             return self._retry(lambda: _in_transaction(conn, insert))
@@ -591,10 +611,11 @@ class HashCache:
         return self._run("count", lambda c: int(c.execute("SELECT count(*) FROM hashes").fetchone()[0]), 0)
 
     def clear(self) -> None:
-        """Remove every cached hash."""
+        """Remove every cached hash (and the remembered scan results of :mod:`undouble.scanmemo`)."""
         def wipe(conn: sqlite3.Connection) -> None:
             self._retry(lambda: conn.execute("DELETE FROM hashes"))
             self._retry(lambda: conn.execute("DELETE FROM params"))
+            self._retry(lambda: conn.execute("DROP TABLE IF EXISTS scan_memo"))  # undouble.scanmemo's results
         self._run("clear", wipe, None)
 
     def prune(self, vacuum: bool = True) -> int:
@@ -622,7 +643,8 @@ class HashCache:
         """
         def sweep(conn: sqlite3.Connection) -> int:
             rows = conn.execute("SELECT path, size, mtime_ns, packed, nbits, segments, grid_h, grid_w, width,"
-                                " height, blur, blur_pixels, damaged, warnings, params FROM hashes").fetchall()
+                                " height, blur, blur_pixels, damaged, warnings, is_grey, thumb, params"
+                                " FROM hashes").fetchall()
             stale = []
             for row in rows:
                 try:
@@ -700,7 +722,8 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
                     resolution: np.ndarray | None = None, known: Mapping[str, CacheEntry] | None = None,
                     chunk: int = 1024, blur: np.ndarray | None = None,
                     blur_pixels: np.ndarray | None = None, damaged: np.ndarray | None = None,
-                    warnings: Mapping[str, Sequence[str]] | None = None) -> tuple[Any, int]:
+                    warnings: Mapping[str, Sequence[str]] | None = None, is_grey: np.ndarray | None = None,
+                    thumbs: np.ndarray | None = None) -> tuple[Any, int]:
     """Hashes of files, taken from the cache where possible.
 
     Parameters
@@ -731,6 +754,9 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
     damaged, warnings : optional
         ``(N,)`` bool and ``{path: [message, ...]}`` (``results['damaged']``,
         ``results['warnings']``), stored with the hash.
+    is_grey, thumbs : arrays, optional
+        ``(N,)`` greyscale flags and ``(N, B)`` verification thumbnails
+        (``results['is_grey']``, ``results['thumbs']``), stored with the hash.
 
     Returns
     -------
@@ -783,7 +809,9 @@ def hash_with_cache(cache: HashCache | None, params: tuple[str, str] | None, pat
                                       float(blur[i]) if blur is not None else math.nan,
                                       int(blur_pixels[i]) if blur_pixels is not None else 0,
                                       bool(damaged[i]) if damaged is not None else False,
-                                      tuple((warnings or {}).get(path, ()))))
+                                      tuple((warnings or {}).get(path, ())),
+                                      bool(is_grey[i]) if is_grey is not None else False,
+                                      thumbs[i] if thumbs is not None else None))
         cache.store(entries, params)
 
     if not hits:

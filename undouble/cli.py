@@ -11,6 +11,7 @@
     undouble example                                  the whole job on the built-in example set
     undouble cache [--prune | --clear] [--cache PATH] the hash cache: size, stale rows, emptying
     undouble evaluate FOLDER [--truth CSV]            pair precision/recall of methods and thresholds
+    undouble warmup [--method M ...]                  compile the Numba kernels ahead (first run only)
 
 Results go to stdout; logs, progress bars and questions to stderr.  Exit codes:
 0 done, 1 the run failed (or, for ``hash`` and ``undo``, some file failed),
@@ -20,6 +21,12 @@ Results go to stdout; logs, progress bars and questions to stderr.  Exit codes:
 Hashes are kept in a cache (``hashes.sqlite3`` in the user cache folder, see
 :mod:`undouble.cache`) so that a second run on unchanged files does not decode
 them again; ``--no-cache`` turns it off and ``--cache PATH`` picks another file.
+The same database remembers the result of ``scan`` (:mod:`undouble.scanmemo`): a
+second scan of an unchanged folder with the same options prints it again without
+loading the decoders or the kernels.
+
+Only what a command needs is imported: parsing the command line loads no hash
+module, OpenCV or Numba (method names are checked against :data:`METHOD_ALIASES`).
 """
 from __future__ import annotations
 
@@ -35,19 +42,25 @@ METHOD_NAMES = ("ahash", "dhash", "dhash_vertical", "phash", "phash_simple", "wh
                 "colorhash", "crop-resistant")
 """The hash methods (the keys of :data:`undouble.hashes.METHODS`; listed here so that
 ``--help`` does not load the Numba kernels)."""
+METHOD_ALIASES = {
+    "average_hash": "ahash", "ahash": "ahash", "phash": "phash", "dhash": "dhash", "whash": "whash-haar",
+    "whash_haar": "whash-haar", "whash-haar": "whash-haar", "whash_db4": "whash-db4", "whash-db4": "whash-db4",
+    "colorhash": "colorhash", "color_hash": "colorhash", "crop-resistant": "crop-resistant",
+    "crop_resistant": "crop-resistant", "crop_resistant_hash": "crop-resistant", "phash_simple": "phash_simple",
+    "phash-simple": "phash_simple", "dhash_vertical": "dhash_vertical", "dhash-vertical": "dhash_vertical",
+}
+"""Accepted names -> canonical name, as :func:`undouble.hashes.canonical_method` reads them
+(``tests/test_cli.py`` checks that the two agree)."""
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 # --------------------------------------------------------------------------- argument types
 def _method(text: str) -> str:
-    from .hashes import canonical_method
-
-    try:
-        return canonical_method(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"unknown method {text!r}; choose one of {', '.join(METHOD_NAMES)}") from None
+    name = METHOD_ALIASES.get(str(text).strip().lower())
+    if name is None:
+        raise argparse.ArgumentTypeError(f"unknown method {text!r}; choose one of {', '.join(METHOD_NAMES)}")
+    return name
 
 
 def _int_at_least(low: int):
@@ -322,6 +335,15 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--prune", action="store_true", help="remove the rows that can never be used again")
     action.add_argument("--clear", action="store_true", help="remove every row")
     _add_evaluate(sub, verbosity)
+
+    warm = sub.add_parser("warmup", parents=[verbosity], help="compile the Numba kernels ahead",
+                          description="Compile (or load from Numba's cache) every kernel a scan with these "
+                                      "methods uses, so that the first real run does not wait for it. "
+                                      "Useful when building images and in CI.")
+    warm.add_argument("--method", type=_method, nargs="+", default=["phash"], metavar="METHOD",
+                      help=f"hash methods: {', '.join(METHOD_NAMES)} (default: phash)")
+    warm.add_argument("--grayscale", action="store_true", help="the kernels of --grayscale runs")
+    warm.add_argument("--force", action="store_true", help="warm up even when a marker says it was done")
     return parser
 
 
@@ -394,7 +416,78 @@ def _report_groups(model: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    return _report_groups(_scan(args.folder, args), args)
+    model = _scan(args.folder, args)
+    memo = getattr(args, "_memo", None)
+    if memo is not None and model.results.get("source") == "files":
+        from . import export
+
+        memo.store(export.groups_as_dict(model))
+    return _report_groups(model, args)
+
+
+def _cache_path(args: argparse.Namespace) -> str:
+    from .paths import default_cache_path
+
+    return os.fspath(args.cache) if args.cache else os.fspath(default_cache_path())
+
+
+def _scan_from_memo(args: argparse.Namespace) -> int | None:
+    """``undouble scan`` answered from the memo of an unchanged folder (None: run the scan).
+
+    Imports nothing heavy (no NumPy, OpenCV, Numba or tqdm): a hit takes a few
+    tenths of a second, the interpreter's start included.
+    """
+    if args.no_cache:
+        return None
+    try:
+        from .scanmemo import ScanMemo
+
+        memo = ScanMemo.for_folder(_cache_path(args), args.folder, vars(args))
+        data = memo.lookup()
+    except Exception:  # the memo must never stop a scan: run it
+        return None
+    args._memo = memo
+    if data is None:
+        return None
+    from . import export
+
+    try:
+        if args.output:
+            print(export.write_groups_file(data, args.output, format="csv" if args.csv else "json" if args.json
+                                           else None))
+        elif args.json:
+            export.write_json(data, sys.stdout)
+        elif args.csv:
+            export.write_csv(data, sys.stdout)
+        else:
+            _print_text(data)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:  # pragma: no cover
+            pass
+        return EXIT_FAILED
+    except (OSError, ValueError) as exc:
+        print(f"[undouble] >ERROR> {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if _verbosity(args) <= 20:
+        print(f"[undouble] >INFO> {args.folder} is unchanged since the last scan with these options: "
+              f"result from the cache {memo.database} (--no-cache to scan again).", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_warmup(args: argparse.Namespace) -> int:
+    import time
+
+    from .warmup import ensure_compiled
+
+    for method in dict.fromkeys(args.method):
+        start = time.perf_counter()
+        warmed = ensure_compiled(method, grayscale=args.grayscale, force=args.force)
+        took = time.perf_counter() - start
+        print(f"{method}: {'compiled' if warmed else 'ready'} ({took:.1f} s)")
+    return EXIT_OK
 
 
 def _cmd_example(args: argparse.Namespace) -> int:
@@ -621,7 +714,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"scan": _cmd_scan, "move": _cmd_move, "undo": _cmd_undo, "plot": _cmd_plot,
              "hash": _cmd_hash, "example": _cmd_example, "cache": _cmd_cache, "evaluate": _cmd_evaluate,
-             "report": _cmd_report}
+             "report": _cmd_report, "warmup": _cmd_warmup}
 
 
 def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
@@ -650,6 +743,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_combination(_subparser(parser, args.command), args)
     except SystemExit as exc:  # --help, --version (0) and usage errors (2)
         return int(exc.code or 0)
+    if args.command == "scan":
+        done = _scan_from_memo(args)
+        if done is not None:
+            return done
     from ._logging import logger, set_logger
     from .io import ImageReadError
 

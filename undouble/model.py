@@ -18,6 +18,10 @@ from .grouping import group_hashes, group_scores
 from .hashes import canonical_method, compute_hashes, to_bits
 from .preprocess import stack_from_array
 
+FEAT_AUTO_BUDGET = 16 * 1024 ** 2
+"""Bytes up to which :meth:`Undouble.compute_hash` builds ``results['feat']`` unasked
+(4,096 images of 64-bit hashes); larger runs get it only with ``feat=True``."""
+
 
 def _checked_threshold(threshold: Any, nbits: int, method: str) -> int:
     """``threshold`` as an int, or ValueError when it is not a whole number below ``nbits``."""
@@ -40,6 +44,27 @@ def _has_url(target: Any) -> bool:
     from .remote import is_url
 
     return is_url(target) or (isinstance(target, (list, tuple)) and any(is_url(t) for t in target))
+
+
+def _measured_results(measured: dict[str, Any]) -> dict[str, Any]:
+    """``results`` entries of what the import measured (``blur`` is ``sharpness``)."""
+    sharpness = np.asarray(measured["sharpness"], dtype=np.float64).reshape(-1)
+    thumbs = measured.get("thumbs")
+    return {"sharpness": sharpness, "blur": sharpness,
+            "blur_pixels": np.asarray(measured["blur_pixels"], dtype=np.int64).reshape(-1),
+            "is_grey": np.asarray(measured["is_grey"], dtype=bool).reshape(-1),
+            "thumbs": None if thumbs is None else np.asarray(thumbs, dtype=np.uint8)}
+
+
+def _measure_rows(images: np.ndarray) -> dict[str, Any]:
+    """:func:`undouble.io.measure.measure_decoded` of every row of an image array."""
+    from .io.measure import measure_decoded, thumbnail_maker
+
+    thumbnail = thumbnail_maker()
+    got = [measure_decoded(np.ascontiguousarray(row), thumbnail=thumbnail) for row in images]
+    return _measured_results({"sharpness": [m.sharpness for m in got], "blur_pixels": [m.sharpness_pixels for m in got],
+                              "is_grey": [m.is_grey for m in got],
+                              "thumbs": uio.stack_thumbs([m.thumb for m in got]) if got else None})
 
 
 class Undouble:
@@ -68,8 +93,11 @@ class Undouble:
     n_jobs : int, optional
         Decoding threads (default: all cores).
     memory_budget : int, default 1 GiB
-        Largest dense distance matrix kept in ``results['feat']`` (bytes);
-        above it, grouping searches pairs block by block.
+        Largest dense distance matrix ``compute_hash(feat=True)`` builds
+        (bytes). Unasked, ``results['feat']`` is built only up to
+        :data:`FEAT_AUTO_BUDGET` (16 MiB, 4,096 images); grouping never uses
+        it (it searches the pairs under the threshold, which is exact and
+        needs no N x N array).
     max_pixels : int
         Files with more pixels are skipped before decoding.
     cache : bool, str or PathLike, default False
@@ -89,7 +117,7 @@ class Undouble:
         the files again. 128 x 128 RGB images take 48 KiB each: 300,000 of
         them 14 GiB. :func:`undouble.io.load_preprocessed` returns one image
         in every case.
-    image_memory_limit : int, default 2 GiB
+    image_memory_limit : int, default 256 MiB
         Bytes of preprocessed images ``keep_images='auto'`` keeps in memory.
     scheduler : distributed.Client, str or None, default None
         Decode and hash on a Dask cluster (:mod:`undouble.cluster`): a
@@ -171,11 +199,18 @@ class Undouble:
         ``filenames``, ``feat`` (None until hashes exist) and ``skipped``
         (``(path, reason)`` of every file that could not be used), plus
         ``resolution`` (original width, height), ``filestats``,
-        ``blur`` (sharpness of each decoded image, the variance of its
-        Laplacian, measured at the size it was decoded at: large JPEGs at 1/2
-        to 1/8, see ``blur_pixels``; NaN for array input; the keeper ranking
-        of :meth:`group` uses it), ``blur_pixels`` (pixel count of the image
-        each blur was measured on), ``damaged`` (bool per row: the decoder
+        ``sharpness`` (float64 ``(N,)``: the variance of the Laplacian of
+        each image in grey on a canonical scale, the original reduced by a
+        power of two to a short side of 128-255 pixels, see
+        :mod:`undouble.io.measure`;
+        the keeper ranking of :meth:`group` uses it and opens no file;
+        ``blur`` is the same array), ``blur_pixels`` (int64 ``(N,)``: pixel
+        count of the canonical image each sharpness was measured on),
+        ``is_grey`` (bool ``(N,)``: the decoded image is greyscale),
+        ``thumbs`` (uint8 ``(N, B)`` verification thumbnails of
+        :func:`undouble.verify.make_thumbnail`, kept whatever ``keep_images``
+        says; None when that module is not installed),
+        ``damaged`` (bool per row: the decoder
         reported corrupt or missing data, e.g. a JPEG whose data ends before
         the rows its header promises; such a file never wins the keeper rule),
         ``warnings`` (``{path: [message, ...]}``: what the decoders printed
@@ -193,16 +228,17 @@ class Undouble:
         """
         dim, grayscale = self.params["dim"], self.params["grayscale"]
         self._imported_hashes = None
+        self._warm_kernels()
         if isinstance(targetdir, np.ndarray):
             img = stack_from_array(targetdir, dim, grayscale)
             names = [f"image_{i:05d}" for i in range(img.shape[0])]
             shape = np.asarray(targetdir.shape[1:3] if targetdir.ndim >= 3 else (dim[1], dim[0]))
+            measured = _measure_rows(targetdir if targetdir.ndim >= 3 and targetdir.dtype == np.uint8 else img)
             self.results = {
                 "img": img, "feat": None, "pathnames": names, "filenames": names,
                 "skipped": [], "source": "array",
                 "resolution": np.tile(shape[::-1], (img.shape[0], 1)).astype(np.int64),
-                "filestats": None,
-                "blur": np.full(img.shape[0], np.nan), "blur_pixels": np.zeros(img.shape[0], np.int64),
+                "filestats": None, **measured,
                 "damaged": np.zeros(img.shape[0], bool), "warnings": {},
             }
             logger.info("Imported %d images from an array.", img.shape[0])
@@ -231,15 +267,16 @@ class Undouble:
         uio.log_skipped(skipped)
         self._imported_hashes = None
         kept, resolution, filestats = got.paths, [tuple(r) for r in got.resolution.tolist()], got.filestats
-        blur, blur_pixels = got.blur, got.blur_pixels
+        measured = {"sharpness": got.sharpness, "blur_pixels": got.sharpness_pixels, "is_grey": got.is_grey,
+                    "thumbs": got.thumbs}
         notes = {p: list(got.warnings[p]) for p in kept if p in got.warnings}
         damaged_paths = {p for p, bad in zip(kept, got.damaged.tolist()) if bad}
         storage = got.storage
         if cached:
             self._store_imported_hashes(got)
             rows = list(got.images) if got.images is not None else [None] * len(kept)
-            stack, kept, resolution, filestats, blur, blur_pixels = self._merge_cached(
-                paths, cached, kept, rows, resolution, filestats, blur, blur_pixels)
+            stack, kept, resolution, filestats, measured = self._merge_cached(
+                paths, cached, kept, rows, resolution, filestats, got)
             for p, entry in cached.items():  # what the decoder said when the file was hashed
                 if entry.warnings:
                     notes[p] = list(entry.warnings)
@@ -260,8 +297,7 @@ class Undouble:
             "source": "files",
             "resolution": np.asarray(resolution, dtype=np.int64).reshape(-1, 2),
             "filestats": dict(zip(kept, filestats)),
-            "blur": np.asarray(blur, dtype=np.float64),
-            "blur_pixels": np.asarray(blur_pixels, dtype=np.int64),
+            **_measured_results(measured),
             "damaged": np.fromiter((p in damaged_paths for p in kept), dtype=bool, count=len(kept)),
             "warnings": {p: notes[p] for p in kept if p in notes},
             "img_storage": storage,
@@ -273,6 +309,13 @@ class Undouble:
                            "keeper): %s%s", len(shown), ", ".join(shown[:5]), " ..." if len(shown) > 5 else "")
         logger.info("Imported %d images (%d skipped).", len(kept), len(skipped))
         return self.results if return_results else None
+
+    def _warm_kernels(self) -> None:
+        """Compile the kernels before the first run, with a notice (:func:`undouble.warmup.ensure_compiled`)."""
+        from .warmup import ensure_compiled
+
+        method, hash_size, options = self._hash_config()
+        ensure_compiled(method, hash_size, self.params["grayscale"], self.params["dim"], **options)
 
     def _hash_config(self) -> tuple[str, int, dict[str, Any]]:
         """``(method, hash_size, options)`` now in force."""
@@ -301,8 +344,9 @@ class Undouble:
             size, mtime_ns = got.filestats[k]
             entries.append(CacheEntry(path, int(size), int(mtime_ns), np.array(words, dtype=np.uint64),
                                       int(batch.nbits), count, batch.shape, width, height,
-                                      float(got.blur[k]), int(got.blur_pixels[k]), bool(got.damaged[k]),
-                                      tuple(got.warnings.get(path, ()))))
+                                      float(got.sharpness[k]), int(got.sharpness_pixels[k]), bool(got.damaged[k]),
+                                      tuple(got.warnings.get(path, ())), bool(got.is_grey[k]),
+                                      None if got.thumbs is None else got.thumbs[k]))
         cache.store(entries, key)
 
     def _imported_batch(self, n: int):
@@ -356,8 +400,8 @@ class Undouble:
 
     # ------------------------------------------------------------------
     def compute_hash(self, method: str | None = None, hash_size: int | None = None,
-                     return_dict: bool = False, **hash_options: Any) -> Any:
-        """Hash every imported image and compute the distance matrix.
+                     return_dict: bool = False, feat: bool | None = None, **hash_options: Any) -> Any:
+        """Hash every imported image (and, for small runs, the distance matrix).
 
         Parameters
         ----------
@@ -365,6 +409,14 @@ class Undouble:
             Override the values given at init (and stored in ``params``).
         return_dict : bool
             Return ``results`` instead of the distance matrix.
+        feat : bool, optional
+            Build ``results['feat']``, the dense N x N distance matrix:
+            ``None`` (default) when it takes at most :data:`FEAT_AUTO_BUDGET`
+            bytes (4,096 images of 64-bit hashes), ``True`` when it fits
+            ``memory_budget``, ``False`` never. :meth:`group`, :meth:`plot`
+            and :meth:`move` do not need it: grouping searches the pairs
+            under the threshold (exact, and 20-40 times faster than a matrix
+            at 30,000 images, which would take 900 MB).
         **hash_options
             Override the method options given at init.
 
@@ -372,8 +424,7 @@ class Undouble:
         -------
         np.ndarray or None
             ``results['feat']``: N x N Hamming distances (smallest unsigned
-            dtype), or None when it does not fit ``memory_budget`` (grouping
-            then searches pairs block by block).
+            dtype), or None when not built (see ``feat``).
         """
         self._require("img", "import_data")
         if method is not None:
@@ -404,13 +455,16 @@ class Undouble:
                                                else batch.nbits) if n else np.zeros((0, batch.nbits), bool)
         self.results["img_hash_hex"] = [batch.hex(i) for i in range(n)]
         budget = self.params["memory_budget"]
-        if matrix_fits(n, batch.nbits, budget):
+        if feat is None:
+            budget = min(budget, FEAT_AUTO_BUDGET)
+        if feat is not False and matrix_fits(n, batch.nbits, budget):
             self.results["feat"] = hamming_matrix(batch.packed, counts=batch.counts,
                                                   words_per_segment=batch.words_per_segment, nbits=batch.nbits)
         else:
             self.results["feat"] = None
-            logger.info("The %d x %d distance matrix does not fit memory_budget=%d bytes: feat is None and "
-                        "group() searches the pairs under the threshold block by block.", n, n, budget)
+            if feat:
+                logger.info("The %d x %d distance matrix does not fit memory_budget=%d bytes: feat is None.",
+                            n, n, budget)
         for key in ("select_pathnames", "select_scores", "select_idx", "stats"):
             self.results.pop(key, None)
         return self.results if return_dict else self.results["feat"]
@@ -444,10 +498,10 @@ class Undouble:
         threshold = _checked_threshold(threshold, int(self.results["hash_nbits"]), self.params["method"])
         self.params["threshold"] = threshold  # only once it is known to be valid
         batch_hashes = self.results["img_hash"]
-        groups = group_hashes(batch_hashes, threshold, mode=mode, memory_budget=self.params["memory_budget"],
-                              counts=self.results["hash_counts"],
+        # the pair search, never the matrix: exact, and no N x N array (results['feat'] is not needed)
+        groups = group_hashes(batch_hashes, threshold, mode=mode, counts=self.results["hash_counts"],
                               words_per_segment=(self.results["hash_nbits"] + 63) // 64,
-                              feat=self.results["feat"], nbits=self.results["hash_nbits"])
+                              nbits=self.results["hash_nbits"])
         pathnames = self.results["pathnames"]
         select_idx, select_pathnames, select_scores = [], [], []
         self._keeper_ranks = []
@@ -488,12 +542,13 @@ class Undouble:
         position = {p: k for k, p in enumerate(self.results["pathnames"][i] for i in members)}
         return np.asarray([position[r.path] for r in ranked], dtype=np.int64)
 
-    def _rank_members(self, members: Sequence[int], all_blur: bool = False) -> list:
+    def _rank_members(self, members: Sequence[int], all_blur: bool = False, decode: bool = False) -> list:
         """:func:`undouble.keeper.rank_keepers` of some rows, from what import_data recorded.
 
-        Resolution, file size and sharpness come from ``results``, so no file
-        is opened, except to score images of equal resolution whose sharpness
-        was measured at different sizes.
+        Resolution, file size and sharpness (measured on the canonical scale,
+        so equal resolutions always compare at equal scale) come from
+        ``results``: no file is opened unless ``decode`` is True (then an
+        image whose sharpness is unknown is decoded and scored).
         """
         from .keeper import rank_keepers
 
@@ -501,17 +556,15 @@ class Undouble:
         paths = [res["pathnames"][i] for i in members]
         stats = res.get("filestats") or {}
         sizes = [stats[p][0] if p in stats else -1 for p in paths]
-        blur, measured = res.get("blur"), res.get("blur_pixels")
+        blur, measured = res.get("sharpness", res.get("blur")), res.get("blur_pixels")
         damaged = res.get("damaged")
         return rank_keepers(paths, all_blur=all_blur, resolutions=[tuple(res["resolution"][i]) for i in members],
                             file_sizes=sizes, damaged=None if damaged is None else [bool(damaged[i]) for i in members],
                             blur_scores=None if blur is None else [blur[i] for i in members],
-                            blur_sizes=None if measured is None else [measured[i] for i in members])
+                            blur_sizes=None if measured is None else [measured[i] for i in members],
+                            decode=decode)
 
     def _distances_to(self, keeper: int, members: np.ndarray) -> np.ndarray:
-        feat = self.results["feat"]
-        if feat is not None:
-            return np.asarray(feat[keeper, members])
         nbits = self.results["hash_nbits"]
         return group_scores(self.results["img_hash"], members, keeper, counts=self.results["hash_counts"],
                             words_per_segment=(nbits + 63) // 64, nbits=nbits)
@@ -646,22 +699,34 @@ class Undouble:
         """Cache entries of the unchanged files among ``paths`` ({} when caching is off)."""
         cache = self._hash_cache()
         hits = cache.lookup(paths, self._cache_key()) if cache is not None and paths else {}
+        if hits and uio.thumbnail_maker() is not None:  # rows stored before verification existed
+            hits = {p: e for p, e in hits.items() if e.thumb is not None}
         self._cache_hits = (self._cache_key(), hits) if hits else None  # compute_hash need not ask again
         return hits
 
-    def _merge_cached(self, paths, cached, kept, images, resolution, filestats, blur, blur_pixels):
-        """Rows in ``paths`` order: decoded images, and lazily loaded ones for cache hits."""
-        decoded = {p: (img, res, st, b, bp) for p, img, res, st, b, bp
-                   in zip(kept, images, resolution, filestats, blur, blur_pixels)}
-        order = [p for p in paths if p in cached or p in decoded]
-        rows = [decoded[p][0] if p in decoded else None for p in order]
-        res = [decoded[p][1] if p in decoded else cached[p].resolution for p in order]
-        stats = [decoded[p][2] if p in decoded else cached[p].stat for p in order]
-        blurs = [decoded[p][3] if p in decoded else cached[p].blur for p in order]
-        measured = [decoded[p][4] if p in decoded else cached[p].blur_pixels for p in order]
+    def _merge_cached(self, paths, cached, kept, images, resolution, filestats, got):
+        """Rows in ``paths`` order: decoded images, and lazily loaded ones for cache hits.
+
+        What the import measured (sharpness, greyness, thumbnail) comes from
+        ``got`` for decoded files and from the cache for the hits.
+        """
+        at = {p: k for k, p in enumerate(kept)}
+        order = [p for p in paths if p in cached or p in at]
+        rows = [images[at[p]] if p in at else None for p in order]
+        res = [resolution[at[p]] if p in at else cached[p].resolution for p in order]
+        stats = [filestats[at[p]] if p in at else cached[p].stat for p in order]
+        thumbs = None
+        if got.thumbs is not None or (not kept and all(cached[p].thumb is not None for p in order)):
+            thumbs = [got.thumbs[at[p]] if p in at else cached[p].thumb for p in order]
+        measured = {
+            "sharpness": [got.sharpness[at[p]] if p in at else cached[p].blur for p in order],
+            "blur_pixels": [got.sharpness_pixels[at[p]] if p in at else cached[p].blur_pixels for p in order],
+            "is_grey": [got.is_grey[at[p]] if p in at else cached[p].is_grey for p in order],
+            "thumbs": None if thumbs is None else uio.stack_thumbs(thumbs),
+        }
         stack = uio.lazy_images(order, self.params["dim"], self.params["grayscale"], self.params["max_pixels"],
                                 rows=rows)  # decodes a hit the way import_data decodes a miss
-        return stack, order, res, stats, blurs, measured
+        return stack, order, res, stats, measured
 
     def _hash_images(self, img: Any, method: str, hash_size: int):
         """HashBatch of every row, from the hash cache where the files are unchanged."""
@@ -675,8 +740,9 @@ class Undouble:
         known = getattr(self, "_cache_hits", None)
         batch, hits = hash_with_cache(cache, key, self.results["pathnames"], img, compute, self.results["filestats"],
                                       self.results["resolution"], known=known[1] if known and known[0] == key else None,
-                                      blur=self.results.get("blur"), blur_pixels=self.results.get("blur_pixels"),
-                                      damaged=self.results.get("damaged"), warnings=self.results.get("warnings"))
+                                      blur=self.results.get("sharpness"), blur_pixels=self.results.get("blur_pixels"),
+                                      damaged=self.results.get("damaged"), warnings=self.results.get("warnings"),
+                                      is_grey=self.results.get("is_grey"), thumbs=self.results.get("thumbs"))
         logger.info("%d of %d hashes from the cache %s.", hits, len(batch), cache.path)
         return batch
 

@@ -51,22 +51,25 @@ def area_axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     as OpenCV does). Returns CSR tables ``(start, index, weight)``: the entries of
     output ``o`` are ``start[o]:start[o + 1]``; weights are float32. Read-only.
     """
+    # vectorised (the Python loop cost milliseconds per new size): every output pixel looks at up to
+    # ceil(scale) + 1 source pixels; the arithmetic is the loop's, element by element, and the sum of
+    # the overlaps is a cumulative sum along the row, in the loop's order
     scale = n_in / n_out
-    start = [0]
-    index: list[int] = []
-    weight: list[float] = []
-    for o in range(n_out):
-        lo, hi = o * scale, min((o + 1) * scale, float(n_in))
-        first = int(math.floor(lo))
-        taken: list[tuple[int, float]] = []
-        for i in range(first, min(int(math.ceil(hi)), n_in)):
-            overlap = min(hi, i + 1.0) - max(lo, float(i))
-            if overlap > 1e-3:
-                taken.append((i, overlap))
-        covered = sum(w for _, w in taken)
-        index.extend(i for i, _ in taken)
-        weight.extend(w / covered for _, w in taken)
-        start.append(len(index))
+    outs = np.arange(n_out, dtype=np.float64)
+    lo = outs * scale
+    hi = np.minimum((outs + 1.0) * scale, float(n_in))
+    first = np.floor(lo).astype(np.int64)
+    stop = np.minimum(np.ceil(hi).astype(np.int64), n_in)
+    span = int(math.ceil(scale)) + 1
+    src = first[:, None] + np.arange(span, dtype=np.int64)[None, :]
+    srcf = src.astype(np.float64)
+    overlap = np.minimum(hi[:, None], srcf + 1.0) - np.maximum(lo[:, None], srcf)
+    keep = (src < stop[:, None]) & (overlap > 1e-3)
+    overlap = np.where(keep, overlap, 0.0)
+    covered = np.cumsum(overlap, axis=1)[:, -1]
+    start = np.concatenate([[0], np.cumsum(keep.sum(axis=1))])
+    index = src[keep]
+    weight = (overlap / covered[:, None])[keep]
     tables = (np.asarray(start, np.int64), np.asarray(index, np.int64), np.asarray(weight, np.float32))
     for t in tables:
         t.flags.writeable = False

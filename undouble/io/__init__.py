@@ -10,6 +10,8 @@ The package is split by job; every name is importable from ``undouble.io``:
   OpenCV/Pillow decoders.
 * :mod:`undouble.io.storage`: where preprocessed images are kept
   (``keep_images``), memory-mapped stores, lazy images.
+* :mod:`undouble.io.measure`: what the import measures on each decoded image
+  (sharpness on a canonical scale, greyness, verification thumbnail).
 * :mod:`undouble.io.pipeline`: the streaming :func:`ingest` and the thread map.
 
 A test or caller that replaces a function (``monkeypatch``) must replace it in
@@ -33,9 +35,10 @@ from .decode import (
 from .storage import (
     DEFAULT_IMAGE_MEMORY_LIMIT, KEEP_IMAGES_CHOICES, _remove_quietly, available_memory, choose_storage, disk_array,
     lazy_images, load_preprocessed, normalise_keep_images)
+from .measure import Measures, measure_decoded, thumbnail_maker
 from .pipeline import (
     DEFAULT_CHUNK, DEFAULT_DECODE_MEMORY, ByteBudget, Ingested, _RAW_BYTES_LIMIT, _load_kernels, default_jobs,
-    hash_in_chunks, ingest, map_threads)
+    hash_in_chunks, ingest, map_threads, stack_thumbs)
 from .messages import MessageLog, StderrCapture, is_damage
 
 __all__ = [
@@ -53,6 +56,7 @@ __all__ = [
     "KEEP_IMAGES_CHOICES",
     "LazyImages",
     "LoadedFile",
+    "Measures",
     "OUTPUT_FOLDER",
     "PngInfo",
     "StderrCapture",
@@ -77,10 +81,13 @@ __all__ = [
     "load_preprocessed",
     "log_skipped",
     "map_threads",
+    "measure_decoded",
     "normalise_extensions",
     "normalise_keep_images",
     "pillow_size_check_off",
     "png_info",
     "read_image",
+    "stack_thumbs",
+    "thumbnail_maker",
     "to_rgb_array",
 ]

@@ -492,8 +492,9 @@ class LoadedFile(NamedTuple):
         The file's ``(size, mtime_ns)`` when it was read.
     blur : float
         Variance of the Laplacian of the decoded image in grey
-        (:func:`undouble.keeper.laplacian_variance`), measured at the size it
-        was decoded at (large JPEGs: 1/2 to 1/8); NaN when not measured.
+        (:func:`undouble.keeper.laplacian_variance`), on the canonical scale
+        of :mod:`undouble.io.measure` (the same for every image of one
+        resolution); NaN when not measured.
     blur_pixels : int
         Pixel count of the image ``blur`` was measured on (0 when not measured).
     """
@@ -534,9 +535,11 @@ def finish_decoded(decoded: DecodedImage, dim: tuple[int, int], grayscale: bool 
     try:
         img = preprocess(decoded.pixels, dim, grayscale)
         blur, blur_pixels = math.nan, 0
-        if measure_blur:
-            blur = decoded_blur(decoded.pixels)
-            blur_pixels = int(decoded.pixels.shape[0]) * int(decoded.pixels.shape[1])
+        if measure_blur:  # on the canonical scale of undouble.io.measure, as ingest measures it
+            from .measure import measure_decoded
+
+            measured = measure_decoded(decoded.pixels, decoded.width, decoded.height)
+            blur, blur_pixels = measured.sharpness, measured.sharpness_pixels
     except MemoryError:
         raise ImageReadError("not enough memory to preprocess this image") from None
     except Exception as exc:

@@ -1,6 +1,7 @@
 """The streaming import: decode, preprocess and hash files across threads (:func:`ingest`)."""
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from collections import deque
@@ -17,6 +18,7 @@ from .files import ImageReadError
 from .decode import (DEFAULT_MAX_PIXELS, DecodedImage, LoadedFile, _read_checked, decode_bytes_estimate,
                      finish_decoded, pillow_size_check_off)
 from .messages import MessageLog, StderrCapture
+from .measure import UNMEASURED, Measures, measure_decoded, thumbnail_maker
 from .storage import DEFAULT_IMAGE_MEMORY_LIMIT, choose_storage, disk_array
 
 DEFAULT_CHUNK = 256
@@ -161,11 +163,19 @@ class Ingested:
         ``(path, reason)`` of every file that could not be used.
     hash_error : str or None
         Why ``hash_fn`` failed, if it did.
-    blur : np.ndarray
-        ``(N,)`` float64 sharpness of each decoded image (NaN when not
-        measured; see :class:`LoadedFile`).
-    blur_pixels : np.ndarray
-        ``(N,)`` int64 pixel count of the image each blur was measured on.
+    sharpness : np.ndarray
+        ``(N,)`` float64 sharpness of each image on the canonical scale
+        (:mod:`undouble.io.measure`; NaN when not measured). ``blur`` is
+        the same array.
+    sharpness_pixels : np.ndarray
+        ``(N,)`` int64 pixel count of the canonical image each sharpness was
+        measured on (0 when not measured). ``blur_pixels`` is the same array.
+    is_grey : np.ndarray
+        ``(N,)`` bool: the decoded image is greyscale.
+    thumbs : np.ndarray or None
+        ``(N, B)`` uint8 verification thumbnails
+        (:func:`undouble.verify.make_thumbnail`), None when that module is
+        not installed or nothing was measured.
     damaged : np.ndarray
         ``(N,)`` bool: the decoder reported corrupt or missing data
         (:func:`undouble.io.messages.is_damage`); the pixels are what it made of it.
@@ -182,10 +192,32 @@ class Ingested:
     filestats: list[tuple[int, int]]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     hash_error: str | None = None
-    blur: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
-    blur_pixels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sharpness: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    sharpness_pixels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     damaged: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     warnings: dict[str, list[str]] = field(default_factory=dict)
+    is_grey: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    thumbs: np.ndarray | None = None
+
+    @property
+    def blur(self) -> np.ndarray:
+        """The sharpness (its name before it was measured on the canonical scale)."""
+        return self.sharpness
+
+    @property
+    def blur_pixels(self) -> np.ndarray:
+        """The pixel count each sharpness was measured on."""
+        return self.sharpness_pixels
+
+
+def stack_thumbs(thumbs: Sequence[np.ndarray | None]) -> np.ndarray | None:
+    """``(N, B)`` uint8 stack of thumbnail records; None when any is missing or they differ in size."""
+    if not thumbs or any(t is None for t in thumbs):
+        return None
+    sizes = {int(t.size) for t in thumbs}  # type: ignore[union-attr]
+    if len(sizes) != 1:
+        return None
+    return np.stack([np.asarray(t, np.uint8).reshape(-1) for t in thumbs])  # type: ignore[union-attr]
 
 
 @dataclass
@@ -195,22 +227,38 @@ class _Rows:
     paths: list[str] = field(default_factory=list)
     resolution: list[tuple[int, int]] = field(default_factory=list)
     filestats: list[tuple[int, int]] = field(default_factory=list)
-    blur: list[float] = field(default_factory=list)
-    blur_pixels: list[int] = field(default_factory=list)
+    measures: list[Measures] = field(default_factory=list)
 
-    def append(self, path: str, loaded: LoadedFile) -> None:
+    def append(self, path: str, loaded: LoadedFile, measures: Measures) -> None:
         self.paths.append(path)
         self.resolution.append(loaded.resolution)
         self.filestats.append(loaded.filestat)
-        self.blur.append(loaded.blur)
-        self.blur_pixels.append(loaded.blur_pixels)
+        self.measures.append(measures)
+
+
+def _release_pages(store: np.ndarray, start: int, length: int) -> None:
+    """Unmap written pages of a memory-mapped store from this process (they stay in the file).
+
+    Written pages of a shared file mapping count in the process's resident
+    memory until the kernel reclaims them; ``MADV_DONTNEED`` hands them back
+    at once (the data stays in the page cache and the file, and is read back
+    when used), so that a store of 1.4 GB does not make a 1.4 GB process.
+    """
+    mapping = getattr(store, "_mmap", None)
+    if mapping is None or not hasattr(mapping, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    first = start - start % mmap.PAGESIZE
+    try:
+        mapping.madvise(mmap.MADV_DONTNEED, first, start + length - first)
+    except (OSError, ValueError):
+        pass
 
 
 _RAW_BYTES_LIMIT = 256 * 1024 ** 2
 """Decoded pixels held while the kernels load (see :func:`ingest`)."""
 
 
-def _load_kernels(row_shape: tuple[int, ...], dim: tuple[int, int], grayscale: bool, measure_blur: bool,
+def _load_kernels(row_shape: tuple[int, ...], dim: tuple[int, int], grayscale: bool, measure: Callable | None,
                   hash_fn: Callable[[np.ndarray], Any] | None) -> tuple[threading.Thread, threading.Event]:
     """Load the preprocessing and hash kernels in a background thread.
 
@@ -225,8 +273,10 @@ def _load_kernels(row_shape: tuple[int, ...], dim: tuple[int, int], grayscale: b
 
     def run() -> None:
         try:
-            finish_decoded(DecodedImage(np.zeros((2 * dim[1] + 1, 2 * dim[0] + 1, 3), np.uint8), 1, 1), dim,
-                           grayscale, measure_blur)
+            dummy = DecodedImage(np.zeros((2 * dim[1] + 1, 2 * dim[0] + 1, 3), np.uint8), 1, 1)
+            finish_decoded(dummy, dim, grayscale, False)
+            if measure is not None:
+                measure(dummy)
             if hash_fn is not None:
                 hash_fn(np.zeros((1,) + row_shape, np.uint8))
         except Exception:
@@ -288,8 +338,10 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
     desc : str
         Label of the progress bar.
     measure_blur : bool
-        Measure the sharpness of every decoded image (``Ingested.blur``), for
-        the keeper ranking; it costs about 5 % of the decoding.
+        Measure every decoded image (:func:`undouble.io.measure.measure_decoded`:
+        sharpness on the canonical scale for the keeper ranking, greyness,
+        and the verification thumbnail when :mod:`undouble.verify` exists);
+        it costs a few percent of the decoding.
     decode_memory : int
         Bytes of decoded pixels all threads together may hold at once
         (:data:`DEFAULT_DECODE_MEMORY`, :data:`~undouble.io.decode.DECODE_BYTES_PER_PIXEL`
@@ -323,7 +375,21 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
     # The kernels load in the background while the workers decode: until they
     # are ready a worker hands back the decoded pixels (``raw``), which this
     # thread queues (up to _RAW_BYTES_LIMIT) and finishes once they are.
-    loader, ready = _load_kernels(row_shape, dim, grayscale, measure_blur, hash_fn)
+    thumbnail = thumbnail_maker() if measure_blur else None
+
+    def finish(decoded: DecodedImage) -> tuple[LoadedFile, Measures]:
+        loaded = finish_decoded(decoded, dim, grayscale, False)
+        if not measure_blur:
+            return loaded, UNMEASURED
+        try:
+            return loaded, measure_decoded(decoded.pixels, decoded.width, decoded.height, thumbnail,
+                                           colour_sample=loaded.image)
+        except MemoryError:
+            raise ImageReadError("not enough memory to measure this image") from None
+        except Exception as exc:  # a measuring bug must not stop a run of 100,000 files
+            raise ImageReadError(f"unexpected error while measuring: {type(exc).__name__}: {exc}") from None
+
+    loader, ready = _load_kernels(row_shape, dim, grayscale, finish if measure_blur else None, hash_fn)
     raw: deque[tuple[str, DecodedImage]] = deque()
     raw_bytes = 0
 
@@ -338,7 +404,7 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
                     decoded = _read_checked(path, dim, max_pixels, backend)
                 if not ready.is_set():
                     return decoded, None
-                return finish_decoded(decoded, dim, grayscale, measure_blur), None
+                return finish(decoded), None
         except ImageReadError as exc:
             return None, str(exc)
 
@@ -361,13 +427,16 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
         if store is not None:
             start = len(rows.paths) - filled
             store[start:start + filled] = block
+            if storage == "disk":
+                _release_pages(store, start * row_bytes, filled * row_bytes)
         filled = 0
 
-    def add(path: str, loaded: LoadedFile) -> None:
+    def add(path: str, done: tuple[LoadedFile, Measures]) -> None:
         nonlocal filled
+        loaded, measures = done
         buffer[filled] = loaded.image
         filled += 1
-        rows.append(path, loaded)
+        rows.append(path, loaded, measures)
         if filled == buffer.shape[0]:
             flush()
 
@@ -377,7 +446,7 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
         while raw:
             path, decoded = raw.popleft()
             try:
-                add(path, finish_decoded(decoded, dim, grayscale, measure_blur))
+                add(path, finish(decoded))
             except ImageReadError as exc:
                 skipped.append((path, str(exc)))
         raw_bytes = 0
@@ -425,5 +494,7 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
     notes = {p: list(messages.messages[p]) for p in rows.paths if messages.messages.get(p)}
     return Ingested(rows.paths, images, storage, hashes,
                     np.asarray(rows.resolution, dtype=np.int64).reshape(-1, 2), rows.filestats, skipped, hash_error,
-                    np.asarray(rows.blur, dtype=np.float64), np.asarray(rows.blur_pixels, dtype=np.int64),
-                    damaged, notes)
+                    np.asarray([m.sharpness for m in rows.measures], dtype=np.float64),
+                    np.asarray([m.sharpness_pixels for m in rows.measures], dtype=np.int64), damaged, notes,
+                    np.asarray([m.is_grey for m in rows.measures], dtype=bool),
+                    stack_thumbs([m.thumb for m in rows.measures]))

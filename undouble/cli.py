@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cache_path(value: str) -> str:
     """``--cache PATH``: refused (exit 2) when an existing file there is not an undouble hash cache."""
-    from .cache import NotACacheError, check_cache_file
+    from .cache_file import NotACacheError, check_cache_file  # light: sqlite3 only, no NumPy
 
     try:
         check_cache_file(value)
@@ -425,7 +425,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return _report_groups(model, args)
 
 
-def _cache_path(args: argparse.Namespace) -> str:
+def _memo_database(args: argparse.Namespace) -> str:
     from .paths import default_cache_path
 
     return os.fspath(args.cache) if args.cache else os.fspath(default_cache_path())
@@ -442,7 +442,7 @@ def _scan_from_memo(args: argparse.Namespace) -> int | None:
     try:
         from .scanmemo import ScanMemo
 
-        memo = ScanMemo.for_folder(_cache_path(args), args.folder, vars(args))
+        memo = ScanMemo.for_folder(_memo_database(args), args.folder, vars(args))
         data = memo.lookup()
     except Exception:  # the memo must never stop a scan: run it
         return None

@@ -437,7 +437,8 @@ def _scan_from_memo(args: argparse.Namespace) -> int | None:
     Imports nothing heavy (no NumPy, OpenCV, Numba or tqdm): a hit takes a few
     tenths of a second, the interpreter's start included.
     """
-    if args.no_cache:
+    if (args.no_cache or getattr(args, "dask", None) or getattr(args, "results", None)
+            or not os.path.isdir(args.folder)):  # local folders only: a URL's listing is not ours to stat
         return None
     try:
         from .scanmemo import ScanMemo

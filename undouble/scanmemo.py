@@ -2,7 +2,8 @@
 
 A second ``undouble scan`` of an unchanged folder with the same options prints what
 the first one printed, without importing the decoders or the Numba kernels: the
-whole process then takes a few tenths of a second.
+whole process then takes a few tenths of a second. Only scans of a local folder
+use it (not URLs, ``--dask`` or ``--results``, nor ``--no-cache``).
 
 The key (:meth:`ScanMemo.for_folder`) is a digest of:
 

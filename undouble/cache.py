@@ -96,9 +96,11 @@ __all__ = [
     "open_cache",
 ]
 
-SCHEMA_VERSION = 3
-"""Version of the table layout; a cache with another version is emptied and rebuilt (3: the
-measures of :mod:`undouble.io.measure`; the rows of 2 had a sharpness on another scale)."""
+SCHEMA_VERSION = 2
+"""Version of the table layout; a cache with another version is emptied and rebuilt. (The
+measures of :mod:`undouble.io.measure`, ``is_grey`` and ``thumb``, are columns added in place,
+see ``_EXTRA_COLUMNS``; rows written before them are misses anyway: their key holds the
+older :data:`PIPELINE_TAG`, whose sharpness was on another scale.)"""
 
 PIPELINE_TAG = "rgb-exif-reduced-jpeg-1x-dim/opencv-jpeg/16bit-high-byte/scale255-area-kernel/canonical-sharpness/5"
 """Decoding and preprocessing recipe; bump it when ``io.read_image``/``io.load_file``

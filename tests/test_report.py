@@ -24,7 +24,6 @@ from PIL import Image
 from undouble import Undouble
 from undouble.cli import main
 from undouble.examples import make_synthetic_set
-from undouble.keeper import compute_blur
 from undouble.report import MARKER, report_data
 from undouble.thumbnail import fit_long_side, read_thumbnail
 
@@ -193,8 +192,10 @@ def test_report_of_an_array_input_uses_the_stored_images(tmp_path):
     path = m.report(tmp_path / "a.html")
     data = report_data(m)
     assert [[it["name"] for it in g["items"]] for g in data["groups"]] == [["image_00000", "image_00003"]]
+    # the sharpness import_data measured on the array rows (issue 20: measured once, at import)
     assert [it["sharpness"] for it in data["groups"][0]["items"]] == [
-        pytest.approx(compute_blur(m.results["img"][i]), abs=0.051) for i in (0, 3)]
+        pytest.approx(m.results["sharpness"][i], abs=0.051) for i in (0, 3)]
+    assert np.isfinite(m.results["sharpness"]).all()
     page = Path(path).read_text(encoding="utf-8")
     assert page.count("data:image/jpeg;base64,") == 2
     assert '"tw":128,"th":128' in page  # the stored 128 x 128 rows: there are no files

@@ -21,11 +21,37 @@ Distances come from the block-by-block pair search of :mod:`undouble.distance`
 (``feat``).  Either way gives the same groups; without ``feat`` no N x N array is
 ever built: the pair search is exact and, at 30,000 images, 20-40 times faster than
 building and scanning the matrix (900 MB).
+
+Verified groups (:func:`group_verified`, issue 18)
+--------------------------------------------------
+A hash is a way to find *candidates*, not proof.  With verification on, the
+groups are built from candidate pairs (distance ``<= threshold``) that passed a
+pixel-level check (:func:`undouble.verify.verify_pairs`), by this rule:
+
+1. every candidate pair is verified, in one batch call;
+2. the connected components of the *verified* links are formed (no chaining
+   through a pair that failed);
+3. in each component the keeper is chosen by the keeper rule
+   (:func:`undouble.keeper.rank_keepers`: not damaged, colour over greyscale,
+   resolution, sharpness, file size, path);
+4. every member is checked against that keeper, reusing the verdicts of step 1
+   and verifying the missing (keeper, member) pairs in one more batch call per
+   round: the members that pass form the group with the keeper;
+5. the members that failed form components again among themselves over the
+   verified links, and steps 3-5 repeat on those until none is left.
+
+So every member of a group is a verified copy *of its keeper*: two crops of
+one original are grouped through the original even though neither contains
+the other, and A~B~C where A-C fails is not one group around A.  Pairs are
+verified in an order-independent orientation (``canonical``: the rank of each
+row's path) and the keeper rule ends with the path, so the groups do not depend
+on the order of the input files.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -34,7 +60,8 @@ from undouble._kernels import hamming as _hk
 from undouble._kernels import unionfind as _uf
 from undouble.distance import DEFAULT_MEMORY_BUDGET
 
-__all__ = ["group_hashes", "group_scores", "groups_from_labels"]
+__all__ = ["VerifiedGroups", "group_hashes", "group_scores", "group_verified", "groups_from_labels",
+           "relation_texts"]
 
 _MODES = ("components", "star")
 
@@ -240,3 +267,237 @@ def group_scores(hashes: np.ndarray, group_indices, keeper_index: int, *, counts
     cnt, wps = _dist._as_segments(h, counts, words_per_segment)
     dtype = _dist.distance_dtype(_dist._nbits(nbits, wps))
     return _hk.seg_distances_to(h, cnt, wps, rows, k).astype(dtype)
+
+
+# --------------------------------------------------------------------------- verified groups
+@dataclass(frozen=True)
+class VerifiedGroups:
+    """What :func:`group_verified` found; lists aligned with ``groups``.
+
+    Attributes
+    ----------
+    groups : list of numpy.ndarray of int64
+        Row indices of each group, the keeper first, the others in keeper-rule order.
+    relation : list of numpy.ndarray of int8
+        Relation code (:data:`undouble.verify.RELATION_NAMES`) of each member to
+        the keeper; -1 for the keeper itself.
+    similarity : list of numpy.ndarray of float32
+        Verification similarity of each member to the keeper (0..1); 1 for the keeper.
+    area_fraction : list of numpy.ndarray of float32
+        For crops, the smaller view's area as a fraction of the larger one's; else 1.
+    keeper_contains : list of numpy.ndarray of bool
+        For crops, True when the member lies inside the keeper (False when the
+        keeper is the smaller view).
+    n_candidates : int
+        Distinct candidate pairs given.
+    n_verified : int
+        Candidate pairs that passed verification.
+    n_keeper_checks : int
+        (keeper, member) pairs that were not candidates and were verified as well.
+    """
+
+    groups: list
+    relation: list
+    similarity: list
+    area_fraction: list
+    keeper_contains: list
+    n_candidates: int
+    n_verified: int
+    n_keeper_checks: int
+
+
+class _Verdicts:
+    """Verification verdicts of row pairs, looked up by the unordered pair."""
+
+    def __init__(self, n: int, canonical: np.ndarray, verify: Callable) -> None:
+        self.n, self.canonical, self.verify = n, canonical, verify
+        self.keys = np.empty(0, np.int64)
+        self.ok = np.empty(0, bool)
+        self.similarity = np.empty(0, np.float32)
+        self.relation = np.empty(0, np.int8)
+        self.area = np.empty(0, np.float32)
+        self.container = np.empty(0, np.int64)  # row that contains the other (crops), else -1
+        self.calls = 0
+
+    def key(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.minimum(a, b) * self.n + np.maximum(a, b)
+
+    def add(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Verify the pairs (a, b) (distinct, not known yet) in one call, oriented canonically."""
+        if a.size == 0:
+            return
+        swap = self.canonical[a] > self.canonical[b]
+        first, second = np.where(swap, b, a), np.where(swap, a, b)
+        got = self.verify(first, second)
+        self.calls += 1
+        container = np.where(got.container == 0, first, np.where(got.container == 1, second, -1))
+        keys = np.concatenate([self.keys, self.key(first, second)])
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order]
+        self.ok = np.concatenate([self.ok, np.asarray(got.ok, bool)])[order]
+        self.similarity = np.concatenate([self.similarity, np.asarray(got.similarity, np.float32)])[order]
+        self.relation = np.concatenate([self.relation, np.asarray(got.relation, np.int8)])[order]
+        self.area = np.concatenate([self.area, np.asarray(got.area_fraction, np.float32)])[order]
+        self.container = np.concatenate([self.container, container.astype(np.int64)])[order]
+
+    def find(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Position of each pair in the verdict arrays, -1 where not verified yet."""
+        keys = self.key(a, b)
+        if self.keys.size == 0:
+            return np.full(keys.size, -1, np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+        return np.where(self.keys[pos] == keys, pos, -1)
+
+
+def _verified_components(n: int, a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
+    parent = np.arange(n, dtype=np.int64)
+    if a.size:
+        _uf.union_pairs(parent, a, b)
+    return groups_from_labels(_uf.resolve(parent))
+
+
+def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Callable,
+                   keeper_order: Callable[[np.ndarray], np.ndarray],
+                   canonical: np.ndarray | None = None) -> VerifiedGroups:
+    """Groups of verified copies, each member verified against its group's keeper.
+
+    The rule is in the module docstring ("Verified groups").
+
+    Parameters
+    ----------
+    n : int
+        Number of rows (images).
+    pair_i, pair_j : numpy.ndarray of int
+        Candidate pairs (e.g. hash distance ``<= threshold``), any orientation;
+        repeats and self-pairs are ignored.
+    verify : callable
+        ``verify(first, second) -> VerifyResult`` (arrays of row indices), e.g.
+        ``lambda a, b: undouble.verify.verify_pairs(thumbs, sizes, a, b)``.
+        Called once for the candidates and once more per round for the missing
+        (keeper, member) pairs.
+    keeper_order : callable
+        ``keeper_order(members) -> members`` reordered by the keeper rule, keeper
+        first.  It must not depend on the order of ``members``.
+    canonical : numpy.ndarray of int, shape (n,), optional
+        An order-independent rank of each row (e.g. of its path among the sorted
+        paths); pairs are verified as (lower rank, higher rank).  Default: the
+        row index.
+
+    Returns
+    -------
+    VerifiedGroups
+        Groups of two or more rows, keeper first, ordered by their smallest row
+        index, with each member's relation and similarity to the keeper.
+    """
+    n = int(n)
+    canon = np.arange(n, dtype=np.int64) if canonical is None else np.asarray(canonical, dtype=np.int64)
+    if canon.shape != (n,):
+        raise ValueError(f"canonical must have one rank per row ({n}), got shape {canon.shape}")
+    a = np.asarray(pair_i, dtype=np.int64).reshape(-1)
+    b = np.asarray(pair_j, dtype=np.int64).reshape(-1)
+    if a.shape != b.shape:
+        raise ValueError(f"pair_i and pair_j differ in length: {a.size} and {b.size}")
+    if a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= n):
+        raise IndexError(f"pair indices must lie in 0..{n - 1}")
+    keep = a != b
+    lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+    keys = np.unique(lo * n + hi)
+    lo, hi = keys // n, keys % n
+
+    verdicts = _Verdicts(n, canon, verify)
+    verdicts.add(lo, hi)
+    n_candidates = int(lo.size)
+    ok_a, ok_b = lo[verdicts.ok], hi[verdicts.ok]  # verdicts are sorted by key, as lo/hi are
+    n_verified = int(ok_a.size)
+
+    out: dict[str, list] = {k: [] for k in ("groups", "relation", "similarity", "area", "inside")}
+    pending = _verified_components(n, ok_a, ok_b)
+    checks = 0
+    while pending:
+        ordered = [np.asarray(keeper_order(np.asarray(m, np.int64)), np.int64) for m in pending]
+        keepers = np.concatenate([np.full(len(o) - 1, o[0], np.int64) for o in ordered])
+        others = np.concatenate([o[1:] for o in ordered])
+        missing = verdicts.find(keepers, others) < 0
+        if missing.any():
+            checks += int(missing.sum())
+            verdicts.add(keepers[missing], others[missing])
+        pos = verdicts.find(keepers, others)
+        passed = verdicts.ok[pos]
+        set_id = np.full(n, -1, np.int64)
+        start = 0
+        for k, o in enumerate(ordered):
+            m = len(o) - 1
+            p = pos[start:start + m][passed[start:start + m]]
+            members = o[1:][passed[start:start + m]]
+            if members.size:
+                out["groups"].append(np.concatenate([o[:1], members]))
+                out["relation"].append(np.concatenate([[-1], verdicts.relation[p]]).astype(np.int8))
+                out["similarity"].append(np.concatenate([[1.0], verdicts.similarity[p]]).astype(np.float32))
+                out["area"].append(np.concatenate([[1.0], verdicts.area[p]]).astype(np.float32))
+                out["inside"].append(np.concatenate([[False], verdicts.container[p] == o[0]]))
+            set_id[o[1:][~passed[start:start + m]]] = k
+            start += m
+        same = (set_id[ok_a] >= 0) & (set_id[ok_a] == set_id[ok_b])
+        pending = [g for g in _verified_components(n, ok_a[same], ok_b[same])]
+    order = sorted(range(len(out["groups"])), key=lambda k: int(out["groups"][k].min()))
+    return VerifiedGroups(groups=[out["groups"][k] for k in order],
+                          relation=[out["relation"][k] for k in order],
+                          similarity=[out["similarity"][k] for k in order],
+                          area_fraction=[out["area"][k] for k in order],
+                          keeper_contains=[out["inside"][k] for k in order],
+                          n_candidates=n_candidates, n_verified=n_verified, n_keeper_checks=checks)
+
+
+def relation_texts(groups: VerifiedGroups, pathnames: list, file_sizes: list | None = None) -> list[list[str]]:
+    """The relation of each member to its keeper, as text (``'keeper'`` for the keeper).
+
+    ``'identical'`` (same bytes) replaces ``'same pixels'`` when both files
+    have the same size and SHA-256 (files that cannot be read stay ``'same
+    pixels'``); crops read ``"cropped (NN% of the keeper's area)"``, or
+    ``"uncropped (the keeper is NN% of its area)"`` when the keeper is the
+    smaller view.
+
+    Parameters
+    ----------
+    groups : VerifiedGroups
+        From :func:`group_verified`.
+    pathnames : list of str
+        Path of every row.
+    file_sizes : list of int, optional
+        File size of every row (-1 unknown); without it no file is compared.
+    """
+    from .verify import REL_CROPPED, REL_SAME_PIXELS, relation_name
+
+    digests: dict[str, str | None] = {}
+    out = []
+    for rows, codes, areas, inside in zip(groups.groups, groups.relation, groups.area_fraction,
+                                          groups.keeper_contains):
+        texts = ["keeper"]
+        keeper = int(rows[0])
+        for row, code, area, within in zip(rows[1:], codes[1:], areas[1:], inside[1:]):
+            row, code = int(row), int(code)
+            if code == REL_CROPPED and not within:
+                texts.append(f"uncropped (the keeper is {int(round(100 * float(area)))}% of its area)")
+            elif (code == REL_SAME_PIXELS and file_sizes is not None and file_sizes[row] >= 0
+                  and file_sizes[row] == file_sizes[keeper]
+                  and _digest(pathnames[row], digests) is not None
+                  and _digest(pathnames[row], digests) == _digest(pathnames[keeper], digests)):
+                texts.append("identical")
+            else:
+                texts.append(relation_name(code, float(area)))
+        out.append(texts)
+    return out
+
+
+def _digest(path: str, memo: dict) -> str | None:
+    """SHA-256 of a file's bytes (None when it cannot be read), memoised."""
+    if path not in memo:
+        import hashlib
+
+        try:
+            with open(path, "rb") as fh:
+                memo[path] = hashlib.file_digest(fh, "sha256").hexdigest() if hasattr(hashlib, "file_digest") \
+                    else hashlib.sha256(fh.read()).hexdigest()
+        except OSError:
+            memo[path] = None
+    return memo[path]

@@ -264,7 +264,8 @@ def _blur_text(blur: float | None) -> str:
 
 
 def _sort_key(item: dict) -> tuple:
-    return (not item["readable"], item["damaged"], -item["pixels"], -_blur_key(item["blur"]), -item["size"], item["path"])
+    return (not item["readable"], item["damaged"], item["grey"], -item["pixels"], -_blur_key(item["blur"]),
+            -item["size"], item["path"])
 
 
 def _keeper_reason(best: dict, runner: dict | None) -> str:
@@ -275,6 +276,8 @@ def _keeper_reason(best: dict, runner: dict | None) -> str:
         return f"only image ({res})"
     if runner["damaged"] and not best["damaged"]:
         return f"the only intact image ({res}); the others are damaged"
+    if best["grey"] != runner["grey"]:
+        return f"colour image over its greyscale copies ({res})"
     if best["pixels"] != runner["pixels"]:
         return f"highest resolution ({res})"
     if _blur_key(best["blur"]) != _blur_key(runner["blur"]):
@@ -289,6 +292,8 @@ def _other_reason(item: dict, best: dict) -> str:
         return f"unreadable ({item['error']})"
     if item["damaged"] and not best["damaged"]:
         return "damaged (the decoder reported corrupt or missing data)"
+    if item["grey"] != best["grey"]:
+        return "greyscale copy of a colour image"
     if item["pixels"] != best["pixels"]:
         return (f"lower resolution ({item['width']}x{item['height']} < "
                 f"{best['width']}x{best['height']})")
@@ -320,10 +325,14 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
                  file_sizes: Sequence[int] | None = None,
                  blur_scores: Sequence[float | None] | None = None,
                  blur_sizes: Sequence[int] | None = None,
-                 damaged: Sequence[bool] | None = None, decode: bool = True) -> list[KeeperRank]:
+                 damaged: Sequence[bool] | None = None, decode: bool = True,
+                 is_grey: Sequence[bool] | None = None) -> list[KeeperRank]:
     """Rank the images of one group; the first one is the keeper.
 
-    Order: most pixels in the original file (read from the header), then sharpest
+    Order: intact files before damaged ones (``damaged``), a colour image before
+    greyscale ones (only when ``is_grey`` is given: between verified copies, a
+    colour image beats its greyscale copy), then most
+    pixels in the original file (read from the header), then sharpest
     (:func:`compute_blur`, higher first), then largest file, then the path that sorts
     first (plain string order of the paths as given).  The ranking depends only on the
     files, not on the order of ``pathnames``.  Files that cannot be read rank last.
@@ -358,6 +367,11 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
         or not comparable is used as given (unknown ranks last on sharpness).
         :meth:`undouble.Undouble.group` ranks this way, from the scores the
         import measured on a canonical scale.
+    is_grey : sequence of bool, optional
+        Whether each image is greyscale (``results['is_grey']``, or
+        :func:`undouble.verify.is_greyscale` of its thumbnail). Give it only for
+        verified copies of one image: a colour image then ranks before every
+        greyscale one. Without it colour is not considered.
 
     Returns
     -------
@@ -381,6 +395,7 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
     blur_scores = _aligned(blur_scores, n, "blur_scores")
     blur_sizes = _aligned(blur_sizes, n, "blur_sizes")
     damaged = _aligned(damaged, n, "damaged")
+    is_grey = _aligned(is_grey, n, "is_grey")
     known_files = resolutions is not None and file_sizes is not None
     seen: set[str] = set()
     items: list[dict] = []
@@ -392,6 +407,7 @@ def rank_keepers(pathnames: Sequence[PathLike], *, all_blur: bool = True,
         item = {"path": path, "width": 0, "height": 0, "pixels": 0, "blur": None,
                 "size": -1, "readable": True, "error": "",
                 "damaged": False if damaged is None else bool(damaged[k]),
+                "grey": False if is_grey is None else bool(is_grey[k]),
                 "given": None if blur_scores is None else _given_blur(blur_scores[k]),
                 "measured_on": None if blur_sizes is None else int(blur_sizes[k])}
         try:

@@ -134,6 +134,13 @@ class Undouble:
         (:mod:`undouble.results_store`) instead of the hash cache: a re-run
         hashes only new or changed files. Imports then go through
         :mod:`undouble.cluster` (on threads here without ``scheduler``).
+    verify : bool, default True
+        Link two images only after their candidate pair (hash distance
+        ``<= threshold``) passed a pixel-level check on small thumbnails
+        (:mod:`undouble.verify`), and check every member of a group against
+        its keeper (:func:`undouble.grouping.group_verified`). False gives the
+        hash-only connected components of undouble 1.x's successor (no
+        ``select_relation``).
     **hash_options
         Options of the hash method, with ImageHash's names
         (``highfreq_factor``, ``image_scale``, ``binbits``, ...).
@@ -154,6 +161,7 @@ class Undouble:
                  cache: bool | str | os.PathLike | None = False, keep_images: bool | str = "auto",
                  image_memory_limit: int = uio.DEFAULT_IMAGE_MEMORY_LIMIT, scheduler: Any = None,
                  storage_options: dict[str, Any] | None = None, results: str | os.PathLike | None = None,
+                 verify: bool = True,
                  **hash_options: Any) -> None:
         if len(dim) != 2 or int(dim[0]) < 1 or int(dim[1]) < 1:
             raise ValueError(f"dim must be (width, height) with positive ints, got {dim!r}")
@@ -175,6 +183,7 @@ class Undouble:
             "scheduler": scheduler,
             "storage_options": dict(storage_options or {}),
             "results": None if results is None else os.fspath(results),
+            "verify": bool(verify),
         }
         self.results: dict[str, Any] = {}
         set_logger(verbose)
@@ -474,11 +483,17 @@ class Undouble:
               return_dict: bool = True) -> dict[str, Any] | None:
         """Group images whose hashes differ by at most ``threshold`` bits.
 
-        Groups are the connected components of the graph "distance <=
-        threshold" (``mode='star'`` gives undouble 1.x's greedy groups).
-        Within a group the keeper comes first (highest resolution, then
-        sharpest, then largest file, then first path) and ``select_scores``
-        are distances to it.
+        With ``verify=True`` (the default) the candidate pairs "distance <=
+        threshold" are checked on the pixels and every member of a group is a
+        verified copy of its keeper (the rule: :mod:`undouble.grouping`,
+        "Verified groups"); ``select_relation`` and ``select_similarity`` say
+        how each member relates to the keeper. With ``verify=False`` groups
+        are the connected components of the graph "distance <= threshold"
+        (``mode='star'`` gives undouble 1.x's greedy groups). Within a group
+        the keeper comes first (highest resolution, then sharpest, then
+        largest file, then first path; with verification a colour image
+        first beats its greyscale copy) and ``select_scores`` are hash
+        distances to it.
 
         Raises
         ------
@@ -490,7 +505,12 @@ class Undouble:
         -------
         dict
             ``results`` with ``select_pathnames``, ``select_scores``,
-            ``select_idx`` (aligned, one entry per group) and ``stats``.
+            ``select_idx`` (aligned, one entry per group) and ``stats``; with
+            verification also ``select_relation`` (per group, a list of str
+            aligned with ``select_pathnames``: ``'keeper'``, ``'identical'``,
+            ``'same pixels'``, ``'resized'``, ``'re-encoded'``, ``'edited'``,
+            ``"cropped (NN% of the keeper's area)"``) and ``select_similarity``
+            (per group, float array, 1.0 for the keeper).
         """
         self._require("img_hash", "compute_hash")
         if threshold is None:
@@ -498,21 +518,39 @@ class Undouble:
         threshold = _checked_threshold(threshold, int(self.results["hash_nbits"]), self.params["method"])
         self.params["threshold"] = threshold  # only once it is known to be valid
         batch_hashes = self.results["img_hash"]
+        verified = self._verified_groups(threshold, mode) if self.params.get("verify", True) else None
+        if verified is not None:
+            return self._store_groups(verified.groups, threshold, mode, verified, return_dict)
         # the pair search, never the matrix: exact, and no N x N array (results['feat'] is not needed)
         groups = group_hashes(batch_hashes, threshold, mode=mode, counts=self.results["hash_counts"],
                               words_per_segment=(self.results["hash_nbits"] + 63) // 64,
                               nbits=self.results["hash_nbits"])
+        return self._store_groups(groups, threshold, mode, None, return_dict)
+
+    def _store_groups(self, groups: list, threshold: int, mode: str, verified: Any,
+                      return_dict: bool) -> dict[str, Any] | None:
+        """Rank each group (keeper first) and put the groups into ``results``."""
         pathnames = self.results["pathnames"]
         select_idx, select_pathnames, select_scores = [], [], []
+        select_relation, select_similarity = [], []
+        texts = self._relation_texts(verified) if verified is not None else None
         self._keeper_ranks = []
-        for members in progress(groups, desc="rank", unit="group"):
+        for k, members in enumerate(progress(groups, desc="rank", unit="group")):
             members = np.asarray(members, dtype=np.int64)
             order = self._keeper_order(members)
             ordered = members[order]
             select_idx.append(ordered)
             select_pathnames.append([pathnames[i] for i in ordered])
             select_scores.append(self._distances_to(ordered[0], ordered))
+            if verified is not None:
+                select_relation.append([texts[k][j] for j in order])
+                select_similarity.append(np.asarray(verified.similarity[k], np.float64)[order])
         n_grouped = int(sum(len(g) for g in select_idx))
+        for key in ("select_relation", "select_similarity"):
+            self.results.pop(key, None)
+        if verified is not None:
+            self.results["select_relation"] = select_relation
+            self.results["select_similarity"] = select_similarity
         self.results.update({
             "select_pathnames": select_pathnames,
             "select_scores": select_scores,
@@ -526,19 +564,77 @@ class Undouble:
                 "method": self.params["method"],
                 "hash_size": self.params["hash_size"],
                 "mode": mode,
+                "verify": verified is not None,
+                **({} if verified is None else {"n_candidate_pairs": verified.n_candidates,
+                                                "n_verified_pairs": verified.n_verified,
+                                                "n_keeper_checks": verified.n_keeper_checks}),
             },
         })
         logger.info("Number of groups with similar images detected: %d", len(select_idx))
         logger.info("[%d] groups are detected for [%d] images.", len(select_idx), n_grouped)
         return self.results if return_dict else None
 
-    def _keeper_order(self, members: np.ndarray) -> np.ndarray:
+    def _verified_groups(self, threshold: int, mode: str):
+        """:func:`~undouble.grouping.group_verified` of the candidate pairs, or None (with a warning)
+        when there are no verification thumbnails to check them on."""
+        from .distance import hamming_pairs
+        from .grouping import group_verified
+        from .verify import verify_pairs
+
+        res = self.results
+        thumbs = res.get("thumbs")
+        if thumbs is None or len(thumbs) != len(res["pathnames"]):
+            logger.warning("No verification thumbnails for these images: grouping by hash alone (verify=False).")
+            return None
+        if mode != "components":
+            logger.info("mode=%r is not used with verification: groups are built around verified keepers.", mode)
+        nbits = res["hash_nbits"]
+        pair_i, pair_j, _ = hamming_pairs(res["img_hash"], threshold, counts=res["hash_counts"],
+                                          words_per_segment=(nbits + 63) // 64, nbits=nbits)
+        sizes = np.asarray(res["resolution"], dtype=np.int64).reshape(-1, 2)
+        paths = res["pathnames"]
+        canonical = np.empty(len(paths), np.int64)
+        canonical[np.argsort(np.asarray(paths, dtype=object), kind="stable")] = np.arange(len(paths))
+        verify = lambda a, b: verify_pairs(thumbs, sizes, a, b)  # noqa: E731
+        keeper_first = lambda members: members[self._keeper_order(members, record=False)]  # noqa: E731
+        got = group_verified(len(paths), pair_i, pair_j, verify, keeper_first, canonical=canonical)
+        logger.info("%d candidate pairs within distance %d, %d verified (%d more keeper checks).",
+                    got.n_candidates, threshold, got.n_verified, got.n_keeper_checks)
+        return got
+
+    def _relation_texts(self, verified: Any) -> list[list[str]]:
+        """:func:`~undouble.grouping.relation_texts` of verified groups (files compared by size, then SHA-256)."""
+        from .grouping import relation_texts
+
+        res = self.results
+        stats = res.get("filestats") or {}
+        sizes = [int(stats[p][0]) if p in stats else -1 for p in res["pathnames"]] if stats else None
+        return relation_texts(verified, res["pathnames"], sizes)
+
+    def _is_grey(self, members: np.ndarray) -> np.ndarray | None:
+        """Greyscale flags of some rows (used by the keeper rule with verification only), or None."""
+        if not self.params.get("verify", True):
+            return None
+        grey = self.results.get("is_grey")
+        if grey is not None:
+            return np.asarray(grey, bool)[members]
+        thumbs = self.results.get("thumbs")
+        if thumbs is None:
+            return None
+        from .verify import is_greyscale
+
+        return is_greyscale(np.asarray(thumbs)[members])
+
+    def _keeper_order(self, members: np.ndarray, record: bool = True) -> np.ndarray:
         """Positions of ``members`` with the keeper first (see :mod:`undouble.keeper`)."""
         if self.results.get("source") != "files":
             res = self.results["resolution"][members]
-            return np.lexsort((members, -(res[:, 0] * res[:, 1])))
+            grey = self._is_grey(members)
+            grey = np.zeros(len(members), bool) if grey is None else grey
+            return np.lexsort((members, -(res[:, 0] * res[:, 1]), grey))
         ranked = self._rank_members(members)
-        self._keeper_ranks.append(ranked)
+        if record:
+            self._keeper_ranks.append(ranked)
         position = {p: k for k, p in enumerate(self.results["pathnames"][i] for i in members)}
         return np.asarray([position[r.path] for r in ranked], dtype=np.int64)
 
@@ -558,8 +654,10 @@ class Undouble:
         sizes = [stats[p][0] if p in stats else -1 for p in paths]
         blur, measured = res.get("sharpness", res.get("blur")), res.get("blur_pixels")
         damaged = res.get("damaged")
+        grey = self._is_grey(np.asarray(members, dtype=np.int64))
         return rank_keepers(paths, all_blur=all_blur, resolutions=[tuple(res["resolution"][i]) for i in members],
                             file_sizes=sizes, damaged=None if damaged is None else [bool(damaged[i]) for i in members],
+                            is_grey=None if grey is None else grey.tolist(),
                             blur_scores=None if blur is None else [blur[i] for i in members],
                             blur_sizes=None if measured is None else [measured[i] for i in members],
                             decode=decode)

@@ -206,6 +206,9 @@ def _add_hashing(parser: argparse.ArgumentParser, threshold: int | None = 0) -> 
                        help="only files with this extension (repeatable; default: common image types)")
     group.add_argument("--jobs", type=_int_at_least(1), default=None, metavar="J",
                        help="decoding threads (default: all cores)")
+    group.add_argument("--no-verify", dest="verify", action="store_false",
+                       help="group on hashes alone: skip the pixel check of each candidate pair "
+                            "(faster, but distinct photos with close hashes get grouped)")
     cache = group.add_mutually_exclusive_group()
     cache.add_argument("--cache", metavar="PATH", default=None, type=_cache_path,
                        help="hash cache file (default: hashes.sqlite3 in the user cache folder)")
@@ -232,7 +235,7 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
                      help="print the groups as JSON: {'groups': [[keeper, other, ...], ...], "
                           "'distances': [[0, d, ...], ...], ...}")
     fmt.add_argument("--csv", action="store_true",
-                     help="print the groups as CSV: group,rank,keeper,distance,path,filename")
+                     help="print the groups as CSV: group,rank,keeper,distance,path,filename,relation,similarity")
     group.add_argument("-o", "--output", metavar="FILE", type=_output_file,
                        help="write the groups to FILE (.json or .csv) instead of printing them")
 
@@ -378,7 +381,7 @@ def _model(args: argparse.Namespace):
         cache = False if args.dask else cache
     return Undouble(method=args.method, hash_size=args.hash_size, grayscale=args.grayscale,
                     threshold=getattr(args, "threshold", 0), verbose=_verbosity(args), n_jobs=args.jobs,
-                    ext=args.ext, cache=cache, **cluster)
+                    ext=args.ext, cache=cache, verify=getattr(args, "verify", True), **cluster)
 
 
 def _scan(target: Any, args: argparse.Namespace):
@@ -390,12 +393,15 @@ def _scan(target: Any, args: argparse.Namespace):
 
 
 def _print_text(data: dict) -> None:
-    for k, (files, dists) in enumerate(zip(data["groups"], data["distances"]), 1):
+    relations = data.get("relations") or [None] * len(data["groups"])
+    for k, (files, dists, rels) in enumerate(zip(data["groups"], data["distances"], relations), 1):
         print(f"Group {k} ({len(files)} images, keeper first):")
         for rank, (path, dist) in enumerate(zip(files, dists)):
-            print(f"  {'keep ' if rank == 0 else f'd={dist:<3d}'}  {path}")
+            how = "" if rels is None or rank == 0 else f"  ({rels[rank]})"
+            print(f"  {'keep ' if rank == 0 else f'd={dist:<3d}'}  {path}{how}")
+    checked = "verified" if data.get("verify") else "hash only"
     print(f"{data['n_groups']} groups, {data['n_duplicates']} duplicates among {data['n_images']} images "
-          f"({data['method']}, threshold {data['threshold']}).")
+          f"({data['method']}, threshold {data['threshold']}, {checked}).")
 
 
 def _report_groups(model: Any, args: argparse.Namespace) -> int:

@@ -10,18 +10,28 @@ JSON (one object)::
       "distances": [[0, 2], [0, 4, 6]],
       "damaged": [[false, true], [false, false, false]],
       "warnings": {"/p/copy.jpg": ["Corrupt JPEG data: premature end of data segment"]},
+      "verify": true,
+      "relations": [["keeper", "resized"], ["keeper", "identical", "cropped (81% of the keeper's area)"]],
+      "similarities": [[1.0, 0.962], [1.0, 1.0, 0.874]],
       "skipped": [{"path": "/p/broken.jpg", "reason": "truncated image: ..."}]
     }
 
 ``groups[k]`` lists the files of group ``k`` with the **keeper first**;
 ``distances[k]`` are their Hamming distances to the keeper and ``damaged[k]``
 whether the decoder found each file damaged (aligned); ``warnings`` holds what
-the decoders said about any imported file (``results['warnings']``).
+the decoders said about any imported file (``results['warnings']``).  With
+verification (the default), ``relations[k]`` says how each file relates to the
+keeper (``'keeper'``, ``'identical'``, ``'same pixels'``, ``'resized'``,
+``'re-encoded'``, ``'edited'``, ``"cropped (NN% of the keeper's area)"``) and
+``similarities[k]`` gives the verification similarity (0..1, 1.0 for the
+keeper); with ``verify`` false both are ``null``.
 
 CSV: one row per file of a group, columns ``group, rank, keeper, distance, path,
-filename, damaged, warnings`` (``group`` counts from 1, ``rank`` 0 is the keeper,
-``keeper`` and ``damaged`` are ``1``/``0``, ``warnings`` the decoder's messages
-joined by `` | ``).  Skipped files are not listed in the CSV.
+filename, damaged, warnings, relation, similarity`` (``group`` counts from 1,
+``rank`` 0 is the keeper, ``keeper`` and ``damaged`` are ``1``/``0``,
+``warnings`` the decoder's messages joined by `` | ``; ``relation`` and
+``similarity`` are empty without verification).  Skipped files are not listed
+in the CSV.
 
 File names that are not valid UTF-8
 -----------------------------------
@@ -48,7 +58,8 @@ __all__ = ["CSV_COLUMNS", "FORMATS", "export_groups", "groups_as_dict", "json_te
 
 FORMAT_NAME = "undouble-groups"
 FORMAT_VERSION = 1
-CSV_COLUMNS = ("group", "rank", "keeper", "distance", "path", "filename", "damaged", "warnings")
+CSV_COLUMNS = ("group", "rank", "keeper", "distance", "path", "filename", "damaged", "warnings", "relation",
+               "similarity")
 FORMATS = ("json", "csv")
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -83,6 +94,8 @@ def groups_as_dict(model: Any) -> dict[str, Any]:
     hurt = set() if row_damaged is None else {str(p) for p, bad in zip(results["pathnames"], row_damaged) if bad}
     damaged = [[p in hurt for p in paths] for paths in groups]
     notes = {str(p): [str(m) for m in msgs] for p, msgs in (results.get("warnings") or {}).items()}
+    relations = results.get("select_relation")
+    similarities = results.get("select_similarity")
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -97,6 +110,10 @@ def groups_as_dict(model: Any) -> dict[str, Any]:
         "distances": distances,
         "damaged": damaged,
         "warnings": notes,
+        "verify": relations is not None,
+        "relations": None if relations is None else [[str(r) for r in rel] for rel in relations],
+        "similarities": None if similarities is None else [[round(float(s), 4) for s in sim]
+                                                           for sim in similarities],
         "skipped": [{"path": str(p), "reason": str(r)} for p, r in results.get("skipped", [])],
     }
 
@@ -125,11 +142,16 @@ def write_csv(data: Mapping[str, Any], fh: IO[str]) -> None:
     writer = csv.writer(fh, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     notes = data.get("warnings") or {}
-    for g, (paths, dists) in enumerate(zip(data["groups"], data["distances"]), 1):
+    relations = data.get("relations") or [None] * len(data["groups"])
+    similarities = data.get("similarities") or [None] * len(data["groups"])
+    for g, (paths, dists, rels, sims) in enumerate(zip(data["groups"], data["distances"], relations,
+                                                        similarities), 1):
         bad = data["damaged"][g - 1] if "damaged" in data else [False] * len(paths)
         for rank, (path, dist, hurt) in enumerate(zip(paths, dists, bad)):
+            relation = "" if rels is None else rels[rank]
+            similarity = "" if sims is None else f"{sims[rank]:.4f}"
             writer.writerow([g, rank, 1 if rank == 0 else 0, dist, path, os.path.basename(path), int(hurt),
-                             " | ".join(notes.get(path, ()))])
+                             " | ".join(notes.get(path, ())), relation, similarity])
 
 
 def _format_of(path: PathLike, format: str | None) -> str:

@@ -1,0 +1,310 @@
+"""Verified grouping (issue 18): candidate pairs checked on the pixels, groups built around
+verified keepers, each member's relation to its keeper, verify=False as the hash-only seed."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import undouble.model
+from undouble import Undouble
+from undouble.corpus import BASIC_KINDS, make_corpus, read_truth, transform
+from undouble.grouping import group_hashes, group_verified
+from undouble.keeper import rank_keepers
+from undouble.verify import REL_CROPPED, REL_RESIZED, VerifyResult, make_thumbnails
+
+THRESHOLD_ALL = 40  # phash, 64 bits: nearly every pair of a small set is a candidate
+
+
+def _read_rgb(path: str) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture(autouse=True)
+def thumbs_for_file_imports(monkeypatch):
+    """TEMPORARY until the import records ``results['thumbs']`` for files (issue 20): make them
+    here from the files. Once the import makes them, this does nothing."""
+    original = undouble.model.Undouble.import_data
+
+    def import_data(self, targetdir, return_results=False):
+        got = original(self, targetdir, return_results)
+        if self.results.get("source") == "files" and self.results.get("thumbs") is None:
+            self.results["thumbs"] = make_thumbnails(_read_rgb(p) for p in self.results["pathnames"])
+        return got
+
+    monkeypatch.setattr(undouble.model.Undouble, "import_data", import_data)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    """Two scenes of three different shots each (hard negatives), and a copy of every basic
+    kind of the first shot of each scene. Returns (folder, {file name: truth group})."""
+    root = tmp_path_factory.mktemp("verified") / "photos"
+    make_corpus(root, n_scenes=2, shots_per_scene=3, copies_per_shot=0, size_range=(300, 360), seed=5)
+    truth = {name: group for name, group, _ in read_truth(root / "truth.csv")}
+    os.remove(root / "truth.csv")
+    rng = np.random.default_rng(0)
+    for name, group in list(truth.items()):
+        if not group.endswith("_00"):
+            continue
+        img = _read_rgb(root / name)
+        for kind in BASIC_KINDS:
+            copy = f"{group}_{kind.replace(' ', '_')}.jpg"
+            if kind == "exact copy":
+                shutil.copyfile(root / name, root / copy)
+            else:
+                out, quality = transform(img, kind, rng)
+                data = out if out.ndim == 2 else cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
+                cv2.imwrite(str(root / copy), data, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            truth[copy] = group
+    return root, truth
+
+
+def _group_sets(model: Undouble) -> set:
+    """Groups as (keeper name, frozenset of names): comparable across input orders."""
+    return {(os.path.basename(paths[0]), frozenset(os.path.basename(p) for p in paths))
+            for paths in model.results["select_pathnames"]}
+
+
+def _scan(target, verify=True, threshold=THRESHOLD_ALL, **kwargs) -> Undouble:
+    model = Undouble(method="phash", verify=verify, verbose=30, **kwargs)
+    model.import_data(target)
+    model.compute_hash()
+    model.group(threshold=threshold)
+    return model
+
+
+# --------------------------------------------------------------------------- the whole pipeline
+def test_every_copy_kind_joins_its_original_and_shots_of_a_scene_stay_apart(scenes):
+    root, truth = scenes
+    model = _scan(str(root))
+    groups = [{truth[os.path.basename(p)] for p in paths} for paths in model.results["select_pathnames"]]
+    assert all(len(g) == 1 for g in groups), f"a group mixes different shots: {groups}"
+    found = {g.pop(): len(paths) for g, paths in zip(groups, model.results["select_pathnames"])}
+    for group in {g for g in truth.values() if g.endswith("_00")}:
+        assert found.get(group) == 1 + len(BASIC_KINDS), f"{group}: {found.get(group)} files grouped"
+    assert model.params["verify"] is True and model.results["stats"]["verify"] is True
+    # the candidates did include the hard negatives: hash alone at this threshold mixes shots
+    unverified = _scan(str(root), verify=False)
+    assert any(len({truth[os.path.basename(p)] for p in paths}) > 1
+               for paths in unverified.results["select_pathnames"])
+
+
+def test_arrays_verify_from_the_arrays(scenes):
+    root, truth = scenes
+    names = sorted(n for n in truth if n.split("_", 2)[-1].split(".")[0] in
+                   ("original", "brightness", "contrast", "blur", "grey", "watermark", "reencode", "exact_copy"))
+    images = []
+    for n in names:
+        img = _read_rgb(root / n)
+        images.append(cv2.resize(img, (320, 240), interpolation=cv2.INTER_AREA))
+    model = _scan(np.stack(images))
+    assert model.results["thumbs"].shape[0] == len(names)
+    groups = [{truth[names[int(p.split("_")[1])]] for p in paths} for paths in model.results["select_pathnames"]]
+    assert groups and all(len(g) == 1 for g in groups), groups
+    firsts = sorted(g.pop() for g in groups)
+    assert firsts == ["s00000_00", "s00001_00"]  # every other shot is alone
+    assert [len(p) for p in model.results["select_pathnames"]] == [8, 8]  # the original and 7 copies
+
+
+def test_groups_do_not_depend_on_the_input_order(scenes):
+    root, _ = scenes
+    files = sorted(str(p) for p in root.iterdir())
+    reference = _group_sets(_scan(files))
+    assert reference
+    rng = np.random.default_rng(3)
+    for _ in range(2):
+        shuffled = [files[k] for k in rng.permutation(len(files))]
+        assert _group_sets(_scan(shuffled)) == reference
+
+
+def test_relations_and_similarities_in_results(scenes):
+    root, _ = scenes
+    model = _scan(str(root))
+    res = model.results
+    assert len(res["select_relation"]) == len(res["select_similarity"]) == len(res["select_pathnames"])
+    seen = {}
+    for paths, rel, sim in zip(res["select_pathnames"], res["select_relation"], res["select_similarity"]):
+        assert len(rel) == len(paths) == len(sim)
+        assert rel[0] == "keeper" and sim[0] == 1.0
+        assert all(0.0 <= s <= 1.0 for s in sim)
+        for p, r in zip(paths[1:], rel[1:]):
+            seen[os.path.basename(p).split("_", 2)[-1]] = r
+    assert set(seen) == {f"{k.replace(' ', '_')}.jpg" for k in BASIC_KINDS if k != "contrast"} | {"original.jpg"} \
+        or "contrast.jpg" in seen  # every member has a relation to its keeper
+    assert seen["crop.jpg"].startswith("cropped (") and seen["crop.jpg"].endswith("% of the keeper's area)")
+    pct = int(seen["crop.jpg"].split("(")[1].split("%")[0])
+    assert 70 <= pct < 100
+
+
+def test_identical_same_pixels_and_resized(tmp_path):
+    make_corpus(tmp_path, n_scenes=1, shots_per_scene=1, copies_per_shot=0, size_range=(320, 320), seed=4)
+    img = cv2.imread(str(tmp_path / "s00000_00_original.jpg"))
+    cv2.imwrite(str(tmp_path / "a.png"), img, [cv2.IMWRITE_PNG_COMPRESSION, 0])  # largest file: the keeper
+    shutil.copyfile(tmp_path / "a.png", tmp_path / "b_copy.png")
+    cv2.imwrite(str(tmp_path / "c_same.png"), img, [cv2.IMWRITE_PNG_COMPRESSION, 9])  # same pixels, other bytes
+    h, w = img.shape[:2]
+    cv2.imwrite(str(tmp_path / "d_small.png"), cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA))
+    for name in ("s00000_00_original.jpg", "truth.csv"):
+        os.remove(tmp_path / name)
+    model = _scan(str(tmp_path), threshold=10)
+    got = dict(zip((os.path.basename(p) for p in model.results["select_pathnames"][0]),
+                   model.results["select_relation"][0]))
+    assert got == {"a.png": "keeper", "b_copy.png": "identical", "c_same.png": "same pixels",
+                   "d_small.png": "resized"}
+    sim = dict(zip(got, model.results["select_similarity"][0]))
+    assert sim["a.png"] == sim["b_copy.png"] == 1.0 and sim["d_small.png"] < 1.0
+
+
+def test_relations_in_export_and_cli(scenes, tmp_path, capsys):
+    from undouble.cli import main
+
+    root, _ = scenes
+    model = _scan(str(root))
+    data = json.loads(Path(model.export(tmp_path / "g.json")).read_text())
+    assert data["verify"] is True and data["relations"] == model.results["select_relation"]
+    assert [[round(float(s), 4) for s in sim] for sim in model.results["select_similarity"]] == data["similarities"]
+    rows = list(csv.DictReader(open(model.export(tmp_path / "g.csv"), newline="")))
+    assert [r["relation"] for r in rows] == [r for rel in data["relations"] for r in rel]
+
+    assert main(["scan", str(root), "--threshold", str(THRESHOLD_ALL), "--no-cache", "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "(edited)" in text and "% of the keeper's area)" in text and "verified)." in text
+    assert main(["scan", str(root), "--threshold", str(THRESHOLD_ALL), "--no-cache", "-q", "--no-verify"]) == 0
+    text = capsys.readouterr().out
+    assert "(edited)" not in text and "hash only)." in text
+    assert main(["scan", str(root), "--threshold", str(THRESHOLD_ALL), "--no-cache", "-q", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows and rows[0]["relation"] == "keeper" and {r["relation"] for r in rows} >= {"keeper", "edited"}
+
+
+def test_verify_false_gives_the_hash_only_components(scenes):
+    root, _ = scenes
+    model = _scan(str(root), verify=False, threshold=10)
+    res = model.results
+    expected = group_hashes(res["img_hash"], 10)
+    assert sorted(sorted(g.tolist()) for g in res["select_idx"]) == sorted(g.tolist() for g in expected)
+    assert "select_relation" not in res and res["stats"]["verify"] is False
+    assert model.params["verify"] is False
+
+
+def test_colour_beats_its_greyscale_copy(tmp_path):
+    make_corpus(tmp_path, n_scenes=1, shots_per_scene=1, copies_per_shot=0, size_range=(300, 300), seed=2)
+    colour = _read_rgb(tmp_path / "s00000_00_original.jpg")
+    cv2.imwrite(str(tmp_path / "a_colour.png"), cv2.cvtColor(colour, cv2.COLOR_RGB2BGR))
+    grey = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)
+    sharper = cv2.addWeighted(grey, 1.6, cv2.GaussianBlur(grey, (0, 0), 1.0), -0.6, 0)  # sharper by far
+    cv2.imwrite(str(tmp_path / "b_grey_sharper.png"), sharper)
+    os.remove(tmp_path / "s00000_00_original.jpg")
+    os.remove(tmp_path / "truth.csv")
+    verified = _scan(str(tmp_path))
+    assert [os.path.basename(p) for p in verified.results["select_pathnames"][0]] == ["a_colour.png",
+                                                                                       "b_grey_sharper.png"]
+    hash_only = _scan(str(tmp_path), verify=False)  # the seed's rule: sharpest first
+    assert os.path.basename(hash_only.results["select_pathnames"][0][0]) == "b_grey_sharper.png"
+
+
+def test_rank_keepers_puts_colour_before_grey():
+    ranks = rank_keepers(["/x/grey.jpg", "/x/colour.jpg"], resolutions=[(800, 600), (400, 300)],
+                         file_sizes=[10, 10], blur_scores=[500.0, 10.0], blur_sizes=[1, 1],
+                         is_grey=[True, False])
+    assert [r.path for r in ranks] == ["/x/colour.jpg", "/x/grey.jpg"]
+    assert "greyscale" in ranks[0].reason and "greyscale" in ranks[1].reason
+    plain = rank_keepers(["/x/grey.jpg", "/x/colour.jpg"], resolutions=[(800, 600), (400, 300)],
+                         file_sizes=[10, 10], blur_scores=[500.0, 10.0], blur_sizes=[1, 1])
+    assert plain[0].path == "/x/grey.jpg"  # without is_grey, resolution decides as before
+
+
+# --------------------------------------------------------------------------- the rule itself
+def _fake_verify(ok_pairs: set, calls: list):
+    """A verify(first, second) that accepts exactly ``ok_pairs`` (unordered) and records its calls."""
+    def verify(first, second):
+        calls.append(sorted(zip(first.tolist(), second.tolist())))
+        ok = np.array([frozenset((a, b)) in ok_pairs for a, b in zip(first.tolist(), second.tolist())], bool)
+        m = ok.size
+        return VerifyResult(ok, np.where(ok, 0.9, 0.1).astype(np.float32), np.where(ok, REL_RESIZED, 0).astype(np.int8),
+                            np.ones(m, np.float32), np.full(m, -1, np.int8))
+    return verify
+
+
+def _by_rank(ranking):
+    return lambda members: np.asarray(sorted(members.tolist(), key=ranking.index), np.int64)
+
+
+def test_a_chain_through_a_failed_pair_is_not_one_group():
+    a, b, c = 0, 1, 2
+    ok = {frozenset((a, b)), frozenset((b, c))}  # A-C fails verification
+    calls: list = []
+    got = group_verified(3, np.array([a, b]), np.array([b, c]), _fake_verify(ok, calls), _by_rank([a, b, c]))
+    assert [g.tolist() for g in got.groups] == [[a, b]]  # C failed against the keeper A
+    assert calls[1] == [(a, c)] and got.n_keeper_checks == 1  # the missing keeper pair, in one more call
+    # with B as keeper both pass against it: one group
+    got = group_verified(3, np.array([a, b]), np.array([b, c]), _fake_verify(ok, []), _by_rank([b, a, c]))
+    assert [g.tolist() for g in got.groups] == [[b, a, c]]
+
+
+def test_failed_members_regroup_among_themselves_and_unverified_pairs_never_link():
+    # keeper 0 with 1; 2-3 verified together but not against 0; 4 is a candidate of 0 that fails
+    ok = {frozenset((0, 1)), frozenset((1, 2)), frozenset((2, 3))}
+    got = group_verified(5, np.array([0, 1, 2, 0]), np.array([1, 2, 3, 4]), _fake_verify(ok, []),
+                         _by_rank([0, 1, 2, 3, 4]))
+    assert [g.tolist() for g in got.groups] == [[0, 1], [2, 3]]
+    assert got.n_candidates == 4 and got.n_verified == 3
+
+
+def test_crops_of_one_original_join_through_the_keeper():
+    original, crop1, crop2 = 0, 1, 2
+    ok = {frozenset((original, crop1)), frozenset((original, crop2))}  # the crops do not contain each other
+    got = group_verified(3, np.array([0, 0, 1]), np.array([1, 2, 2]), _fake_verify(ok, []),
+                         _by_rank([original, crop1, crop2]))
+    assert [g.tolist() for g in got.groups] == [[0, 1, 2]]
+    assert got.relation[0].tolist() == [-1, REL_RESIZED, REL_RESIZED]
+    assert got.similarity[0].tolist() == pytest.approx([1.0, 0.9, 0.9])
+
+
+def test_verification_is_asked_in_an_order_free_orientation():
+    calls: list = []
+    canonical = np.array([2, 0, 1])  # row 1 sorts first, then row 2, then row 0
+    group_verified(3, np.array([0, 0, 1]), np.array([1, 2, 2]), _fake_verify(set(), calls),
+                   _by_rank([0, 1, 2]), canonical=canonical)
+    assert calls == [[(1, 0), (1, 2), (2, 0)]]  # (lower rank, higher rank)
+
+
+def test_crop_relation_text_says_who_contains_whom():
+    from undouble.grouping import relation_texts
+
+    def verify(first, second):
+        m = first.size
+        return VerifyResult(np.ones(m, bool), np.full(m, 0.8, np.float32), np.full(m, REL_CROPPED, np.int8),
+                            np.full(m, 0.81, np.float32), np.zeros(m, np.int8))  # first contains second
+    got = group_verified(2, np.array([0]), np.array([1]), verify, _by_rank([0, 1]))
+    assert relation_texts(got, ["/a", "/b"]) == [["keeper", "cropped (81% of the keeper's area)"]]
+    got = group_verified(2, np.array([0]), np.array([1]), verify, _by_rank([1, 0]))
+    assert relation_texts(got, ["/a", "/b"]) == [["keeper", "uncropped (the keeper is 81% of its area)"]]
+
+
+# --------------------------------------------------------------------------- evaluate
+def test_evaluate_with_and_without_verification(scenes, tmp_path):
+    from undouble.evaluate import evaluate
+
+    root, truth = scenes
+    csv_file = tmp_path / "truth.csv"
+    with open(csv_file, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "group"])
+        for name, group in truth.items():
+            writer.writerow([name, group])
+    report = evaluate(root, truth=csv_file, thresholds=[THRESHOLD_ALL], verify="both", verbose=30)
+    on, off = report.rows
+    assert (on.verify, off.verify) == (True, False)
+    # hand count: two groups of 1 + 9 files (45 true pairs each), the other shots alone
+    assert on.true_pairs == off.true_pairs == 2 * 45
+    assert on.precision == 1.0 and on.recall == 1.0
+    assert off.recall == 1.0 and off.precision < 0.5

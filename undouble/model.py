@@ -584,7 +584,7 @@ class Undouble:
         res = self.results
         thumbs = res.get("thumbs")
         if thumbs is None or len(thumbs) != len(res["pathnames"]):
-            logger.warning("No verification thumbnails for these images: grouping by hash alone (verify=False).")
+            logger.info("No verification thumbnails for these images: grouping by hash alone (as verify=False).")
             return None
         if mode != "components":
             logger.info("mode=%r is not used with verification: groups are built around verified keepers.", mode)

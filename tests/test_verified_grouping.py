@@ -161,6 +161,13 @@ def test_identical_same_pixels_and_resized(tmp_path):
                    "d_small.png": "resized"}
     sim = dict(zip(got, model.results["select_similarity"][0]))
     assert sim["a.png"] == sim["b_copy.png"] == 1.0 and sim["d_small.png"] < 1.0
+    # the selection window's tiles read the relation from the ranks group() recorded
+    assert {os.path.basename(r.path): r.relation for r in model._keeper_ranks[0]} == got
+    import matplotlib
+
+    matplotlib.use("Agg")
+    titles = [ax.get_title() for fig in model.plot(show=False) for ax in fig.axes]
+    assert any("identical" in t for t in titles) and any("resized" in t for t in titles)
 
 
 def test_relations_in_export_and_cli(scenes, tmp_path, capsys):

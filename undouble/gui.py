@@ -510,7 +510,7 @@ class KeeperSelector:
             kept = path in keep
             colour = _KEEP_COLOUR if kept else _MOVE_COLOUR
             blur = "?" if r.blur is None else f"{r.blur:.0f}"
-            proposed = "  [proposed]" if r.rank == 0 else ""
+            proposed = "  [proposed]" if r.rank == 0 else (f"  {r.relation}" if getattr(r, "relation", "") else "")
             folder = os.path.basename(os.path.dirname(path)) or os.path.dirname(path)
             ax.set_title(f"{'KEEP' if kept else 'move'}{proposed}\n{self._short(folder + '/')}\n"
                          f"{self._short(os.path.basename(path))}\n"

@@ -219,6 +219,11 @@ class KeeperRank:
     damaged : bool
         The decoder reported corrupt or missing data (``results['damaged']``);
         such images rank after every intact one.
+    relation : str
+        How the image relates to the keeper when the group was verified
+        (``results['select_relation']``: ``'identical'``, ``'resized'``, ...);
+        ``''`` when unknown. Set by :meth:`undouble.Undouble.group`, shown by the
+        selection window.
     """
 
     path: str
@@ -231,6 +236,7 @@ class KeeperRank:
     reason: str
     readable: bool = True
     damaged: bool = False
+    relation: str = ""
 
     @property
     def is_keeper(self) -> bool:

@@ -7,6 +7,7 @@ the work itself lives in ``io``, ``preprocess``, ``hashes``, ``distance``,
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -544,6 +545,10 @@ class Undouble:
             select_scores.append(self._distances_to(ordered[0], ordered))
             if verified is not None:
                 select_relation.append([texts[k][j] for j in order])
+                if self._keeper_ranks and len(self._keeper_ranks) == k + 1:  # the window shows the relation
+                    by_path = dict(zip(select_pathnames[-1], select_relation[-1]))
+                    self._keeper_ranks[-1] = [replace(r, relation=by_path.get(r.path, "")) for r in
+                                              self._keeper_ranks[-1]]
                 select_similarity.append(np.asarray(verified.similarity[k], np.float64)[order])
         n_grouped = int(sum(len(g) for g in select_idx))
         for key in ("select_relation", "select_similarity"):

@@ -112,13 +112,13 @@ def _member_info(model: Any, members: Sequence[int]) -> list[dict]:
     return info
 
 
-def _image_title(name: str, keeper: bool, score: int, info: dict, limit: int = 28) -> str:
+def _image_title(name: str, keeper: bool, score: int, info: dict, limit: int = 28, relation: str = "") -> str:
     if len(name) > limit:
         name = name[: limit - 12] + "..." + name[-9:]
     blur = "blur ?" if info["blur"] is None else f"blur {info['blur']:.0f}"
     res = f"{info['width']}x{info['height']}" if info["readable"] else "unreadable"
     head = f"KEEP {name}" if keeper else name
-    return f"{head}\nd={int(score)} | {blur} | {res}"
+    return f"{head}\nd={int(score)}{f' {relation}' if relation and not keeper else ''} | {blur} | {res}"
 
 
 # --------------------------------------------------------------------------- groups
@@ -196,7 +196,8 @@ def _draw_group(fig, model: Any, g: int, n_groups: int, images: dict[int, np.nda
         else:
             _show_image(ax, img, cmap)
         _frame(ax, KEEPER_COLOUR if keeper else OTHER_COLOUR, 4.0 if keeper else 1.0)
-        title = _image_title(results["filenames"][i], keeper, int(score), info[k], limit=limit)
+        title = _image_title(results["filenames"][i], keeper, int(score), info[k], limit=limit,
+                             relation=results["select_relation"][g][k] if "select_relation" in results else "")
         if results.get("damaged") is not None and results["damaged"][i]:
             title += " | DAMAGED"  # the decoder reported corrupt or missing data: never the keeper
         ax.set_title(title, fontsize=fontsize, color=KEEPER_COLOUR if keeper else "black")

@@ -61,7 +61,7 @@ from undouble._kernels import unionfind as _uf
 from undouble.distance import DEFAULT_MEMORY_BUDGET
 
 __all__ = ["VerifiedGroups", "group_hashes", "group_scores", "group_verified", "groups_from_labels",
-           "relation_texts"]
+           "relation_texts", "verified_groups"]
 
 _MODES = ("components", "star")
 
@@ -446,6 +446,52 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
                           area_fraction=[out["area"][k] for k in order],
                           keeper_contains=[out["inside"][k] for k in order],
                           n_candidates=n_candidates, n_verified=n_verified, n_keeper_checks=checks)
+
+
+def verified_groups(results: dict, threshold: int,
+                    keeper_order: Callable[[np.ndarray], np.ndarray]) -> VerifiedGroups | None:
+    """:func:`group_verified` of what :class:`undouble.Undouble` recorded.
+
+    Candidates are the pairs at hash distance ``<= threshold`` (the pair
+    search of :func:`undouble.distance.hamming_pairs`, no N x N array); they
+    are verified on ``results['thumbs']`` with the original sizes
+    ``results['resolution']``, oriented by the sort order of the paths.
+
+    Parameters
+    ----------
+    results : dict
+        ``Undouble.results`` after ``compute_hash`` (``img_hash``, ``hash_counts``,
+        ``hash_nbits``, ``pathnames``, ``resolution``, ``thumbs``).
+    threshold : int
+        Largest hash distance of a candidate pair.
+    keeper_order : callable
+        The keeper rule, as in :func:`group_verified`.
+
+    Returns
+    -------
+    VerifiedGroups or None
+        None (logged) when ``results`` has no thumbnail per image.
+    """
+    from ._logging import logger
+    from .distance import hamming_pairs
+    from .verify import verify_pairs
+
+    thumbs = results.get("thumbs")
+    paths = results["pathnames"]
+    if thumbs is None or len(thumbs) != len(paths):
+        logger.info("No verification thumbnails for these images: grouping by hash alone (as verify=False).")
+        return None
+    nbits = results["hash_nbits"]
+    pair_i, pair_j, _ = hamming_pairs(results["img_hash"], threshold, counts=results["hash_counts"],
+                                      words_per_segment=(nbits + 63) // 64, nbits=nbits)
+    sizes = np.asarray(results["resolution"], dtype=np.int64).reshape(-1, 2)
+    canonical = np.empty(len(paths), np.int64)
+    canonical[np.argsort(np.asarray(paths, dtype=object), kind="stable")] = np.arange(len(paths))
+    got = group_verified(len(paths), pair_i, pair_j, lambda a, b: verify_pairs(thumbs, sizes, a, b),
+                         keeper_order, canonical=canonical)
+    logger.info("%d candidate pairs within distance %d, %d verified (%d more keeper checks).",
+                got.n_candidates, threshold, got.n_verified, got.n_keeper_checks)
+    return got
 
 
 def relation_texts(groups: VerifiedGroups, pathnames: list, file_sizes: list | None = None) -> list[list[str]]:

@@ -580,41 +580,21 @@ class Undouble:
         return self.results if return_dict else None
 
     def _verified_groups(self, threshold: int, mode: str):
-        """:func:`~undouble.grouping.group_verified` of the candidate pairs, or None (with a warning)
-        when there are no verification thumbnails to check them on."""
-        from .distance import hamming_pairs
-        from .grouping import group_verified
-        from .verify import verify_pairs
+        """:func:`~undouble.grouping.verified_groups` of ``results``, or None when there are no thumbnails."""
+        from .grouping import verified_groups
 
-        res = self.results
-        thumbs = res.get("thumbs")
-        if thumbs is None or len(thumbs) != len(res["pathnames"]):
-            logger.info("No verification thumbnails for these images: grouping by hash alone (as verify=False).")
-            return None
         if mode != "components":
             logger.info("mode=%r is not used with verification: groups are built around verified keepers.", mode)
-        nbits = res["hash_nbits"]
-        pair_i, pair_j, _ = hamming_pairs(res["img_hash"], threshold, counts=res["hash_counts"],
-                                          words_per_segment=(nbits + 63) // 64, nbits=nbits)
-        sizes = np.asarray(res["resolution"], dtype=np.int64).reshape(-1, 2)
-        paths = res["pathnames"]
-        canonical = np.empty(len(paths), np.int64)
-        canonical[np.argsort(np.asarray(paths, dtype=object), kind="stable")] = np.arange(len(paths))
-        verify = lambda a, b: verify_pairs(thumbs, sizes, a, b)  # noqa: E731
-        keeper_first = lambda members: members[self._keeper_order(members, record=False)]  # noqa: E731
-        got = group_verified(len(paths), pair_i, pair_j, verify, keeper_first, canonical=canonical)
-        logger.info("%d candidate pairs within distance %d, %d verified (%d more keeper checks).",
-                    got.n_candidates, threshold, got.n_verified, got.n_keeper_checks)
-        return got
+        return verified_groups(self.results, threshold,
+                               lambda members: members[self._keeper_order(members, record=False)])
 
     def _relation_texts(self, verified: Any) -> list[list[str]]:
         """:func:`~undouble.grouping.relation_texts` of verified groups (files compared by size, then SHA-256)."""
         from .grouping import relation_texts
 
-        res = self.results
-        stats = res.get("filestats") or {}
-        sizes = [int(stats[p][0]) if p in stats else -1 for p in res["pathnames"]] if stats else None
-        return relation_texts(verified, res["pathnames"], sizes)
+        stats = self.results.get("filestats") or {}
+        sizes = [int(stats[p][0]) if p in stats else -1 for p in self.results["pathnames"]] if stats else None
+        return relation_texts(verified, self.results["pathnames"], sizes)
 
     def _is_grey(self, members: np.ndarray) -> np.ndarray | None:
         """Greyscale flags of some rows (used by the keeper rule with verification only), or None."""

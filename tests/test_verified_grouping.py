@@ -315,3 +315,14 @@ def test_evaluate_with_and_without_verification(scenes, tmp_path):
     assert on.true_pairs == off.true_pairs == 2 * 45
     assert on.precision == 1.0 and on.recall == 1.0
     assert off.recall == 1.0 and off.precision < 0.5
+
+
+@pytest.mark.parametrize("command", [["scan"], ["move"], ["plot", "--out", "x"], ["report", "-o", "r.html"],
+                                     ["example"]])
+def test_no_verify_flag_on_every_grouping_command(command, tmp_path):
+    from undouble.cli import build_parser
+
+    parser = build_parser()
+    args = [command[0]] + ([] if command[0] == "example" else [str(tmp_path)]) + command[1:]
+    assert parser.parse_args(args).verify is True
+    assert parser.parse_args(args + ["--no-verify"]).verify is False

@@ -162,7 +162,7 @@ def test_identical_same_pixels_and_resized(tmp_path):
     sim = dict(zip(got, model.results["select_similarity"][0]))
     assert sim["a.png"] == sim["b_copy.png"] == 1.0 and sim["d_small.png"] < 1.0
     # the selection window's tiles read the relation from the ranks group() recorded
-    assert {os.path.basename(r.path): r.relation for r in model._keeper_ranks[0]} == got
+    assert {os.path.basename(r.path): r.relation for r in model._ranks_with_relations()[0]} == got
     import matplotlib
 
     matplotlib.use("Agg")

@@ -535,7 +535,7 @@ class Undouble:
         select_idx, select_pathnames, select_scores = [], [], []
         select_relation, select_similarity = [], []
         texts = self._relation_texts(verified) if verified is not None else None
-        self._keeper_ranks = []
+        self._keeper_ranks = []  # the memo of the verification rounds (self._rank_memo) is reused here
         for k, members in enumerate(progress(groups, desc="rank", unit="group")):
             members = np.asarray(members, dtype=np.int64)
             order = self._keeper_order(members)
@@ -545,11 +545,8 @@ class Undouble:
             select_scores.append(self._distances_to(ordered[0], ordered))
             if verified is not None:
                 select_relation.append([texts[k][j] for j in order])
-                if self._keeper_ranks and len(self._keeper_ranks) == k + 1:  # the window shows the relation
-                    by_path = dict(zip(select_pathnames[-1], select_relation[-1]))
-                    self._keeper_ranks[-1] = [replace(r, relation=by_path.get(r.path, "")) for r in
-                                              self._keeper_ranks[-1]]
                 select_similarity.append(np.asarray(verified.similarity[k], np.float64)[order])
+        self._rank_memo = None
         n_grouped = int(sum(len(g) for g in select_idx))
         for key in ("select_relation", "select_similarity"):
             self.results.pop(key, None)
@@ -583,6 +580,8 @@ class Undouble:
         """:func:`~undouble.grouping.verified_groups` of ``results``, or None when there are no thumbnails."""
         from .grouping import verified_groups
 
+        self._rank_memo = {}  # keeper rankings of the rounds, reused by _store_groups for the same sets
+        self._grey_rows = None
         if mode != "components":
             logger.info("mode=%r is not used with verification: groups are built around verified keepers.", mode)
         return verified_groups(self.results, threshold,
@@ -600,15 +599,17 @@ class Undouble:
         """Greyscale flags of some rows (used by the keeper rule with verification only), or None."""
         if not self.params.get("verify", True):
             return None
-        grey = self.results.get("is_grey")
-        if grey is not None:
-            return np.asarray(grey, bool)[members]
-        thumbs = self.results.get("thumbs")
-        if thumbs is None:
-            return None
-        from .verify import is_greyscale
+        grey = getattr(self, "_grey_rows", None)
+        if grey is None:
+            grey = self.results.get("is_grey")
+            if grey is None and self.results.get("thumbs") is not None:
+                from .verify import is_greyscale
 
-        return is_greyscale(np.asarray(thumbs)[members])
+                grey = is_greyscale(np.asarray(self.results["thumbs"]))
+            if grey is None:
+                return None
+            grey = self._grey_rows = np.asarray(grey, bool)
+        return grey[members]
 
     def _keeper_order(self, members: np.ndarray, record: bool = True) -> np.ndarray:
         """Positions of ``members`` with the keeper first (see :mod:`undouble.keeper`)."""
@@ -617,7 +618,13 @@ class Undouble:
             grey = self._is_grey(members)
             grey = np.zeros(len(members), bool) if grey is None else grey
             return np.lexsort((members, -(res[:, 0] * res[:, 1]), grey))
-        ranked = self._rank_members(members)
+        memo = getattr(self, "_rank_memo", None)
+        key = tuple(sorted(members.tolist())) if memo is not None else None
+        ranked = memo.get(key) if memo is not None else None
+        if ranked is None:
+            ranked = self._rank_members(members)
+            if memo is not None:
+                memo[key] = ranked
         if record:
             self._keeper_ranks.append(ranked)
         position = {p: k for k, p in enumerate(self.results["pathnames"][i] for i in members)}
@@ -685,12 +692,24 @@ class Undouble:
         metadata = {"method": self.params["method"], "hash_size": self.params["hash_size"],
                     "threshold": self.params["threshold"], "dim": list(self.params["dim"]),
                     "grayscale": self.params["grayscale"]}
-        ranks = getattr(self, "_keeper_ranks", None)
-        if ranks is not None and len(ranks) != len(self.results["select_pathnames"]):
-            ranks = None
+        ranks = self._ranks_with_relations()
         return move_groups(self.results["select_pathnames"], action=action, dry_run=dry_run, target=target,
                            yes=yes, gui=gui, file_stats=self.results["filestats"], metadata=metadata,
                            journal=journal, ranks=ranks, **kwargs)
+
+    def _ranks_with_relations(self) -> list | None:
+        """The keeper rankings of group(), each with its relation to the keeper (the selection window shows it)."""
+        ranks = getattr(self, "_keeper_ranks", None)
+        if ranks is None or len(ranks) != len(self.results["select_pathnames"]):
+            return None
+        relations = self.results.get("select_relation")
+        if relations is None:
+            return ranks
+        out = []
+        for group_ranks, paths, rel in zip(ranks, self.results["select_pathnames"], relations):
+            by_path = dict(zip(paths, rel))
+            out.append([replace(r, relation=by_path.get(r.path, "")) for r in group_ranks])
+        return out
 
     def plot(self, cmap: str | None = None, figsize: tuple[float, float] | None = None,
              max_groups: int | None = None, savedir: str | None = None, show: bool | None = None):

@@ -153,7 +153,8 @@ def test_scan_csv_and_text(photos, cache_file, capsys):
     captured = capsys.readouterr()
     assert captured.err == ""  # -q: nothing but warnings
     rows = list(csv.DictReader(io.StringIO(captured.out)))
-    assert list(rows[0]) == ["group", "rank", "keeper", "distance", "path", "filename", "damaged", "warnings"]
+    assert list(rows[0]) == ["group", "rank", "keeper", "distance", "path", "filename", "damaged", "warnings",
+                            "relation", "similarity"]
     assert len(rows) == sum(len(g) for g in data["groups"])
     for row in rows:
         g, rank = int(row["group"]), int(row["rank"])

@@ -139,9 +139,10 @@ class Undouble:
         Link two images only after their candidate pair (hash distance
         ``<= threshold``) passed a pixel-level check on small thumbnails
         (:mod:`undouble.verify`), and check every member of a group against
-        its keeper (:func:`undouble.grouping.group_verified`). False gives the
-        hash-only connected components of undouble 1.x's successor (no
-        ``select_relation``).
+        its keeper (:func:`undouble.grouping.group_verified`). Costs a few
+        percent of a run: the thumbnails are made while importing and kept
+        with the hashes. False gives the hash-only groups, the connected
+        components of "distance <= threshold" (no ``select_relation``).
     **hash_options
         Options of the hash method, with ImageHash's names
         (``highfreq_factor``, ``image_scale``, ``binbits``, ...).

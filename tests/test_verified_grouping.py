@@ -13,33 +13,17 @@ import cv2
 import numpy as np
 import pytest
 
-import undouble.model
 from undouble import Undouble
 from undouble.corpus import BASIC_KINDS, make_corpus, read_truth, transform
 from undouble.grouping import group_hashes, group_verified
 from undouble.keeper import rank_keepers
-from undouble.verify import REL_CROPPED, REL_RESIZED, VerifyResult, make_thumbnails
+from undouble.verify import REL_CROPPED, REL_RESIZED, VerifyResult
 
 THRESHOLD_ALL = 40  # phash, 64 bits: nearly every pair of a small set is a candidate
 
 
 def _read_rgb(path: str) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-@pytest.fixture(autouse=True)
-def thumbs_for_file_imports(monkeypatch):
-    """TEMPORARY until the import records ``results['thumbs']`` for files (issue 20): make them
-    here from the files. Once the import makes them, this does nothing."""
-    original = undouble.model.Undouble.import_data
-
-    def import_data(self, targetdir, return_results=False):
-        got = original(self, targetdir, return_results)
-        if self.results.get("source") == "files" and self.results.get("thumbs") is None:
-            self.results["thumbs"] = make_thumbnails(_read_rgb(p) for p in self.results["pathnames"])
-        return got
-
-    monkeypatch.setattr(undouble.model.Undouble, "import_data", import_data)
 
 
 @pytest.fixture(scope="module")
@@ -82,19 +66,30 @@ def _scan(target, verify=True, threshold=THRESHOLD_ALL, **kwargs) -> Undouble:
 
 
 # --------------------------------------------------------------------------- the whole pipeline
-def test_every_copy_kind_joins_its_original_and_shots_of_a_scene_stay_apart(scenes):
+def test_shots_of_a_scene_stay_apart(scenes):
     root, truth = scenes
     model = _scan(str(root))
     groups = [{truth[os.path.basename(p)] for p in paths} for paths in model.results["select_pathnames"]]
-    assert all(len(g) == 1 for g in groups), f"a group mixes different shots: {groups}"
-    found = {g.pop(): len(paths) for g, paths in zip(groups, model.results["select_pathnames"])}
-    for group in {g for g in truth.values() if g.endswith("_00")}:
-        assert found.get(group) == 1 + len(BASIC_KINDS), f"{group}: {found.get(group)} files grouped"
+    assert len(groups) == 2 and all(len(g) == 1 for g in groups), f"a group mixes different shots: {groups}"
     assert model.params["verify"] is True and model.results["stats"]["verify"] is True
     # the candidates did include the hard negatives: hash alone at this threshold mixes shots
     unverified = _scan(str(root), verify=False)
     assert any(len({truth[os.path.basename(p)] for p in paths}) > 1
                for paths in unverified.results["select_pathnames"])
+
+
+@pytest.mark.parametrize("kind", BASIC_KINDS)
+def test_every_copy_kind_joins_its_original(scenes, kind):
+    """Each kind alone with every original (the other shots of the scene are hard negatives)."""
+    root, truth = scenes
+    originals = [str(root / n) for n in truth if n.endswith("_original.jpg")]
+    copies = [str(root / n) for n in truth if n.endswith(f"_00_{kind.replace(' ', '_')}.jpg")]
+    assert len(originals) == 6 and len(copies) == 2
+    model = _scan(originals + copies)
+    got = sorted(sorted(os.path.basename(p) for p in paths) for paths in model.results["select_pathnames"])
+    want = sorted(sorted([f"{scene}_00_original.jpg", f"{scene}_00_{kind.replace(' ', '_')}.jpg"])
+                  for scene in ("s00000", "s00001"))
+    assert got == want
 
 
 def test_arrays_verify_from_the_arrays(scenes):
@@ -302,19 +297,25 @@ def test_evaluate_with_and_without_verification(scenes, tmp_path):
     from undouble.evaluate import evaluate
 
     root, truth = scenes
+    folder = tmp_path / "set"
+    folder.mkdir()
+    names = [n for n in truth if n.endswith("_original.jpg") or n.endswith("_00_resize.jpg")]
+    for n in names:
+        shutil.copyfile(root / n, folder / n)
     csv_file = tmp_path / "truth.csv"
     with open(csv_file, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["file", "group"])
-        for name, group in truth.items():
-            writer.writerow([name, group])
-    report = evaluate(root, truth=csv_file, thresholds=[THRESHOLD_ALL], verify="both", verbose=30)
+        for name in names:
+            writer.writerow([name, truth[name]])
+    report = evaluate(folder, truth=csv_file, thresholds=[THRESHOLD_ALL], verify="both", verbose=30)
     on, off = report.rows
     assert (on.verify, off.verify) == (True, False)
-    # hand count: two groups of 1 + 9 files (45 true pairs each), the other shots alone
-    assert on.true_pairs == off.true_pairs == 2 * 45
-    assert on.precision == 1.0 and on.recall == 1.0
-    assert off.recall == 1.0 and off.precision < 0.5
+    # hand count: 8 files; the two originals with their resized copies are the only true pairs
+    assert on.true_pairs == off.true_pairs == 2
+    assert (on.predicted_pairs, on.true_positives, on.precision, on.recall) == (2, 2, 1.0, 1.0)
+    # hash alone at this threshold links different shots: each group of k files makes k(k-1)/2 pairs
+    assert off.predicted_pairs > 2 and off.precision == 2 / off.predicted_pairs and off.recall == 1.0
 
 
 @pytest.mark.parametrize("command", [["scan"], ["move"], ["plot", "--out", "x"], ["report", "-o", "r.html"],

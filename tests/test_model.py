@@ -56,9 +56,17 @@ def test_hashes_match_hash_image_on_the_preprocessed_images(hashed_model):
 
 
 def test_groups_at_threshold_10_are_the_planted_duplicates(hashed_model, example_manifest):
-    hashed_model.group(threshold=10)
     expected = sorted(sorted(g) for g in example_manifest["groups"])
+    hashed_model.params["verify"] = False  # hash alone: exactly the planted groups
+    try:
+        hashed_model.group(threshold=10)
+    finally:
+        hashed_model.params["verify"] = True
     assert _name_groups(hashed_model) == expected
+    hashed_model.group(threshold=10)  # verified: never joins what was not planted together
+    verified = _name_groups(hashed_model)
+    assert len(verified) == len(expected)
+    assert all(any(set(v) <= set(e) for e in expected) for v in verified)
 
 
 def test_threshold_0_groups_only_identical_hashes(hashed_model, example_manifest):

@@ -114,11 +114,12 @@ def test_report_data_matches_the_model(model, report):
         assert [it["distance"] for it in group["items"]] == [int(s) for s in results["select_scores"][g]]
         assert [it["reason"] for it in group["items"]] == [r.reason for r in ranks]
         assert group["reason"] == ranks[0].reason
-        for it, path, r in zip(group["items"], paths, ranks):
+        relations = results["select_relation"][g] if "select_relation" in results else [""] * len(paths)
+        for it, path, r, rel in zip(group["items"], paths, ranks, relations):
             assert it["bytes"] == os.path.getsize(path)
             assert (it["width"], it["height"]) == (r.width, r.height)
             assert it["sharpness"] == pytest.approx(r.blur, abs=0.051)
-            assert it["relation"] == ""
+            assert it["relation"] == rel
     s = data["summary"]
     assert s["scanned"] == len(results["pathnames"]) + 1
     assert [x["path"] for x in s["skipped"]] == [str(Path(results["skipped"][0][0]))]

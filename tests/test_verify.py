@@ -7,7 +7,7 @@ import pytest
 
 from undouble import corpus
 from undouble._kernels import verify as K
-from undouble.verify import (CHROMA_SIZE, DEFAULT_PARAMS, EXTRA_BYTES, REL_CROPPED, REL_DIFFERENT, REL_EDITED, REL_REENCODED, REL_RESIZED,
+from undouble.verify import (CHROMA_SIZE, DEFAULT_PARAMS, EXTRA_BYTES, FINE_OFFSET, FINE_SIZE, REL_CROPPED, REL_DIFFERENT, REL_EDITED, REL_REENCODED, REL_RESIZED,
                              REL_SAME_PIXELS, RELATION_NAMES, THUMB_BYTES, THUMB_SIZE, is_greyscale,
                              make_thumbnail, make_thumbnails, relation_name, thumbnail_grey, verify_pairs)
 
@@ -131,10 +131,18 @@ def test_greyscale_flag_and_record_layout():
     # colour-difference planes: 3 x 3 cell means of (B - Y)/2 + 128 and (R - Y)/2 + 128
     cells = area.reshape(CHROMA_SIZE, 3, CHROMA_SIZE, 3, 3).mean(axis=(1, 3))
     luma = cells @ np.array([0.299, 0.587, 0.114])
-    planes = thumbs[0, S * S + EXTRA_BYTES:].reshape(2, CHROMA_SIZE, CHROMA_SIZE).astype(float)
+    planes = thumbs[0, S * S + EXTRA_BYTES:FINE_OFFSET].reshape(2, CHROMA_SIZE, CHROMA_SIZE).astype(float)
     assert np.abs(planes[0] - ((cells[..., 2] - luma) / 2 + 128)).max() <= 0.6
     assert np.abs(planes[1] - ((cells[..., 0] - luma) / 2 + 128)).max() <= 0.6
-    assert np.all(thumbs[1, S * S + EXTRA_BYTES:] == 128)
+    assert np.all(thumbs[1, S * S + EXTRA_BYTES:FINE_OFFSET] == 128)
+    # the fine grey plane: the same recipe at FINE_SIZE
+    assert THUMB_BYTES == FINE_OFFSET + FINE_SIZE * FINE_SIZE
+    fine_area = cv2.resize(colour.astype(np.float32), (FINE_SIZE, FINE_SIZE), interpolation=cv2.INTER_AREA)
+    fine_expected = cv2.sepFilter2D(fine_area @ np.array([0.299, 0.587, 0.114], np.float32), -1, binomial, binomial,
+                                    borderType=cv2.BORDER_REPLICATE)
+    fine = thumbs[0, FINE_OFFSET:].reshape(FINE_SIZE, FINE_SIZE).astype(int)
+    assert np.abs(fine - fine_expected).max() <= 1
+    assert np.array_equal(thumbs[1, FINE_OFFSET:], thumbs[2, FINE_OFFSET:])
 
 
 def _reference_area(img: np.ndarray, s: int) -> np.ndarray:
@@ -371,3 +379,97 @@ def test_gamma_and_clipped_copies_pass_and_an_isoluminant_object_does_not(shots)
         edited[box] = np.clip(np.stack([luma + 60, luma - 30.6, luma], axis=2), 0, 255).astype(np.uint8)
         assert not is_greyscale(make_thumbnail(base))[0]
         assert not _verify_two(base, _jpeg(edited)).ok[0]
+
+
+def _reference_local_change(ga, gb, fx, fy, tx, ty, nb, floor, eps):
+    """``local_change`` written out: the bilinear window, global z-scores, per interior block the centred share."""
+    s = gb.shape[0]
+    coords = np.arange(s) + 0.5
+
+    def src(t, f):
+        x = np.clip(t + f * coords - 0.5, 0, s - 1)
+        i0 = np.minimum(x.astype(int), s - 2)
+        return i0, x - i0
+
+    yi, yw = src(ty, fy)
+    xi, xw = src(tx, fx)
+    A = ga.astype(np.float64)
+    a = ((A[yi][:, xi] * (1 - xw) + A[yi][:, xi + 1] * xw) * (1 - yw)[:, None]
+         + (A[yi + 1][:, xi] * (1 - xw) + A[yi + 1][:, xi + 1] * xw) * yw[:, None])
+    b = gb.astype(np.float64)
+    za = a / max(a.std(), floor)
+    zb = b / max(b.std(), floor)
+    band = (np.arange(s) * nb) // s
+    shares = []
+    for p in range(1, nb - 1):
+        for q in range(1, nb - 1):
+            cell = np.ix_(band == p, band == q)
+            da = za[cell] - za[cell].mean()
+            db = zb[cell] - zb[cell].mean()
+            shares.append(((da - db) ** 2).sum() / ((da ** 2).sum() + (db ** 2).sum() + eps * da.size))
+    order = np.sort(shares + [0.0, 0.0])[::-1]  # the kernel's worst and second start at 0
+    return order[0], order[1]
+
+
+def _adversarial_fine_pairs():
+    f = FINE_SIZE
+    rng = np.random.default_rng(8)
+    smooth = cv2.resize(rng.integers(0, 256, (9, 9), dtype=np.uint8), (f, f), interpolation=cv2.INTER_CUBIC)
+    yield rng.integers(0, 256, (f, f), dtype=np.uint8), rng.integers(0, 256, (f, f), dtype=np.uint8)
+    yield smooth, np.clip(smooth.astype(int) * 2 - 40, 0, 255).astype(np.uint8)   # saturated
+    yield np.zeros((f, f), np.uint8), np.zeros((f, f), np.uint8)                     # all black
+    yield np.full((f, f), 200, np.uint8), np.full((f, f), 201, np.uint8)             # flat
+    yield np.zeros((f, f), np.uint8), smooth                                          # flat against texture
+    yield smooth, 255 - smooth                                                        # inverted
+    patched = smooth.copy()
+    patched[30:40, 30:40] = rng.integers(0, 256, (10, 10), dtype=np.uint8)
+    yield smooth, patched                                                             # new content in 1.6%
+
+
+@pytest.mark.parametrize("window", [(1.0, 1.0, 0.0, 0.0), (0.9, 0.85, 3.75, 9.2), (0.8, 0.8, 16.0, 0.0)])
+def test_local_change_kernel_against_reference(window):
+    out = np.empty(2)
+    for ga, gb in _adversarial_fine_pairs():
+        for nb, eps in ((16, 0.02), (10, 0.5)):
+            K.local_change(ga, gb, *window, nb, 4.0, eps, out)
+            ref = _reference_local_change(ga, gb, *window, nb, 4.0, eps)
+            assert out[0] == pytest.approx(ref[0], rel=1e-6, abs=1e-9)
+            assert out[1] == pytest.approx(ref[1], rel=1e-6, abs=1e-9)
+    # tiny: a 4 x 4 plane in 3 x 3 blocks has one interior block
+    tiny = np.arange(16, dtype=np.uint8).reshape(4, 4) * 10
+    K.local_change(tiny, tiny[::-1].copy(), 1.0, 1.0, 0.0, 0.0, 3, 4.0, 0.02, out)
+    ref = _reference_local_change(tiny, tiny[::-1].copy(), 1.0, 1.0, 0.0, 0.0, 3, 4.0, 0.02)
+    assert out[0] == pytest.approx(ref[0]) and out[1] == 0.0
+
+
+def test_local_change_separates_copies_from_new_content():
+    f = FINE_SIZE
+    rng = np.random.default_rng(9)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (f, f)).astype(np.float32), (0, 0), 1.5)
+    texture = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    out = np.empty(2)
+    brighter = np.clip(texture.astype(int) * 1.2 + 10, 0, 255).astype(np.uint8)
+    K.local_change(texture, brighter, 1.0, 1.0, 0.0, 0.0, 16, 4.0, 0.02, out)
+    assert out[0] < 0.1
+    other = texture.copy()
+    other[35:45, 35:45] = np.roll(texture, 23, axis=1)[35:45, 35:45]   # other texture, same statistics
+    K.local_change(texture, other, 1.0, 1.0, 0.0, 0.0, 16, 4.0, 0.02, out)
+    assert out[0] > DEFAULT_PARAMS.fine_worst_max and out[1] > DEFAULT_PARAMS.fine_second_max
+
+
+@pytest.mark.parametrize("seed, scene, first, second", [(27, 3, 0, 1), (34, 5, 0, 2)])
+def test_second_stage_rejects_what_the_coarse_thumbnail_averages_away(seed, scene, first, second):
+    """Two shots of one scene that the 48 px measure alone accepts (found by searching make_corpus's shots)."""
+    import dataclasses
+    rng = np.random.default_rng([seed, scene])
+    w, h = (640, 480) if scene % 2 == 0 else (480, 640)
+    shots = [_jpeg(s, 92) for s in corpus._shots(rng, w, h, max(first, second) + 1)]
+    thumbs = make_thumbnails([shots[first], shots[second]])
+    sizes = np.array([[w, h], [w, h]])
+    coarse_only = dataclasses.replace(DEFAULT_PARAMS, fine_worst_max=1e9, fine_second_max=1e9)
+    assert verify_pairs(thumbs, sizes, [0], [1], coarse_only).ok[0]
+    both = verify_pairs(thumbs, sizes, [0], [1])
+    assert not both.ok[0] and both.relation[0] == REL_DIFFERENT and both.similarity[0] < 0.5
+    # and a re-encoded copy passes both stages
+    copy = make_thumbnails([shots[first], _jpeg(shots[first], 80)])
+    assert verify_pairs(copy, sizes, [0], [1]).ok[0]

@@ -18,7 +18,9 @@ fixed-size uint8 record of :data:`THUMB_BYTES` bytes:
   greyscale (chroma <= :data:`GREY_CHROMA`), else 0; ``+5..7``: reserved (0);
 * then two ``C x C`` planes (:data:`CHROMA_SIZE`) of ``(B - Y)/2 + 128`` and
   ``(R - Y)/2 + 128`` (means over 3 x 3 cells of the S x S colour average;
-  128 for grey images).
+  128 for grey images);
+* then the ``F x F`` fine grey plane (:data:`FINE_SIZE`, made like the S x S
+  one), read only by the second stage.
 
 Records stack into an ``N x THUMB_BYTES`` array (``thumbnail_grey`` views the
 grey part as ``N x S x S``). The original (width, height) of each image is
@@ -35,11 +37,20 @@ blocks, and the per-cell colour distance for a new object of another hue at
 equal brightness). A pair whose tones differ (mean or contrast) and that fails
 gets a second look on rank-transformed thumbnails (gamma, clipping).
 
+Second stage: a pair the 48 px measure accepts is checked once more on the
+80 px fine planes at the accepted alignment (``local_change``): in each
+interior block of a 16 x 16 grid (5 x 5 pixels) the share of the two blocks'
+texture energy that differs (0 for a copy, about 1 for other content). Two
+blocks over their limits reject the pair: a different shot whose new content
+has the brightness of what it covers, which the 48 px thumbnail averages away.
+Crop windows get limits ``fine_crop`` times lower (a true crop is the same
+pixels resampled).
+
 Cost: per call, row/column profiles and block sums of every thumbnail (and of
 its rank transform) are computed once (O(N * S^2)); a pair at the identity then
 costs one pass of 48 x 48 integer products; a crop search (profiles, one or two
 windowed passes) runs only for pairs whose sizes differ and whose frames are
-misaligned. Call ``verify_pairs`` once with all candidate pairs rather than
+misaligned; the second stage (one pass over 80 x 80) only for accepted pairs. Call ``verify_pairs`` once with all candidate pairs rather than
 pair by pair.
 """
 from __future__ import annotations
@@ -58,8 +69,12 @@ THUMB_SIZE: int = 48
 EXTRA_BYTES: int = 8
 #: Side of the two colour-difference planes.
 CHROMA_SIZE: int = 16
+#: Side of the fine grey plane (the second stage, for pairs the 48 px measure accepts).
+FINE_SIZE: int = 80
+#: Offset of the fine grey plane in the record.
+FINE_OFFSET: int = THUMB_SIZE * THUMB_SIZE + EXTRA_BYTES + 2 * CHROMA_SIZE * CHROMA_SIZE
 #: Bytes per image of the thumbnail record.
-THUMB_BYTES: int = THUMB_SIZE * THUMB_SIZE + EXTRA_BYTES + 2 * CHROMA_SIZE * CHROMA_SIZE
+THUMB_BYTES: int = FINE_OFFSET + FINE_SIZE * FINE_SIZE
 #: Mean chroma (grey levels) at or below which an image counts as greyscale.
 GREY_CHROMA: int = 3
 
@@ -123,6 +138,12 @@ class VerifyParams:
     median: an object of another hue at equal brightness; ``rank_gate``: a pair
     whose tones differ and whose score at the identity is over 1 but at most this
     is compared once more on rank-transformed thumbnails (gamma, clipping).
+    Second stage (fine planes): ``fine_blocks`` per side of the block grid;
+    ``fine_worst_max`` / ``fine_second_max``: the worst and second-worst interior
+    block's share of differing texture (0..2, ~1 for other content) above which
+    (both) the pair is rejected; ``fine_eps``: the energy floor per pixel (in
+    squared z units) that keeps flat blocks near 0; ``fine_crop``: the factor on
+    both limits for a crop window.
     """
 
     global_max: float = 0.15
@@ -147,6 +168,11 @@ class VerifyParams:
     crop_gate: float = 0.005
     chroma_local_max: float = 18.0
     rank_gate: float = 4.0
+    fine_blocks: int = 16
+    fine_worst_max: float = 0.62
+    fine_second_max: float = 0.6
+    fine_eps: float = 0.02
+    fine_crop: float = 0.8
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -173,6 +199,11 @@ class VerifyParams:
         p[_k.P_CROP_GATE] = self.crop_gate
         p[_k.P_CHROMA_LOCAL] = self.chroma_local_max
         p[_k.P_RANK_GATE] = self.rank_gate
+        p[_k.P_FINE_BLOCKS] = self.fine_blocks
+        p[_k.P_FINE_WORST] = self.fine_worst_max
+        p[_k.P_FINE_SECOND] = self.fine_second_max
+        p[_k.P_FINE_EPS] = self.fine_eps
+        p[_k.P_FINE_CROP] = self.fine_crop
         return p
 
 
@@ -237,10 +268,11 @@ def make_thumbnail(image: np.ndarray) -> np.ndarray:
     s = THUMB_SIZE
     out = np.zeros(THUMB_BYTES, np.uint8)
     img3 = np.ascontiguousarray(img if img.ndim == 3 else img[:, :, None])
-    if img3.shape[0] < s or img3.shape[1] < s:  # smaller than the thumbnail: interpolate up first
-        img3 = cv2.resize(img3, (max(s, img3.shape[1]), max(s, img3.shape[0])),
-                          interpolation=cv2.INTER_LINEAR).reshape(max(s, img3.shape[0]), max(s, img3.shape[1]), -1)
-    _k.thumbnail_record(img3, s, float(GREY_CHROMA), CHROMA_SIZE, out)
+    low = max(s, FINE_SIZE)
+    if img3.shape[0] < low or img3.shape[1] < low:  # smaller than the fine plane: interpolate up first
+        img3 = cv2.resize(img3, (max(low, img3.shape[1]), max(low, img3.shape[0])),
+                          interpolation=cv2.INTER_LINEAR).reshape(max(low, img3.shape[0]), max(low, img3.shape[1]), -1)
+    _k.thumbnail_record(img3, s, float(GREY_CHROMA), CHROMA_SIZE, out, FINE_SIZE)
     return out
 
 
@@ -324,8 +356,9 @@ def verify_pairs(thumbs: np.ndarray, sizes: np.ndarray, pair_i: np.ndarray, pair
         grey = np.ascontiguousarray(thumbs[:, :THUMB_SIZE * THUMB_SIZE]).reshape(n, THUMB_SIZE, THUMB_SIZE)
         s2 = THUMB_SIZE * THUMB_SIZE
         extra = np.ascontiguousarray(thumbs[:, s2:s2 + EXTRA_BYTES])
-        chroma = np.ascontiguousarray(thumbs[:, s2 + EXTRA_BYTES:]).reshape(n, 2, CHROMA_SIZE, CHROMA_SIZE)
-        _k.verify_pairs_kernel(grey, extra, chroma, sizes, pair_i, pair_j, params.as_array(),
+        chroma = np.ascontiguousarray(thumbs[:, s2 + EXTRA_BYTES:FINE_OFFSET]).reshape(n, 2, CHROMA_SIZE, CHROMA_SIZE)
+        fine = np.ascontiguousarray(thumbs[:, FINE_OFFSET:]).reshape(n, FINE_SIZE, FINE_SIZE)
+        _k.verify_pairs_kernel(grey, extra, chroma, fine, sizes, pair_i, pair_j, params.as_array(),
                                ok, similarity, relation, area, container)
     return VerifyResult(ok, similarity, relation, area, container)
 

@@ -87,7 +87,12 @@ P_CROP_GATE = 18
 P_SECOND_BORDER = 19
 P_CHROMA_LOCAL = 20
 P_RANK_GATE = 21
-N_PARAMS = 22
+P_FINE_BLOCKS = 22
+P_FINE_WORST = 23
+P_FINE_SECOND = 24
+P_FINE_EPS = 25
+P_FINE_CROP = 26
+N_PARAMS = 27
 
 # compare() output indices
 C_GLOBAL = 0
@@ -202,12 +207,14 @@ def area_bins(img, s, out):
 
 
 @njit(cache=True)
-def thumbnail_record(img, s, grey_chroma, cs, out):
+def thumbnail_record(img, s, grey_chroma, cs, out, fs=0):
     """Fill the verification record ``out`` (uint8, s*s + 8 + 2*cs*cs) from an H x W x C uint8 image (C = 1 or 3).
 
     Layout: s*s smoothed grey; 8 facts (mean R, G, B, mean chroma, greyscale flag,
     3 reserved); then two cs x cs colour-difference planes ``(B - Y)/2 + 128`` and
-    ``(R - Y)/2 + 128``, each the mean over (s/cs)^2 cells of the s x s average.
+    ``(R - Y)/2 + 128``, each the mean over (s/cs)^2 cells of the s x s average;
+    then (when ``fs`` > 0; H, W >= fs) the fs x fs fine grey plane, made like the s x s one
+    (area average, luma, [1, 2, 1] / 4 smoothing, rounded).
     """
     c = img.shape[2]
     small = np.empty((s, s, c), np.float32)
@@ -268,6 +275,31 @@ def thumbnail_record(img, s, grey_chroma, cs, out):
                         cr += r - y
             out[n + 8 + v * cs + u] = np.uint8(min(255.0, max(0.0, np.floor(0.5 * cb * inv + 128.5))))
             out[n + 8 + cs * cs + v * cs + u] = np.uint8(min(255.0, max(0.0, np.floor(0.5 * cr * inv + 128.5))))
+    if fs > 0:
+        fine = np.empty((fs, fs, c), np.float32)
+        area_bins(img, fs, fine)
+        _grey_plane(fine, out[n + 8 + 2 * cs * cs:n + 8 + 2 * cs * cs + fs * fs])
+
+
+@njit(cache=True)
+def _grey_plane(small, out):
+    """Luma of an fs x fs x C float image, smoothed by [1, 2, 1] / 4 (edges replicated), rounded into out (fs*fs)."""
+    fs, c = small.shape[0], small.shape[2]
+    grey = np.empty((fs, fs), np.float32)
+    for v in range(fs):
+        for u in range(fs):
+            if c == 1:
+                grey[v, u] = small[v, u, 0]
+            else:
+                grey[v, u] = 0.299 * small[v, u, 0] + 0.587 * small[v, u, 1] + 0.114 * small[v, u, 2]
+    tmp = np.empty((fs, fs), np.float32)
+    for v in range(fs):
+        for u in range(fs):
+            tmp[v, u] = 0.25 * grey[v, max(u - 1, 0)] + 0.5 * grey[v, u] + 0.25 * grey[v, min(u + 1, fs - 1)]
+    for v in range(fs):
+        for u in range(fs):
+            g = 0.25 * tmp[max(v - 1, 0), u] + 0.5 * tmp[v, u] + 0.25 * tmp[min(v + 1, fs - 1), u]
+            out[v * fs + u] = np.uint8(min(255.0, max(0.0, np.floor(g + 0.5))))
 
 
 @njit(cache=True)
@@ -924,14 +956,102 @@ def chroma_local(ca, cb):
 
 
 @njit(cache=True)
+def local_change(ga, gb, fx, fy, tx, ty, nb, sigma_floor, eps, out):
+    """Per-block share of unexplained texture of B against A's window: out = worst, second-worst interior block.
+
+    Both sides are z-normalised with their global standard deviation over the
+    overlap (floored at ``sigma_floor``); in each block of an ``nb x nb`` grid,
+    with each side centred on its block mean, the change is
+    ``sum (za - zb)^2 / (sum za^2 + sum zb^2 + eps * pixels)``: about 0 where B
+    is A (resampled, re-encoded, blurred, toned), about 1 where the block shows
+    other content (uncorrelated texture), 2 for inverted content; ``eps`` keeps
+    flat blocks (noise only) near 0. Interior blocks only (the ring of blocks
+    along the frame's border is left to the coarse measure: watermarks).
+    """
+    nblk = nb * nb
+    acc = np.zeros((nblk + 4, 6))
+    if fx == 1.0 and fy == 1.0 and tx == 0.0 and ty == 0.0:
+        _accumulate_identity(ga, gb, nb, 0, acc)
+    else:
+        _accumulate_window(ga, gb, fx, fy, tx, ty, nb, 0, acc)
+    n = 0.0
+    sa = 0.0
+    sb = 0.0
+    saa = 0.0
+    sbb = 0.0
+    for k in range(nblk):
+        n += acc[k, 5]
+        sa += acc[k, 0]
+        sb += acc[k, 1]
+        saa += acc[k, 2]
+        sbb += acc[k, 3]
+    ma = sa / n
+    mb = sb / n
+    da = max(np.sqrt(max(saa / n - ma * ma, 0.0)), sigma_floor)
+    db = max(np.sqrt(max(sbb / n - mb * mb, 0.0)), sigma_floor)
+    worst = 0.0
+    second = 0.0
+    for k in range(nblk):
+        p = k // nb
+        q = k % nb
+        c = acc[k, 5]
+        if p == 0 or p == nb - 1 or q == 0 or q == nb - 1 or c == 0.0:
+            continue
+        qa = max(acc[k, 2] - acc[k, 0] * acc[k, 0] / c, 0.0) / (da * da)
+        qb = max(acc[k, 3] - acc[k, 1] * acc[k, 1] / c, 0.0) / (db * db)
+        qab = (acc[k, 4] - acc[k, 0] * acc[k, 1] / c) / (da * db)
+        r = max(qa + qb - 2.0 * qab, 0.0) / (qa + qb + eps * c)
+        if r > worst:
+            second = worst
+            worst = r
+        elif r > second:
+            second = r
+    out[0] = worst
+    out[1] = second
+
+
+@njit(cache=True)
+def fine_score(fa, fb, fx, fy, tx, ty, s, params, factor=1.0):
+    """Second stage for a pair the coarse measure accepted: local change on the fine grey planes.
+
+    ``fa``, ``fb``: the two F x F fine planes; (fx, fy, tx, ty): the accepted
+    alignment in the S x S thumbnail's pixel units (scaled here by F / S).
+    ``local_change`` over ``fine_blocks x fine_blocks`` blocks (5 x 5 pixels at
+    16 x 16 on 80 px): new content over about 1% of the area fills at least one
+    fine block, and texture that the coarse thumbnail averages away is still
+    there. Returns the lesser of the worst and the second-worst interior block
+    over their thresholds times ``factor`` (> 1 rejects: two blocks of other
+    content).
+    """
+    q = fa.shape[0] / s
+    out = np.empty(2)
+    local_change(fa, fb, fx, fy, tx * q, ty * q, int(params[P_FINE_BLOCKS]), params[P_SIGMA_FLOOR],
+                 params[P_FINE_EPS], out)
+    return min(out[0] / (factor * params[P_FINE_WORST]), out[1] / (factor * params[P_FINE_SECOND]))
+
+
+@njit(cache=True)
+def _fine_identity(fa, fb, tone_differs, s, params):
+    """``fine_score`` at the identity; for a tone edit also on the rank transforms (the better of the two)."""
+    fine = fine_score(fa, fb, 1.0, 1.0, 0.0, 0.0, s, params)
+    if fine > 1.0 and tone_differs:
+        ra = np.empty_like(fa)
+        rb = np.empty_like(fb)
+        rank_thumbnail(fa, ra)
+        rank_thumbnail(fb, rb)
+        fine = min(fine, fine_score(ra, rb, 1.0, 1.0, 0.0, 0.0, s, params))
+    return fine
+
+
+@njit(cache=True)
 def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, sums_a, sums_b, params, res,
-               cmp, acc, cross, colbuf, coltot, rank_a, rank_b, rsums_a, rsums_b, cmp2):
+               cmp, acc, cross, colbuf, coltot, rank_a, rank_b, rsums_a, rsums_b, cmp2, fa, fb):
     """Verify one pair (a, b); res = ok, similarity, relation, area fraction, container (-1/0/1).
 
     ``sums_a``, ``sums_b``: ``identity_sums`` of the two images; ``rank_a``, ``rank_b``:
     their ``rank_thumbnail`` and ``rsums_a``, ``rsums_b`` its ``identity_sums``; ``cmp``,
     ``cmp2``, ``acc``, ``cross``, ``colbuf``, ``coltot``: scratch arrays (no allocation per
-    pair at the identity).
+    pair at the identity); ``fa``, ``fb``: the fine grey planes (second stage, ``fine_score``).
     """
     s = ga.shape[0]
     nb = int(params[P_BLOCKS])
@@ -967,19 +1087,20 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
             res[2] = REL_RESIZED
         else:
             res[2] = REL_REENCODED
-        if not same_size and wa > 0 and ha > 0 and wb > 0 and hb > 0:
+        # second stage: the same measure on a finer block grid (on the rank transforms too for a tone edit)
+        fine = _fine_identity(fa, fb, _tone_differs(cmp, params), s, params)
+        if not same_size and wa > 0 and ha > 0 and wb > 0 and hb > 0 and (wb <= wa and hb <= ha or
+                                                                          wa <= wb and ha <= hb):
             # a slight crop can pass at the identity; if the sizes say 'crop' (one image smaller in
             # both dimensions, aspect ratio changed) and the crop's window fits, call it cropped
             if wb <= wa and hb <= ha:
                 fx = wb / wa
                 fy = hb / ha
-                cA, rA, cB, rB, gA, gB, side = cola, rowa, colb, rowb, ga, gb, 0.0
-            elif wa <= wb and ha <= hb:
+                cA, rA, cB, rB, gA, gB, fA, fB, side = cola, rowa, colb, rowb, ga, gb, fa, fb, 0.0
+            else:
                 fx = wa / wb
                 fy = ha / hb
-                cA, rA, cB, rB, gA, gB, side = colb, rowb, cola, rowa, gb, ga, 1.0
-            else:
-                return
+                cA, rA, cB, rB, gA, gB, fA, fB, side = colb, rowb, cola, rowa, gb, ga, fb, fa, 1.0
             if abs(fx / fy - 1.0) > params[P_ASPECT_TOL] and fx >= params[P_FMIN] and fy >= params[P_FMIN]:
                 tx, _ = best_offset(cA, cB, fx, 0.0, s * (1.0 - fx), 0.5)
                 ty, _ = best_offset(rA, rB, fy, 0.0, s * (1.0 - fy), 0.5)
@@ -992,6 +1113,9 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
                     res[2] = REL_CROPPED
                     res[3] = fx * fy
                     res[4] = side
+                    fine = min(fine, fine_score(fA, fB, fx, fy, tx, ty, s, params, params[P_FINE_CROP]))
+        if fine > 1.0:
+            _reject(res, fine)
         return
     best_score = score
     area_a = np.float64(wa) * ha
@@ -1001,11 +1125,11 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
             min(area_a, area_b) < max(area_a, area_b) * (1.0 - params[P_AREA_TOL]):
         swap = area_b > area_a  # the container is the larger one
         if swap:
-            gA, gB, eA, eB = gb, ga, eb, ea
+            gA, gB, eA, eB, fA, fB = gb, ga, eb, ea, fb, fa
             cA, rA, cB, rB = colb, rowb, cola, rowa
             WA, HA, WB, HB = wb, hb, wa, ha
         else:
-            gA, gB, eA, eB = ga, gb, ea, eb
+            gA, gB, eA, eB, fA, fB = ga, gb, ea, eb, fa, fb
             cA, rA, cB, rB = cola, rowa, colb, rowb
             WA, HA, WB, HB = wa, ha, wb, hb
         fmin = params[P_FMIN]
@@ -1027,6 +1151,10 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
             if sc < best_score:
                 best_score = sc
             if sc <= 1.0:
+                fine = fine_score(fA, fB, fx, fy, tx, ty, s, params, params[P_FINE_CROP])
+                if fine > 1.0:
+                    _reject(res, max(fine, best_score))
+                    return
                 res[0] = 1.0
                 res[1] = 1.0 / (1.0 + sc)
                 res[2] = REL_CROPPED
@@ -1047,21 +1175,31 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
             if sc < best_score:
                 best_score = sc
             if sc <= 1.0:
+                fine = fine_score(fA, fB, win[0], win[1], win[2], win[3], s, params, params[P_FINE_CROP])
+                if fine > 1.0:
+                    _reject(res, max(fine, best_score))
+                    return
                 res[0] = 1.0
                 res[1] = 1.0 / (1.0 + sc)
                 res[2] = REL_CROPPED if win[0] * win[1] < 0.999 else REL_RESIZED
                 res[3] = win[0] * win[1]
                 res[4] = (1.0 if swap else 0.0) if win[0] * win[1] < 0.999 else -1.0
                 return
+    _reject(res, best_score)
+
+
+@njit(cache=True)
+def _reject(res, score):
+    """res for a rejected pair of the given score (> 1)."""
     res[0] = 0.0
-    res[1] = 1.0 / (1.0 + best_score)
+    res[1] = 1.0 / (1.0 + score)
     res[2] = REL_DIFFERENT
     res[3] = 0.0
     res[4] = -1.0
 
 
 @njit(cache=True, parallel=True)
-def verify_pairs_kernel(grey, extra, chroma, sizes, pair_i, pair_j, params, ok, similarity, relation, area,
+def verify_pairs_kernel(grey, extra, chroma, fine, sizes, pair_i, pair_j, params, ok, similarity, relation, area,
                         container):
     """Verify every pair (pair_i[p], pair_j[p]); fills the five per-pair output arrays.
 
@@ -1099,7 +1237,7 @@ def verify_pairs_kernel(grey, extra, chroma, sizes, pair_i, pair_j, params, ok, 
                 res[q] = 0.0
             verify_one(grey[i], grey[j], extra[i], extra[j], chroma[i], chroma[j], sizes[i, 0], sizes[i, 1],
                        sizes[j, 0], sizes[j, 1], cols[i], rows[i], cols[j], rows[j], sums[i], sums[j], params, res,
-                       cmp, acc, cross, colbuf, coltot, ranks[i], ranks[j], rsums[i], rsums[j], cmp2)
+                       cmp, acc, cross, colbuf, coltot, ranks[i], ranks[j], rsums[i], rsums[j], cmp2, fine[i], fine[j])
             ok[p] = res[0] > 0.5
             similarity[p] = res[1]
             relation[p] = np.int8(res[2])

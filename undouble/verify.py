@@ -50,8 +50,9 @@ Cost: per call, row/column profiles and block sums of every thumbnail (and of
 its rank transform) are computed once (O(N * S^2)); a pair at the identity then
 costs one pass of 48 x 48 integer products; a crop search (profiles, one or two
 windowed passes) runs only for pairs whose sizes differ and whose frames are
-misaligned; the second stage (one pass over 80 x 80) only for accepted pairs. Call ``verify_pairs`` once with all candidate pairs rather than
-pair by pair.
+misaligned; the second stage (one pass over 80 x 80) only for accepted
+pairs. Call ``verify_pairs`` once with all candidate pairs rather than pair by
+pair.
 """
 from __future__ import annotations
 
@@ -143,7 +144,9 @@ class VerifyParams:
     block's share of differing texture (0..2, ~1 for other content) above which
     (both) the pair is rejected; ``fine_eps``: the energy floor per pixel (in
     squared z units) that keeps flat blocks near 0; ``fine_crop``: the factor on
-    both limits for a crop window.
+    both limits for a crop window; ``fine_ring``: rings of fine blocks along the
+    border left out (2 halves the watermark rejects and lets about 3x more
+    same-scene shots through on make_corpus).
     """
 
     global_max: float = 0.15
@@ -173,6 +176,7 @@ class VerifyParams:
     fine_second_max: float = 0.6
     fine_eps: float = 0.02
     fine_crop: float = 0.8
+    fine_ring: int = 1
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -204,6 +208,7 @@ class VerifyParams:
         p[_k.P_FINE_SECOND] = self.fine_second_max
         p[_k.P_FINE_EPS] = self.fine_eps
         p[_k.P_FINE_CROP] = self.fine_crop
+        p[_k.P_FINE_RING] = self.fine_ring
         return p
 
 

@@ -32,6 +32,10 @@ Plain arrays in, plain arrays out; no I/O. The measure (see ``undouble.verify``)
   same measure is applied once more to their rank transforms (each grey level
   replaced by its mid-rank in its own thumbnail, ``rank_thumbnail``), which any
   increasing tone curve leaves unchanged except where it merges levels.
+* Second stage, only for accepted pairs: ``fine_score`` / ``local_change`` on
+  the fine grey planes (80 x 80) at the accepted alignment, the per-block share
+  of texture energy that differs between the two (new content at the same
+  brightness, which the 48 px thumbnail averages away).
 * Cost: at the identity the per-image block sums (``identity_sums``, also of the
   rank transforms) are computed once per call; a pair then costs one pass of
   S*S integer products (``cross_identity``) and O(blocks) arithmetic.
@@ -92,7 +96,8 @@ P_FINE_WORST = 23
 P_FINE_SECOND = 24
 P_FINE_EPS = 25
 P_FINE_CROP = 26
-N_PARAMS = 27
+P_FINE_RING = 27
+N_PARAMS = 28
 
 # compare() output indices
 C_GLOBAL = 0
@@ -956,7 +961,7 @@ def chroma_local(ca, cb):
 
 
 @njit(cache=True)
-def local_change(ga, gb, fx, fy, tx, ty, nb, sigma_floor, eps, out):
+def local_change(ga, gb, fx, fy, tx, ty, nb, sigma_floor, eps, out, ring=1):
     """Per-block share of unexplained texture of B against A's window: out = worst, second-worst interior block.
 
     Both sides are z-normalised with their global standard deviation over the
@@ -966,7 +971,8 @@ def local_change(ga, gb, fx, fy, tx, ty, nb, sigma_floor, eps, out):
     is A (resampled, re-encoded, blurred, toned), about 1 where the block shows
     other content (uncorrelated texture), 2 for inverted content; ``eps`` keeps
     flat blocks (noise only) near 0. Interior blocks only (the ring of blocks
-    along the frame's border is left to the coarse measure: watermarks).
+    along the frame's border, ``ring`` blocks wide, is left to the coarse
+    measure: watermarks).
     """
     nblk = nb * nb
     acc = np.zeros((nblk + 4, 6))
@@ -995,7 +1001,7 @@ def local_change(ga, gb, fx, fy, tx, ty, nb, sigma_floor, eps, out):
         p = k // nb
         q = k % nb
         c = acc[k, 5]
-        if p == 0 or p == nb - 1 or q == 0 or q == nb - 1 or c == 0.0:
+        if p < ring or p >= nb - ring or q < ring or q >= nb - ring or c == 0.0:
             continue
         qa = max(acc[k, 2] - acc[k, 0] * acc[k, 0] / c, 0.0) / (da * da)
         qb = max(acc[k, 3] - acc[k, 1] * acc[k, 1] / c, 0.0) / (db * db)
@@ -1026,7 +1032,7 @@ def fine_score(fa, fb, fx, fy, tx, ty, s, params, factor=1.0):
     q = fa.shape[0] / s
     out = np.empty(2)
     local_change(fa, fb, fx, fy, tx * q, ty * q, int(params[P_FINE_BLOCKS]), params[P_SIGMA_FLOOR],
-                 params[P_FINE_EPS], out)
+                 params[P_FINE_EPS], out, int(params[P_FINE_RING]))
     return min(out[0] / (factor * params[P_FINE_WORST]), out[1] / (factor * params[P_FINE_SECOND]))
 
 

@@ -139,7 +139,8 @@ class VerifyParams:
     median: an object of another hue at equal brightness; ``rank_gate``: a pair
     whose tones differ and whose score at the identity is over 1 but at most this
     is compared once more on rank-transformed thumbnails (gamma, clipping).
-    Second stage (fine planes): ``fine_blocks`` per side of the block grid;
+    Second stage (fine planes): ``fine_blocks`` per side of the block grid (0:
+    no second stage);
     ``fine_worst_max`` / ``fine_second_max``: the worst and second-worst interior
     block's share of differing texture (0..2, ~1 for other content) above which
     (both) the pair is rejected; ``fine_eps``: the energy floor per pixel (in

@@ -1027,8 +1027,10 @@ def fine_score(fa, fb, fx, fy, tx, ty, s, params, factor=1.0):
     fine block, and texture that the coarse thumbnail averages away is still
     there. Returns the lesser of the worst and the second-worst interior block
     over their thresholds times ``factor`` (> 1 rejects: two blocks of other
-    content).
+    content); 0 when ``fine_blocks`` < 3 (the second stage switched off).
     """
+    if params[P_FINE_BLOCKS] < 3:  # no second stage
+        return 0.0
     q = fa.shape[0] / s
     out = np.empty(2)
     local_change(fa, fb, fx, fy, tx * q, ty * q, int(params[P_FINE_BLOCKS]), params[P_SIGMA_FLOOR],

@@ -381,7 +381,7 @@ def test_gamma_and_clipped_copies_pass_and_an_isoluminant_object_does_not(shots)
         assert not _verify_two(base, _jpeg(edited)).ok[0]
 
 
-def _reference_local_change(ga, gb, fx, fy, tx, ty, nb, floor, eps):
+def _reference_local_change(ga, gb, fx, fy, tx, ty, nb, floor, eps, ring=1):
     """``local_change`` written out: the bilinear window, global z-scores, per interior block the centred share."""
     s = gb.shape[0]
     coords = np.arange(s) + 0.5
@@ -401,8 +401,8 @@ def _reference_local_change(ga, gb, fx, fy, tx, ty, nb, floor, eps):
     zb = b / max(b.std(), floor)
     band = (np.arange(s) * nb) // s
     shares = []
-    for p in range(1, nb - 1):
-        for q in range(1, nb - 1):
+    for p in range(ring, nb - ring):
+        for q in range(ring, nb - ring):
             cell = np.ix_(band == p, band == q)
             da = za[cell] - za[cell].mean()
             db = zb[cell] - zb[cell].mean()
@@ -430,9 +430,9 @@ def _adversarial_fine_pairs():
 def test_local_change_kernel_against_reference(window):
     out = np.empty(2)
     for ga, gb in _adversarial_fine_pairs():
-        for nb, eps in ((16, 0.02), (10, 0.5)):
-            K.local_change(ga, gb, *window, nb, 4.0, eps, out)
-            ref = _reference_local_change(ga, gb, *window, nb, 4.0, eps)
+        for nb, eps, ring in ((16, 0.02, 1), (10, 0.5, 1), (16, 0.02, 2)):
+            K.local_change(ga, gb, *window, nb, 4.0, eps, out, ring)
+            ref = _reference_local_change(ga, gb, *window, nb, 4.0, eps, ring)
             assert out[0] == pytest.approx(ref[0], rel=1e-6, abs=1e-9)
             assert out[1] == pytest.approx(ref[1], rel=1e-6, abs=1e-9)
     # tiny: a 4 x 4 plane in 3 x 3 blocks has one interior block

@@ -202,6 +202,10 @@ def _add_hashing(parser: argparse.ArgumentParser, threshold: int | None = 0) -> 
         group.add_argument("--threshold", type=_int_at_least(0), default=threshold, metavar="T",
                            help=f"group images whose hashes differ by at most T bits (default: {threshold})")
     group.add_argument("--grayscale", action="store_true", help="convert images to grey before hashing")
+    if threshold is not None:
+        group.add_argument("--robust", action="store_true",
+                           help="also find rotated, mirrored, flipped, cropped, letterboxed and pasted copies "
+                                "(every such match verified on the pixels; the containing image is kept)")
     group.add_argument("--ext", action="append", metavar="EXT",
                        help="only files with this extension (repeatable; default: common image types)")
     group.add_argument("--jobs", type=_int_at_least(1), default=None, metavar="J",
@@ -381,7 +385,8 @@ def _model(args: argparse.Namespace):
         cache = False if args.dask else cache
     return Undouble(method=args.method, hash_size=args.hash_size, grayscale=args.grayscale,
                     threshold=getattr(args, "threshold", 0), verbose=_verbosity(args), n_jobs=args.jobs,
-                    ext=args.ext, cache=cache, verify=getattr(args, "verify", True), **cluster)
+                    ext=args.ext, cache=cache, verify=getattr(args, "verify", True),
+                    robust=bool(getattr(args, "robust", False)), **cluster)
 
 
 def _scan(target: Any, args: argparse.Namespace):

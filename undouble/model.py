@@ -40,6 +40,14 @@ def _checked_threshold(threshold: Any, nbits: int, method: str) -> int:
     return value
 
 
+def _row_labels(groups: list, n: int) -> np.ndarray:
+    """The index of each row's group in ``groups`` (-1 for rows in none)."""
+    labels = np.full(n, -1, np.int64)
+    for k, g in enumerate(groups):
+        labels[np.asarray(g, np.int64)] = k
+    return labels
+
+
 def _has_url(target: Any) -> bool:
     """Whether ``target`` is an fsspec URL or a list holding one (see :mod:`undouble.remote`)."""
     from .remote import is_url
@@ -143,6 +151,16 @@ class Undouble:
         percent of a run: the thumbnails are made while importing and kept
         with the hashes. False gives the hash-only groups, the connected
         components of "distance <= threshold" (no ``select_relation``).
+    robust : bool, default False
+        Also find copies that are rotated by 90/180/270 degrees, mirrored,
+        flipped, transposed, cropped (up to 25% per side), letterboxed or
+        pasted into a larger image (:mod:`undouble.robust`). Every such link is
+        verified on the pixels and joins the normal (verified) groups; groups
+        are stars around keepers where an image that contains another wins
+        (:mod:`undouble.robust_grouping`); ``results['select_relation']``
+        names each member's relation to the keeper (``'rotated 90'``,
+        ``'mirrored'``, ``"cropped (NN% of the keeper's area)"``, ``'in a
+        larger image'``, ...).
     **hash_options
         Options of the hash method, with ImageHash's names
         (``highfreq_factor``, ``image_scale``, ``binbits``, ...).
@@ -163,7 +181,7 @@ class Undouble:
                  cache: bool | str | os.PathLike | None = False, keep_images: bool | str = "auto",
                  image_memory_limit: int = uio.DEFAULT_IMAGE_MEMORY_LIMIT, scheduler: Any = None,
                  storage_options: dict[str, Any] | None = None, results: str | os.PathLike | None = None,
-                 verify: bool = True,
+                 verify: bool = True, robust: bool = False,
                  **hash_options: Any) -> None:
         if len(dim) != 2 or int(dim[0]) < 1 or int(dim[1]) < 1:
             raise ValueError(f"dim must be (width, height) with positive ints, got {dim!r}")
@@ -186,6 +204,7 @@ class Undouble:
             "storage_options": dict(storage_options or {}),
             "results": None if results is None else os.fspath(results),
             "verify": bool(verify),
+            "robust": bool(robust),
         }
         self.results: dict[str, Any] = {}
         set_logger(verbose)
@@ -521,19 +540,22 @@ class Undouble:
         self.params["threshold"] = threshold  # only once it is known to be valid
         batch_hashes = self.results["img_hash"]
         verified = self._verified_groups(threshold, mode) if self.params.get("verify", True) else None
-        if verified is not None:
+        if verified is not None and not self.params.get("robust"):
             return self._store_groups(verified.groups, threshold, mode, verified, return_dict)
+        if verified is not None:
+            return self._store_robust_groups(verified.groups, threshold, mode, verified, return_dict)
         # the pair search, never the matrix: exact, and no N x N array (results['feat'] is not needed)
         groups = group_hashes(batch_hashes, threshold, mode=mode, counts=self.results["hash_counts"],
                               words_per_segment=(self.results["hash_nbits"] + 63) // 64,
                               nbits=self.results["hash_nbits"])
+        if self.params.get("robust"):
+            return self._store_robust_groups(groups, threshold, mode, None, return_dict)
         return self._store_groups(groups, threshold, mode, None, return_dict)
 
     def _store_groups(self, groups: list, threshold: int, mode: str, verified: Any,
                       return_dict: bool) -> dict[str, Any] | None:
         """Rank each group (keeper first) and put the groups into ``results``."""
-        pathnames = self.results["pathnames"]
-        select_idx, select_pathnames, select_scores = [], [], []
+        select_idx, select_scores = [], []
         select_relation, select_similarity = [], []
         texts = self._relation_texts(verified) if verified is not None else None
         self._keeper_ranks = []  # the memo of the verification rounds (self._rank_memo) is reused here
@@ -542,18 +564,61 @@ class Undouble:
             order = self._keeper_order(members)
             ordered = members[order]
             select_idx.append(ordered)
-            select_pathnames.append([pathnames[i] for i in ordered])
             select_scores.append(self._distances_to(ordered[0], ordered))
             if verified is not None:
                 select_relation.append([texts[k][j] for j in order])
                 select_similarity.append(np.asarray(verified.similarity[k], np.float64)[order])
         self._rank_memo = None
+        relations = (select_relation, select_similarity) if verified is not None else None
+        return self._put_groups(select_idx, select_scores, relations, threshold, mode, verified, return_dict)
+
+    def _store_robust_groups(self, groups: list, threshold: int, mode: str, verified: Any,
+                             return_dict: bool) -> dict[str, Any] | None:
+        """Robust mode: the normal ``groups`` joined by verified robust links, cut into stars around keepers
+        where the container wins (:func:`undouble.robust_grouping.robust_groups`), put into ``results``."""
+        from .robust_grouping import find_links, robust_groups, thumbs_and_sizes
+
+        n = len(self.results["pathnames"])
+        thumbs, sizes = thumbs_and_sizes(self.results)
+        links = find_links(thumbs, sizes, self.results.get("img"), _row_labels(groups, n))
+        texts = similarity = None
+        if verified is not None:
+            texts, similarity = self._relation_texts(verified), verified.similarity
+        ranked_by_component: dict[int, dict] = {}
+        self._keeper_ranks = []
+
+        def keeper_order(members: np.ndarray) -> np.ndarray:
+            order = self._keeper_order(members)
+            if self.results.get("source") == "files":
+                ranked_by_component[len(ranked_by_component)] = {r.path: r for r in self._keeper_ranks.pop()}
+            return order
+
+        made = robust_groups(groups, links, n, keeper_order, thumbs, sizes, texts, similarity)
+        self._rank_memo = None
+        pathnames = self.results["pathnames"]
+        select_idx, select_scores = [], []
+        for group in made:
+            select_idx.append(group.rows)
+            select_scores.append(self._distances_to(group.rows[0], group.rows))
+            by_path = ranked_by_component.get(group.component)
+            if by_path is not None:
+                self._keeper_ranks.append([by_path[pathnames[i]] for i in group.rows])
+        relations = ([g.relation for g in made], [g.similarity for g in made])
+        return self._put_groups(select_idx, select_scores, relations, threshold, mode, verified, return_dict,
+                                {"robust": True, "n_robust_links": len(links)})
+
+    def _put_groups(self, select_idx: list, select_scores: list, relations: tuple | None, threshold: int,
+                    mode: str, verified: Any, return_dict: bool,
+                    extra_stats: dict | None = None) -> dict[str, Any] | None:
+        """Put ranked groups (keeper first) into ``results``: ``relations`` is (select_relation,
+        select_similarity) or None."""
+        pathnames = self.results["pathnames"]
+        select_pathnames = [[pathnames[i] for i in g] for g in select_idx]
         n_grouped = int(sum(len(g) for g in select_idx))
         for key in ("select_relation", "select_similarity"):
             self.results.pop(key, None)
-        if verified is not None:
-            self.results["select_relation"] = select_relation
-            self.results["select_similarity"] = select_similarity
+        if relations is not None:
+            self.results["select_relation"], self.results["select_similarity"] = relations
         self.results.update({
             "select_pathnames": select_pathnames,
             "select_scores": select_scores,
@@ -571,6 +636,7 @@ class Undouble:
                 **({} if verified is None else {"n_candidate_pairs": verified.n_candidates,
                                                 "n_verified_pairs": verified.n_verified,
                                                 "n_keeper_checks": verified.n_keeper_checks}),
+                **(extra_stats or {}),
             },
         })
         logger.info("Number of groups with similar images detected: %d", len(select_idx))

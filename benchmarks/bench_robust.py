@@ -1,0 +1,189 @@
+"""Cost and accuracy of robust mode (undouble.robust) against the plain run, in one run.
+
+1. **End to end** on a generated corpus (:func:`undouble.corpus.make_corpus`,
+   ``kinds='all'``: the usual copies, rotations, mirrors, flips, transposes,
+   crops, crops then downscaled, letterboxes, screenshots, stretches, and
+   same-scene hard negatives): ``import_data`` + ``compute_hash`` + ``group``
+   with ``robust=True`` and with the plain model (``verify=False`` where
+   ``Undouble`` has that parameter), phash, threshold 10; the ratio of the two
+   wall times, the robust stage alone, and pair precision / recall / recall per
+   kind of both (:func:`undouble.evaluate.pair_metrics`).
+2. **The crop candidate search alone at scale** (``--scale N``, default
+   100,000): the window hashes per image (timed on ``--hash-sample`` real
+   thumbnails), and the multi-index query of ``--query-sample`` images' window
+   hashes against an index of N upright hashes (synthetic random hashes),
+   extrapolated linearly to all N images; the index's memory.
+
+Usage::
+
+    PYTHONPATH=$PWD python benchmarks/bench_robust.py --scenes 60 --shots 3 --copies 4
+    PYTHONPATH=$PWD python benchmarks/bench_robust.py --folder CORPUS   # truth.csv inside
+    PYTHONPATH=$PWD python benchmarks/bench_robust.py --skip-corpus --scale 100000
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from undouble import Undouble
+from undouble import robust as R
+from undouble.corpus import make_corpus, read_truth
+from undouble.verify import THUMB_BYTES
+
+
+def _run(folder: Path, robust: bool) -> tuple[Undouble, dict[str, float]]:
+    kwargs = {"robust": True} if robust else {}
+    if "verify" in inspect.signature(Undouble).parameters and not robust:
+        kwargs["verify"] = False
+    model = Undouble(method="phash", verbose=40, **kwargs)
+    t0 = time.perf_counter()
+    model.import_data(str(folder))
+    t1 = time.perf_counter()
+    model.compute_hash()
+    t2 = time.perf_counter()
+    t3 = time.perf_counter()
+    model.group(threshold=10)  # with robust=True this includes the robust search and verification
+    t4 = time.perf_counter()
+    times = {"import": t1 - t0, "hash": t2 - t1, "group": t4 - t3}
+    times["total"] = sum(times.values())
+    return model, times
+
+
+def _metrics(model: Undouble, truth_rows) -> tuple[float, float, dict[str, tuple[int, int]]]:
+    names = [Path(p).name for p in model.results["pathnames"]]
+    group_of = {f: g for f, g, _ in truth_rows}
+    label_of = {f: lab for f, _, lab in truth_rows}
+    predicted = np.full(len(names), -1, np.int64)
+    for k, members in enumerate(model.results["select_idx"]):
+        predicted[np.asarray(members)] = k
+    truth_ids = {g: k for k, g in enumerate(sorted(set(group_of.values())))}
+    truth = np.array([truth_ids[group_of[f]] for f in names])
+    tp = fp = 0
+    for k in range(len(model.results["select_idx"])):
+        members = np.flatnonzero(predicted == k)
+        counts = Counter(truth[members].tolist())
+        pairs = len(members) * (len(members) - 1) // 2
+        same = sum(c * (c - 1) // 2 for c in counts.values())
+        tp += same
+        fp += pairs - same
+    true_pairs = sum(c * (c - 1) // 2 for c in Counter(truth.tolist()).values())
+    # per kind: a copy is found when it shares a group with its original
+    original = {group_of[f]: i for i, f in enumerate(names) if label_of[f] == "original"}
+    per_kind: dict[str, list[int]] = {}
+    for i, f in enumerate(names):
+        lab = label_of[f]
+        if lab == "original":
+            continue
+        o = original.get(group_of[f])
+        hit = o is not None and predicted[i] >= 0 and predicted[i] == predicted[o]
+        per_kind.setdefault(lab, [0, 0])
+        per_kind[lab][0] += int(hit)
+        per_kind[lab][1] += 1
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / true_pairs if true_pairs else 1.0
+    return precision, recall, {k: (v[0], v[1]) for k, v in sorted(per_kind.items())}
+
+
+def end_to_end(folder: Path) -> None:
+    rows = read_truth(folder / "truth.csv")
+    print(f"corpus {folder}: {len(rows)} files")
+    warm = Undouble(method="phash", verbose=40, robust=True)
+    warm.import_data(np.random.default_rng(0).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8))
+    warm.compute_hash()
+    warm.group(threshold=10)  # compiles the robust kernels
+    results = {}
+    for robust in (False, True, False, True):  # interleaved: the machine is shared
+        model, times = _run(folder, robust)
+        results.setdefault(robust, []).append((times, model))
+    for robust in (False, True):
+        best = min(results[robust], key=lambda r: r[0]["total"])
+        times, model = best
+        p, r, kinds = _metrics(model, rows)
+        name = "robust=True" if robust else "plain"
+        print(f"\n{name}: " + "  ".join(f"{k} {v:.2f}s" for k, v in times.items()))
+        print(f"  pair precision {p:.4f}  recall {r:.4f}")
+        print("  found per kind: " + ", ".join(f"{k} {a}/{b}" for k, (a, b) in kinds.items()))
+    plain = min(t["total"] for t, _ in results[False])
+    robust_t = min(t["total"] for t, _ in results[True])
+    print(f"\nend to end (best of 2 each): robust {robust_t:.2f}s / plain {plain:.2f}s = {robust_t / plain:.2f}x")
+
+
+def candidate_scale(n: int, hash_sample: int, query_sample: int) -> None:
+    rng = np.random.default_rng(0)
+    # window hashing cost per image, on thumbnails of smooth random images
+    import cv2
+    from undouble.verify import make_thumbnails
+
+    imgs = []
+    for _ in range(hash_sample):
+        grid = rng.uniform(0, 255, (6, 8, 3)).astype(np.float32)
+        imgs.append(np.clip(cv2.resize(grid, (160, 120), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8))
+    thumbs = make_thumbnails(imgs)
+    R.window_hashes(thumbs[:2])
+    R.orientation_hashes(thumbs[:2])
+    t0 = time.perf_counter()
+    wh, windows = R.window_hashes(thumbs)
+    t1 = time.perf_counter()
+    R.orientation_hashes(thumbs)
+    t2 = time.perf_counter()
+    per_window_image = (t1 - t0) / hash_sample
+    per_orient_image = (t2 - t1) / hash_sample
+    print(f"\nper image: {len(windows)} window hashes {1e3 * per_window_image:.2f} ms, "
+          f"8 orientation hashes {1e3 * per_orient_image:.3f} ms; thumbnail record {THUMB_BYTES} bytes")
+    upright = rng.integers(0, 2**63, n, dtype=np.uint64) * np.uint64(2) + rng.integers(0, 2, n).astype(np.uint64)
+    t0 = time.perf_counter()
+    index = R._k.build_index(upright, R._SHIFTS, R._KEYBITS)
+    t1 = time.perf_counter()
+    index_bytes = index[0].nbytes + index[1].nbytes + upright.nbytes
+    queries = rng.integers(0, 2**63, query_sample * len(windows), dtype=np.uint64)
+    owners = np.repeat(np.arange(query_sample), len(windows))
+    R.search_pairs(queries[:100], owners[:100], upright, R.DEFAULT_ROBUST.window_threshold,
+                   radius=R.DEFAULT_ROBUST.window_radius, index=index)
+    t2 = time.perf_counter()
+    q, j, d = R.search_pairs(queries, owners, upright, R.DEFAULT_ROBUST.window_threshold,
+                             radius=R.DEFAULT_ROBUST.window_radius, index=index)
+    t3 = time.perf_counter()
+    per_query_image = (t3 - t2) / query_sample
+    block_bytes = 4096 * len(windows) * 8
+    print(f"candidate search at N = {n:,}: index build {t1 - t0:.2f}s, index memory {index_bytes / 2**20:.1f} MiB, "
+          f"window hashes of one block of 4096 images {block_bytes / 2**20:.1f} MiB")
+    print(f"  query: {1e3 * per_query_image:.2f} ms per image ({query_sample} images' windows measured, "
+          f"{q.size} random hits); extrapolated to all {n:,}: query {n * per_query_image:.0f}s + "
+          f"window hashing {n * per_window_image:.0f}s + orientations {n * per_orient_image:.1f}s "
+          f"(window hashing on all Numba threads, the query on {os.cpu_count()} threads when it is split)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--folder", type=Path, help="an existing corpus with truth.csv (default: generate one)")
+    ap.add_argument("--scenes", type=int, default=60)
+    ap.add_argument("--shots", type=int, default=3)
+    ap.add_argument("--copies", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--skip-corpus", action="store_true", help="only the candidate search at scale")
+    ap.add_argument("--scale", type=int, default=100_000)
+    ap.add_argument("--hash-sample", type=int, default=300)
+    ap.add_argument("--query-sample", type=int, default=1000)
+    args = ap.parse_args(argv)
+    if not args.skip_corpus:
+        if args.folder is None:
+            tmp = Path(tempfile.mkdtemp(prefix="bench_robust_"))
+            make_corpus(tmp, args.scenes, shots_per_scene=args.shots, copies_per_shot=args.copies, kinds="all",
+                        size_range=(640, 1024), seed=args.seed)
+            args.folder = tmp
+        end_to_end(args.folder)
+    if args.scale:
+        candidate_scale(args.scale, args.hash_sample, args.query_sample)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

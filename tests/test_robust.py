@@ -1,0 +1,372 @@
+"""Robust mode (undouble.robust, undouble._kernels.robust): orientations, crops, containment."""
+from __future__ import annotations
+
+import cv2
+import imagehash
+import numpy as np
+import pytest
+from PIL import Image
+
+from undouble import corpus
+from undouble import robust as R
+from undouble._kernels import robust as K
+from undouble.verify import make_thumbnail, make_thumbnails
+
+
+def _bits(word: int, nbits: int = 64) -> np.ndarray:
+    return np.array([(int(word) >> (nbits - 1 - k)) & 1 for k in range(nbits)], bool)
+
+
+def _smooth_images(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, h, w), np.uint8)
+    for i in range(n):
+        grid = rng.uniform(0, 255, (6, 6)).astype(np.float32)
+        img = cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC) + rng.normal(0, 8, (h, w))
+        out[i] = np.clip(img, 0, 255).astype(np.uint8)
+    return out
+
+
+# ------------------------------------------------------------------ kernels against references
+def test_orientation_hashes_match_imagehash_on_transformed_images():
+    """The 8 hashes from one DCT equal ImageHash's phash of the actually rotated / flipped image."""
+    grey = _smooth_images(12, 32, 32)
+    got = np.zeros((len(grey), 8), np.uint64)
+    K.orientation_hashes(grey, 8, got)
+    for i, img in enumerate(grey):
+        for o in range(8):
+            moved = R.orient_array(img, o)
+            want = imagehash.phash(Image.fromarray(moved)).hash.reshape(-1)
+            np.testing.assert_array_equal(_bits(got[i, o]), want, err_msg=f"image {i} orientation {o}")
+
+
+def test_orient_array_codes():
+    a = np.arange(6).reshape(2, 3)
+    assert np.array_equal(R.orient_array(a, 1), np.rot90(a, -1))
+    assert np.array_equal(R.orient_array(a, 3), np.rot90(a, 1))
+    assert np.array_equal(R.orient_array(a, 4), a[:, ::-1])
+    assert np.array_equal(R.orient_array(a, 5), a[::-1])
+    assert np.array_equal(R.orient_array(a, 6), a.T)
+    for o in range(8):
+        back = R.orient_array(R.orient_array(a, o), R.INVERSE_ORIENTATION[o])
+        assert np.array_equal(back, a), o
+
+
+def _window_hash_reference(img: np.ndarray, window) -> np.ndarray:
+    """Slow reference: the window's low 8 x 8 DCT by explicit sums over covered pixel parts."""
+    h, w = img.shape
+    x0, y0, x1, y1 = window[0] * w, window[1] * h, window[2] * w, window[3] * h
+
+    def basis(length, lo, hi):
+        out = np.zeros((8, length))
+        for x in range(length):
+            a, b = max(lo, x), min(hi, x + 1)
+            if b > a:
+                u = ((a + b) / 2 - lo) / (hi - lo)
+                out[:, x] = (b - a) * np.cos(np.pi * np.arange(8) * u)
+        return out
+
+    coef = basis(h, y0, y1) @ img.astype(float) @ basis(w, x0, x1).T
+    return (coef > np.median(coef)).reshape(-1)
+
+
+def test_grid_window_hashes_match_reference():
+    grey = _smooth_images(3, 48, 48, seed=1)
+    xints = np.array([[0.0, 1.0], [0.1, 0.7], [0.33, 0.91]])
+    yints = np.array([[0.0, 1.0], [0.25, 0.8]])
+    out = np.zeros((3, 6), np.uint64)
+    K.grid_window_hashes(grey, xints, yints, 8, out)
+    for i in range(3):
+        for b, (ylo, yhi) in enumerate(yints):
+            for a, (xlo, xhi) in enumerate(xints):
+                want = _window_hash_reference(grey[i], (xlo, ylo, xhi, yhi))
+                np.testing.assert_array_equal(_bits(out[i, b * 3 + a]), want)
+    # the full-frame window is the upright orientation hash
+    full = np.zeros((3, 8), np.uint64)
+    K.orientation_hashes(grey, 8, full)
+    np.testing.assert_array_equal(out[:, 0], full[:, 0])
+
+
+@pytest.mark.parametrize("radius", [0, 1, 2])
+def test_query_index_matches_brute_force(radius):
+    rng = np.random.default_rng(radius)
+    base = rng.integers(0, 2**63, 300, dtype=np.uint64) * np.uint64(2) + rng.integers(0, 2, 300).astype(np.uint64)
+    # queries: noisy copies of some rows (0..9 flipped bits) plus random words
+    q = []
+    for k in range(200):
+        word = int(base[k % 300])
+        for bit in rng.choice(64, int(rng.integers(0, 10)), replace=False):
+            word ^= 1 << int(bit)
+        q.append(word)
+    q = np.array(q + list(rng.integers(0, 2**63, 50, dtype=np.uint64)), np.uint64)
+    owners = rng.integers(0, 300, q.size)
+    threshold = 4 * (radius + 1) - 1
+    qi, j, d = R.search_pairs(q, owners, base, threshold, radius=radius)
+    got = set(zip(qi.tolist(), j.tolist()))
+    assert len(got) == qi.size  # each pair once
+    want = set()
+    for a in range(q.size):
+        dist = np.array([bin(int(q[a]) ^ int(x)).count("1") for x in base])
+        for b in np.flatnonzero(dist <= threshold):
+            if b != owners[a]:
+                want.add((a, int(b)))
+    assert got == want
+    assert all(bin(int(q[a]) ^ int(base[b])).count("1") == dd for a, b, dd in zip(qi, j, d))
+
+
+def test_orient_thumbnail_equals_thumbnail_of_rotated_image():
+    rng = np.random.default_rng(3)
+    grid = rng.uniform(0, 255, (5, 7, 3)).astype(np.float32)
+    img = np.clip(cv2.resize(grid, (140, 100), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8)
+    rec = make_thumbnail(img)
+    for o in range(8):
+        want = make_thumbnail(R.orient_array(img, o)).astype(int)
+        got = R.orient_thumbnail(rec, o).astype(int)
+        assert np.abs(got - want).max() <= 1, o
+
+
+# ------------------------------------------------------------------ finding and rejecting
+def _load(folder, rows):
+    imgs, sizes = [], []
+    for name, _, _ in rows:
+        im = cv2.cvtColor(cv2.imread(str(folder / name)), cv2.COLOR_BGR2RGB)
+        sizes.append((im.shape[1], im.shape[0]))
+        imgs.append(im)
+    small = np.stack([cv2.resize(im, (128, 128), interpolation=cv2.INTER_AREA) for im in imgs])
+    return make_thumbnails(imgs), np.array(sizes), small
+
+
+@pytest.fixture(scope="module")
+def robust_corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("robust_corpus")
+    truth = corpus.make_corpus(folder, 8, shots_per_scene=2, copies_per_shot=len(corpus.ROBUST_KINDS),
+                               kinds="robust", size_range=(300, 420), seed=11, workers=1)
+    rows = corpus.read_truth(truth)
+    thumbs, sizes, small = _load(folder, rows)
+    links = R.find_robust_links(thumbs, sizes, images=small)
+    return rows, links
+
+
+def _linked(links):
+    pairs = {}
+    for k in range(len(links)):
+        pairs[(int(links.a[k]), int(links.b[k]))] = k
+        pairs[(int(links.b[k]), int(links.a[k]))] = k
+    return pairs
+
+
+def test_every_robust_kind_is_found(robust_corpus):
+    rows, links = robust_corpus
+    pairs = _linked(links)
+    original = {g: i for i, (_, g, label) in enumerate(rows) if label == "original"}
+    found, total = {}, {}
+    for i, (_, g, label) in enumerate(rows):
+        if label in ("original", "stretch"):  # a stretch is an upright full-frame copy: the normal search's
+            continue
+        total[label] = total.get(label, 0) + 1
+        found[label] = found.get(label, 0) + ((i, original[g]) in pairs)
+    assert set(total) == set(corpus.ROBUST_KINDS) - {"stretch"}
+    for label in total:
+        # 0.8 on these few small files; the target of 0.9 per kind is measured by benchmarks/bench_robust.py
+        assert found[label] >= 0.8 * total[label], (label, found[label], total[label])
+
+
+def test_relation_names(robust_corpus):
+    rows, links = robust_corpus
+    pairs = _linked(links)
+    original = {g: i for i, (_, g, label) in enumerate(rows) if label == "original"}
+    expect = {"rotate90": "rotated 90", "rotate180": "rotated 180", "rotate270": "rotated 270",
+              "mirror": "mirrored", "flip": "flipped", "transpose": "transposed"}
+    checked = 0
+    for i, (_, g, label) in enumerate(rows):
+        keeper = original[g]
+        k = pairs.get((i, keeper))
+        if k is None:
+            continue
+        if label in expect:
+            assert R.member_relations(np.array([keeper, i]), links)[1] == expect[label]
+            # seen from the copy, the original is turned back
+            back = R.member_relations(np.array([i, keeper]), links)[1]
+            assert back == {"rotate90": "rotated 270", "rotate270": "rotated 90"}.get(label, expect[label])
+            checked += 1
+        elif label in ("crop25", "crop_downscale"):
+            name = R.member_relations(np.array([keeper, i]), links)[1]
+            assert name.startswith("cropped (") and name.endswith("% of the keeper's area)")
+            percent = int(name[len("cropped ("):].split("%")[0])
+            assert 25 <= percent <= 90, name
+            checked += 1
+        elif label in ("letterbox", "screenshot"):  # the copy contains the original
+            assert R.container_first(np.array([keeper, i]), links)[0] == i
+            assert R.member_relations(np.array([keeper, i]), links)[1] == "in a larger image"
+            checked += 1
+    assert checked >= 40
+
+
+def test_distinct_shots_of_a_scene_are_not_linked(robust_corpus):
+    rows, links = robust_corpus
+    originals = [i for i, (_, _, label) in enumerate(rows) if label == "original"]
+    pairs = _linked(links)
+    for a in originals:
+        for b in originals:
+            if a < b:
+                assert (a, b) not in pairs, (rows[a][0], rows[b][0])
+
+
+def _photo(seed: int, width: int = 400, height: int = 300) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return corpus._shots(rng, width, height, 1)[0]
+
+
+def _links_of(images):
+    small = np.stack([cv2.resize(im, (128, 128), interpolation=cv2.INTER_AREA) for im in images])
+    sizes = np.array([(im.shape[1], im.shape[0]) for im in images])
+    return R.find_robust_links(make_thumbnails(images), sizes, images=small)
+
+
+def test_overlapping_crops_with_different_content_are_rejected():
+    base = _photo(5, 560, 300)
+    left, right = base[:, :400], base[:, 160:]  # overlap 240 of 400 columns: each has content the other lacks
+    mid = base[:, 80:480]
+    links = _links_of([left, right, mid])
+    assert len(links) == 0, [(int(a), int(b)) for a, b in zip(links.a, links.b)]
+
+
+def test_photo_in_an_unrelated_screenshot_is_rejected_and_in_its_own_is_found():
+    photo, other = _photo(21), _photo(22)
+    rng = np.random.default_rng(0)
+    shot_other = corpus.transform(other, "screenshot", rng)[0]
+    shot_own = corpus.transform(photo, "screenshot", rng)[0]
+    links = _links_of([photo, shot_other, shot_own])
+    pairs = _linked(links)
+    assert (0, 1) not in pairs
+    assert (0, 2) in pairs
+    assert int(links.container[pairs[(0, 2)]]) == 2
+
+
+def test_undouble_robust_groups_keeper_is_the_container_and_relations(tmp_path):
+    from undouble import Undouble
+
+    photo = _photo(31, 480, 360)
+    rng = np.random.default_rng(4)
+    files = {
+        "a_original.jpg": photo,
+        "b_rot90.jpg": np.ascontiguousarray(np.rot90(photo, -1)),
+        "c_mirror.jpg": np.ascontiguousarray(photo[:, ::-1]),
+        "d_crop.jpg": photo[60:320, 70:420],
+        "e_other.jpg": _photo(32, 480, 360),
+    }
+    for name, img in files.items():
+        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    plain = Undouble(method="phash", verbose=40)
+    plain.import_data(str(tmp_path))
+    plain.compute_hash()
+    plain.group(threshold=10)
+    plain_groups = [sorted(p.split("/")[-1] for p in g) for g in plain.results["select_pathnames"]]
+    assert not any("b_rot90.jpg" in g or "c_mirror.jpg" in g for g in plain_groups), plain_groups
+    assert "robust" not in plain.results["stats"]
+    model = Undouble(method="phash", verbose=40, robust=True)
+    model.import_data(str(tmp_path))
+    model.compute_hash()
+    model.group(threshold=10)
+    groups = [[p.split("/")[-1] for p in g] for g in model.results["select_pathnames"]]
+    assert len(groups) == 1, groups
+    assert groups[0][0] == "a_original.jpg"  # contains the crop: the keeper, though the crop is sharper
+    assert sorted(groups[0]) == ["a_original.jpg", "b_rot90.jpg", "c_mirror.jpg", "d_crop.jpg"]
+    relation = dict(zip(groups[0], model.results["select_relation"][0]))
+    assert relation["b_rot90.jpg"] == "rotated 90"
+    assert relation["c_mirror.jpg"] == "mirrored"
+    assert relation["d_crop.jpg"].startswith("cropped (") and "% of the keeper's area)" in relation["d_crop.jpg"]
+    assert model.results["stats"]["robust"] is True
+
+
+def _sample_reference(plane, window, size):
+    """Bilinear samples at output pixel centres, edges replicated (numpy, one pixel at a time)."""
+    h, w = plane.shape
+    x0, y0, x1, y1 = window
+    out = np.empty((size, size))
+    for v in range(size):
+        fy = min(max(y0 * h + (v + 0.5) * (y1 - y0) * h / size - 0.5, 0.0), h - 1.0)
+        iy = min(int(fy), h - 2)
+        for u in range(size):
+            fx = min(max(x0 * w + (u + 0.5) * (x1 - x0) * w / size - 0.5, 0.0), w - 1.0)
+            ix = min(int(fx), w - 2)
+            ty, tx = fy - iy, fx - ix
+            out[v, u] = ((1 - ty) * ((1 - tx) * plane[iy, ix] + tx * plane[iy, ix + 1])
+                         + ty * ((1 - tx) * plane[iy + 1, ix] + tx * plane[iy + 1, ix + 1]))
+    return out
+
+
+def test_window_mismatch_and_refine_match_reference():
+    plane_a = _smooth_images(1, 40, 40, seed=7)[0].astype(np.float64)
+    true_window = (0.2, 0.15, 0.8, 0.85)
+    plane_b = _sample_reference(plane_a, true_window, 16)
+    buf = np.empty((16, 16))
+    for window in [(0.0, 0.0, 1.0, 1.0), (0.1, 0.2, 0.7, 0.9), (-0.05, 0.1, 0.9, 1.05)]:
+        sampled = _sample_reference(plane_a, window, 16)
+        want = 1 - np.corrcoef(sampled.ravel(), plane_b.ravel())[0, 1]
+        got = K.window_mismatch(plane_a, plane_b, *window, buf)
+        assert abs(got - want) < 1e-9
+    # the coordinate descent, written out
+    steps = np.array([0.02, 0.01])
+    start = np.array([0.25, 0.1, 0.8, 0.9])
+
+    def cost(wd):
+        return 1 - np.corrcoef(_sample_reference(plane_a, wd, 16).ravel(), plane_b.ravel())[0, 1]
+
+    best, best_cost = start.copy(), cost(start)
+    for step in steps:
+        improved, rounds = True, 0
+        while improved and rounds < 8:
+            improved, rounds = False, rounds + 1
+            for coord in range(4):
+                for sign in (-1.0, 1.0):
+                    trial = best.copy()
+                    trial[coord] += sign * step
+                    if trial[2] - trial[0] < 0.2 or trial[3] - trial[1] < 0.2:
+                        continue
+                    c = cost(trial)
+                    if c < best_cost - 1e-6:
+                        best, best_cost, improved = trial, c, True
+    out = np.empty(4)
+    got_cost = K.refine_window(plane_a, plane_b, start, steps, out)
+    np.testing.assert_allclose(out, best, atol=1e-12)
+    assert abs(got_cost - best_cost) < 1e-9
+    assert np.abs(out - np.array(true_window)).max() <= 0.02  # and it found the window
+
+
+def _links(rows):
+    """RobustLinks from (a, b, container) triples (-1: full frame, rotated 90)."""
+    a = np.array([r[0] for r in rows], np.int64)
+    b = np.array([r[1] for r in rows], np.int64)
+    c = np.array([r[2] for r in rows], np.int64)
+    n = len(rows)
+    return R.RobustLinks(a, b, np.where(c < 0, 1, 0).astype(np.int8), np.where(c < 0, 6, 5).astype(np.int8),
+                         np.ones(n, np.float32), np.where(c < 0, 1.0, 0.5).astype(np.float32), c)
+
+
+def test_split_by_keeper_does_not_join_two_photos_through_one_ambiguous_crop():
+    # rows 0, 1: two shots with one normal group each ({0, 2} and {1, 3}); row 4: a crop inside both
+    known = np.array([0, 1, 0, 1, -1])
+    links = _links([(0, 4, 0), (1, 4, 1)])
+    merged = R.merge_groups([np.array([0, 2]), np.array([1, 3])], links, 5)
+    assert [g.tolist() for g in merged] == [[0, 1, 2, 3, 4]]
+    groups = R.split_by_keeper(np.array([2, 0, 3, 1, 4]), known, links)  # keeper ranking: 2 best
+    assert [g.tolist() for g in groups] == [[0, 2, 4], [3, 1]]  # 0 contains 4: the container beats 2; 4 only once
+
+
+def test_container_first_and_member_relations():
+    links = _links([(0, 1, -1), (2, 0, 2)])  # 1 = 0 rotated 90; 2 contains 0
+    order = R.container_first(np.array([0, 1, 2]), links)
+    assert order.tolist() == [2, 0, 1]
+    assert R.member_relations(np.array([0, 1, 2]), links) == [None, "rotated 90", "in a larger image"]
+    assert R.member_relations(np.array([2, 0, 1]), links) == [None, "cropped (50% of the keeper's area)", None]
+    assert R.member_relations(np.array([1, 0]), links) == [None, "rotated 270"]
+
+
+def test_split_by_keeper_a_member_left_alone_joins_the_group_of_its_link():
+    # rows 0, 1, 2: one normal group (keeper 1 by rank); 3 is row 0 rotated (linked to 0 only)
+    known = np.array([0, 0, 0, -1])
+    links = _links([(0, 3, -1)])
+    groups = R.split_by_keeper(np.array([1, 0, 2, 3]), known, links)
+    assert [g.tolist() for g in groups] == [[1, 0, 2, 3]]
+    assert R.member_relations(groups[0], links) == [None, None, None, None]

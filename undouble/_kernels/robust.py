@@ -1,0 +1,405 @@
+"""Numba kernels of robust mode (issue 21): orientation and window DCT hashes, bipartite search.
+
+Window DCT hash
+---------------
+The hash of a window ``[x0, x1) x [y0, y1)`` (pixel units, pixel ``x`` covers
+``[x, x + 1)``) of a grey image is ImageHash's phash computed directly on the
+window: the low ``h x h`` coefficients of the (unnormalised) 2-D DCT-II, with
+basis ``cos(pi k (c - x0) / (x1 - x0))`` at the centre ``c`` of the covered
+part of each pixel, weighted by its coverage; bit ``r*h + c`` is
+``coef[r, c] > median(coef)``, packed most significant bit first.
+For the window ``[0, 32)`` of a 32 x 32 image this is exactly ImageHash's
+``phash`` (its resize to 32 x 32 is then the identity).
+
+Orientations
+------------
+Orientation codes ``o`` (the image transformed, as numpy does it):
+0 identity, 1 ``rot90(a, -1)`` (90 degrees clockwise), 2 ``rot90(a, 2)``,
+3 ``rot90(a, 1)`` (270 clockwise), 4 ``a[:, ::-1]`` (mirror), 5 ``a[::-1]``
+(flip), 6 ``a.T`` (transpose), 7 ``rot90(a.T, 2)`` (anti-transpose).
+Reversing an axis multiplies the DCT coefficients of that axis by ``(-1)^k``
+and a transpose transposes the coefficient block, so all 8 hashes of a full
+frame come from one DCT (the median is recomputed per orientation).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+N_ORIENT = 8
+
+
+@njit(cache=True)
+def _axis_basis(length, lo, hi, nfreq, out):
+    """``out[k, x]``: weight of pixel ``x`` (of ``length``) for frequency ``k`` on the window ``[lo, hi)``."""
+    span = hi - lo
+    for x in range(length):
+        a = max(lo, float(x))
+        b = min(hi, float(x + 1))
+        for k in range(nfreq):
+            out[k, x] = 0.0
+        if b <= a:
+            continue
+        cover = b - a
+        centre = 0.5 * (a + b)
+        u = (centre - lo) / span
+        for k in range(nfreq):
+            out[k, x] = cover * np.cos(np.pi * k * u)
+
+
+@njit(cache=True)
+def _lowfreq(img, bx, by, nfreq, tmp, coef):
+    """``coef = by @ img @ bx.T`` (``img`` H x W, ``by`` nfreq x H, ``bx`` nfreq x W)."""
+    h, w = img.shape
+    for r in range(nfreq):
+        for x in range(w):
+            tmp[r, x] = 0.0
+        for y in range(h):
+            wy = by[r, y]
+            if wy == 0.0:
+                continue
+            for x in range(w):
+                tmp[r, x] += wy * img[y, x]
+    for r in range(nfreq):
+        for c in range(nfreq):
+            s = 0.0
+            for x in range(w):
+                s += tmp[r, x] * bx[c, x]
+            coef[r, c] = s
+
+
+@njit(cache=True)
+def _median_inplace(buf, n):
+    """Median of ``buf[:n]`` (reorders ``buf``): the mean of the two middle values for even ``n``."""
+    # insertion sort: n is at most 64 and the buffer is reused, so nothing is allocated
+    for i in range(1, n):
+        v = buf[i]
+        j = i - 1
+        while j >= 0 and buf[j] > v:
+            buf[j + 1] = buf[j]
+            j -= 1
+        buf[j + 1] = v
+    if n % 2 == 1:
+        return buf[n // 2]
+    return 0.5 * (buf[n // 2 - 1] + buf[n // 2])
+
+
+@njit(cache=True)
+def _bits_word(coef, nfreq):
+    """Pack ``coef > median(coef)`` row-major, most significant bit first (nfreq*nfreq <= 64)."""
+    nb = nfreq * nfreq
+    buf = np.empty(64)
+    for r in range(nfreq):
+        for c in range(nfreq):
+            buf[r * nfreq + c] = coef[r, c]
+    med = _median_inplace(buf, nb)
+    word = np.uint64(0)
+    for r in range(nfreq):
+        for c in range(nfreq):
+            if coef[r, c] > med:
+                word |= np.uint64(1) << np.uint64(nb - 1 - (r * nfreq + c))
+    return word
+
+
+@njit(cache=True)
+def _orient_coef(coef, o, out):
+    """The DCT block of the image transformed by orientation ``o`` (see the module docstring)."""
+    n = coef.shape[0]
+    for r in range(n):
+        for c in range(n):
+            # source image a; target t = T_o(a). Express t's coefficient (r, c).
+            if o == 0:
+                v = coef[r, c]
+            elif o == 4:  # mirror: columns reversed
+                v = coef[r, c] * (1 - 2 * (c & 1))
+            elif o == 5:  # flip: rows reversed
+                v = coef[r, c] * (1 - 2 * (r & 1))
+            elif o == 2:  # both
+                v = coef[r, c] * (1 - 2 * ((r + c) & 1))
+            elif o == 6:  # transpose
+                v = coef[c, r]
+            elif o == 1:  # rot90 clockwise = mirror(transpose)
+                v = coef[c, r] * (1 - 2 * (c & 1))
+            elif o == 3:  # rot90 counter-clockwise = flip(transpose)
+                v = coef[c, r] * (1 - 2 * (r & 1))
+            else:  # 7: anti-transpose = rot180(transpose)
+                v = coef[c, r] * (1 - 2 * ((r + c) & 1))
+            out[r, c] = v
+
+
+@njit(cache=True)
+def orientation_hashes(grey, nfreq, out):
+    """The 8 orientation hashes of the full frame of each image.
+
+    grey : uint8 N x H x W; out : uint64 N x 8 (orientation codes of the module docstring).
+    """
+    n, h, w = grey.shape
+    bx = np.empty((nfreq, w))
+    by = np.empty((nfreq, h))
+    _axis_basis(w, 0.0, float(w), nfreq, bx)
+    _axis_basis(h, 0.0, float(h), nfreq, by)
+    img = np.empty((h, w))
+    tmp = np.empty((nfreq, w))
+    coef = np.empty((nfreq, nfreq))
+    oc = np.empty((nfreq, nfreq))
+    for i in range(n):
+        for y in range(h):
+            for x in range(w):
+                img[y, x] = grey[i, y, x]
+        _lowfreq(img, bx, by, nfreq, tmp, coef)
+        for o in range(N_ORIENT):
+            _orient_coef(coef, o, oc)
+            out[i, o] = _bits_word(oc, nfreq)
+
+
+@njit(cache=True, parallel=True)
+def grid_window_hashes(grey, xints, yints, nfreq, out):
+    """The DCT hash of every window ``xints[a] x yints[b]`` of each image.
+
+    grey : uint8 N x H x W; xints : float64 A x 2, yints : float64 B x 2, the
+    intervals ``[lo, hi)`` as fractions of the width / height; out : uint64
+    N x (B * A), window ``b * A + a``. The row pass ``by @ img`` is shared by
+    all windows of one ``b``. Images in parallel (Numba threads).
+    """
+    n, h, w = grey.shape
+    na = xints.shape[0]
+    nbb = yints.shape[0]
+    bxs = np.empty((na, nfreq, w))
+    bys = np.empty((nbb, nfreq, h))
+    bxt = np.empty((na, w, nfreq))  # x-major copy: the inner loop runs over frequencies
+    xlo = np.empty(na, np.int64)
+    xhi = np.empty(na, np.int64)
+    for a in range(na):
+        _axis_basis(w, xints[a, 0] * w, xints[a, 1] * w, nfreq, bxs[a])
+        for x in range(w):
+            for c in range(nfreq):
+                bxt[a, x, c] = bxs[a, c, x]
+        xlo[a] = max(0, int(np.floor(xints[a, 0] * w)))
+        xhi[a] = min(w, int(np.ceil(xints[a, 1] * w)))
+    for b in range(nbb):
+        _axis_basis(h, yints[b, 0] * h, yints[b, 1] * h, nfreq, bys[b])
+    for i in prange(n):
+        tmp = np.empty((nfreq, w))
+        coef = np.empty((nfreq, nfreq))
+        for b in range(nbb):
+            by = bys[b]
+            for r in range(nfreq):
+                for x in range(w):
+                    tmp[r, x] = 0.0
+                for y in range(h):
+                    wy = by[r, y]
+                    if wy == 0.0:
+                        continue
+                    for x in range(w):
+                        tmp[r, x] += wy * grey[i, y, x]
+            for a in range(na):
+                bx = bxt[a]
+                for r in range(nfreq):
+                    for c in range(nfreq):
+                        coef[r, c] = 0.0
+                    for x in range(xlo[a], xhi[a]):
+                        t = tmp[r, x]
+                        for c in range(nfreq):
+                            coef[r, c] += t * bx[x, c]
+                out[i, b * na + a] = _bits_word(coef, nfreq)
+
+
+@njit(cache=True)
+def _popcount64(x):
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@njit(cache=True)
+def build_index(hashes, shifts, nkeybits):
+    """Bucket index of 64-bit hashes on each chunk of ``nkeybits`` bits starting at ``shifts[c]``.
+
+    Returns ``(starts, rows)``, C x (2^nkeybits + 1) and C x N: the rows whose chunk
+    ``c`` equals ``key`` are ``rows[c, starts[c, key]:starts[c, key + 1]]`` (ascending).
+    """
+    nchunks = shifts.shape[0]
+    nb = 1 << nkeybits
+    mask = np.uint64(nb - 1)
+    n = hashes.shape[0]
+    starts = np.zeros((nchunks, nb + 1), np.int64)
+    rows = np.empty((nchunks, n), np.int64)
+    for c in range(nchunks):
+        sh = np.uint64(shifts[c])
+        for i in range(n):
+            starts[c, np.int64((hashes[i] >> sh) & mask) + 1] += 1
+        for b in range(nb):
+            starts[c, b + 1] += starts[c, b]
+        fill = starts[c, :nb].copy()
+        for i in range(n):
+            key = np.int64((hashes[i] >> sh) & mask)
+            rows[c, fill[key]] = i
+            fill[key] += 1
+    return starts, rows
+
+
+@njit(cache=True)
+def _flip_masks(nkeybits, radius):
+    """All masks of at most ``radius`` (0, 1 or 2) set bits among ``nkeybits``."""
+    count = 1
+    if radius >= 1:
+        count += nkeybits
+    if radius >= 2:
+        count += nkeybits * (nkeybits - 1) // 2
+    out = np.zeros(count, np.uint64)
+    k = 1
+    if radius >= 1:
+        for a in range(nkeybits):
+            out[k] = np.uint64(1) << np.uint64(a)
+            k += 1
+    if radius >= 2:
+        for a in range(nkeybits):
+            for b in range(a + 1, nkeybits):
+                out[k] = (np.uint64(1) << np.uint64(a)) | (np.uint64(1) << np.uint64(b))
+                k += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def query_index(queries, query_owner, hashes, starts, rows, shifts, nkeybits, radius, threshold,
+                out_q, out_j, out_d):
+    """Pairs (query ``q``, row ``j``) with ``popcount(queries[q] ^ hashes[j]) <= threshold`` and
+    ``j != query_owner[q]``, probing every key within ``radius`` (0..2) of each chunk of the
+    query in the index of :func:`build_index`. The search is complete when
+    ``threshold < nchunks * (radius + 1)`` (pigeonhole); above that it finds the pairs
+    that agree within ``radius`` on at least one chunk.
+
+    Each (q, j) is reported once. Writes at most ``len(out_q)`` results and returns
+    the number found (more than the capacity: call again with larger buffers).
+    """
+    nchunks = shifts.shape[0]
+    mask = np.uint64((1 << nkeybits) - 1)
+    flips = _flip_masks(nkeybits, radius)
+    found = 0
+    cap = out_q.shape[0]
+    for q in range(queries.shape[0]):
+        hq = queries[q]
+        owner = query_owner[q]
+        for c in range(nchunks):
+            key0 = (hq >> np.uint64(shifts[c])) & mask
+            for f in range(flips.shape[0]):
+                key = np.int64(key0 ^ flips[f])
+                for p in range(starts[c, key], starts[c, key + 1]):
+                    j = rows[c, p]
+                    if j == owner:
+                        continue
+                    hj = hashes[j]
+                    d = np.int64(_popcount64(hq ^ hj))
+                    if d > threshold:
+                        continue
+                    first = True  # report once: from the first chunk that matches within radius
+                    for c2 in range(c):
+                        sh2 = np.uint64(shifts[c2])
+                        if np.int64(_popcount64(((hq >> sh2) ^ (hj >> sh2)) & mask)) <= radius:
+                            first = False
+                            break
+                    if not first:
+                        continue
+                    if found < cap:
+                        out_q[found] = q
+                        out_j[found] = j
+                        out_d[found] = d
+                    found += 1
+    return found
+
+
+@njit(cache=True)
+def _sample_window(plane, x0, y0, x1, y1, out):
+    """``out`` (S x S) = bilinear samples of ``plane`` over the window (fractions), pixel centres,
+    edges replicated: output pixel u samples ``x0*w + (u + 0.5) * (x1 - x0) * w / S - 0.5``."""
+    h, w = plane.shape
+    s = out.shape[0]
+    sx = (x1 - x0) * w / s
+    sy = (y1 - y0) * h / s
+    for v in range(s):
+        fy = y0 * h + (v + 0.5) * sy - 0.5
+        if fy < 0.0:
+            fy = 0.0
+        if fy > h - 1:
+            fy = h - 1.0
+        iy = min(int(fy), h - 2)
+        ty = fy - iy
+        for u in range(s):
+            fx = x0 * w + (u + 0.5) * sx - 0.5
+            if fx < 0.0:
+                fx = 0.0
+            if fx > w - 1:
+                fx = w - 1.0
+            ix = min(int(fx), w - 2)
+            tx = fx - ix
+            top = plane[iy, ix] * (1.0 - tx) + plane[iy, ix + 1] * tx
+            bottom = plane[iy + 1, ix] * (1.0 - tx) + plane[iy + 1, ix + 1] * tx
+            out[v, u] = top * (1.0 - ty) + bottom * ty
+
+
+@njit(cache=True)
+def window_mismatch(plane_a, plane_b, x0, y0, x1, y1, buf):
+    """1 - correlation between the window of ``plane_a`` (sampled to ``plane_b``'s S x S) and ``plane_b``."""
+    _sample_window(plane_a, x0, y0, x1, y1, buf)
+    s = plane_b.shape[0]
+    n = s * s
+    ma = 0.0
+    mb = 0.0
+    for v in range(s):
+        for u in range(s):
+            ma += buf[v, u]
+            mb += plane_b[v, u]
+    ma /= n
+    mb /= n
+    sab = 0.0
+    saa = 0.0
+    sbb = 0.0
+    for v in range(s):
+        for u in range(s):
+            da = buf[v, u] - ma
+            db = plane_b[v, u] - mb
+            sab += da * db
+            saa += da * da
+            sbb += db * db
+    den = np.sqrt(saa * sbb)
+    if den <= 0.0:
+        return 1.0
+    return 1.0 - sab / den
+
+
+@njit(cache=True)
+def refine_window(plane_a, plane_b, window, steps, out):
+    """Coordinate descent of the four window edges (fractions) minimising :func:`window_mismatch`.
+
+    For each step size in turn, up to 8 rounds over the edges, each moved by
+    -step and +step; a move is kept when it lowers the mismatch by more than
+    1e-6; windows narrower than 0.2 are not tried. Writes the window to ``out``
+    and returns its mismatch.
+    """
+    s = plane_b.shape[0]
+    buf = np.empty((s, s))
+    for k in range(4):
+        out[k] = window[k]
+    best = window_mismatch(plane_a, plane_b, out[0], out[1], out[2], out[3], buf)
+    trial = np.empty(4)
+    for step in steps:
+        improved = True
+        rounds = 0
+        while improved and rounds < 8:
+            improved = False
+            rounds += 1
+            for coord in range(4):
+                for sign in (-1.0, 1.0):
+                    for k in range(4):
+                        trial[k] = out[k]
+                    trial[coord] += sign * step
+                    if trial[2] - trial[0] < 0.2 or trial[3] - trial[1] < 0.2:
+                        continue
+                    cost = window_mismatch(plane_a, plane_b, trial[0], trial[1], trial[2], trial[3], buf)
+                    if cost < best - 1e-6:
+                        best = cost
+                        for k in range(4):
+                            out[k] = trial[k]
+                        improved = True
+    return best

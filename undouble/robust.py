@@ -1,0 +1,715 @@
+"""Robust mode (issue 21): rotated, mirrored, cropped, letterboxed and pasted copies.
+
+Everything here works on the verification thumbnail records of
+:mod:`undouble.verify` (48 x 48 grey + colour planes, 2824 bytes per image), so
+it needs neither the preprocessed images nor the files, and works the same for
+every hash method.
+
+Candidates
+----------
+* **Orientations.** Each image gets the 8 dihedral variants of a 64-bit DCT
+  hash of its grey thumbnail (ImageHash's phash computed on the thumbnail; the
+  8 variants come from one DCT, see :mod:`undouble._kernels.robust`). The
+  rotated, mirrored, flipped and transposed hashes of every image are queried
+  against the upright hashes of all images (a multi-index search, complete up
+  to ``orient_threshold``).
+* **Crops and containment.** Each image also gets the DCT hash of a fixed grid
+  of sub-windows (:func:`window_grid`: each side one of 8 widths from 50% to
+  100% of the frame, left edges every 5%; 2499 windows). They are queried
+  against the upright hashes of all other images; a window of A close to the
+  whole of B (and of B's aspect ratio) makes "A contains B" a candidate.
+  Cropped copies, crops then downscaled, letterboxed or framed copies and
+  photos pasted into a screenshot are all "one image is a window of the
+  other". An aspect stretch changes nothing (the thumbnails are square).
+
+Verification
+------------
+A candidate is never a link by itself. An oriented candidate is verified by
+the normal verifier (:func:`undouble.verify.verify_pairs`) on the thumbnail of
+A transformed by the orientation (a 48 x 48 thumbnail rotates and flips
+exactly). A window candidate is verified on a new thumbnail record made from
+the window of A (enlarged by ``window_margin`` on each side so the verifier's
+own crop search refines the alignment) against B; the matched region must be
+at least ``min_area`` of the container, which excludes a small photo in an
+unrelated screenshot, and the verifier's per-block rules reject same-scene
+photos and overlapping crops with different content.
+
+Grouping
+--------
+:func:`merge_groups` joins the normal groups by the verified links;
+:func:`split_by_keeper` then cuts each component into star groups: the keeper
+(:func:`container_first`: the container wins, then the normal ranking) with
+its normal group and the images linked to it; copies linked to a member of
+that normal group join it too (one hop); the rest is split the same way.
+:func:`member_relations` names each member's relation to its keeper.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import verify as _v
+from ._kernels import robust as _k
+
+#: Orientation codes (see :mod:`undouble._kernels.robust`): what was done to A to get B.
+ORIENTATIONS: tuple[str, ...] = ("upright", "rotated 90", "rotated 180", "rotated 270", "mirrored", "flipped",
+                                 "transposed", "transposed")
+#: The orientation that undoes each orientation.
+INVERSE_ORIENTATION: tuple[int, ...] = (0, 3, 2, 1, 4, 5, 6, 7)
+_ORIENT_RELATION = (None, _v.REL_ROTATED_90, _v.REL_ROTATED_180, _v.REL_ROTATED_270, _v.REL_MIRRORED,
+                    _v.REL_FLIPPED, _v.REL_TRANSPOSED, _v.REL_TRANSPOSED)
+#: Chunks of the multi-index search: 4 x 16 bits of the 64-bit hash.
+_SHIFTS = np.array([0, 16, 32, 48], np.int64)
+_KEYBITS = 16
+
+
+@dataclass(frozen=True)
+class RobustParams:
+    """Settings of the robust candidate search and verification.
+
+    ``orient_threshold``: largest distance between an oriented hash and an
+    upright one (the search is complete up to 11); ``window_threshold`` and
+    ``window_radius``: distance and chunk radius of the window search (complete
+    up to ``4 * (window_radius + 1) - 1``, else the windows that agree on one
+    16-bit chunk within the radius); ``min_width``/``width_step``/``left_step``:
+    the window grid; ``window_margin``: fraction of the window's side added on
+    each side before verification; ``min_area``: smallest area of the matched
+    region as a fraction of the container's; ``window_similarity``: the
+    verifier's similarity a window link needs (above its 0.5: a crop drops
+    context, so the boundary cases are left out); ``aspect_tol``: largest
+    relative difference between a window's shape and the contained image's
+    aspect ratio; ``full_frame_distance``: pairs whose upright hashes are this
+    close are left to the full-frame search; ``widths``: explicit window widths
+    (instead of ``min_width``/``width_step``).
+    """
+
+    orient_threshold: int = 10
+    window_threshold: int = 12
+    window_radius: int = 1
+    min_width: float = 0.5
+    width_step: float = 0.1
+    left_step: float = 0.05
+    window_margin: float = 0.06
+    widths: tuple[float, ...] = (0.5, 0.56, 0.62, 0.68, 0.74, 0.8, 0.9, 1.0)
+    aspect_tol: float = 0.25
+    window_similarity: float = 0.6
+    full_frame_distance: int = 4
+    min_area: float = 0.28
+
+
+DEFAULT_ROBUST = RobustParams()
+
+
+def orient_array(image: np.ndarray, orientation: int) -> np.ndarray:
+    """An image (H x W or H x W x C) transformed by orientation code ``orientation`` (0..7)."""
+    o = int(orientation)
+    if o == 0:
+        out = image
+    elif o in (1, 2, 3):
+        out = np.rot90(image, -o)
+    elif o == 4:
+        out = image[:, ::-1]
+    elif o == 5:
+        out = image[::-1]
+    elif o == 6:
+        out = np.swapaxes(image, 0, 1)
+    elif o == 7:
+        out = np.rot90(np.swapaxes(image, 0, 1), 2)
+    else:
+        raise ValueError(f"orientation must be 0..7, got {orientation}")
+    return np.ascontiguousarray(out)
+
+
+def orient_thumbnail(record: np.ndarray, orientation: int) -> np.ndarray:
+    """A thumbnail record of :func:`undouble.verify.make_thumbnail` transformed exactly by an orientation.
+
+    The grey plane and both colour-difference planes are rotated / flipped; the
+    colour facts (means, grey flag) do not change.
+    """
+    rec = np.asarray(record, np.uint8).reshape(-1)
+    if rec.size != _v.THUMB_BYTES:
+        raise ValueError(f"a thumbnail record has {_v.THUMB_BYTES} bytes, got {rec.size}")
+    s, c = _v.THUMB_SIZE, _v.CHROMA_SIZE
+    s2 = s * s
+    out = rec.copy()
+    out[:s2] = orient_array(rec[:s2].reshape(s, s), orientation).reshape(-1)
+    start = s2 + _v.EXTRA_BYTES
+    planes = rec[start:].reshape(2, c, c)
+    for p in range(2):
+        out[start + p * c * c:start + (p + 1) * c * c] = orient_array(planes[p], orientation).reshape(-1)
+    return out
+
+
+def window_grid(params: RobustParams = DEFAULT_ROBUST) -> np.ndarray:
+    """The intervals ``[lo, hi)`` (fractions of one side) of the window grid, K x 2.
+
+    The widths ``params.widths`` (else from ``min_width`` to 1 in steps of
+    ``width_step``), left edges from 0 in steps of ``left_step`` while the
+    window fits; 50 intervals by default, so 50 x 50 - 1 = 2499 windows (the
+    full frame left out).
+    """
+    out = []
+    if params.widths:
+        widths = np.asarray(params.widths, np.float64)
+    else:
+        widths = np.arange(params.min_width, 1.0 + 1e-9, params.width_step)
+        if widths[-1] < 1.0 - 1e-9:
+            widths = np.append(widths, 1.0)
+    for width in widths:
+        width = min(1.0, float(width))
+        for left in np.arange(0.0, 1.0 - width + 1e-9, params.left_step):
+            out.append((float(left), float(left) + width))
+    return np.asarray(out, np.float64)
+
+
+def _grey(thumbs: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(_v.thumbnail_grey(thumbs))
+
+
+def orientation_hashes(thumbs: np.ndarray) -> np.ndarray:
+    """N x 8 uint64: the DCT hash of each thumbnail in its 8 orientations (codes :data:`ORIENTATIONS`)."""
+    grey = _grey(thumbs)
+    out = np.zeros((grey.shape[0], _k.N_ORIENT), np.uint64)
+    if grey.shape[0]:
+        _k.orientation_hashes(grey, 8, out)
+    return out
+
+
+def window_hashes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUST) -> tuple[np.ndarray, np.ndarray]:
+    """The DCT hashes of the window grid of each thumbnail.
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray)
+        N x K uint64 hashes and the K x 4 windows ``(x0, y0, x1, y1)`` (fractions),
+        the full frame left out.
+    """
+    grey = _grey(thumbs)
+    ints = window_grid(params)
+    full = np.ones(len(ints) * len(ints), bool)
+    windows = np.array([(xa[0], ya[0], xa[1], ya[1]) for ya in ints for xa in ints])
+    full &= ~((windows[:, 2] - windows[:, 0] > 1 - 1e-9) & (windows[:, 3] - windows[:, 1] > 1 - 1e-9))
+    out = np.zeros((grey.shape[0], len(windows)), np.uint64)
+    if grey.shape[0]:
+        _k.grid_window_hashes(grey, ints, ints, 8, out)
+    return out[:, full], windows[full]
+
+
+def search_pairs(queries: np.ndarray, owners: np.ndarray, hashes: np.ndarray, threshold: int,
+                 radius: int = 2, index=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (query, row) within ``threshold`` bits, a row never paired with its own query.
+
+    Parameters
+    ----------
+    queries : np.ndarray
+        Q uint64 hashes.
+    owners : np.ndarray
+        Q ints: the row each query belongs to (excluded from its results).
+    hashes : np.ndarray
+        N uint64 hashes (the index).
+    threshold : int
+        Largest distance.
+    radius : int
+        0..2: keys probed around each 16-bit chunk; complete when ``threshold < 4 * (radius + 1)``.
+    index : tuple, optional
+        ``_k.build_index(hashes, ...)`` reused across calls.
+
+    Returns
+    -------
+    (q, j, d) : int64 arrays
+    """
+    queries = np.ascontiguousarray(queries, np.uint64).reshape(-1)
+    owners = np.ascontiguousarray(owners, np.int64).reshape(-1)
+    hashes = np.ascontiguousarray(hashes, np.uint64).reshape(-1)
+    if not 0 <= radius <= 2:
+        raise ValueError(f"radius must be 0, 1 or 2, got {radius}")
+    if index is None:
+        index = _k.build_index(hashes, _SHIFTS, _KEYBITS)
+    jobs = max(1, min(os.cpu_count() or 1, queries.size // 50_000))
+    bounds = np.linspace(0, queries.size, jobs + 1).astype(np.int64)
+
+    def run(part: int):
+        lo, hi = bounds[part], bounds[part + 1]
+        cap = max(1024, 4 * int(hi - lo))
+        while True:
+            oq, oj, od = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
+            found = _k.query_index(queries[lo:hi], owners[lo:hi], hashes, index[0], index[1], _SHIFTS, _KEYBITS,
+                                   int(radius), int(threshold), oq, oj, od)
+            if found <= cap:
+                return oq[:found] + lo, oj[:found], od[:found]
+            cap = found
+
+    if jobs == 1:
+        return run(0)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(jobs) as pool:  # the kernel releases the GIL
+        parts = list(pool.map(run, range(jobs)))
+    return tuple(np.concatenate([p[c] for p in parts]) for c in range(3))
+
+
+@dataclass(frozen=True)
+class RobustLinks:
+    """Verified robust links: image ``b`` is image ``a`` transformed (arrays of one length).
+
+    ``orientation``: the code taking ``a`` to ``b`` (0 for windows);
+    ``container``: the index (``a`` or ``b``) of the image that contains the
+    other, -1 for full-frame links; ``area_fraction``: the contained image's area
+    as a fraction of the container's (1 for full frame); ``relation``: the code
+    of ``b`` relative to ``a`` (:data:`undouble.verify.RELATION_NAMES`).
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    orientation: np.ndarray
+    relation: np.ndarray
+    similarity: np.ndarray
+    area_fraction: np.ndarray
+    container: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.a.size)
+
+
+def _popcount(words: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64."""
+    return np.unpackbits(np.ascontiguousarray(words, np.uint64).view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+
+
+def _empty_links() -> RobustLinks:
+    e = np.zeros(0, np.int64)
+    return RobustLinks(e, e, e.astype(np.int8), e.astype(np.int8), e.astype(np.float32), e.astype(np.float32), e)
+
+
+def orientation_candidates(ohash: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate (a, b, orientation) with ``orient(a) ~ b`` for orientations 1..7, each unordered pair once."""
+    n = ohash.shape[0]
+    upright = np.ascontiguousarray(ohash[:, 0])
+    index = _k.build_index(upright, _SHIFTS, _KEYBITS)
+    queries = np.ascontiguousarray(ohash[:, 1:]).reshape(-1)
+    owners = np.repeat(np.arange(n, dtype=np.int64), 7)
+    q, j, d = search_pairs(queries, owners, upright, threshold, radius=2, index=index)
+    a, o = q // 7, q % 7 + 1
+    # keep the closest orientation of each unordered pair
+    lo, hi = np.minimum(a, j), np.maximum(a, j)
+    order = np.lexsort((o, d, hi, lo))
+    a, j, o, lo, hi = a[order], j[order], o[order], lo[order], hi[order]
+    first = np.ones(a.size, bool)
+    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    return a[first], j[first], o[first]
+
+
+def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustParams = DEFAULT_ROBUST,
+                      block: int = 4096, sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate (container a, contained b, window) pairs: a window of ``a`` hashes close to all of ``b``.
+
+    Windows are hashed and queried a block of images at a time (memory O(block x K)).
+    With ``sizes`` (N x 2 width, height), a window whose shape in ``a``'s pixels
+    differs from ``b``'s aspect ratio by more than ``params.aspect_tol`` is no
+    candidate (a crop, frame or paste keeps the aspect ratio of what it holds).
+    Pairs whose upright hashes are within ``params.full_frame_distance`` are left
+    to the full-frame search. Returns the best (closest, then largest) window of
+    each (a, b) as K x 4 fractions.
+    """
+    n = upright.shape[0]
+    index = _k.build_index(np.ascontiguousarray(upright), _SHIFTS, _KEYBITS)
+    got_a, got_b, got_w, got_d = [], [], [], []
+    windows = None
+    for start in range(0, n, block):
+        wh, windows = window_hashes(thumbs[start:start + block], params)
+        k = wh.shape[1]
+        owners = np.repeat(np.arange(start, start + wh.shape[0], dtype=np.int64), k)
+        q, j, d = search_pairs(wh.reshape(-1), owners, upright, params.window_threshold,
+                               radius=params.window_radius, index=index)
+        a, w = owners[q], q % k
+        keep = _popcount(upright[a] ^ upright[j]) > params.full_frame_distance
+        if sizes is not None:
+            win_aspect = ((windows[w, 2] - windows[w, 0]) * sizes[a, 0]) / \
+                np.maximum(1e-9, (windows[w, 3] - windows[w, 1]) * sizes[a, 1])
+            aspect = sizes[j, 0] / np.maximum(1, sizes[j, 1])
+            keep &= np.abs(np.log(win_aspect / np.maximum(aspect, 1e-9))) <= np.log1p(params.aspect_tol)
+        got_a.append(a[keep])
+        got_b.append(j[keep])
+        got_w.append(w[keep])
+        got_d.append(d[keep])
+    if windows is None or not got_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4))
+    a, b, w, d = (np.concatenate(x) for x in (got_a, got_b, got_w, got_d))
+    area = (windows[w, 2] - windows[w, 0]) * (windows[w, 3] - windows[w, 1])
+    order = np.lexsort((-area, d, b, a))
+    a, b, w = a[order], b[order], w[order]
+    first = np.ones(a.size, bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return a[first], b[first], windows[w[first]]
+
+
+def _oriented_size(size: np.ndarray, orientation: np.ndarray) -> np.ndarray:
+    swap = np.isin(orientation, (1, 3, 6, 7))
+    out = np.array(size, np.int64, copy=True)
+    out[swap] = out[swap][:, ::-1]
+    return out
+
+
+def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray,
+                        orientation: np.ndarray,
+                        verify_params: _v.VerifyParams = _v.DEFAULT_PARAMS) -> tuple[np.ndarray, _v.VerifyResult]:
+    """Verify "``b`` is ``a`` in ``orientation``": the normal verifier on ``a``'s thumbnail transformed exactly.
+
+    Returns ``(ok, result)``; ``result`` is the verifier's, for (oriented ``a``, ``b``).
+    """
+    thumbs = np.asarray(thumbs, np.uint8)
+    a, b, orientation = (np.asarray(x, np.int64).reshape(-1) for x in (a, b, orientation))
+    n, m = thumbs.shape[0], a.size
+    extra = np.empty((m, _v.THUMB_BYTES), np.uint8)
+    for k in range(m):
+        extra[k] = orient_thumbnail(thumbs[a[k]], int(orientation[k]))
+    all_thumbs = np.concatenate([thumbs, extra])
+    all_sizes = np.concatenate([np.asarray(sizes, np.int64).reshape(-1, 2),
+                                _oriented_size(np.asarray(sizes, np.int64)[a], orientation)])
+    res = _v.verify_pairs(all_thumbs, all_sizes, np.arange(n, n + m), b, verify_params)
+    return res.ok.copy(), res
+
+
+def _plane_window(plane: np.ndarray, window, size: int) -> np.ndarray:
+    """Float32 ``size x size`` resampling of a window of a float32 plane (edges replicated)."""
+    h, w = plane.shape
+    x0, y0, x1, y1 = window
+    sx, sy = (x1 - x0) * w / size, (y1 - y0) * h / size
+    m = np.array([[sx, 0.0, x0 * w + 0.5 * sx - 0.5], [0.0, sy, y0 * h + 0.5 * sy - 0.5]])
+    return cv2.warpAffine(plane, m, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+_REFINE_STEPS = np.array([0.02, 0.01, 0.005, 0.0025])
+
+
+def refine_window(plane_a: np.ndarray, plane_b: np.ndarray, window,
+                  steps=(0.02, 0.01, 0.005, 0.0025)) -> np.ndarray:
+    """The window ``(x0, y0, x1, y1)`` of ``plane_a`` that best matches all of ``plane_b`` (square).
+
+    Both planes are smoothed (Gaussian, sigma 0.7), then a coordinate descent
+    on the four edges (each step size in turn) minimises 1 - correlation of the
+    bilinearly resampled window and ``plane_b`` (:func:`undouble._kernels.robust.refine_window`).
+    Edges may leave the frame (what lies outside is then the replicated border,
+    which a real containment never needs, so verification fails).
+    """
+    a = cv2.GaussianBlur(np.asarray(plane_a, np.float32), (0, 0), 0.7).astype(np.float64)
+    b = cv2.GaussianBlur(np.asarray(plane_b, np.float32), (0, 0), 0.7).astype(np.float64)
+    out = np.empty(4)
+    _k.refine_window(a, b, np.asarray(window, np.float64), np.asarray(steps, np.float64), out)
+    return out
+
+
+def _window_record(record: np.ndarray, window) -> np.ndarray:
+    """Thumbnail record of a window of ``record`` (grey and colour planes resampled, colour facts recomputed)."""
+    rec = np.asarray(record, np.uint8).reshape(-1)
+    s, c = _v.THUMB_SIZE, _v.CHROMA_SIZE
+    s2 = s * s
+    out = rec.copy()
+    grey = _plane_window(rec[:s2].reshape(s, s).astype(np.float32), window, s)
+    out[:s2] = np.clip(np.rint(grey), 0, 255).astype(np.uint8).reshape(-1)
+    start = s2 + _v.EXTRA_BYTES
+    planes = rec[start:].reshape(2, c, c).astype(np.float32)
+    chroma = [_plane_window(planes[p], window, c) for p in range(2)]
+    for p in range(2):
+        out[start + p * c * c:start + (p + 1) * c * c] = np.clip(np.rint(chroma[p]), 0, 255).astype(np.uint8).reshape(-1)
+    if rec[s2 + 4] == 0:  # colour: mean R, G, B of the window from Y and the colour differences
+        y = float(grey.mean())
+        blue = y + 2 * (float(chroma[0].mean()) - 128)
+        red = y + 2 * (float(chroma[1].mean()) - 128)
+        green = (y - 0.299 * red - 0.114 * blue) / 0.587
+        out[s2:s2 + 3] = np.clip(np.rint([red, green, blue]), 0, 255).astype(np.uint8)
+    return out
+
+
+def _grey_plane(image: np.ndarray) -> np.ndarray:
+    """Float32 grey plane of a decoded image (BT.601 luma)."""
+    img = np.asarray(image)
+    if img.ndim == 3:
+        img = cv2.cvtColor(np.ascontiguousarray(img[:, :, :3]), cv2.COLOR_RGB2GRAY)
+    return img.astype(np.float32)
+
+
+def _image_window_record(image: np.ndarray, window) -> np.ndarray:
+    """Thumbnail record of a window (fractions, edges may lie a little outside) of a decoded image."""
+    img = np.asarray(image)
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = window
+    out_w, out_h = max(8, int(round((x1 - x0) * w))), max(8, int(round((y1 - y0) * h)))
+    sx, sy = (x1 - x0) * w / out_w, (y1 - y0) * h / out_h
+    m = np.array([[sx, 0.0, x0 * w + 0.5 * sx - 0.5], [0.0, sy, y0 * h + 0.5 * sy - 0.5]])
+    part = cv2.warpAffine(np.ascontiguousarray(img), m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return _v.make_thumbnail(part)
+
+
+def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray, windows: np.ndarray,
+                   params: RobustParams = DEFAULT_ROBUST,
+                   verify_params: _v.VerifyParams = _v.DEFAULT_PARAMS,
+                   images=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Verify "``a`` contains all of ``b`` near ``windows``" (K x 4 fractions of ``a``'s frame).
+
+    The window is refined on the grey thumbnails (:func:`refine_window`), then
+    becomes a new thumbnail record that the normal verifier compares with
+    ``b`` as a same-size pair (made from ``images[a]``, the preprocessed image,
+    when ``images`` is given: sharper than a window of the 48 x 48 thumbnail). A pair passes when the verifier accepts it, the
+    refined window lies inside ``a``'s frame (containment, not an overlap), and
+    it covers at least ``params.min_area`` of ``a``.
+
+    Returns
+    -------
+    (ok, area_fraction, similarity)
+        ``area_fraction``: the window's area as a fraction of ``a``'s.
+    """
+    thumbs = np.asarray(thumbs, np.uint8)
+    sizes = np.asarray(sizes, np.int64).reshape(-1, 2)
+    a, b = (np.asarray(x, np.int64).reshape(-1) for x in (a, b))
+    windows = np.asarray(windows, np.float64).reshape(-1, 4)
+    n, m = thumbs.shape[0], a.size
+    grey = _v.thumbnail_grey(thumbs)
+    extra = np.empty((m, _v.THUMB_BYTES), np.uint8)
+    refined = np.empty((m, 4))
+    for k in range(m):
+        if images is None:
+            refined[k] = refine_window(grey[a[k]], grey[b[k]], windows[k])
+            extra[k] = _window_record(thumbs[a[k]], refined[k])
+        else:
+            img_a, img_b = images[int(a[k])], images[int(b[k])]
+            refined[k] = refine_window(_grey_plane(img_a), cv2.resize(_grey_plane(img_b), (64, 64),
+                                                                      interpolation=cv2.INTER_AREA), windows[k])
+            extra[k] = _image_window_record(img_a, refined[k])
+    tol = 0.01
+    inside = (refined[:, 0] >= -tol) & (refined[:, 1] >= -tol) & (refined[:, 2] <= 1 + tol) & (refined[:, 3] <= 1 + tol)
+    area = (np.clip(refined[:, 2], 0, 1) - np.clip(refined[:, 0], 0, 1)) * \
+        (np.clip(refined[:, 3], 0, 1) - np.clip(refined[:, 1], 0, 1))
+    res = _v.verify_pairs(np.concatenate([thumbs, extra]), np.concatenate([sizes, sizes[b]]),
+                          np.arange(n, n + m), b, verify_params)
+    ok = res.ok & inside & (area >= params.min_area) & (res.similarity >= params.window_similarity)
+    return ok, np.where(ok, area, 0).astype(np.float32), np.where(ok, res.similarity, 0).astype(np.float32)
+
+
+def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParams = DEFAULT_ROBUST,
+                      verify_params: _v.VerifyParams = _v.DEFAULT_PARAMS, windows: bool = True,
+                      images=None, known_groups: np.ndarray | None = None) -> RobustLinks:
+    """Candidate search and verification of robust mode: the verified links between images.
+
+    Parameters
+    ----------
+    thumbs : np.ndarray
+        N x :data:`undouble.verify.THUMB_BYTES` records (:func:`undouble.verify.make_thumbnails`).
+    sizes : np.ndarray
+        N x 2 original (width, height).
+    params, verify_params :
+        Search and verification settings.
+    windows : bool
+        Also search crops and containment (else orientations only).
+    images : sequence of np.ndarray, optional
+        The decoded (e.g. preprocessed 128 x 128) images, indexed by row: window
+        candidates are verified on records made from them (see :func:`verify_windows`).
+    known_groups : np.ndarray, optional
+        N labels of the groups the normal search already made (-1: none):
+        candidates inside one of them are not verified again.
+
+    Returns
+    -------
+    RobustLinks
+        One link per verified unordered pair; upright full-frame pairs are left
+        to the normal search.
+    """
+    thumbs = np.ascontiguousarray(thumbs, np.uint8)
+    sizes = np.asarray(sizes, np.int64).reshape(-1, 2)
+    n = thumbs.shape[0]
+    if n < 2:
+        return _empty_links()
+    ohash = orientation_hashes(thumbs)
+    a, b, o = orientation_candidates(ohash, params.orient_threshold)
+    if known_groups is not None:
+        known_groups = np.asarray(known_groups, np.int64)
+        new = (known_groups[a] < 0) | (known_groups[a] != known_groups[b])
+        a, b, o = a[new], b[new], o[new]
+    ok, res = verify_orientations(thumbs, sizes, a, b, o, verify_params)
+    rel = np.array([_ORIENT_RELATION[int(x)] for x in o], np.int8).reshape(-1)
+    parts = [(a[ok], b[ok], o[ok].astype(np.int8), rel[ok], res.similarity[ok],
+              np.ones(int(ok.sum()), np.float32), np.full(int(ok.sum()), -1, np.int64))]
+    if windows:
+        wa, wb, ww = window_candidates(thumbs, np.ascontiguousarray(ohash[:, 0]), params, sizes=sizes)
+        if known_groups is not None:
+            new = (known_groups[wa] < 0) | (known_groups[wa] != known_groups[wb])
+            wa, wb, ww = wa[new], wb[new], ww[new]
+        ok, area, sim = verify_windows(thumbs, sizes, wa, wb, ww, params, verify_params, images=images)
+        full = area >= 0.97  # the whole frame: an upright copy, the normal search's business
+        keep = ok & ~full
+        parts.append((wa[keep], wb[keep], np.zeros(int(keep.sum()), np.int8),
+                      np.full(int(keep.sum()), _v.REL_CROPPED, np.int8), sim[keep], area[keep], wa[keep]))
+    cols = [np.concatenate([p[c] for p in parts]) for c in range(7)]
+    # one link per unordered pair: the full-frame (orientation) one first, then the largest area
+    lo, hi = np.minimum(cols[0], cols[1]), np.maximum(cols[0], cols[1])
+    order = np.lexsort((-cols[5], hi, lo))
+    cols = [c[order] for c in cols]
+    lo, hi = lo[order], hi[order]
+    first = np.ones(lo.size, bool)
+    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    cols = [c[first] for c in cols]
+    return RobustLinks(cols[0].astype(np.int64), cols[1].astype(np.int64), cols[2].astype(np.int8),
+                       cols[3].astype(np.int8), cols[4].astype(np.float32), cols[5].astype(np.float32),
+                       cols[6].astype(np.int64))
+
+
+def link_relation(links: RobustLinks, k: int, member: int, keeper: int) -> tuple[int, float]:
+    """Relation code and area fraction of ``member`` relative to ``keeper`` from link ``k`` of ``links``."""
+    a, b = int(links.a[k]), int(links.b[k])
+    o = int(links.orientation[k])
+    if int(links.container[k]) >= 0:
+        return (_v.REL_CROPPED if int(links.container[k]) == keeper else _v.REL_IN_LARGER), float(links.area_fraction[k])
+    if (a, b) == (keeper, member):
+        return int(_ORIENT_RELATION[o] or _v.REL_RESIZED), 1.0
+    return int(_ORIENT_RELATION[INVERSE_ORIENTATION[o]] or _v.REL_RESIZED), 1.0
+
+
+# ---------------------------------------------------------------------------- grouping helpers
+def merge_groups(groups: list[np.ndarray], links: RobustLinks, n: int) -> list[np.ndarray]:
+    """Groups joined by the robust links: connected components of both (order-independent).
+
+    Parameters
+    ----------
+    groups : list of np.ndarray
+        Groups of row indices from the normal search.
+    links : RobustLinks
+        Verified robust links.
+    n : int
+        Number of images.
+
+    Returns
+    -------
+    list of np.ndarray
+        Groups of two or more rows, ascending inside, ordered by their smallest row.
+    """
+    from ._kernels import unionfind as _uf
+    from .grouping import groups_from_labels
+
+    parent = np.arange(n, dtype=np.int64)
+    for g in groups:
+        g = np.asarray(g, np.int64)
+        if g.size > 1:
+            _uf.union_pairs(parent, g[:-1].copy(), g[1:].copy())
+    if len(links):
+        _uf.union_pairs(parent, np.ascontiguousarray(links.a, np.int64), np.ascontiguousarray(links.b, np.int64))
+    return groups_from_labels(_uf.resolve(parent))
+
+
+def containment(members: np.ndarray, links: RobustLinks) -> tuple[set[int], set[int]]:
+    """``(containers, contained)``: rows of ``members`` that contain / are contained by another member
+    (verified window links between members)."""
+    inside = set(int(x) for x in members)
+    containers, contained = set(), set()
+    for k in np.flatnonzero(links.container >= 0):
+        a, b, c = int(links.a[k]), int(links.b[k]), int(links.container[k])
+        if a in inside and b in inside:
+            containers.add(c)
+            contained.add(b if c == a else a)
+    return containers, contained
+
+
+def container_first(ordered: np.ndarray, links: RobustLinks) -> np.ndarray:
+    """The keeper rule of robust mode: the container wins.
+
+    ``ordered`` is the group in the normal keeper order (best first). The
+    keeper becomes the best-ranked member that contains another member and is
+    contained by none; failing that, the best-ranked member contained by none.
+    The others keep their order.
+    """
+    ordered = np.asarray(ordered, np.int64)
+    containers, contained = containment(ordered, links)
+    choice = None
+    for wanted in (lambda r: r in containers and r not in contained, lambda r: r not in contained):
+        for pos, row in enumerate(ordered):
+            if wanted(int(row)):
+                choice = pos
+                break
+        if choice is not None:
+            break
+    if not choice:  # already first, or every member contained in another (near-full crops): keep the ranking
+        return ordered
+    return np.concatenate([ordered[choice:choice + 1], ordered[:choice], ordered[choice + 1:]]).astype(np.int64)
+
+
+def member_relations(ordered: np.ndarray, links: RobustLinks) -> list[str | None]:
+    """Relation of each member to the keeper ``ordered[0]`` from a direct robust link, else None.
+
+    The keeper's own entry is None too.
+    """
+    keeper = int(ordered[0])
+    by_pair = {}
+    for k in range(len(links)):
+        by_pair[(int(links.a[k]), int(links.b[k]))] = k
+        by_pair[(int(links.b[k]), int(links.a[k]))] = k
+    out: list[str | None] = [None]
+    for row in ordered[1:]:
+        k = by_pair.get((keeper, int(row)))
+        if k is None:
+            out.append(None)
+            continue
+        code, area = link_relation(links, k, int(row), keeper)
+        out.append(_v.relation_name(code, area))
+    return out
+
+
+def split_by_keeper(ordered: np.ndarray, known_groups: np.ndarray, links: RobustLinks) -> list[np.ndarray]:
+    """Star groups of one component: each member is linked to its group's keeper directly.
+
+    ``ordered`` is the component in the normal keeper order (best first). The
+    keeper is chosen by :func:`container_first`; its group is the keeper, the
+    members of its normal group (``known_groups``, labels per row, -1 for
+    none), the members with a verified robust link to it and the members of
+    their normal groups (copies of a linked member). What is left is
+    split the same way, except that after each star, the members with a
+    verified robust link to the keeper or a normal-group member of a group
+    made so far join that group (one hop; their relation to the keeper is then
+    unknown: None). A copy that matches two different photos (a
+    crop that lies inside both of two shots of one scene) joins only one
+    group, so two photos are never joined through it.
+
+    Returns
+    -------
+    list of np.ndarray
+        Groups of two or more rows, keeper first, the others in ``ordered``'s order.
+    """
+    known_groups = np.asarray(known_groups, np.int64)
+    adjacent: dict[int, set[int]] = {}
+    for a, b in zip(links.a.tolist(), links.b.tolist()):
+        adjacent.setdefault(a, set()).add(b)
+        adjacent.setdefault(b, set()).add(a)
+    remaining = [int(r) for r in ordered]
+    groups: list[list[int]] = []
+    home: dict[int, int] = {}  # keeper and normal-group members -> their group
+    while remaining:
+        rem = container_first(np.asarray(remaining, np.int64), links)
+        keeper = int(rem[0])
+        label = known_groups[keeper]
+        near = adjacent.get(keeper, set())
+        members = [keeper] + [int(m) for m in rem[1:]
+                              if (label >= 0 and known_groups[m] == label) or int(m) in near]
+        # the normal groups of what is linked to the keeper: verified copies of a member linked to it
+        linked_labels = {int(known_groups[m]) for m in members[1:] if m in near and known_groups[m] >= 0}
+        linked_labels.discard(int(label))
+        if linked_labels:
+            taken = set(members)
+            members += [int(m) for m in rem[1:] if int(m) not in taken and int(known_groups[m]) in linked_labels]
+        groups.append(members)
+        for m in members:  # the keeper and its normal group (not what a robust link brought in)
+            if m == keeper or (label >= 0 and known_groups[m] == label):
+                home[m] = len(groups) - 1
+        taken = set(members)
+        # one hop: what is linked to a star member of a group made so far joins that group
+        for r in remaining:
+            if r in taken:
+                continue
+            homes = sorted(home[m] for m in adjacent.get(r, ()) if m in home)
+            if homes:
+                groups[homes[0]].append(r)
+                taken.add(r)
+        remaining = [r for r in remaining if r not in taken]
+    return [np.asarray(g, np.int64) for g in groups if len(g) >= 2]

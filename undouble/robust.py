@@ -1,7 +1,8 @@
 """Robust mode (issue 21): rotated, mirrored, cropped, letterboxed and pasted copies.
 
 Everything here works on the verification thumbnail records of
-:mod:`undouble.verify` (48 x 48 grey + colour planes, 2824 bytes per image), so
+:mod:`undouble.verify` (48 x 48 grey + colour planes + an 80 x 80 fine grey plane,
+9224 bytes per image), so
 it needs neither the preprocessed images nor the files, and works the same for
 every hash method.
 
@@ -126,8 +127,8 @@ def orient_array(image: np.ndarray, orientation: int) -> np.ndarray:
 def orient_thumbnail(record: np.ndarray, orientation: int) -> np.ndarray:
     """A thumbnail record of :func:`undouble.verify.make_thumbnail` transformed exactly by an orientation.
 
-    The grey plane and both colour-difference planes are rotated / flipped; the
-    colour facts (means, grey flag) do not change.
+    The grey plane, both colour-difference planes and the fine grey plane are
+    rotated / flipped; the colour facts (means, grey flag) do not change.
     """
     rec = np.asarray(record, np.uint8).reshape(-1)
     if rec.size != _v.THUMB_BYTES:
@@ -137,9 +138,11 @@ def orient_thumbnail(record: np.ndarray, orientation: int) -> np.ndarray:
     out = rec.copy()
     out[:s2] = orient_array(rec[:s2].reshape(s, s), orientation).reshape(-1)
     start = s2 + _v.EXTRA_BYTES
-    planes = rec[start:].reshape(2, c, c)
+    planes = rec[start:start + 2 * c * c].reshape(2, c, c)
     for p in range(2):
         out[start + p * c * c:start + (p + 1) * c * c] = orient_array(planes[p], orientation).reshape(-1)
+    f, fo = _v.FINE_SIZE, _v.FINE_OFFSET
+    out[fo:fo + f * f] = orient_array(rec[fo:fo + f * f].reshape(f, f), orientation).reshape(-1)
     return out
 
 
@@ -412,10 +415,13 @@ def _window_record(record: np.ndarray, window) -> np.ndarray:
     grey = _plane_window(rec[:s2].reshape(s, s).astype(np.float32), window, s)
     out[:s2] = np.clip(np.rint(grey), 0, 255).astype(np.uint8).reshape(-1)
     start = s2 + _v.EXTRA_BYTES
-    planes = rec[start:].reshape(2, c, c).astype(np.float32)
+    planes = rec[start:start + 2 * c * c].reshape(2, c, c).astype(np.float32)
     chroma = [_plane_window(planes[p], window, c) for p in range(2)]
     for p in range(2):
         out[start + p * c * c:start + (p + 1) * c * c] = np.clip(np.rint(chroma[p]), 0, 255).astype(np.uint8).reshape(-1)
+    f, fo = _v.FINE_SIZE, _v.FINE_OFFSET
+    fine = _plane_window(rec[fo:fo + f * f].reshape(f, f).astype(np.float32), window, f)
+    out[fo:fo + f * f] = np.clip(np.rint(fine), 0, 255).astype(np.uint8).reshape(-1)
     if rec[s2 + 4] == 0:  # colour: mean R, G, B of the window from Y and the colour differences
         y = float(grey.mean())
         blue = y + 2 * (float(chroma[0].mean()) - 128)

@@ -336,28 +336,9 @@ def test_results_store_round_trip_at_a_url(corpus, method):
         assert np.array_equal(runs[1].results["hash_counts"], runs[0].results["hash_counts"])
 
 
-def test_extra_per_file_fields_travel_and_persist(corpus, monkeypatch, tmp_path):
-    """A field the decoding records beyond the usual ones (as the verification thumbnails will be) reaches results."""
-    from typing import NamedTuple
-
-    import undouble.io.decode as decode
-
-    class LoadedWithThumb(NamedTuple):
-        image: np.ndarray
-        resolution: tuple
-        filestat: tuple
-        blur: float
-        blur_pixels: int
-        thumb: np.ndarray
-        is_grey: bool
-
-    real = decode.finish_decoded
-
-    def finish_with_thumb(decoded, dim, grayscale=False, measure_blur=False):
-        got = real(decoded, dim, grayscale, measure_blur)
-        return LoadedWithThumb(*got, decoded.pixels[:4, :4, 0].copy(), bool(decoded.pixels.std() < 1))
-
-    monkeypatch.setattr(decode, "finish_decoded", finish_with_thumb)
+def test_thumbnails_and_greyness_travel_and_persist(corpus, tmp_path):
+    """What verification needs (thumbnails, greyness, sharpness) comes back from the workers and
+    from the results store, equal to what the in-process import records for the same files."""
     fs = fsspec.filesystem("memory")
     names = _image_names(corpus)[:6]
     for name in names:
@@ -369,14 +350,14 @@ def test_extra_per_file_fields_travel_and_persist(corpus, monkeypatch, tmp_path)
         runs.append(model.results)
     first, second = runs
     assert second["cluster"]["from_store"] == len(first["pathnames"]) > 0
+    local = Undouble(verbose=30)
+    local.import_data([str(corpus / p.rsplit("/", 1)[-1]) for p in first["pathnames"]])
     for results in runs:
-        assert results["thumb"].shape == (len(results["pathnames"]), 4, 4)
+        assert results["thumbs"].shape == local.results["thumbs"].shape
+        assert np.array_equal(results["thumbs"], local.results["thumbs"])
         assert results["is_grey"].dtype == bool
-    assert np.array_equal(first["thumb"], second["thumb"])
-    expected = np.stack([decode.read_image(corpus / p.rsplit("/", 1)[-1], (128, 128)).pixels[:4, :4, 0]
-                         for p in first["pathnames"]])
-    assert np.array_equal(first["thumb"], expected)
-
+        assert np.array_equal(results["is_grey"], local.results["is_grey"])
+        assert np.allclose(results["sharpness"], local.results["sharpness"], equal_nan=True)
 
 def test_hash_partition_skips_a_vanished_url_and_keeps_the_rest(corpus):
     from undouble.cluster import FETCH_AHEAD, HashJob, hash_partition

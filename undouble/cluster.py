@@ -127,21 +127,36 @@ def hash_partition(files: Sequence[RemoteFile], job: HashJob) -> HashedFiles:
     from .hashes import compute_hashes
     from .io.decode import finish_decoded, pillow_size_check_off
     from .io.files import ImageReadError
+    from .io.measure import UNMEASURED, measure_decoded, thumbnail_maker
 
     images, rows, skipped = [], [], []
     extra: dict[str, list] = {}
+    thumbnail = thumbnail_maker() if job.measure_blur else None
     with pillow_size_check_off():
         for f, data in _prefetched(files, job):
             try:
                 decoded, size, mtime_ns, version = decode_one(f.name, job, data)
-                loaded = finish_decoded(decoded, job.dim, job.grayscale, job.measure_blur)
+                # the same two steps as the in-process import (undouble.io.pipeline): the preprocessed
+                # image, then sharpness, greyness and the verification thumbnail of the decoded pixels
+                loaded = finish_decoded(decoded, job.dim, job.grayscale, False)
             except ImageReadError as exc:
                 skipped.append((f.name, str(exc)))
+                continue
+            try:
+                measures = (measure_decoded(decoded.pixels, decoded.width, decoded.height, thumbnail,
+                                            colour_sample=loaded.image) if job.measure_blur else UNMEASURED)
+            except Exception as exc:  # a measuring bug costs only this file, as in-process
+                skipped.append((f.name, f"unexpected error while measuring: {type(exc).__name__}: {exc}"))
                 continue
             if not version:  # a URL: the listing's time and version, the size read
                 mtime_ns, version = f.mtime_ns, f.version
             images.append(loaded.image)
-            rows.append((f.name, size, mtime_ns, version, loaded.resolution, loaded.blur, loaded.blur_pixels))
+            rows.append((f.name, size, mtime_ns, version, loaded.resolution, measures.sharpness,
+                         measures.sharpness_pixels))
+            if job.measure_blur:
+                extra.setdefault("is_grey", []).append(bool(measures.is_grey))
+                if measures.thumb is not None:
+                    extra.setdefault("thumbs", []).append(np.asarray(measures.thumb, np.uint8))
             for key, value in loaded._asdict().items():  # whatever else the decoding records per file
                 if key not in _SHIPPED_FIELDS:
                     extra.setdefault(key, []).append(value)
@@ -461,7 +476,7 @@ def import_files(target: Any, params: Mapping[str, Any], resolve_local: Callable
         "img": stack, "feat": None, "pathnames": kept, "filenames": [_basename(p) for p in kept],
         "skipped": skipped, "source": "files", "resolution": rows.resolution.reshape(-1, 2),
         "filestats": {p: (int(s), int(m)) for p, s, m in zip(kept, rows.sizes, rows.mtime_ns)},
-        "blur": rows.blur, "blur_pixels": rows.blur_pixels, "img_storage": "lazy",
+        "sharpness": rows.blur, "blur": rows.blur, "blur_pixels": rows.blur_pixels, "img_storage": "lazy",
         "preprocess": {"dim": dim, "grayscale": grayscale, "max_pixels": max_pixels},
         "storage_options": storage_options,
         "file_versions": dict(zip(kept, rows.versions)),

@@ -216,12 +216,12 @@ def _photo_pair(folder, size=(1024, 768)):
 
 def _canonical_sharpness(path):
     """Reference: the file decoded in full by OpenCV, in grey, area-resized by the largest power
-    of two (<= 8) that keeps a short side >= 128; variance of OpenCV's float Laplacian."""
+    of two (<= 8) that keeps both sides >= 64 (rounded up); variance of OpenCV's float Laplacian."""
     import cv2
 
     grey = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2GRAY)
     h, w = grey.shape[:2]
-    s = next(s for s in (8, 4, 2, 1) if min(h, w) // s >= 128)
+    s = next(s for s in (8, 4, 2, 1) if 2 * -(-min(h, w) // s) >= 128)
     grey = cv2.resize(grey, (-(-w // s), -(-h // s)), interpolation=cv2.INTER_AREA)
     return float(cv2.Laplacian(grey, cv2.CV_64F).var()), grey.size
 
@@ -248,10 +248,10 @@ def test_group_ranks_from_the_import_without_opening_any_file(tmp_path, monkeypa
     res = model.results
     assert res["sharpness"] is res["blur"] and res["sharpness"].dtype == np.float64
     for k, path in enumerate(res["pathnames"]):
-        assert read_image(path, (128, 128)).pixels.shape[:2] == (192, 256)  # decoded at 1/4
+        assert read_image(path, (128, 128)).pixels.shape[:2] == (96, 128)  # decoded at 1/8
         want, pixels = _canonical_sharpness(path)  # from the full decoding: the same scale
         assert res["sharpness"][k] == pytest.approx(want, rel=0.01)
-        assert res["blur_pixels"][k] == pixels == 256 * 192
+        assert res["blur_pixels"][k] == pixels == 128 * 96
     assert res["is_grey"].tolist() == [False, False]
 
     def no_decoding(*args, **kwargs):
@@ -277,7 +277,7 @@ def test_equal_resolutions_compare_at_one_scale_whatever_their_decoding(tmp_path
     import cv2
 
     sharp, blurry = _photo_pair(tmp_path)
-    png = os.path.join(tmp_path, "m_blurry.png")  # same size, decoded in full (the JPEGs at 1/4)
+    png = os.path.join(tmp_path, "m_blurry.png")  # same size, decoded in full (the JPEGs at 1/8)
     cv2.imwrite(png, cv2.GaussianBlur(cv2.imread(sharp), (0, 0), 2.0))
     model = Undouble(method="phash", verbose=30)
     model.import_data(os.fspath(tmp_path))

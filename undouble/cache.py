@@ -102,7 +102,7 @@ measures of :mod:`undouble.io.measure`, ``is_grey`` and ``thumb``, are columns a
 see ``_EXTRA_COLUMNS``; rows written before them are misses anyway: their key holds the
 older :data:`PIPELINE_TAG`, whose sharpness was on another scale.)"""
 
-PIPELINE_TAG = "rgb-exif-reduced-jpeg-1x-dim/opencv-jpeg/16bit-high-byte/scale255-area-kernel/canonical-sharpness/verify-thumb-9224/6"
+PIPELINE_TAG = "rgb-exif-reduced-jpeg-half-dim/opencv-jpeg/16bit-high-byte/scale255-area-kernel/canonical-sharpness/verify-thumb-9224/7"
 """Decoding and preprocessing recipe; bump it when ``io.read_image``/``io.load_file``
 or ``preprocess.preprocess`` change their pixels, or when the verification thumbnail
 (:data:`undouble.verify.THUMB_BYTES`) changes its layout, so that old rows are not reused."""

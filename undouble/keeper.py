@@ -7,7 +7,7 @@ ranking with a reason per image, so that plots and the selection window can show
 
 Within :class:`undouble.Undouble`, the sharpness is measured while importing, on the
 image decoded for hashing at a canonical scale (:mod:`undouble.io.measure`: the
-original reduced by a power of two to a short side of 128-255 pixels), so that
+size a JPEG of the original's resolution is decoded at for ``dim`` 128), so that
 images of equal resolution always compare at equal scale and ranking a group opens
 no file (``decode=False``).
 :func:`rank_keepers` on paths alone still decodes what it needs.

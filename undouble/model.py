@@ -230,8 +230,8 @@ class Undouble:
         (``(path, reason)`` of every file that could not be used), plus
         ``resolution`` (original width, height), ``filestats``,
         ``sharpness`` (float64 ``(N,)``: the variance of the Laplacian of
-        each image in grey on a canonical scale, the original reduced by a
-        power of two to a short side of 128-255 pixels, see
+        each image in grey on a canonical scale, the size a JPEG of the
+        original's resolution is decoded at for ``dim`` 128, see
         :mod:`undouble.io.measure`;
         the keeper ranking of :meth:`group` uses it and opens no file;
         ``blur`` is the same array), ``blur_pixels`` (int64 ``(N,)``: pixel

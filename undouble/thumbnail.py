@@ -68,8 +68,8 @@ def read_thumbnail(path: str | os.PathLike, max_side: int = 160) -> np.ndarray:
     """
     from .io import read_image
 
-    half = max(1, (int(max_side) + 1) // 2)  # read_image keeps at least twice dim on both axes
-    decoded = read_image(path, dim=(half, half))
+    twice = 2 * max(1, int(max_side))  # read_image keeps at least dim / 2 on both axes
+    decoded = read_image(path, dim=(twice, twice))
     return fit_long_side(decoded.pixels, max_side)
 
 

@@ -282,8 +282,9 @@ def read_image(path: str | os.PathLike, dim: tuple[int, int] | None = None,
         Image file (any name: spaces and non-ASCII characters are fine).
     dim : (int, int) or None
         Target size ``(width, height)`` of the preprocessing. JPEGs are
-        decoded at 1/2, 1/4 or 1/8 size when the result stays at least twice
-        ``dim`` on both axes; ``None`` decodes at full size.
+        decoded at 1/2, 1/4 or 1/8 size by the rule of
+        :func:`undouble.io.jpeg._reduction_for` (the result keeps at least
+        half of ``dim`` on both axes); ``None`` decodes at full size.
     max_pixels : int
         Refuse images with more pixels than this, from their header, before
         decoding them.

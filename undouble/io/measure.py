@@ -3,19 +3,18 @@
 :func:`measure_decoded` takes the pixels :func:`undouble.io.read_image` decoded
 (possibly at a reduced JPEG scale) and returns a :class:`Measures`:
 
-* **sharpness** on a *canonical scale*: the grey image at the size of the
-  original reduced by the largest power of two (1/2, 1/4, 1/8) that keeps its
-  short side at least :data:`SHARPNESS_SIDE` pixels (:func:`reduced_size`),
-  scored by the variance of its Laplacian
+* **sharpness** on a *canonical scale*: the grey image at the size a JPEG of
+  the original's resolution is decoded at for a ``dim`` of
+  :data:`SHARPNESS_SIDE` (the reduction rule of :mod:`undouble.io.jpeg`,
+  :func:`reduced_size`), scored by the variance of its Laplacian
   (:func:`undouble.keeper.laplacian_variance`). The scale depends on the
   original resolution only, so two images of equal resolution are always
-  compared at the same scale, whatever size each was decoded at. A JPEG is
-  decoded at exactly that size (the reduction rule of :mod:`undouble.io.jpeg`
-  keeps at least 128 pixels), so it costs no resize; other decodings are
-  area-resized to it, which gives the sharpness of a reduced JPEG decoding
-  within about 0.5 % (going straight from the full size to a fixed 128-pixel
-  side would not: a PNG scored about 35 % sharper than a JPEG of the same
-  picture decoded at 1/4). The keeper ranking of
+  compared at the same scale, whatever size each was decoded at. A JPEG
+  decoded for the default ``dim`` is decoded at exactly that size, so it
+  costs no resize; other decodings are area-resized to it, which gives
+  about the sharpness of the reduced JPEG decoding (going straight from the
+  full size to a fixed side would not: a PNG scored about 35 % sharper than
+  a JPEG of the same picture decoded at 1/4). The keeper ranking of
   :meth:`undouble.Undouble.group` uses these values and opens no file.
 * **is_grey**: the decoded pixels are a greyscale picture stored as colour
   (on a small version of the image, at most 0.1 % of the pixels have
@@ -36,10 +35,10 @@ import numpy as np
 
 from ..keeper import laplacian_variance
 from ..preprocess import resize_area
-from .jpeg import MIN_DECODED_SIDE
+from . import jpeg
 
-SHARPNESS_SIDE = MIN_DECODED_SIDE
-"""Shortest side (pixels) of the canonical image the sharpness is measured on."""
+SHARPNESS_SIDE = 128
+"""The ``dim`` (both sides, pixels) whose JPEG decoding size is the canonical size of the sharpness."""
 
 GREY_TOLERANCE = 6
 """Largest channel spread (max - min, grey levels) of a pixel of a greyscale image."""
@@ -76,15 +75,12 @@ UNMEASURED = Measures(math.nan, 0, False, None)
 def reduced_size(width: int, height: int, side: int = SHARPNESS_SIDE) -> tuple[int, int]:
     """The canonical size of an original of ``width x height``: its JPEG reduced decoding.
 
-    The largest reduction of 1/2, 1/4 or 1/8 that keeps a short side of at
-    least ``side`` (libjpeg's rounding up); originals with a short side under
-    ``2 * side`` keep their size.
+    The size a JPEG of that resolution is decoded at for ``dim = (side, side)``
+    (:func:`undouble.io.jpeg._reduction_for`, libjpeg's rounding up).
     """
     width, height = max(1, int(width)), max(1, int(height))
-    for scale in (8, 4, 2):
-        if min(width, height) // scale >= side:
-            return -(-width // scale), -(-height // scale)
-    return width, height
+    scale = jpeg._reduction_for(width, height, (side, side))
+    return -(-width // scale), -(-height // scale)
 
 
 def canonical_image(pixels: np.ndarray, width: int | None = None, height: int | None = None,
@@ -99,7 +95,7 @@ def canonical_image(pixels: np.ndarray, width: int | None = None, height: int | 
         The original image's size in display orientation (default: the
         pixels' own size).
     side : int
-        Shortest side the reduction keeps.
+        The ``dim`` (both sides) whose JPEG decoding size is the canonical size.
 
     Returns
     -------

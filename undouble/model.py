@@ -7,15 +7,16 @@ the work itself lives in ``io``, ``preprocess``, ``hashes``, ``distance``,
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
 
+from . import _model_cache as _mcache
+from . import _model_groups as _mgroups
 from . import io as uio
-from ._logging import logger, progress, set_logger
+from ._logging import logger, set_logger
 from .distance import DEFAULT_MEMORY_BUDGET, hamming_matrix, matrix_fits
-from .grouping import group_hashes, group_scores
+from .grouping import group_hashes
 from .hashes import canonical_method, compute_hashes, to_bits
 from .preprocess import stack_from_array
 
@@ -38,14 +39,6 @@ def _checked_threshold(threshold: Any, nbits: int, method: str) -> int:
         raise ValueError(f"threshold must be in 0..{nbits - 1}: a {method} hash here has {nbits} bits, "
                          f"got {threshold!r}")
     return value
-
-
-def _row_labels(groups: list, n: int) -> np.ndarray:
-    """The index of each row's group in ``groups`` (-1 for rows in none)."""
-    labels = np.full(n, -1, np.int64)
-    for k, g in enumerate(groups):
-        labels[np.asarray(g, np.int64)] = k
-    return labels
 
 
 def _has_url(target: Any) -> bool:
@@ -284,7 +277,7 @@ class Undouble:
                         len(self.results["skipped"]))
             return self.results if return_results else None
         paths, skipped = self._resolve_paths(targetdir)
-        cached = self._cache_lookup(paths)  # hashed before and unchanged: decoded only when shown
+        cached = _mcache.cache_lookup(self, paths)  # hashed before and unchanged: decoded only when shown
         todo = [p for p in paths if p not in cached] if cached else paths
         max_pixels = self.params["max_pixels"]
         logger.info("Reading %d files (%d unchanged in the hash cache) on %d threads.", len(todo), len(cached),
@@ -303,9 +296,9 @@ class Undouble:
         damaged_paths = {p for p, bad in zip(kept, got.damaged.tolist()) if bad}
         storage = got.storage
         if cached:
-            self._store_imported_hashes(got)
+            _mcache.store_imported_hashes(self, got)
             rows = list(got.images) if got.images is not None else [None] * len(kept)
-            stack, kept, resolution, filestats, measured = self._merge_cached(
+            stack, kept, resolution, filestats, measured = _mcache.merge_cached(self,
                 paths, cached, kept, rows, resolution, filestats, got)
             for p, entry in cached.items():  # what the decoder said when the file was hashed
                 if entry.warnings:
@@ -317,7 +310,7 @@ class Undouble:
             stack = got.images if got.images is not None else uio.lazy_images(kept, dim, grayscale, max_pixels)
             if got.hashes is not None:
                 self._imported_hashes = (config, got.hashes)
-                self._store_imported_hashes(got)
+                _mcache.store_imported_hashes(self, got)
         self.results = {
             "img": stack,
             "feat": None,
@@ -355,57 +348,6 @@ class Undouble:
     def _hasher(method: str, hash_size: int, options: dict[str, Any]):
         """``stack -> HashBatch`` for one hash configuration."""
         return lambda stack: compute_hashes(stack, method, hash_size, **options)
-
-    def _store_imported_hashes(self, got: Any) -> None:
-        """Put the hashes computed while importing into the hash cache (when it is on)."""
-        cache = self._hash_cache()
-        batch = got.hashes
-        key = self._cache_key() if cache is not None else None
-        if key is None or batch is None or not got.paths:
-            return
-        from .cache import CacheEntry
-
-        w = batch.words_per_segment
-        entries = []
-        for k, path in enumerate(got.paths):
-            count = None if batch.counts is None else int(batch.counts[k])
-            words = batch.packed[k] if count is None else batch.packed[k, :count * w]
-            width, height = (int(v) for v in got.resolution[k])
-            size, mtime_ns = got.filestats[k]
-            entries.append(CacheEntry(path, int(size), int(mtime_ns), np.array(words, dtype=np.uint64),
-                                      int(batch.nbits), count, batch.shape, width, height,
-                                      float(got.sharpness[k]), int(got.sharpness_pixels[k]), bool(got.damaged[k]),
-                                      tuple(got.warnings.get(path, ())), bool(got.is_grey[k]),
-                                      None if got.thumbs is None else got.thumbs[k]))
-        cache.store(entries, key)
-
-    def _imported_batch(self, n: int):
-        """The hashes computed by import_data when they are those asked for now, else None."""
-        pre = getattr(self, "_imported_hashes", None)
-        if pre is None or len(pre[1]) != n:
-            return None
-        try:
-            same = pre[0] == self._hash_config()
-        except Exception:  # options that cannot be compared (arrays, ...)
-            same = False
-        return pre[1] if same else None
-
-    def _hash_all_rows(self, method: str, hash_size: int):
-        """Hash every row chunk by chunk: from the kept images, or by decoding the files again."""
-        hasher = self._hasher(method, hash_size, dict(self.params["hash_options"]))
-        if self.results.get("img_storage") != "none":
-            return uio.hash_in_chunks(self.results["img"], hasher)
-        prep = self.results["preprocess"]
-        got = uio.ingest(self.results["pathnames"], prep["dim"], prep["grayscale"], hash_fn=hasher,
-                         keep_images="none", n_jobs=self.params["n_jobs"], max_pixels=prep["max_pixels"],
-                         desc="hash", measure_blur=False)
-        if got.skipped:
-            names = "; ".join(f"{p}: {r}" for p, r in got.skipped[:5])
-            raise uio.ImageReadError(f"{len(got.skipped)} files cannot be read any more since import_data() "
-                                     f"({names}); run import_data() again")
-        if got.hashes is None:
-            raise RuntimeError(f"hashing failed: {got.hash_error}")
-        return got.hashes
 
     def _resolve_paths(self, targetdir: Any) -> tuple[list[str], list[tuple[str, str]]]:
         if isinstance(targetdir, (str, os.PathLike)):
@@ -466,13 +408,13 @@ class Undouble:
         method, hash_size = self.params["method"], self.params["hash_size"]
         img = self.results["img"]
         logger.info("Computing %s hashes (hash_size=%d) of %d images.", method, hash_size, img.shape[0])
-        imported = self._imported_batch(img.shape[0]) if img.shape[0] else None
+        imported = _mcache.imported_batch(self, img.shape[0]) if img.shape[0] else None
         if imported is not None:
             batch = imported  # hashed while importing: no second pass over the images
-        elif img.shape[0] and self._hash_cache() is None and self.results.get("source") == "files":
-            batch = self._hash_all_rows(method, hash_size)
+        elif img.shape[0] and _mcache.hash_cache(self) is None and self.results.get("source") == "files":
+            batch = _mcache.hash_all_rows(self, method, hash_size)
         elif img.shape[0]:
-            batch = self._hash_images(img, method, hash_size)
+            batch = _mcache.hash_images(self, img, method, hash_size)
         else:
             from .hashes import HashBatch
             batch = HashBatch(np.zeros((0, 1), np.uint64), hash_size * hash_size)
@@ -539,192 +481,30 @@ class Undouble:
         threshold = _checked_threshold(threshold, int(self.results["hash_nbits"]), self.params["method"])
         self.params["threshold"] = threshold  # only once it is known to be valid
         batch_hashes = self.results["img_hash"]
-        verified = self._verified_groups(threshold, mode) if self.params.get("verify", True) else None
+        verified = _mgroups.verified_groups_of(self, threshold, mode) if self.params.get("verify", True) else None
         if verified is not None and not self.params.get("robust"):
-            return self._store_groups(verified.groups, threshold, mode, verified, return_dict)
+            return _mgroups.store_groups(self, verified.groups, threshold, mode, verified, return_dict)
         if verified is not None:
-            return self._store_robust_groups(verified.groups, threshold, mode, verified, return_dict)
+            return _mgroups.store_robust_groups(self, verified.groups, threshold, mode, verified, return_dict)
         # the pair search, never the matrix: exact, and no N x N array (results['feat'] is not needed)
         groups = group_hashes(batch_hashes, threshold, mode=mode, counts=self.results["hash_counts"],
                               words_per_segment=(self.results["hash_nbits"] + 63) // 64,
                               nbits=self.results["hash_nbits"])
         if self.params.get("robust"):
-            return self._store_robust_groups(groups, threshold, mode, None, return_dict)
-        return self._store_groups(groups, threshold, mode, None, return_dict)
-
-    def _store_groups(self, groups: list, threshold: int, mode: str, verified: Any,
-                      return_dict: bool) -> dict[str, Any] | None:
-        """Rank each group (keeper first) and put the groups into ``results``."""
-        select_idx, select_scores = [], []
-        select_relation, select_similarity = [], []
-        texts = self._relation_texts(verified) if verified is not None else None
-        self._keeper_ranks = []  # the memo of the verification rounds (self._rank_memo) is reused here
-        for k, members in enumerate(progress(groups, desc="rank", unit="group")):
-            members = np.asarray(members, dtype=np.int64)
-            order = self._keeper_order(members)
-            ordered = members[order]
-            select_idx.append(ordered)
-            select_scores.append(self._distances_to(ordered[0], ordered))
-            if verified is not None:
-                select_relation.append([texts[k][j] for j in order])
-                select_similarity.append(np.asarray(verified.similarity[k], np.float64)[order])
-        self._rank_memo = None
-        relations = (select_relation, select_similarity) if verified is not None else None
-        return self._put_groups(select_idx, select_scores, relations, threshold, mode, verified, return_dict)
-
-    def _store_robust_groups(self, groups: list, threshold: int, mode: str, verified: Any,
-                             return_dict: bool) -> dict[str, Any] | None:
-        """Robust mode: the normal ``groups`` joined by verified robust links, cut into stars around keepers
-        where the container wins (:func:`undouble.robust_grouping.robust_groups`), put into ``results``."""
-        from .robust_grouping import find_links, robust_groups, thumbs_and_sizes
-
-        n = len(self.results["pathnames"])
-        thumbs, sizes = thumbs_and_sizes(self.results)
-        links = find_links(thumbs, sizes, self.results.get("img"), _row_labels(groups, n))
-        texts = similarity = None
-        if verified is not None:
-            texts, similarity = self._relation_texts(verified), verified.similarity
-        ranked_by_component: dict[int, dict] = {}
-        self._keeper_ranks = []
-
-        def keeper_order(members: np.ndarray) -> np.ndarray:
-            order = self._keeper_order(members)
-            if self.results.get("source") == "files":
-                ranked_by_component[len(ranked_by_component)] = {r.path: r for r in self._keeper_ranks.pop()}
-            return order
-
-        made = robust_groups(groups, links, n, keeper_order, thumbs, sizes, texts, similarity)
-        self._rank_memo = None
-        pathnames = self.results["pathnames"]
-        select_idx, select_scores = [], []
-        for group in made:
-            select_idx.append(group.rows)
-            select_scores.append(self._distances_to(group.rows[0], group.rows))
-            by_path = ranked_by_component.get(group.component)
-            if by_path is not None:
-                self._keeper_ranks.append([by_path[pathnames[i]] for i in group.rows])
-        relations = ([g.relation for g in made], [g.similarity for g in made])
-        return self._put_groups(select_idx, select_scores, relations, threshold, mode, verified, return_dict,
-                                {"robust": True, "n_robust_links": len(links)})
-
-    def _put_groups(self, select_idx: list, select_scores: list, relations: tuple | None, threshold: int,
-                    mode: str, verified: Any, return_dict: bool,
-                    extra_stats: dict | None = None) -> dict[str, Any] | None:
-        """Put ranked groups (keeper first) into ``results``: ``relations`` is (select_relation,
-        select_similarity) or None."""
-        pathnames = self.results["pathnames"]
-        select_pathnames = [[pathnames[i] for i in g] for g in select_idx]
-        n_grouped = int(sum(len(g) for g in select_idx))
-        for key in ("select_relation", "select_similarity"):
-            self.results.pop(key, None)
-        if relations is not None:
-            self.results["select_relation"], self.results["select_similarity"] = relations
-        self.results.update({
-            "select_pathnames": select_pathnames,
-            "select_scores": select_scores,
-            "select_idx": select_idx,
-            "stats": {
-                "n_images": len(pathnames),
-                "n_groups": len(select_idx),
-                "n_grouped_images": n_grouped,
-                "n_duplicates": n_grouped - len(select_idx),
-                "threshold": threshold,
-                "method": self.params["method"],
-                "hash_size": self.params["hash_size"],
-                "mode": mode,
-                "verify": verified is not None,
-                **({} if verified is None else {"n_candidate_pairs": verified.n_candidates,
-                                                "n_verified_pairs": verified.n_verified,
-                                                "n_keeper_checks": verified.n_keeper_checks}),
-                **(extra_stats or {}),
-            },
-        })
-        logger.info("Number of groups with similar images detected: %d", len(select_idx))
-        logger.info("[%d] groups are detected for [%d] images.", len(select_idx), n_grouped)
-        return self.results if return_dict else None
-
-    def _verified_groups(self, threshold: int, mode: str):
-        """:func:`~undouble.grouping.verified_groups` of ``results``, or None when there are no thumbnails."""
-        from .grouping import verified_groups
-
-        self._rank_memo = {}  # keeper rankings of the rounds, reused by _store_groups for the same sets
-        self._grey_rows = None
-        if mode != "components":
-            logger.info("mode=%r is not used with verification: groups are built around verified keepers.", mode)
-        return verified_groups(self.results, threshold,
-                               lambda members: members[self._keeper_order(members, record=False)])
-
-    def _relation_texts(self, verified: Any) -> list[list[str]]:
-        """:func:`~undouble.grouping.relation_texts` of verified groups (files compared by size, then SHA-256)."""
-        from .grouping import relation_texts
-
-        stats = self.results.get("filestats") or {}
-        sizes = [int(stats[p][0]) if p in stats else -1 for p in self.results["pathnames"]] if stats else None
-        return relation_texts(verified, self.results["pathnames"], sizes)
-
-    def _is_grey(self, members: np.ndarray) -> np.ndarray | None:
-        """Greyscale flags of some rows (used by the keeper rule with verification only), or None."""
-        if not self.params.get("verify", True):
-            return None
-        grey = getattr(self, "_grey_rows", None)
-        if grey is None:
-            grey = self.results.get("is_grey")
-            if grey is None and self.results.get("thumbs") is not None:
-                from .verify import is_greyscale
-
-                grey = is_greyscale(np.asarray(self.results["thumbs"]))
-            if grey is None:
-                return None
-            grey = self._grey_rows = np.asarray(grey, bool)
-        return grey[members]
-
-    def _keeper_order(self, members: np.ndarray, record: bool = True) -> np.ndarray:
-        """Positions of ``members`` with the keeper first (see :mod:`undouble.keeper`)."""
-        if self.results.get("source") != "files":
-            res = self.results["resolution"][members]
-            grey = self._is_grey(members)
-            grey = np.zeros(len(members), bool) if grey is None else grey
-            return np.lexsort((members, -(res[:, 0] * res[:, 1]), grey))
-        memo = getattr(self, "_rank_memo", None)
-        key = tuple(sorted(members.tolist())) if memo is not None else None
-        ranked = memo.get(key) if memo is not None else None
-        if ranked is None:
-            ranked = self._rank_members(members)
-            if memo is not None:
-                memo[key] = ranked
-        if record:
-            self._keeper_ranks.append(ranked)
-        position = {p: k for k, p in enumerate(self.results["pathnames"][i] for i in members)}
-        return np.asarray([position[r.path] for r in ranked], dtype=np.int64)
+            return _mgroups.store_robust_groups(self, groups, threshold, mode, None, return_dict)
+        return _mgroups.store_groups(self, groups, threshold, mode, None, return_dict)
 
     def _rank_members(self, members: Sequence[int], all_blur: bool = False, decode: bool = False) -> list:
-        """:func:`undouble.keeper.rank_keepers` of some rows, from what import_data recorded.
+        """:func:`undouble._model_groups.rank_members` (the plot and the tests call it on the model)."""
+        return _mgroups.rank_members(self, members, all_blur=all_blur, decode=decode)
 
-        Resolution, file size and sharpness (measured on the canonical scale,
-        so equal resolutions always compare at equal scale) come from
-        ``results``: no file is opened unless ``decode`` is True (then an
-        image whose sharpness is unknown is decoded and scored).
-        """
-        from .keeper import rank_keepers
+    def _ranks_with_relations(self) -> list | None:
+        """:func:`undouble._model_groups.ranks_with_relations` (the tests call it on the model)."""
+        return _mgroups.ranks_with_relations(self)
 
-        res = self.results
-        paths = [res["pathnames"][i] for i in members]
-        stats = res.get("filestats") or {}
-        sizes = [stats[p][0] if p in stats else -1 for p in paths]
-        blur, measured = res.get("sharpness", res.get("blur")), res.get("blur_pixels")
-        damaged = res.get("damaged")
-        grey = self._is_grey(np.asarray(members, dtype=np.int64))
-        return rank_keepers(paths, all_blur=all_blur, resolutions=[tuple(res["resolution"][i]) for i in members],
-                            file_sizes=sizes, damaged=None if damaged is None else [bool(damaged[i]) for i in members],
-                            is_grey=None if grey is None else grey.tolist(),
-                            blur_scores=None if blur is None else [blur[i] for i in members],
-                            blur_sizes=None if measured is None else [measured[i] for i in members],
-                            decode=decode)
-
-    def _distances_to(self, keeper: int, members: np.ndarray) -> np.ndarray:
-        nbits = self.results["hash_nbits"]
-        return group_scores(self.results["img_hash"], members, keeper, counts=self.results["hash_counts"],
-                            words_per_segment=(nbits + 63) // 64, nbits=nbits)
+    def _cache_key(self, method: str | None = None, hash_size: int | None = None):
+        """:func:`undouble._model_cache.cache_key` (the tests call it on the model)."""
+        return _mcache.cache_key(self, method, hash_size)
 
     # ------------------------------------------------------------------
     def import_example(self, data: str = "synthetic", url: str | None = None) -> list[str]:
@@ -759,24 +539,10 @@ class Undouble:
         metadata = {"method": self.params["method"], "hash_size": self.params["hash_size"],
                     "threshold": self.params["threshold"], "dim": list(self.params["dim"]),
                     "grayscale": self.params["grayscale"]}
-        ranks = self._ranks_with_relations()
+        ranks = _mgroups.ranks_with_relations(self)
         return move_groups(self.results["select_pathnames"], action=action, dry_run=dry_run, target=target,
                            yes=yes, gui=gui, file_stats=self.results["filestats"], metadata=metadata,
                            journal=journal, ranks=ranks, **kwargs)
-
-    def _ranks_with_relations(self) -> list | None:
-        """The keeper rankings of group(), each with its relation to the keeper (the selection window shows it)."""
-        ranks = getattr(self, "_keeper_ranks", None)
-        if ranks is None or len(ranks) != len(self.results["select_pathnames"]):
-            return None
-        relations = self.results.get("select_relation")
-        if relations is None:
-            return ranks
-        out = []
-        for group_ranks, paths, rel in zip(ranks, self.results["select_pathnames"], relations):
-            by_path = dict(zip(paths, rel))
-            out.append([replace(r, relation=by_path.get(r.path, "")) for r in group_ranks])
-        return out
 
     def plot(self, cmap: str | None = None, figsize: tuple[float, float] | None = None,
              max_groups: int | None = None, savedir: str | None = None, show: bool | None = None):
@@ -843,77 +609,6 @@ class Undouble:
         from .report import write_report
 
         return write_report(self, path, thumbnails=thumbnails, max_side=max_side, quality=quality)
-
-    # ------------------------------------------------------------------ hash cache
-    def _hash_cache(self):
-        """The open :class:`~undouble.cache.HashCache`, or None when caching is off."""
-        spec = self.params.get("cache")
-        if not spec:
-            return None
-        current = getattr(self, "_cache", None)
-        if getattr(self, "_cache_spec", None) is not spec:  # one try per spec: a refusal is logged once
-            from .cache import open_cache
-
-            current, self._cache_spec = open_cache(spec), spec
-            self._cache = current
-        return current
-
-    def _cache_key(self, method: str | None = None, hash_size: int | None = None):
-        from .cache import hash_params
-
-        return hash_params(method or self.params["method"], hash_size or self.params["hash_size"],
-                           self.params["hash_options"], self.params["dim"], self.params["grayscale"])
-
-    def _cache_lookup(self, paths: Sequence[str]) -> dict:
-        """Cache entries of the unchanged files among ``paths`` ({} when caching is off)."""
-        cache = self._hash_cache()
-        hits = cache.lookup(paths, self._cache_key()) if cache is not None and paths else {}
-        if hits and uio.thumbnail_maker() is not None:  # rows stored before verification existed
-            hits = {p: e for p, e in hits.items() if e.thumb is not None}
-        self._cache_hits = (self._cache_key(), hits) if hits else None  # compute_hash need not ask again
-        return hits
-
-    def _merge_cached(self, paths, cached, kept, images, resolution, filestats, got):
-        """Rows in ``paths`` order: decoded images, and lazily loaded ones for cache hits.
-
-        What the import measured (sharpness, greyness, thumbnail) comes from
-        ``got`` for decoded files and from the cache for the hits.
-        """
-        at = {p: k for k, p in enumerate(kept)}
-        order = [p for p in paths if p in cached or p in at]
-        rows = [images[at[p]] if p in at else None for p in order]
-        res = [resolution[at[p]] if p in at else cached[p].resolution for p in order]
-        stats = [filestats[at[p]] if p in at else cached[p].stat for p in order]
-        thumbs = None
-        if got.thumbs is not None or (not kept and all(cached[p].thumb is not None for p in order)):
-            thumbs = [got.thumbs[at[p]] if p in at else cached[p].thumb for p in order]
-        measured = {
-            "sharpness": [got.sharpness[at[p]] if p in at else cached[p].blur for p in order],
-            "blur_pixels": [got.sharpness_pixels[at[p]] if p in at else cached[p].blur_pixels for p in order],
-            "is_grey": [got.is_grey[at[p]] if p in at else cached[p].is_grey for p in order],
-            "thumbs": None if thumbs is None else uio.stack_thumbs(thumbs),
-        }
-        stack = uio.lazy_images(order, self.params["dim"], self.params["grayscale"], self.params["max_pixels"],
-                                rows=rows)  # decodes a hit the way import_data decodes a miss
-        return stack, order, res, stats, measured
-
-    def _hash_images(self, img: Any, method: str, hash_size: int):
-        """HashBatch of every row, from the hash cache where the files are unchanged."""
-        cache = self._hash_cache() if self.results.get("source") == "files" else None
-        compute = lambda images: compute_hashes(images, method, hash_size, **self.params["hash_options"])  # noqa: E731
-        if cache is None:
-            return compute(img)
-        from .cache import hash_with_cache
-
-        key = self._cache_key(method, hash_size)
-        known = getattr(self, "_cache_hits", None)
-        batch, hits = hash_with_cache(cache, key, self.results["pathnames"], img, compute, self.results["filestats"],
-                                      self.results["resolution"], known=known[1] if known and known[0] == key else None,
-                                      blur=self.results.get("sharpness"), blur_pixels=self.results.get("blur_pixels"),
-                                      damaged=self.results.get("damaged"), warnings=self.results.get("warnings"),
-                                      is_grey=self.results.get("is_grey"), thumbs=self.results.get("thumbs"))
-        logger.info("%d of %d hashes from the cache %s.", hits, len(batch), cache.path)
-        return batch
 
     # ------------------------------------------------------------------
     def _require(self, key: str, step: str) -> None:

@@ -1,0 +1,222 @@
+"""Grouping storage of :class:`undouble.model.Undouble`: rank each group (keeper first) and put it into ``results``.
+
+Plain functions of the model (its ``params``, ``results`` and the memo attributes ``_keeper_ranks``,
+``_rank_memo``, ``_grey_rows``), moved out of :mod:`undouble.model` to keep it small; the behaviour is that of
+:meth:`undouble.model.Undouble.group`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._logging import logger, progress
+from .grouping import group_scores
+
+
+def _row_labels(groups: list, n: int) -> np.ndarray:
+    """The index of each row's group in ``groups`` (-1 for rows in none)."""
+    labels = np.full(n, -1, np.int64)
+    for k, g in enumerate(groups):
+        labels[np.asarray(g, np.int64)] = k
+    return labels
+
+
+def store_groups(model, groups: list, threshold: int, mode: str, verified: Any,
+                 return_dict: bool) -> dict[str, Any] | None:
+    """Rank each group (keeper first) and put the groups into ``results``."""
+    select_idx, select_scores = [], []
+    select_relation, select_similarity = [], []
+    texts = relation_texts_of(model, verified) if verified is not None else None
+    model._keeper_ranks = []  # the memo of the verification rounds (model._rank_memo) is reused here
+    for k, members in enumerate(progress(groups, desc="rank", unit="group")):
+        members = np.asarray(members, dtype=np.int64)
+        order = keeper_positions(model, members)
+        ordered = members[order]
+        select_idx.append(ordered)
+        select_scores.append(distances_to(model, ordered[0], ordered))
+        if verified is not None:
+            select_relation.append([texts[k][j] for j in order])
+            select_similarity.append(np.asarray(verified.similarity[k], np.float64)[order])
+    model._rank_memo = None
+    relations = (select_relation, select_similarity) if verified is not None else None
+    return put_groups(model, select_idx, select_scores, relations, threshold, mode, verified, return_dict)
+
+
+def store_robust_groups(model, groups: list, threshold: int, mode: str, verified: Any,
+                        return_dict: bool) -> dict[str, Any] | None:
+    """Robust mode: the normal ``groups`` joined by verified robust links, cut into stars around keepers
+    where the container wins (:func:`undouble.robust_grouping.robust_groups`), put into ``results``."""
+    from .robust_grouping import find_links, robust_groups, thumbs_and_sizes
+
+    n = len(model.results["pathnames"])
+    thumbs, sizes = thumbs_and_sizes(model.results)
+    links = find_links(thumbs, sizes, model.results.get("img"), _row_labels(groups, n))
+    texts = similarity = None
+    if verified is not None:
+        texts, similarity = relation_texts_of(model, verified), verified.similarity
+    ranked_by_component: dict[int, dict] = {}
+    model._keeper_ranks = []
+
+    def keeper_order(members: np.ndarray) -> np.ndarray:
+        order = keeper_positions(model, members)
+        if model.results.get("source") == "files":
+            ranked_by_component[len(ranked_by_component)] = {r.path: r for r in model._keeper_ranks.pop()}
+        return order
+
+    made = robust_groups(groups, links, n, keeper_order, thumbs, sizes, texts, similarity)
+    model._rank_memo = None
+    pathnames = model.results["pathnames"]
+    select_idx, select_scores = [], []
+    for group in made:
+        select_idx.append(group.rows)
+        select_scores.append(distances_to(model, group.rows[0], group.rows))
+        by_path = ranked_by_component.get(group.component)
+        if by_path is not None:
+            model._keeper_ranks.append([by_path[pathnames[i]] for i in group.rows])
+    relations = ([g.relation for g in made], [g.similarity for g in made])
+    return put_groups(model, select_idx, select_scores, relations, threshold, mode, verified, return_dict,
+                            {"robust": True, "n_robust_links": len(links)})
+
+
+def put_groups(model, select_idx: list, select_scores: list, relations: tuple | None, threshold: int,
+               mode: str, verified: Any, return_dict: bool,
+               extra_stats: dict | None = None) -> dict[str, Any] | None:
+    """Put ranked groups (keeper first) into ``results``: ``relations`` is (select_relation,
+    select_similarity) or None."""
+    pathnames = model.results["pathnames"]
+    select_pathnames = [[pathnames[i] for i in g] for g in select_idx]
+    n_grouped = int(sum(len(g) for g in select_idx))
+    for key in ("select_relation", "select_similarity"):
+        model.results.pop(key, None)
+    if relations is not None:
+        model.results["select_relation"], model.results["select_similarity"] = relations
+    model.results.update({
+        "select_pathnames": select_pathnames,
+        "select_scores": select_scores,
+        "select_idx": select_idx,
+        "stats": {
+            "n_images": len(pathnames),
+            "n_groups": len(select_idx),
+            "n_grouped_images": n_grouped,
+            "n_duplicates": n_grouped - len(select_idx),
+            "threshold": threshold,
+            "method": model.params["method"],
+            "hash_size": model.params["hash_size"],
+            "mode": mode,
+            "verify": verified is not None,
+            **({} if verified is None else {"n_candidate_pairs": verified.n_candidates,
+                                            "n_verified_pairs": verified.n_verified,
+                                            "n_keeper_checks": verified.n_keeper_checks}),
+            **(extra_stats or {}),
+        },
+    })
+    logger.info("Number of groups with similar images detected: %d", len(select_idx))
+    logger.info("[%d] groups are detected for [%d] images.", len(select_idx), n_grouped)
+    return model.results if return_dict else None
+
+
+def verified_groups_of(model, threshold: int, mode: str):
+    """:func:`~undouble.grouping.verified_groups` of ``results``, or None when there are no thumbnails."""
+    from .grouping import verified_groups
+
+    model._rank_memo = {}  # keeper rankings of the rounds, reused by _store_groups for the same sets
+    model._grey_rows = None
+    if mode != "components":
+        logger.info("mode=%r is not used with verification: groups are built around verified keepers.", mode)
+    return verified_groups(model.results, threshold,
+                           lambda members: members[keeper_positions(model, members, record=False)])
+
+
+def relation_texts_of(model, verified: Any) -> list[list[str]]:
+    """:func:`~undouble.grouping.relation_texts` of verified groups (files compared by size, then SHA-256)."""
+    from .grouping import relation_texts
+
+    stats = model.results.get("filestats") or {}
+    sizes = [int(stats[p][0]) if p in stats else -1 for p in model.results["pathnames"]] if stats else None
+    return relation_texts(verified, model.results["pathnames"], sizes)
+
+
+def grey_flags(model, members: np.ndarray) -> np.ndarray | None:
+    """Greyscale flags of some rows (used by the keeper rule with verification only), or None."""
+    if not model.params.get("verify", True):
+        return None
+    grey = getattr(model, "_grey_rows", None)
+    if grey is None:
+        grey = model.results.get("is_grey")
+        if grey is None and model.results.get("thumbs") is not None:
+            from .verify import is_greyscale
+
+            grey = is_greyscale(np.asarray(model.results["thumbs"]))
+        if grey is None:
+            return None
+        grey = model._grey_rows = np.asarray(grey, bool)
+    return grey[members]
+
+
+def keeper_positions(model, members: np.ndarray, record: bool = True) -> np.ndarray:
+    """Positions of ``members`` with the keeper first (see :mod:`undouble.keeper`)."""
+    if model.results.get("source") != "files":
+        res = model.results["resolution"][members]
+        grey = grey_flags(model, members)
+        grey = np.zeros(len(members), bool) if grey is None else grey
+        return np.lexsort((members, -(res[:, 0] * res[:, 1]), grey))
+    memo = getattr(model, "_rank_memo", None)
+    key = tuple(sorted(members.tolist())) if memo is not None else None
+    ranked = memo.get(key) if memo is not None else None
+    if ranked is None:
+        ranked = rank_members(model, members)
+        if memo is not None:
+            memo[key] = ranked
+    if record:
+        model._keeper_ranks.append(ranked)
+    position = {p: k for k, p in enumerate(model.results["pathnames"][i] for i in members)}
+    return np.asarray([position[r.path] for r in ranked], dtype=np.int64)
+
+
+def rank_members(model, members: Sequence[int], all_blur: bool = False, decode: bool = False) -> list:
+    """:func:`undouble.keeper.rank_keepers` of some rows, from what import_data recorded.
+
+    Resolution, file size and sharpness (measured on the canonical scale,
+    so equal resolutions always compare at equal scale) come from
+    ``results``: no file is opened unless ``decode`` is True (then an
+    image whose sharpness is unknown is decoded and scored).
+    """
+    from .keeper import rank_keepers
+
+    res = model.results
+    paths = [res["pathnames"][i] for i in members]
+    stats = res.get("filestats") or {}
+    sizes = [stats[p][0] if p in stats else -1 for p in paths]
+    blur, measured = res.get("sharpness", res.get("blur")), res.get("blur_pixels")
+    damaged = res.get("damaged")
+    grey = grey_flags(model, np.asarray(members, dtype=np.int64))
+    return rank_keepers(paths, all_blur=all_blur, resolutions=[tuple(res["resolution"][i]) for i in members],
+                        file_sizes=sizes, damaged=None if damaged is None else [bool(damaged[i]) for i in members],
+                        is_grey=None if grey is None else grey.tolist(),
+                        blur_scores=None if blur is None else [blur[i] for i in members],
+                        blur_sizes=None if measured is None else [measured[i] for i in members],
+                        decode=decode)
+
+
+def distances_to(model, keeper: int, members: np.ndarray) -> np.ndarray:
+    nbits = model.results["hash_nbits"]
+    return group_scores(model.results["img_hash"], members, keeper, counts=model.results["hash_counts"],
+                        words_per_segment=(nbits + 63) // 64, nbits=nbits)
+
+# ------------------------------------------------------------------
+def ranks_with_relations(model) -> list | None:
+    """The keeper rankings of group(), each with its relation to the keeper (the selection window shows it)."""
+    ranks = getattr(model, "_keeper_ranks", None)
+    if ranks is None or len(ranks) != len(model.results["select_pathnames"]):
+        return None
+    relations = model.results.get("select_relation")
+    if relations is None:
+        return ranks
+    out = []
+    for group_ranks, paths, rel in zip(ranks, model.results["select_pathnames"], relations):
+        by_path = dict(zip(paths, rel))
+        out.append([replace(r, relation=by_path.get(r.path, "")) for r in group_ranks])
+    return out

@@ -122,7 +122,7 @@ def verified_groups_of(model, threshold: int, mode: str):
     """:func:`~undouble.grouping.verified_groups` of ``results``, or None when there are no thumbnails."""
     from .grouping import verified_groups
 
-    model._rank_memo = {}  # keeper rankings of the rounds, reused by _store_groups for the same sets
+    model._rank_memo = {}  # keeper rankings of the rounds, reused by store_groups for the same sets
     model._grey_rows = None
     if mode != "components":
         logger.info("mode=%r is not used with verification: groups are built around verified keepers.", mode)

@@ -53,6 +53,8 @@ new content at an edge is a different photo.
 import numpy as np
 from numba import njit, prange
 
+from .median import select_in_place as _select  # the k-th smallest, partitioning in place
+
 # relation codes (keep in sync with undouble.verify.RELATION_NAMES)
 REL_DIFFERENT = 0
 REL_SAME_PIXELS = 1
@@ -607,35 +609,6 @@ def _accumulate_window(ga, gb, fx, fy, tx, ty, nb, edge, acc):
                 acc[j, q] += ta[q, u]
             acc[j, 5] += s
     return maxdiff
-
-
-@njit(cache=True)
-def _select(x, k):
-    """The k-th smallest of x (0-based), partitioning x in place (quickselect; x[k+1:] >= x[k] after)."""
-    lo = 0
-    hi = x.shape[0] - 1
-    while lo < hi:
-        pivot = x[(lo + hi) // 2]
-        i = lo
-        j = hi
-        while i <= j:
-            while x[i] < pivot:
-                i += 1
-            while x[j] > pivot:
-                j -= 1
-            if i <= j:
-                t = x[i]
-                x[i] = x[j]
-                x[j] = t
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
-        else:
-            break
-    return x[k]
 
 
 @njit(cache=True)

@@ -213,7 +213,7 @@ def area_bins(img, s, out):
                 out[v, u, ch] = acc[v, u, ch] * norm
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def thumbnail_record(img, s, grey_chroma, cs, out, fs=0):
     """Fill the verification record ``out`` (uint8, s*s + 8 + 2*cs*cs) from an H x W x C uint8 image (C = 1 or 3).
 

@@ -326,3 +326,32 @@ def test_clearing_the_cache_forgets_the_scan(folder, tmp_path):
     assert cleared.returncode == 0, cleared.stderr
     again = run_cli(*base, cache_dir=str(cache_dir))
     assert HIT not in again.stderr and again.stdout == first.stdout
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_row_order_ranks_every_group_as_rank_keepers_does(verify):
+    """group() orders members by one total order of all rows (no per-group ranking): for any
+    subset it must be the order of keeper.rank_keepers on the same recorded facts, ties included."""
+    from undouble import _model_groups as mg
+
+    rng = np.random.default_rng(7)
+    n = 400
+    model = Undouble(method="phash", verify=verify)
+    paths = [f"/photos/{'ab'[k % 2]}/img{int(rng.integers(50)):03d}_{k}.jpg" for k in range(n)]
+    sides = rng.choice([640, 800, 1024], size=(n, 2))
+    blur = rng.choice([np.nan, 10.0, 12.5, 30.0], size=n)
+    model.results = {
+        "source": "files", "pathnames": paths, "resolution": sides,
+        "filestats": {p: (int(rng.choice([1000, 2000, 3000])), 0) for p in paths},
+        "sharpness": blur, "blur_pixels": np.full(n, 4096), "damaged": rng.random(n) < 0.1,
+        "is_grey": rng.random(n) < 0.3,
+    }
+    rank = mg.keeper_rank_of_rows(model, refresh=True)
+    assert sorted(rank.tolist()) == list(range(n))
+    for _ in range(60):
+        members = rng.choice(n, size=int(rng.integers(2, 12)), replace=False).astype(np.int64)
+        fast = [paths[i] for i in members[mg.keeper_positions(model, members, record=False)]]
+        slow = [r.path for r in mg.rank_members(model, members)]
+        assert fast == slow
+    lazy = mg.LazyKeeperRanks(model, [np.array([3, 1, 2]), np.array([5, 4])])
+    assert len(lazy) == 2 and [r.path for r in lazy[-1]] == [r.path for r in mg.rank_members(model, [5, 4])]

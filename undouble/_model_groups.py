@@ -7,6 +7,7 @@ Plain functions of the model (its ``params``, ``results`` and the memo attribute
 
 from __future__ import annotations
 
+from collections.abc import Sequence as SequenceABC
 from dataclasses import replace
 from typing import Any, Sequence
 
@@ -30,17 +31,21 @@ def store_groups(model, groups: list, threshold: int, mode: str, verified: Any,
     select_idx, select_scores = [], []
     select_relation, select_similarity = [], []
     texts = relation_texts_of(model, verified) if verified is not None else None
+    lazy = keeper_rank_of_rows(model, refresh=True) is not None  # rankings with reasons: made when asked for
     model._keeper_ranks = []  # the memo of the verification rounds (model._rank_memo) is reused here
     for k, members in enumerate(progress(groups, desc="rank", unit="group")):
         members = np.asarray(members, dtype=np.int64)
-        order = keeper_positions(model, members)
+        order = keeper_positions(model, members, record=not lazy)
         ordered = members[order]
         select_idx.append(ordered)
-        select_scores.append(distances_to(model, ordered[0], ordered))
         if verified is not None:
             select_relation.append([texts[k][j] for j in order])
             select_similarity.append(np.asarray(verified.similarity[k], np.float64)[order])
+    select_scores = distances_to_keepers(model, select_idx)
+    if lazy:
+        model._keeper_ranks = LazyKeeperRanks(model, select_idx)
     model._rank_memo = None
+    model._row_rank = None
     relations = (select_relation, select_similarity) if verified is not None else None
     return put_groups(model, select_idx, select_scores, relations, threshold, mode, verified, return_dict)
 
@@ -68,6 +73,7 @@ def store_robust_groups(model, groups: list, threshold: int, mode: str, verified
 
     made = robust_groups(groups, links, n, keeper_order, thumbs, sizes, texts, similarity)
     model._rank_memo = None
+    model._row_rank = None
     pathnames = model.results["pathnames"]
     select_idx, select_scores = [], []
     for group in made:
@@ -124,6 +130,8 @@ def verified_groups_of(model, threshold: int, mode: str):
 
     model._rank_memo = {}  # keeper rankings of the rounds, reused by store_groups for the same sets
     model._grey_rows = None
+    model._row_rank = None
+    keeper_rank_of_rows(model, refresh=True)
     if mode != "components":
         logger.info("mode=%r is not used with verification: groups are built around verified keepers.", mode)
     return verified_groups(model.results, threshold,
@@ -131,7 +139,7 @@ def verified_groups_of(model, threshold: int, mode: str):
 
 
 def relation_texts_of(model, verified: Any) -> list[list[str]]:
-    """:func:`~undouble.grouping.relation_texts` of verified groups (files compared by size, then SHA-256)."""
+    """:func:`~undouble.grouping.relation_texts` of verified groups (files compared by size, then byte by byte)."""
     from .grouping import relation_texts
 
     stats = model.results.get("filestats") or {}
@@ -163,6 +171,9 @@ def keeper_positions(model, members: np.ndarray, record: bool = True) -> np.ndar
         grey = grey_flags(model, members)
         grey = np.zeros(len(members), bool) if grey is None else grey
         return np.lexsort((members, -(res[:, 0] * res[:, 1]), grey))
+    row_rank = getattr(model, "_row_rank", None)
+    if row_rank is not None and not record:  # one total order of all rows: no per-group ranking needed
+        return np.argsort(row_rank[members], kind="stable")
     memo = getattr(model, "_rank_memo", None)
     key = tuple(sorted(members.tolist())) if memo is not None else None
     ranked = memo.get(key) if memo is not None else None
@@ -199,6 +210,85 @@ def rank_members(model, members: Sequence[int], all_blur: bool = False, decode: 
                         blur_scores=None if blur is None else [blur[i] for i in members],
                         blur_sizes=None if measured is None else [measured[i] for i in members],
                         decode=decode)
+
+
+def keeper_rank_of_rows(model, refresh: bool = False) -> np.ndarray | None:
+    """The keeper rule as one total order of all rows (``rank[i]``: lower is kept first), or None.
+
+    :func:`undouble.keeper.rank_keepers` with ``decode=False`` on what the import
+    recorded sorts each group by a key of the image alone (intact, colour with
+    verification, pixels, sharpness, file size, path), so that one order of all
+    rows, made once, ranks every group: ``members[argsort(rank[members])]`` is
+    its ranking (the tests check it against ``rank_keepers``). None for images
+    from an array (ranked by :func:`keeper_positions` itself). Kept in
+    ``model._row_rank`` for the duration of one ``group()`` call.
+    """
+    if not refresh:
+        return getattr(model, "_row_rank", None)
+    res = model.results
+    if res.get("source") != "files":
+        model._row_rank = None
+        return None
+    paths = res["pathnames"]
+    n = len(paths)
+    stats = res.get("filestats") or {}
+    sizes = np.fromiter((stats[p][0] if p in stats else -1 for p in paths), dtype=np.int64, count=n)
+    resolution = np.asarray(res["resolution"], dtype=np.int64).reshape(-1, 2)
+    pixels = resolution[:, 0] * resolution[:, 1]
+    blur = res.get("sharpness", res.get("blur"))
+    sharp = np.full(n, -np.inf) if blur is None else np.asarray(blur, dtype=np.float64).copy()
+    sharp[np.isnan(sharp)] = -np.inf  # unknown sharpness ranks last among equal resolutions
+    damaged = res.get("damaged")
+    damaged = np.zeros(n, bool) if damaged is None else np.asarray(damaged, dtype=bool)
+    grey = grey_flags(model, np.arange(n, dtype=np.int64))
+    grey = np.zeros(n, bool) if grey is None else np.asarray(grey, dtype=bool)
+    path_order = np.argsort(np.asarray(paths, dtype=object), kind="stable")  # plain string order, as rank_keepers
+    path_rank = np.empty(n, np.int64)
+    path_rank[path_order] = np.arange(n)
+    order = np.lexsort((path_rank, -sizes, -sharp, -pixels, grey, damaged))
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    model._row_rank = rank
+    return rank
+
+
+class LazyKeeperRanks(SequenceABC):
+    """The :class:`~undouble.keeper.KeeperRank` list of each group, made from ``results`` when first read.
+
+    ``group()`` orders the members by :func:`keeper_rank_of_rows`; the rankings
+    with their reasons (shown by the selection window, the report and the
+    plots) cost a Python object per image, so they are made per group on demand.
+    """
+
+    def __init__(self, model, select_idx: list) -> None:
+        self._model, self._rows = model, [np.asarray(g, np.int64) for g in select_idx]
+        self._made: dict[int, list] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, g):  # type: ignore[override]
+        if isinstance(g, slice):
+            return [self[k] for k in range(*g.indices(len(self)))]
+        g = range(len(self))[g]
+        if g not in self._made:
+            self._made[g] = rank_members(self._model, self._rows[g])
+        return self._made[g]
+
+
+def distances_to_keepers(model, select_idx: list) -> list:
+    """:func:`distances_to` of every group (``select_idx``: keeper first), in one pass for plain hashes."""
+    hashes = np.asarray(model.results["img_hash"])
+    counts = model.results.get("hash_counts")
+    single = counts is None or bool(np.all(np.asarray(counts) == 1))
+    if not select_idx or not single or hashes.ndim != 2 or hashes.dtype != np.uint64:
+        return [distances_to(model, g[0], g) for g in select_idx]
+    rows = np.concatenate(select_idx).astype(np.int64)
+    sizes = np.fromiter((len(g) for g in select_idx), dtype=np.int64, count=len(select_idx))
+    keepers = np.repeat(np.asarray([g[0] for g in select_idx], np.int64), sizes)
+    dist = np.bitwise_count(hashes[rows] ^ hashes[keepers]).sum(axis=1, dtype=np.int64)
+    dtype = distances_to(model, select_idx[0][0], select_idx[0][:1]).dtype  # the dtype group_scores gives
+    return np.split(dist.astype(dtype), np.cumsum(sizes)[:-1])
 
 
 def distances_to(model, keeper: int, members: np.ndarray) -> np.ndarray:

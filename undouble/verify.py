@@ -357,15 +357,22 @@ def verify_pairs(thumbs: np.ndarray, sizes: np.ndarray, pair_i: np.ndarray, pair
     area = np.zeros(m, np.float32)
     container = np.full(m, -1, np.int8)
     if m:
-        thumbs = np.ascontiguousarray(thumbs)
-        # contiguous (the kernel's row loops vectorise only on C-ordered arrays)
-        grey = np.ascontiguousarray(thumbs[:, :THUMB_SIZE * THUMB_SIZE]).reshape(n, THUMB_SIZE, THUMB_SIZE)
+        # The kernel prepares every image it is given (profiles, block sums, rank transforms):
+        # give it only the images these pairs use, so that a call with few pairs costs little
+        # however many images there are (the grouping calls it once per round of keeper checks).
+        used, inverse = np.unique(np.concatenate([pair_i, pair_j]), return_inverse=True)
+        pair_i, pair_j = inverse[:m].astype(np.int64), inverse[m:].astype(np.int64)
+        used_thumbs = thumbs[used]  # a contiguous copy of those rows only
+        k = used.size
         s2 = THUMB_SIZE * THUMB_SIZE
-        extra = np.ascontiguousarray(thumbs[:, s2:s2 + EXTRA_BYTES])
-        chroma = np.ascontiguousarray(thumbs[:, s2 + EXTRA_BYTES:FINE_OFFSET]).reshape(n, 2, CHROMA_SIZE, CHROMA_SIZE)
-        fine = np.ascontiguousarray(thumbs[:, FINE_OFFSET:]).reshape(n, FINE_SIZE, FINE_SIZE)
-        _k.verify_pairs_kernel(grey, extra, chroma, fine, sizes, pair_i, pair_j, params.as_array(),
-                               ok, similarity, relation, area, container)
+        # contiguous planes (the kernel's row loops vectorise only on C-ordered arrays)
+        grey = np.ascontiguousarray(used_thumbs[:, :s2]).reshape(k, THUMB_SIZE, THUMB_SIZE)
+        extra = np.ascontiguousarray(used_thumbs[:, s2:s2 + EXTRA_BYTES])
+        chroma = np.ascontiguousarray(used_thumbs[:, s2 + EXTRA_BYTES:FINE_OFFSET]).reshape(k, 2, CHROMA_SIZE,
+                                                                                            CHROMA_SIZE)
+        fine = np.ascontiguousarray(used_thumbs[:, FINE_OFFSET:]).reshape(k, FINE_SIZE, FINE_SIZE)
+        _k.verify_pairs_kernel(grey, extra, chroma, fine, np.ascontiguousarray(sizes[used]), pair_i, pair_j,
+                               params.as_array(), ok, similarity, relation, area, container)
     return VerifyResult(ok, similarity, relation, area, container)
 
 

@@ -452,13 +452,16 @@ def decode_bytes_estimate(path: str | os.PathLike, dim: tuple[int, int] | None =
         if not _stat.S_ISREG(os.stat(path).st_mode):  # never open a pipe: it could block forever
             return 0
         with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
+            head = fh.read(1 << 12)  # the frame header of most JPEGs; more only when an APP segment is larger
+            info = jpeg_info(head, check_end=False) if head[:3] == _JPEG_SIGNATURE else None
+            if info is None and head[:3] == _JPEG_SIGNATURE and len(head) == 1 << 12:
+                head += fh.read((1 << 16) - len(head))
+                info = jpeg_info(head, check_end=False)
     except OSError:
         return 0
     width = height = 0
     scale = 1
     if head[:3] == _JPEG_SIGNATURE:
-        info = jpeg_info(head)
         if info is not None:
             width, height = info.width, info.height
             target = None if dim is None else ((dim[1], dim[0]) if info.orientation >= 5 else (dim[0], dim[1]))

@@ -88,13 +88,16 @@ def exif_orientation(tiff: bytes | memoryview, start: int = 0, end: int | None =
     return 1
 
 
-def jpeg_info(data: bytes) -> JpegInfo | None:
+def jpeg_info(data: bytes, check_end: bool = True) -> JpegInfo | None:
     """Size, components, EXIF orientation and completeness of a JPEG.
 
     Parameters
     ----------
     data : bytes
-        The whole file.
+        The whole file (or its head, with ``check_end=False``).
+    check_end : bool
+        Look for the end-of-image marker after the scan (``complete``); False
+        skips that search and reports ``complete=False``.
 
     Returns
     -------
@@ -144,7 +147,8 @@ def jpeg_info(data: bytes) -> JpegInfo | None:
             if size is None:
                 return None
             scan = pos + length  # entropy-coded data cannot hold FF D9: it ends the image
-            complete = data.rfind(b"\xff\xd9", max(scan, n - 4096)) >= 0 or data.find(b"\xff\xd9", scan) >= 0
+            complete = check_end and (data.rfind(b"\xff\xd9", max(scan, n - 4096)) >= 0
+                                      or data.find(b"\xff\xd9", scan) >= 0)
             return JpegInfo(size[0], size[1], size[2], orientation, complete)
         pos += length
     if size is None:

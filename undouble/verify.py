@@ -362,15 +362,14 @@ def verify_pairs(thumbs: np.ndarray, sizes: np.ndarray, pair_i: np.ndarray, pair
         # however many images there are (the grouping calls it once per round of keeper checks).
         used, inverse = np.unique(np.concatenate([pair_i, pair_j]), return_inverse=True)
         pair_i, pair_j = inverse[:m].astype(np.int64), inverse[m:].astype(np.int64)
-        used_thumbs = thumbs[used]  # a contiguous copy of those rows only
         k = used.size
         s2 = THUMB_SIZE * THUMB_SIZE
-        # contiguous planes (the kernel's row loops vectorise only on C-ordered arrays)
-        grey = np.ascontiguousarray(used_thumbs[:, :s2]).reshape(k, THUMB_SIZE, THUMB_SIZE)
-        extra = np.ascontiguousarray(used_thumbs[:, s2:s2 + EXTRA_BYTES])
-        chroma = np.ascontiguousarray(used_thumbs[:, s2 + EXTRA_BYTES:FINE_OFFSET]).reshape(k, 2, CHROMA_SIZE,
-                                                                                            CHROMA_SIZE)
-        fine = np.ascontiguousarray(used_thumbs[:, FINE_OFFSET:]).reshape(k, FINE_SIZE, FINE_SIZE)
+        # contiguous planes of those rows only, each copied once (the kernel's row loops vectorise only
+        # on C-ordered arrays)
+        grey = thumbs[used, :s2].reshape(k, THUMB_SIZE, THUMB_SIZE)
+        extra = thumbs[used, s2:s2 + EXTRA_BYTES]
+        chroma = thumbs[used, s2 + EXTRA_BYTES:FINE_OFFSET].reshape(k, 2, CHROMA_SIZE, CHROMA_SIZE)
+        fine = thumbs[used, FINE_OFFSET:].reshape(k, FINE_SIZE, FINE_SIZE)
         _k.verify_pairs_kernel(grey, extra, chroma, fine, np.ascontiguousarray(sizes[used]), pair_i, pair_j,
                                params.as_array(), ok, similarity, relation, area, container)
     return VerifyResult(ok, similarity, relation, area, container)

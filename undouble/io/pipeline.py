@@ -224,16 +224,41 @@ def stack_thumbs(thumbs: Sequence[np.ndarray | None]) -> np.ndarray | None:
 class _Rows:
     """What :func:`ingest` keeps of each readable file (:class:`LoadedFile` less its image), in input order."""
 
+    capacity: int = 0
     paths: list[str] = field(default_factory=list)
     resolution: list[tuple[int, int]] = field(default_factory=list)
     filestats: list[tuple[int, int]] = field(default_factory=list)
     measures: list[Measures] = field(default_factory=list)
+    thumbs: np.ndarray | None = None  # (capacity, B): each record written in place, never a list of arrays
+    thumbs_whole: bool = True  # every row so far has a record of the same size
 
     def append(self, path: str, loaded: LoadedFile, measures: Measures) -> None:
+        row = len(self.paths)
         self.paths.append(path)
         self.resolution.append(loaded.resolution)
         self.filestats.append(loaded.filestat)
+        thumb = measures.thumb
+        if thumb is None:
+            self.thumbs_whole = False
+        elif self.thumbs_whole:
+            flat = np.asarray(thumb, np.uint8).reshape(-1)
+            if self.thumbs is None:
+                self.thumbs = np.empty((max(self.capacity, row + 1), flat.size), np.uint8)
+            if flat.size != self.thumbs.shape[1]:
+                self.thumbs_whole = False
+            else:
+                if row >= self.thumbs.shape[0]:  # more rows than announced: grow
+                    self.thumbs = np.concatenate([self.thumbs, np.empty_like(self.thumbs)])
+                self.thumbs[row] = flat
+            measures = measures._replace(thumb=None)
         self.measures.append(measures)
+
+    def stacked_thumbs(self) -> np.ndarray | None:
+        """``(N, B)`` records of the rows (as :func:`stack_thumbs`); None when any is missing or they differ."""
+        n = len(self.paths)
+        if not n or not self.thumbs_whole or self.thumbs is None:
+            return None
+        return self.thumbs[:n].copy() if n < 0.9 * self.thumbs.shape[0] else self.thumbs[:n]
 
 
 def _release_pages(store: np.ndarray, start: int, length: int) -> None:
@@ -366,7 +391,7 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
         store = None
     chunk = max(1, int(chunk))
     buffer = np.empty((min(chunk, max(1, len(paths))),) + row_shape, np.uint8)
-    rows = _Rows()
+    rows = _Rows(capacity=len(paths))
     skipped: list[tuple[str, str]] = []
     batches: list[Any] = []
     hash_error: str | None = None
@@ -497,4 +522,4 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
                     np.asarray([m.sharpness for m in rows.measures], dtype=np.float64),
                     np.asarray([m.sharpness_pixels for m in rows.measures], dtype=np.int64), damaged, notes,
                     np.asarray([m.is_grey for m in rows.measures], dtype=bool),
-                    stack_thumbs([m.thumb for m in rows.measures]))
+                    rows.stacked_thumbs())

@@ -196,21 +196,31 @@ def area_bins(img, s, out):
             for i in range(w * c):
                 dst[i] += b * src[i]
     fx, sx = _area_weights(w, s)
-    acc = np.zeros((s, s, c), np.float32)
+    # columns on the transposed sums, so that the innermost loop runs along v (contiguous and
+    # independent: it vectorises, where accumulating along x waits on the previous add of the same
+    # bin); each bin still takes its pixels in the order of x, so the sums are the same to the bit
+    rows_t = np.empty((w * c, s), np.float32)
     for v in range(s):
-        for x in range(w):
-            k = fx[x]
-            a = sx[x]
-            for ch in range(c):
-                val = rowsum[v, x * c + ch]
-                acc[v, k, ch] += a * val
-                if a < 1.0:
-                    acc[v, k + 1, ch] += (1.0 - a) * val
+        for i in range(w * c):
+            rows_t[i, v] = rowsum[v, i]
+    acc = np.zeros((s, c, s), np.float32)  # [u, ch, v]
+    for x in range(w):
+        k = fx[x]
+        a = sx[x]
+        for ch in range(c):
+            src = rows_t[x * c + ch]
+            dst = acc[k, ch]
+            for v in range(s):
+                dst[v] += a * src[v]
+            if a < 1.0:
+                dst = acc[k + 1, ch]
+                for v in range(s):
+                    dst[v] += (1.0 - a) * src[v]
     norm = np.float32(s * s) / np.float32(h * w)
     for v in range(s):
         for u in range(s):
             for ch in range(c):
-                out[v, u, ch] = acc[v, u, ch] * norm
+                out[v, u, ch] = acc[u, ch, v] * norm
 
 
 @njit(cache=True, nogil=True)

@@ -203,16 +203,16 @@ def test_the_messages_are_logged_at_debug(hostile, caplog):
 
 def test_unclaimed_stderr_text_is_not_lost(hostile, capfd, monkeypatch):
     """Text that no file claims (another thread of the program) reaches the real stderr after the phase."""
-    real = uio.pipeline.decode_bytes_estimate
+    real = uio.pipeline.measure_decoded
     said = []
 
-    def noisy(path, *args):  # runs outside any decoding: no file may claim what it writes
+    def noisy(*args, **kwargs):  # runs after the decoding: no file may claim what it writes
         if not said:
-            said.append(path)
+            said.append(True)
             os.write(2, b"a message from elsewhere\n")
-        return real(path, *args)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(uio.pipeline, "decode_bytes_estimate", noisy)
+    monkeypatch.setattr(uio.pipeline, "measure_decoded", noisy)
     paths = sorted(str(p) for p in hostile.glob("e_other_*.jpg"))
     got = uio.ingest(paths, (8, 8), n_jobs=4)
     assert len(got.paths) == len(paths)
@@ -277,7 +277,8 @@ def test_ingest_bounds_the_pixels_decoded_at_once(tmp_path, photos, monkeypatch)
     active, lock = {}, threading.Lock()
     seen = {"bytes": 0, "alone_for_big": True}
 
-    def fake_read(path, dim, max_pixels, backend):
+    def fake_read(path, dim, max_pixels, backend, reserve=None):
+        reserve(cost[path])  # as read_image does once it has read the header
         with lock:
             active[path] = cost[path]
             seen["bytes"] = max(seen["bytes"], sum(active.values()))
@@ -289,7 +290,6 @@ def test_ingest_bounds_the_pixels_decoded_at_once(tmp_path, photos, monkeypatch)
         return uio.DecodedImage(np.zeros((16, 16, 3), np.uint8), 16, 16, 1, 1)
 
     monkeypatch.setattr(uio.pipeline, "_read_checked", fake_read)
-    monkeypatch.setattr(uio.pipeline, "decode_bytes_estimate", lambda path, dim, max_pixels: cost[path])
     got = uio.ingest(paths, (8, 8), n_jobs=6, decode_memory=100, capture_messages=False)
     assert got.paths == paths
     assert seen["alone_for_big"] and seen["bytes"] == 250
@@ -341,3 +341,23 @@ def test_the_estimate_never_opens_a_pipe(tmp_path):
     worker.start()
     worker.join(10)
     assert done == [0]  # returned at once, without blocking on the pipe
+
+
+def test_read_image_reserves_the_estimate_before_decoding(tmp_path, photos):
+    """The import reserves its memory budget from the header read_image already holds (one opening
+    of each file): the figure must be decode_bytes_estimate's, and come before the pixels."""
+    files = {"a.png": None, "b.jpg": (32, 32), "c.jpg": None, "d.webp": (32, 32)}
+    for name in files:
+        Image.fromarray(photos[1]).save(tmp_path / name, quality=90)
+    for name, dim in files.items():
+        path = str(tmp_path / name)
+        calls = []
+        decoded = uio.decode.read_image(path, dim, reserve=calls.append)
+        assert calls == [uio.decode.decode_bytes_estimate(path, dim)] and calls[0] > 0, name
+        assert decoded.pixels.size > 0
+    huge = tmp_path / "huge.jpg"
+    Image.fromarray(np.zeros((300, 400, 3), np.uint8)).save(huge)
+    calls = []
+    with pytest.raises(uio.ImageReadError, match="too large"):
+        uio.decode.read_image(str(huge), None, max_pixels=1000, reserve=calls.append)
+    assert calls == []  # refused from the header: nothing reserved, nothing decoded

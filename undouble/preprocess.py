@@ -33,12 +33,20 @@ def scale_to_255(image: np.ndarray) -> np.ndarray:
     if not np.isfinite(top) or top <= 0:
         return np.zeros(image.shape, np.uint8)
     if image.dtype == np.uint8:  # the same arithmetic, once per grey level
-        lut = np.clip(np.rint(np.arange(256, dtype=np.float64) * (255.0 / float(top))), 0, 255).astype(np.uint8)
+        lut = _scaling_lut(int(top))
         if image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4)):
             return cv2.LUT(np.ascontiguousarray(image), lut)
         return lut[image]
     scaled = np.rint(np.clip(image.astype(np.float64), 0, None) * (255.0 / float(top)))
     return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+@lru_cache(maxsize=256)
+def _scaling_lut(top: int) -> np.ndarray:
+    """``x * 255 / top`` rounded, for every uint8 level ``x`` (read-only: it is shared)."""
+    lut = np.clip(np.rint(np.arange(256, dtype=np.float64) * (255.0 / float(top))), 0, 255).astype(np.uint8)
+    lut.flags.writeable = False
+    return lut
 
 
 @lru_cache(maxsize=256)

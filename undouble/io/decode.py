@@ -41,7 +41,7 @@ import struct
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 import cv2
 import numpy as np
@@ -273,7 +273,8 @@ def _orientation_of(img: Image.Image) -> int:
 
 
 def read_image(path: str | os.PathLike, dim: tuple[int, int] | None = None,
-               max_pixels: int = DEFAULT_MAX_PIXELS, backend: str = "auto") -> DecodedImage:
+               max_pixels: int = DEFAULT_MAX_PIXELS, backend: str = "auto",
+               reserve: Callable[[int], None] | None = None) -> DecodedImage:
     """Decode one file to RGB uint8 with EXIF orientation applied.
 
     Parameters
@@ -291,6 +292,12 @@ def read_image(path: str | os.PathLike, dim: tuple[int, int] | None = None,
     backend : {'auto', 'pillow'}
         ``'auto'`` decodes JPEGs and plain PNGs with OpenCV (see the module
         notes) and everything else with Pillow; ``'pillow'`` uses Pillow for all.
+    reserve : callable, optional
+        ``reserve(nbytes)`` is called once the file is read and before it is
+        decoded, with the peak memory of the decoding (as
+        :func:`decode_bytes_estimate`, from the header already in memory), so
+        that a caller can wait for a shared memory budget without opening the
+        file a second time.
 
     Returns
     -------
@@ -323,7 +330,7 @@ def read_image(path: str | os.PathLike, dim: tuple[int, int] | None = None,
     try:
         with open(path, "rb") as fh:
             fst = os.fstat(fh.fileno())
-            decoded = _decode_file(fh, int(fst.st_size), dim, max_pixels, backend)
+            decoded = _decode_file(fh, int(fst.st_size), dim, max_pixels, backend, reserve)
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:
@@ -353,8 +360,8 @@ def _decoder_error(exc: BaseException) -> ImageReadError:
     return ImageReadError(f"corrupt image: {text}")
 
 
-def _decode_file(fh: Any, size: int, dim: tuple[int, int] | None, max_pixels: int, backend: str
-                 ) -> DecodedImage:
+def _decode_file(fh: Any, size: int, dim: tuple[int, int] | None, max_pixels: int, backend: str,
+                 reserve: Callable[[int], None] | None = None) -> DecodedImage:
     """Decode an open file: OpenCV for JPEG where it applies, Pillow otherwise.
 
     A JPEG or PNG larger than ``_READ_ALL_LIMIT`` is memory-mapped rather than
@@ -376,7 +383,7 @@ def _decode_file(fh: Any, size: int, dim: tuple[int, int] | None, max_pixels: in
         except (AttributeError, _io.UnsupportedOperation):  # not a file (bytes given): streamed to Pillow
             mapped = None
     try:
-        return _decode_data(data if whole else mapped, data, fh, dim, max_pixels, backend)
+        return _decode_data(data if whole else mapped, data, fh, dim, max_pixels, backend, reserve)
     finally:
         if mapped is not None:
             try:
@@ -386,9 +393,10 @@ def _decode_file(fh: Any, size: int, dim: tuple[int, int] | None, max_pixels: in
 
 
 def _decode_data(whole: Any, head: bytes, fh: Any, dim: tuple[int, int] | None, max_pixels: int,
-                  backend: str) -> DecodedImage:
+                  backend: str, reserve: Callable[[int], None] | None = None) -> DecodedImage:
     """:func:`_decode_file` on the file's bytes (``whole``: bytes or mmap; None when too large to map)."""
     is_jpeg = head[:3] == _JPEG_SIGNATURE
+    reserved = reserve is None
     if whole is not None and is_jpeg:
         info = jpeg_info(whole)
         if info is not None and info.width > 0 and info.height > 0:
@@ -396,6 +404,9 @@ def _decode_data(whole: Any, head: bytes, fh: Any, dim: tuple[int, int] | None, 
                 raise _too_large(info.width, info.height, max_pixels)
             if not info.complete:
                 raise ImageReadError("truncated image (no end-of-image marker after the scan)")
+            if not reserved:
+                reserve(_jpeg_decode_bytes(info, dim))  # type: ignore[misc]
+                reserved = True
             if backend == "auto" and info.components in (1, 3):
                 pixels = _decode_jpeg_opencv(whole, info, dim)
                 if pixels is not None:
@@ -407,10 +418,15 @@ def _decode_data(whole: Any, head: bytes, fh: Any, dim: tuple[int, int] | None, 
         if png is not None and png.width > 0 and png.height > 0:
             if png.width * png.height > max_pixels:
                 raise _too_large(png.width, png.height, max_pixels)
+            if not reserved:
+                reserve(int(png.width) * int(png.height) * DECODE_BYTES_PER_PIXEL)  # type: ignore[misc]
+                reserved = True
             pixels = _decode_png_opencv(whole, png)
             if pixels is not None:
                 return DecodedImage(pixels, png.width, png.height)
     small = isinstance(whole, bytes)
+    if not reserved:  # another format: its size from the header, as decode_bytes_estimate reads it
+        reserve(_estimate_from_head(head, _io.BytesIO(whole) if small else fh, dim, max_pixels))  # type: ignore[misc]
     if not small:
         fh.seek(0)
     try:
@@ -447,40 +463,53 @@ def decode_bytes_estimate(path: str | os.PathLike, dim: tuple[int, int] | None =
     ``DECODE_BYTES_PER_PIXEL`` per pixel decoded (a JPEG decoded at 1/2 to 1/8
     size counts its reduced pixels). 0 when the header cannot be read or the
     image will be refused before decoding (more than ``max_pixels``).
+    :func:`read_image` gives the same figure to its ``reserve`` callback
+    without a second opening of the file.
     """
     try:
         if not _stat.S_ISREG(os.stat(path).st_mode):  # never open a pipe: it could block forever
             return 0
         with open(path, "rb") as fh:
             head = fh.read(1 << 12)  # the frame header of most JPEGs; more only when an APP segment is larger
-            info = jpeg_info(head, check_end=False) if head[:3] == _JPEG_SIGNATURE else None
-            if info is None and head[:3] == _JPEG_SIGNATURE and len(head) == 1 << 12:
+            if head[:3] == _JPEG_SIGNATURE and len(head) == 1 << 12 and jpeg_info(head, check_end=False) is None:
                 head += fh.read((1 << 16) - len(head))
-                info = jpeg_info(head, check_end=False)
+            return _estimate_from_head(head, fh, dim, max_pixels)
     except OSError:
         return 0
+
+
+def _jpeg_decode_bytes(info: JpegInfo, dim: tuple[int, int] | None) -> int:
+    """Peak decoding memory of a JPEG at the reduced scale :func:`read_image` decodes it at."""
+    width, height = info.width, info.height
+    target = None if dim is None else ((dim[1], dim[0]) if info.orientation >= 5 else (dim[0], dim[1]))
+    scale = _reduction_for(width, height, target)
+    return math.ceil(width / scale) * math.ceil(height / scale) * DECODE_BYTES_PER_PIXEL
+
+
+def _estimate_from_head(head: bytes, source: Any, dim: tuple[int, int] | None, max_pixels: int) -> int:
+    """:func:`decode_bytes_estimate` from a file's first bytes (``source``: the file, for Pillow's header)."""
     width = height = 0
-    scale = 1
     if head[:3] == _JPEG_SIGNATURE:
-        if info is not None:
-            width, height = info.width, info.height
-            target = None if dim is None else ((dim[1], dim[0]) if info.orientation >= 5 else (dim[0], dim[1]))
-            if width > 0 and height > 0:
-                scale = _reduction_for(width, height, target)
+        info = jpeg_info(head, check_end=False)
+        if info is not None and info.width > 0 and info.height > 0:
+            if info.width * info.height > max_pixels:
+                return 0
+            return _jpeg_decode_bytes(info, dim)
     elif head[:8] == _PNG_SIGNATURE:
         png = png_info(head)
         if png is not None:
             width, height = png.width, png.height
     if width <= 0 or height <= 0:
         try:
-            with pillow_size_check_off(), Image.open(path) as img:
+            source.seek(0)
+            with pillow_size_check_off(), Image.open(source) as img:
                 width, height = img.size
         except Exception:  # not an image, or unreadable: the decoding says why
             return 0
     pixels = int(width) * int(height)
     if pixels > max_pixels:
         return 0
-    return math.ceil(width / scale) * math.ceil(height / scale) * DECODE_BYTES_PER_PIXEL
+    return pixels * DECODE_BYTES_PER_PIXEL
 
 
 class LoadedFile(NamedTuple):
@@ -515,10 +544,11 @@ def decoded_blur(pixels: np.ndarray) -> float:
     return laplacian_variance(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY))
 
 
-def _read_checked(path: str, dim: tuple[int, int], max_pixels: int, backend: str) -> DecodedImage:
+def _read_checked(path: str, dim: tuple[int, int], max_pixels: int, backend: str,
+                  reserve: Callable[[int], None] | None = None) -> DecodedImage:
     """:func:`read_image`, with any unexpected error turned into an :class:`ImageReadError`."""
     try:
-        return read_image(path, dim, max_pixels, backend)
+        return read_image(path, dim, max_pixels, backend, reserve)
     except ImageReadError:
         raise
     except MemoryError:

@@ -424,9 +424,10 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
 
     def work(path: str):
         try:
-            with budget.reserve(decode_bytes_estimate(path, dim, max_pixels)):
+            with ExitStack() as held:  # the budget is reserved once the header is read, held until finished
                 with messages.watch(path):
-                    decoded = _read_checked(path, dim, max_pixels, backend)
+                    decoded = _read_checked(path, dim, max_pixels, backend,
+                                            lambda nbytes: held.enter_context(budget.reserve(nbytes)))
                 if not ready.is_set():
                     return decoded, None
                 return finish(decoded), None

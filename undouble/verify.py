@@ -178,6 +178,12 @@ class VerifyParams:
     fine_eps: float = 0.02
     fine_crop: float = 0.8
     fine_ring: int = 1
+    overlay_change: float = 0.05
+    overlay_rest: float = 0.03
+    overlay_area: float = 0.03
+    overlay_sign: float = 0.95
+    overlay_band: int = 2
+    overlay_corner: int = 4
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -210,6 +216,12 @@ class VerifyParams:
         p[_k.P_FINE_EPS] = self.fine_eps
         p[_k.P_FINE_CROP] = self.fine_crop
         p[_k.P_FINE_RING] = self.fine_ring
+        p[_k.P_OVERLAY_CHANGE] = self.overlay_change
+        p[_k.P_OVERLAY_REST] = self.overlay_rest
+        p[_k.P_OVERLAY_AREA] = self.overlay_area
+        p[_k.P_OVERLAY_SIGN] = self.overlay_sign
+        p[_k.P_OVERLAY_BAND] = self.overlay_band
+        p[_k.P_OVERLAY_CORNER] = self.overlay_corner
         return p
 
 

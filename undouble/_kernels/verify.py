@@ -99,7 +99,13 @@ P_FINE_SECOND = 24
 P_FINE_EPS = 25
 P_FINE_CROP = 26
 P_FINE_RING = 27
-N_PARAMS = 28
+P_OVERLAY_CHANGE = 28
+P_OVERLAY_REST = 29
+P_OVERLAY_AREA = 30
+P_OVERLAY_SIGN = 31
+P_OVERLAY_BAND = 32
+P_OVERLAY_CORNER = 33
+N_PARAMS = 34
 
 # compare() output indices
 C_GLOBAL = 0
@@ -1022,6 +1028,148 @@ def fine_score(fa, fb, fx, fy, tx, ty, s, params, factor=1.0):
 
 
 @njit(cache=True)
+def overlay_change(fa, fb, fx, fy, tx, ty, s, params, out):
+    """Whether all that differs between B and A's window is an overlay along an edge or in a corner.
+
+    A watermark, caption or logo is a small change of one sign (light ink or
+    dark ink over whatever lies below) that sits along the frame's border,
+    while the rest of the frame is the same picture; a different shot of the
+    same scene differs by content that is not confined that way. On the fine
+    planes (``fa``, ``fb``, F x F; the window in the S x S thumbnail's units,
+    scaled here by F / S), both sides z-normalised over the frame (std floored
+    at ``sigma_floor``), the residual ``r = z_b - z_a`` is averaged squared over
+    ``fine_blocks x fine_blocks`` blocks. The blocks over ``overlay_change``
+    are the changed region; the pair is an overlay when
+
+    * every block outside the region's bounding box grown by one block is at
+      most ``overlay_rest`` (the rest of the frame agrees);
+    * the box lies within ``overlay_band`` blocks of one edge (a strip along
+      an edge: text, a caption, a date) or within a corner square of
+      ``overlay_corner`` blocks (a logo);
+    * the pixels with ``|r| > 0.25`` cover at most ``overlay_area`` of the frame
+      and their residual has one sign: ``|sum r| >= overlay_sign * sum |r|``.
+
+    ``out`` (5 floats) receives the box (y0, y1, x0, x1, in blocks) and the
+    changed area; the box is -1 when no block changed. False when
+    ``overlay_band`` and ``overlay_corner`` are both 0 (switched off).
+    """
+    for k in range(5):
+        out[k] = -1.0
+    band = int(params[P_OVERLAY_BAND])
+    corner = int(params[P_OVERLAY_CORNER])
+    nb = int(params[P_FINE_BLOCKS])
+    f = fa.shape[0]
+    if (band <= 0 and corner <= 0) or nb < 3:
+        return False
+    q = f / s
+    a = np.empty((f, f))
+    if fx == 1.0 and fy == 1.0 and tx == 0.0 and ty == 0.0:
+        for v in range(f):
+            for u in range(f):
+                a[v, u] = fa[v, u]
+    else:
+        xi = np.empty(f, np.int64)
+        xw = np.empty(f)
+        for u in range(f):
+            xi[u], xw[u] = _coord(tx * q, fx, u, f)
+        for v in range(f):
+            yi, yw = _coord(ty * q, fy, v, f)
+            for u in range(f):
+                i0 = xi[u]
+                w = xw[u]
+                top = fa[yi, i0] * (1.0 - w) + fa[yi, i0 + 1] * w
+                bot = fa[yi + 1, i0] * (1.0 - w) + fa[yi + 1, i0 + 1] * w
+                a[v, u] = top * (1.0 - yw) + bot * yw
+    n = f * f
+    sa = 0.0
+    sb = 0.0
+    saa = 0.0
+    sbb = 0.0
+    for v in range(f):
+        for u in range(f):
+            x = a[v, u]
+            y = np.float64(fb[v, u])
+            sa += x
+            sb += y
+            saa += x * x
+            sbb += y * y
+    ma = sa / n
+    mb = sb / n
+    da = max(np.sqrt(max(saa / n - ma * ma, 0.0)), params[P_SIGMA_FLOOR])
+    db = max(np.sqrt(max(sbb / n - mb * mb, 0.0)), params[P_SIGMA_FLOOR])
+    energy = np.zeros((nb, nb))
+    count = np.zeros((nb, nb))
+    changed = 0
+    signed = 0.0
+    total = 0.0
+    for v in range(f):
+        by = (v * nb) // f
+        for u in range(f):
+            bx = (u * nb) // f
+            r = (fb[v, u] - mb) / db - (a[v, u] - ma) / da
+            energy[by, bx] += r * r
+            count[by, bx] += 1.0
+            if abs(r) > 0.25:
+                changed += 1
+                signed += r
+                total += abs(r)
+    y0 = nb
+    y1 = -1
+    x0 = nb
+    x1 = -1
+    for by in range(nb):
+        for bx in range(nb):
+            energy[by, bx] /= max(count[by, bx], 1.0)
+            if energy[by, bx] > params[P_OVERLAY_CHANGE]:
+                y0 = min(y0, by)
+                y1 = max(y1, by)
+                x0 = min(x0, bx)
+                x1 = max(x1, bx)
+    if y1 < 0:
+        return False
+    out[0] = y0
+    out[1] = y1
+    out[2] = x0
+    out[3] = x1
+    out[4] = changed / n
+    for by in range(nb):
+        for bx in range(nb):
+            inside = y0 - 1 <= by <= y1 + 1 and x0 - 1 <= bx <= x1 + 1
+            if not inside and energy[by, bx] > params[P_OVERLAY_REST]:
+                return False
+    depth = min(min(y1 + 1, nb - y0), min(x1 + 1, nb - x0))
+    in_corner = (y1 < corner or y0 >= nb - corner) and (x1 < corner or x0 >= nb - corner)
+    if not (depth <= band or in_corner):
+        return False
+    if changed > params[P_OVERLAY_AREA] * n:
+        return False
+    return abs(signed) >= params[P_OVERLAY_SIGN] * total
+
+
+@njit(cache=True)
+def window_scores(cmp, fa, fb, fx, fy, tx, ty, s, params, out):
+    """The verdict at a crop window from ``compare``'s statistics ``cmp``: out = coarse score, fine score.
+
+    The coarse score is ``score_of``; the fine score ``fine_score`` with the crop
+    factor (0 while the coarse score is over 1). A local change that fails either,
+    in a window whose global and median residuals are within their limits, is
+    judged by ``overlay_change`` once: a watermark or caption gives scores of 1
+    and 0.
+    """
+    sc = score_of(cmp, params)
+    fine = 0.0
+    if sc <= 1.0:
+        fine = fine_score(fa, fb, fx, fy, tx, ty, s, params, params[P_FINE_CROP])
+    if (sc > 1.0 or fine > 1.0) and cmp[C_GLOBAL] <= params[P_GLOBAL] and cmp[C_MEDIAN] <= params[P_MEDIAN]:
+        box = np.empty(5)
+        if overlay_change(fa, fb, fx, fy, tx, ty, s, params, box):
+            sc = min(sc, 1.0)
+            fine = 0.0
+    out[0] = sc
+    out[1] = fine
+
+
+@njit(cache=True)
 def _fine_identity(fa, fb, tone_differs, s, params):
     """``fine_score`` at the identity; for a tone edit also on the rank transforms (the better of the two)."""
     fine = fine_score(fa, fb, 1.0, 1.0, 0.0, 0.0, s, params)
@@ -1060,6 +1208,14 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
         score = min(score, score_of(cmp2, params))
     if score <= 1.0:
         score = max(score, chroma_score(ca, cb, ea, eb, 1.0, 1.0, 0.0, 0.0, s, params))
+    # a local change that fails the identity may be a watermark or caption (``overlay_change``): tried
+    # once, when the frame as a whole agrees (global and median residuals within their limits)
+    overlay = 0  # 0: not tried, 1: an overlay, -1: not an overlay
+    box = np.empty(5)
+    if score > 1.0 and cmp[C_GLOBAL] <= params[P_GLOBAL] and cmp[C_MEDIAN] <= params[P_MEDIAN]:
+        overlay = 1 if overlay_change(fa, fb, 1.0, 1.0, 0.0, 0.0, s, params, box) else -1
+        if overlay == 1:
+            score = 1.0
     if score <= 1.0:
         res[0] = 1.0
         res[1] = 1.0 / (1.0 + score)
@@ -1105,7 +1261,9 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
                     res[3] = fx * fy
                     res[4] = side
                     fine = min(fine, fine_score(fA, fB, fx, fy, tx, ty, s, params, params[P_FINE_CROP]))
-        if fine > 1.0:
+        if fine > 1.0 and overlay == 0:
+            overlay = 1 if overlay_change(fa, fb, 1.0, 1.0, 0.0, 0.0, s, params, box) else -1
+        if fine > 1.0 and overlay != 1:
             _reject(res, fine)
         return
     best_score = score
@@ -1125,6 +1283,7 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
             WA, HA, WB, HB = wa, ha, wb, hb
         fmin = params[P_FMIN]
         win = np.empty(5)
+        scores = np.empty(2)
         tried_fx = -1.0
         tried_fy = -1.0
         # 1. a crop without resizing: the window's size is known from the sizes
@@ -1136,13 +1295,14 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
             tx, _ = best_offset(cA, cB, fx, max(0.0, tx - 0.5), min(s * (1.0 - fx), tx + 0.5), 0.125)
             ty, _ = best_offset(rA, rB, fy, max(0.0, ty - 0.5), min(s * (1.0 - fy), ty + 0.5), 0.125)
             compare(gA, gB, fx, fy, tx, ty, nb, edge, floor, cmp)
-            sc = score_of(cmp, params)
+            window_scores(cmp, fA, fB, fx, fy, tx, ty, s, params, scores)
+            sc = scores[0]
             tried_fx = fx
             tried_fy = fy
             if sc < best_score:
                 best_score = sc
             if sc <= 1.0:
-                fine = fine_score(fA, fB, fx, fy, tx, ty, s, params, params[P_FINE_CROP])
+                fine = scores[1]
                 if fine > 1.0:
                     _reject(res, max(fine, best_score))
                     return
@@ -1162,11 +1322,12 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
             search_window(cA, rA, cB, rB, k, fmin, s, win)
         if win[4] < np.inf and not (abs(win[0] - tried_fx) < 1e-6 and abs(win[1] - tried_fy) < 1e-6):
             compare(gA, gB, win[0], win[1], win[2], win[3], nb, edge, floor, cmp)
-            sc = score_of(cmp, params)
+            window_scores(cmp, fA, fB, win[0], win[1], win[2], win[3], s, params, scores)
+            sc = scores[0]
             if sc < best_score:
                 best_score = sc
             if sc <= 1.0:
-                fine = fine_score(fA, fB, win[0], win[1], win[2], win[3], s, params, params[P_FINE_CROP])
+                fine = scores[1]
                 if fine > 1.0:
                     _reject(res, max(fine, best_score))
                     return

@@ -107,6 +107,9 @@ P_OVERLAY_BAND = 32
 P_OVERLAY_CORNER = 33
 N_PARAMS = 34
 
+# overlay_change: at most this many separate overlays (a watermark on each image, or text in pieces)
+OVERLAY_REGIONS = 4
+
 # compare() output indices
 C_GLOBAL = 0
 C_WORST = 1
@@ -1028,58 +1031,69 @@ def fine_score(fa, fb, fx, fy, tx, ty, s, params, factor=1.0):
 
 
 @njit(cache=True)
+def _window_plane(fa, fx, fy, tx, ty, q, a):
+    """A's F x F plane sampled bilinearly at the window (tx, ty in S units, scaled by q = F / S) into a (float)."""
+    f = fa.shape[0]
+    if fx == 1.0 and fy == 1.0 and tx == 0.0 and ty == 0.0:
+        for v in range(f):
+            for u in range(f):
+                a[v, u] = fa[v, u]
+        return
+    xi = np.empty(f, np.int64)
+    xw = np.empty(f)
+    for u in range(f):
+        xi[u], xw[u] = _coord(tx * q, fx, u, f)
+    for v in range(f):
+        yi, yw = _coord(ty * q, fy, v, f)
+        for u in range(f):
+            i0 = xi[u]
+            w = xw[u]
+            top = fa[yi, i0] * (1.0 - w) + fa[yi, i0 + 1] * w
+            bot = fa[yi + 1, i0] * (1.0 - w) + fa[yi + 1, i0 + 1] * w
+            a[v, u] = top * (1.0 - yw) + bot * yw
+
+
+@njit(cache=True)
 def overlay_change(fa, fb, fx, fy, tx, ty, s, params, out):
-    """Whether all that differs between B and A's window is an overlay along an edge or in a corner.
+    """Whether all that differs between B and A's window is overlays along the edges or in the corners.
 
-    A watermark, caption or logo is a small change of one sign (light ink or
-    dark ink over whatever lies below) that sits along the frame's border,
-    while the rest of the frame is the same picture; a different shot of the
-    same scene differs by content that is not confined that way. On the fine
-    planes (``fa``, ``fb``, F x F; the window in the S x S thumbnail's units,
-    scaled here by F / S), both sides z-normalised over the frame (std floored
-    at ``sigma_floor``), the residual ``r = z_b - z_a`` is averaged squared over
-    ``fine_blocks x fine_blocks`` blocks. The blocks over ``overlay_change``
-    are the changed region; the pair is an overlay when
+    A watermark, caption, date or logo is a small change of one sign (light
+    ink or dark ink over whatever lies below) that sits along the frame's
+    border, while the rest of the frame is the same picture; a different shot
+    of the same scene differs by content that is not confined that way. On the
+    fine planes (``fa``, ``fb``, F x F; the window in the S x S thumbnail's
+    units, scaled here by F / S), both sides z-normalised over the frame (std
+    floored at ``sigma_floor``), the residual ``r = z_b - z_a`` is averaged
+    squared over ``fine_blocks x fine_blocks`` blocks. The blocks over
+    ``overlay_change`` form regions (8-connected, at most ``OVERLAY_REGIONS``;
+    one overlay on each image makes two). The pair is an overlay when
 
-    * every block outside the region's bounding box grown by one block is at
-      most ``overlay_rest`` (the rest of the frame agrees);
-    * the box lies within ``overlay_band`` blocks of one edge (a strip along
-      an edge: text, a caption, a date) or within a corner square of
-      ``overlay_corner`` blocks (a logo);
-    * the pixels with ``|r| > 0.25`` cover at most ``overlay_area`` of the frame
-      and their residual has one sign: ``|sum r| >= overlay_sign * sum |r|``.
+    * every block outside the regions' bounding boxes, each grown by one block,
+      is at most ``overlay_rest`` (the rest of the frame agrees);
+    * each box lies within ``overlay_band`` blocks of one edge (a strip along an
+      edge: text, a caption) or within a corner square of ``overlay_corner``
+      blocks (a logo);
+    * in each box, the pixels with ``|r| > 0.25`` cover at most ``overlay_area``
+      of the frame and their residual has one sign:
+      ``|sum r| >= overlay_sign * sum |r|``.
 
-    ``out`` (5 floats) receives the box (y0, y1, x0, x1, in blocks) and the
-    changed area; the box is -1 when no block changed. False when
+    ``out`` (5 floats) receives the number of regions, the largest region's
+    changed area (a fraction of the frame), and the first failed condition
+    (0 none, 1 no change, 2 too many regions, 3 the rest differs, 4 not along
+    an edge or in a corner, 5 too large, 6 not of one sign). False when
     ``overlay_band`` and ``overlay_corner`` are both 0 (switched off).
     """
-    for k in range(5):
-        out[k] = -1.0
+    out[0] = 0.0
+    out[1] = 0.0
+    out[2] = 1.0
     band = int(params[P_OVERLAY_BAND])
     corner = int(params[P_OVERLAY_CORNER])
     nb = int(params[P_FINE_BLOCKS])
     f = fa.shape[0]
     if (band <= 0 and corner <= 0) or nb < 3:
         return False
-    q = f / s
     a = np.empty((f, f))
-    if fx == 1.0 and fy == 1.0 and tx == 0.0 and ty == 0.0:
-        for v in range(f):
-            for u in range(f):
-                a[v, u] = fa[v, u]
-    else:
-        xi = np.empty(f, np.int64)
-        xw = np.empty(f)
-        for u in range(f):
-            xi[u], xw[u] = _coord(tx * q, fx, u, f)
-        for v in range(f):
-            yi, yw = _coord(ty * q, fy, v, f)
-            for u in range(f):
-                i0 = xi[u]
-                w = xw[u]
-                top = fa[yi, i0] * (1.0 - w) + fa[yi, i0 + 1] * w
-                bot = fa[yi + 1, i0] * (1.0 - w) + fa[yi + 1, i0 + 1] * w
-                a[v, u] = top * (1.0 - yw) + bot * yw
+    _window_plane(fa, fx, fy, tx, ty, f / s, a)
     n = f * f
     sa = 0.0
     sb = 0.0
@@ -1097,53 +1111,113 @@ def overlay_change(fa, fb, fx, fy, tx, ty, s, params, out):
     mb = sb / n
     da = max(np.sqrt(max(saa / n - ma * ma, 0.0)), params[P_SIGMA_FLOOR])
     db = max(np.sqrt(max(sbb / n - mb * mb, 0.0)), params[P_SIGMA_FLOOR])
+    r = np.empty((f, f))
     energy = np.zeros((nb, nb))
     count = np.zeros((nb, nb))
-    changed = 0
-    signed = 0.0
-    total = 0.0
     for v in range(f):
         by = (v * nb) // f
         for u in range(f):
             bx = (u * nb) // f
-            r = (fb[v, u] - mb) / db - (a[v, u] - ma) / da
-            energy[by, bx] += r * r
+            x = (fb[v, u] - mb) / db - (a[v, u] - ma) / da
+            r[v, u] = x
+            energy[by, bx] += x * x
             count[by, bx] += 1.0
-            if abs(r) > 0.25:
-                changed += 1
-                signed += r
-                total += abs(r)
-    y0 = nb
-    y1 = -1
-    x0 = nb
-    x1 = -1
+    # regions of changed blocks (8-connected flood fill)
+    label = np.full((nb, nb), -1, np.int64)
+    stack = np.empty(nb * nb, np.int64)
+    boxes = np.empty((OVERLAY_REGIONS, 4), np.int64)
+    regions = 0
     for by in range(nb):
         for bx in range(nb):
             energy[by, bx] /= max(count[by, bx], 1.0)
-            if energy[by, bx] > params[P_OVERLAY_CHANGE]:
-                y0 = min(y0, by)
-                y1 = max(y1, by)
-                x0 = min(x0, bx)
-                x1 = max(x1, bx)
-    if y1 < 0:
-        return False
-    out[0] = y0
-    out[1] = y1
-    out[2] = x0
-    out[3] = x1
-    out[4] = changed / n
     for by in range(nb):
         for bx in range(nb):
-            inside = y0 - 1 <= by <= y1 + 1 and x0 - 1 <= bx <= x1 + 1
-            if not inside and energy[by, bx] > params[P_OVERLAY_REST]:
+            if label[by, bx] >= 0 or energy[by, bx] <= params[P_OVERLAY_CHANGE]:
+                continue
+            if regions == OVERLAY_REGIONS:
+                out[0] = regions + 1
+                out[2] = 2.0
                 return False
-    depth = min(min(y1 + 1, nb - y0), min(x1 + 1, nb - x0))
-    in_corner = (y1 < corner or y0 >= nb - corner) and (x1 < corner or x0 >= nb - corner)
-    if not (depth <= band or in_corner):
+            y0, y1, x0, x1 = by, by, bx, bx
+            label[by, bx] = regions
+            top = 0
+            stack[0] = by * nb + bx
+            top = 1
+            while top > 0:
+                top -= 1
+                cy = stack[top] // nb
+                cx = stack[top] % nb
+                y0 = min(y0, cy)
+                y1 = max(y1, cy)
+                x0 = min(x0, cx)
+                x1 = max(x1, cx)
+                for dy in range(-1, 2):
+                    for dx in range(-1, 2):
+                        ny = cy + dy
+                        nx = cx + dx
+                        if 0 <= ny < nb and 0 <= nx < nb and label[ny, nx] < 0 and \
+                                energy[ny, nx] > params[P_OVERLAY_CHANGE]:
+                            label[ny, nx] = regions
+                            stack[top] = ny * nb + nx
+                            top += 1
+            boxes[regions, 0] = y0
+            boxes[regions, 1] = y1
+            boxes[regions, 2] = x0
+            boxes[regions, 3] = x1
+            regions += 1
+    out[0] = regions
+    if regions == 0:
         return False
-    if changed > params[P_OVERLAY_AREA] * n:
+    for by in range(nb):
+        for bx in range(nb):
+            if energy[by, bx] <= params[P_OVERLAY_REST]:
+                continue
+            near = False
+            for k in range(regions):
+                if boxes[k, 0] - 1 <= by <= boxes[k, 1] + 1 and boxes[k, 2] - 1 <= bx <= boxes[k, 3] + 1:
+                    near = True
+            if not near:
+                out[2] = 3.0
+                return False
+    for k in range(regions):
+        y0, y1, x0, x1 = boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]
+        depth = min(min(y1 + 1, nb - y0), min(x1 + 1, nb - x0))
+        in_corner = (y1 < corner or y0 >= nb - corner) and (x1 < corner or x0 >= nb - corner)
+        if not (depth <= band or in_corner):
+            out[2] = 4.0
+            return False
+        changed = 0
+        signed = 0.0
+        total = 0.0
+        for v in range((y0 * f) // nb, ((y1 + 1) * f) // nb):
+            for u in range((x0 * f) // nb, ((x1 + 1) * f) // nb):
+                if abs(r[v, u]) > 0.25:
+                    changed += 1
+                    signed += r[v, u]
+                    total += abs(r[v, u])
+        out[1] = max(out[1], changed / n)
+        if changed > params[P_OVERLAY_AREA] * n:
+            out[2] = 5.0
+            return False
+        if abs(signed) < params[P_OVERLAY_SIGN] * total:
+            out[2] = 6.0
+            return False
+    out[2] = 0.0
+    return True
+
+
+@njit(cache=True)
+def _overlay_identity(fa, fb, tone_differs, s, params, box):
+    """``overlay_change`` at the identity; for a tone edit also on the rank transforms of the fine planes."""
+    if overlay_change(fa, fb, 1.0, 1.0, 0.0, 0.0, s, params, box):
+        return True
+    if not tone_differs:
         return False
-    return abs(signed) >= params[P_OVERLAY_SIGN] * total
+    ra = np.empty_like(fa)
+    rb = np.empty_like(fb)
+    rank_thumbnail(fa, ra)
+    rank_thumbnail(fb, rb)
+    return overlay_change(ra, rb, 1.0, 1.0, 0.0, 0.0, s, params, box)
 
 
 @njit(cache=True)
@@ -1213,7 +1287,7 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
     overlay = 0  # 0: not tried, 1: an overlay, -1: not an overlay
     box = np.empty(5)
     if score > 1.0 and cmp[C_GLOBAL] <= params[P_GLOBAL] and cmp[C_MEDIAN] <= params[P_MEDIAN]:
-        overlay = 1 if overlay_change(fa, fb, 1.0, 1.0, 0.0, 0.0, s, params, box) else -1
+        overlay = 1 if _overlay_identity(fa, fb, _tone_differs(cmp, params), s, params, box) else -1
         if overlay == 1:
             score = 1.0
     if score <= 1.0:
@@ -1262,7 +1336,7 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
                     res[4] = side
                     fine = min(fine, fine_score(fA, fB, fx, fy, tx, ty, s, params, params[P_FINE_CROP]))
         if fine > 1.0 and overlay == 0:
-            overlay = 1 if overlay_change(fa, fb, 1.0, 1.0, 0.0, 0.0, s, params, box) else -1
+            overlay = 1 if _overlay_identity(fa, fb, _tone_differs(cmp, params), s, params, box) else -1
         if fine > 1.0 and overlay != 1:
             _reject(res, fine)
         return

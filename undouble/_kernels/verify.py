@@ -1221,19 +1221,122 @@ def _overlay_identity(fa, fb, tone_differs, s, params, box):
 
 
 @njit(cache=True)
-def window_scores(cmp, fa, fb, fx, fy, tx, ty, s, params, out):
-    """The verdict at a crop window from ``compare``'s statistics ``cmp``: out = coarse score, fine score.
+def fine_window_cost(fa, fb, fx, fy, tx, ty, s, step):
+    """1 - correlation of B's fine plane with A's sampled at the window (every ``step``-th pixel each way).
 
-    The coarse score is ``score_of``; the fine score ``fine_score`` with the crop
-    factor (0 while the coarse score is over 1). A local change that fails either,
-    in a window whose global and median residuals are within their limits, is
-    judged by ``overlay_change`` once: a watermark or caption gives scores of 1
-    and 0.
+    The window (fx, fy, tx, ty) is in the S x S thumbnail's units (``s``), scaled
+    here by F / S.
     """
+    f = fb.shape[0]
+    q = f / s
+    m = (f + step - 1) // step
+    xi = np.empty(m, np.int64)
+    xw = np.empty(m)
+    for k in range(m):
+        xi[k], xw[k] = _coord(tx * q, fx, k * step, f)
+    sa = 0.0
+    sb = 0.0
+    saa = 0.0
+    sbb = 0.0
+    sab = 0.0
+    for kv in range(m):
+        v = kv * step
+        yi, yw = _coord(ty * q, fy, v, f)
+        for k in range(m):
+            i0 = xi[k]
+            w = xw[k]
+            top = fa[yi, i0] * (1.0 - w) + fa[yi, i0 + 1] * w
+            bot = fa[yi + 1, i0] * (1.0 - w) + fa[yi + 1, i0 + 1] * w
+            a = top * (1.0 - yw) + bot * yw
+            b = np.float64(fb[v, k * step])
+            sa += a
+            sb += b
+            saa += a * a
+            sbb += b * b
+            sab += a * b
+    n = m * m
+    va = saa - sa * sa / n
+    vb = sbb - sb * sb / n
+    cov = sab - sa * sb / n
+    eps = 1.0 * n
+    return 1.0 - cov / np.sqrt((max(va, 0.0) + eps) * (max(vb, 0.0) + eps))
+
+
+@njit(cache=True)
+def refine_window_fine(fa, fb, fx, fy, tx, ty, s, out):
+    """The offsets (tx, ty) of a window refined on the fine planes: out = tx, ty, cost.
+
+    A pattern search (steps of 1/2, 1/4, 1/8 of a thumbnail pixel, four
+    neighbours each, the window kept inside A) on ``fine_window_cost`` over
+    every second fine pixel: the 48 px row and column profiles place a crop's
+    window to about half a thumbnail pixel, which leaves a residual along every
+    edge in the picture.
+    """
+    hi_x = s * (1.0 - fx)
+    hi_y = s * (1.0 - fy)
+    best = fine_window_cost(fa, fb, fx, fy, tx, ty, s, 2)
+    step = 0.5
+    while step >= 0.125:
+        moved = True
+        rounds = 0
+        while moved and rounds < 8:
+            moved = False
+            rounds += 1
+            for d in range(4):
+                nx = tx + (step if d == 0 else -step if d == 1 else 0.0)
+                ny = ty + (step if d == 2 else -step if d == 3 else 0.0)
+                if nx < 0.0 or ny < 0.0 or nx > hi_x or ny > hi_y:
+                    continue
+                c = fine_window_cost(fa, fb, fx, fy, nx, ny, s, 2)
+                if c < best:
+                    best = c
+                    tx = nx
+                    ty = ny
+                    moved = True
+        step *= 0.5
+    out[0] = tx
+    out[1] = ty
+    out[2] = best
+
+
+@njit(cache=True)
+def window_scores(ga, gb, fa, fb, win, s, params, cmp, out):
+    """The verdict of B at a window of A, with ``compare``'s statistics ``cmp`` there: out = coarse, fine score.
+
+    ``win`` = (fx, fy, tx, ty), in the S x S thumbnail's units. The coarse
+    score is ``score_of``; the fine score ``fine_score`` with the crop factor (0
+    while the coarse score is over 1). When either fails and the coarse score
+    is at most ``rank_gate`` (near), the offsets are refined on the fine planes
+    (``refine_window_fine``) and the pair judged again there, ``win`` and
+    ``cmp`` updated when that is better. A local change that still fails, in a
+    window whose global and median residuals are within their limits, is
+    judged by ``overlay_change``: a watermark or caption gives scores of 1 and 0.
+    """
+    fx, fy, tx, ty = win[0], win[1], win[2], win[3]
     sc = score_of(cmp, params)
     fine = 0.0
     if sc <= 1.0:
         fine = fine_score(fa, fb, fx, fy, tx, ty, s, params, params[P_FINE_CROP])
+    if (sc > 1.0 or fine > 1.0) and sc <= params[P_RANK_GATE]:
+        ref = np.empty(3)
+        refine_window_fine(fa, fb, fx, fy, tx, ty, s, ref)
+        if ref[0] != tx or ref[1] != ty:
+            cmp2 = np.empty(N_COMPARE)
+            compare(ga, gb, fx, fy, ref[0], ref[1], int(params[P_BLOCKS]), int(params[P_EDGE_WIDTH]),
+                    params[P_SIGMA_FLOOR], cmp2)
+            sc2 = score_of(cmp2, params)
+            fine2 = 0.0
+            if sc2 <= 1.0:
+                fine2 = fine_score(fa, fb, fx, fy, ref[0], ref[1], s, params, params[P_FINE_CROP])
+            if max(sc2, fine2) < max(sc, fine):
+                sc = sc2
+                fine = fine2
+                tx = ref[0]
+                ty = ref[1]
+                win[2] = tx
+                win[3] = ty
+                for k in range(N_COMPARE):
+                    cmp[k] = cmp2[k]
     if (sc > 1.0 or fine > 1.0) and cmp[C_GLOBAL] <= params[P_GLOBAL] and cmp[C_MEDIAN] <= params[P_MEDIAN]:
         box = np.empty(5)
         if overlay_change(fa, fb, fx, fy, tx, ty, s, params, box):
@@ -1369,7 +1472,8 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
             tx, _ = best_offset(cA, cB, fx, max(0.0, tx - 0.5), min(s * (1.0 - fx), tx + 0.5), 0.125)
             ty, _ = best_offset(rA, rB, fy, max(0.0, ty - 0.5), min(s * (1.0 - fy), ty + 0.5), 0.125)
             compare(gA, gB, fx, fy, tx, ty, nb, edge, floor, cmp)
-            window_scores(cmp, fA, fB, fx, fy, tx, ty, s, params, scores)
+            win[0], win[1], win[2], win[3] = fx, fy, tx, ty
+            window_scores(gA, gB, fA, fB, win, s, params, cmp, scores)
             sc = scores[0]
             tried_fx = fx
             tried_fy = fy
@@ -1396,7 +1500,7 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
             search_window(cA, rA, cB, rB, k, fmin, s, win)
         if win[4] < np.inf and not (abs(win[0] - tried_fx) < 1e-6 and abs(win[1] - tried_fy) < 1e-6):
             compare(gA, gB, win[0], win[1], win[2], win[3], nb, edge, floor, cmp)
-            window_scores(cmp, fA, fB, win[0], win[1], win[2], win[3], s, params, scores)
+            window_scores(gA, gB, fA, fB, win, s, params, cmp, scores)
             sc = scores[0]
             if sc < best_score:
                 best_score = sc
@@ -1411,6 +1515,23 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
                 res[3] = win[0] * win[1]
                 res[4] = (1.0 if swap else 0.0) if win[0] * win[1] < 0.999 else -1.0
                 return
+        # 3. the other way round: a crop kept at full resolution has more pixels than a downscaled copy
+        # of its original, which is then the container (zoom unknown, aspect ratios differ)
+        if abs(k - 1.0) > params[P_ASPECT_TOL]:
+            search_window(cB, rB, cA, rA, 1.0 / k, fmin, s, win)
+            if win[4] < np.inf:
+                compare(gB, gA, win[0], win[1], win[2], win[3], nb, edge, floor, cmp)
+                window_scores(gB, gA, fB, fA, win, s, params, cmp, scores)
+                sc = scores[0]
+                if sc < best_score:
+                    best_score = sc
+                if sc <= 1.0 and scores[1] <= 1.0 and win[0] * win[1] < 0.999:
+                    res[0] = 1.0
+                    res[1] = 1.0 / (1.0 + sc)
+                    res[2] = REL_CROPPED
+                    res[3] = win[0] * win[1]
+                    res[4] = 0.0 if swap else 1.0
+                    return
     _reject(res, best_score)
 
 

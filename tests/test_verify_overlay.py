@@ -252,17 +252,20 @@ def _ref_fine_window_cost(fa, fb, fx, fy, tx, ty, s, step):
 
 
 def _ref_refine(fa, fb, fx, fy, tx, ty, s):
-    best = _ref_fine_window_cost(fa, fb, fx, fy, tx, ty, s, 2)
-    step = 0.5
+    step, sub = 0.5, 4
+    best = _ref_fine_window_cost(fa, fb, fx, fy, tx, ty, s, sub)
     while step >= 0.125:
+        if step < 0.25 and sub != 2:
+            sub = 2
+            best = _ref_fine_window_cost(fa, fb, fx, fy, tx, ty, s, sub)
         moved, rounds = True, 0
-        while moved and rounds < 8:
+        while moved and rounds < 4:
             moved, rounds = False, rounds + 1
             for dx, dy in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
                 nx, ny = tx + dx, ty + dy
                 if nx < 0 or ny < 0 or nx > s * (1 - fx) or ny > s * (1 - fy):
                     continue
-                c = _ref_fine_window_cost(fa, fb, fx, fy, nx, ny, s, 2)
+                c = _ref_fine_window_cost(fa, fb, fx, fy, nx, ny, s, sub)
                 if c < best:
                     best, tx, ty, moved = c, nx, ny, True
         step *= 0.5

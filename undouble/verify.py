@@ -184,6 +184,7 @@ class VerifyParams:
     overlay_sign: float = 0.95
     overlay_band: int = 2
     overlay_corner: int = 4
+    refine_gate: float = 3.0
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -222,6 +223,7 @@ class VerifyParams:
         p[_k.P_OVERLAY_SIGN] = self.overlay_sign
         p[_k.P_OVERLAY_BAND] = self.overlay_band
         p[_k.P_OVERLAY_CORNER] = self.overlay_corner
+        p[_k.P_REFINE_GATE] = self.refine_gate
         return p
 
 

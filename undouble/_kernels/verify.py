@@ -105,7 +105,8 @@ P_OVERLAY_AREA = 30
 P_OVERLAY_SIGN = 31
 P_OVERLAY_BAND = 32
 P_OVERLAY_CORNER = 33
-N_PARAMS = 34
+P_REFINE_GATE = 34
+N_PARAMS = 35
 
 # overlay_change: at most this many separate overlays (a watermark on each image, or text in pieces)
 OVERLAY_REGIONS = 4
@@ -127,7 +128,8 @@ C_WORST_IN = 12
 C_SECOND_IN = 13
 C_WORST_RING = 14
 C_SECOND_RING = 15
-N_COMPARE = 16
+C_WORST_CORE = 16  # the worst interior block but the four next to the corners (where no overlay reaches)
+N_COMPARE = 17
 
 
 @njit(cache=True)
@@ -699,6 +701,7 @@ def _finish(acc, nb, sigma_floor, maxdiff, out):
     sin_ = 0.0
     wring = 0.0
     sring = 0.0
+    core = 0.0
     for k in range(nblk):
         r = blockres[k]
         p = k // nb
@@ -715,6 +718,11 @@ def _finish(acc, nb, sigma_floor, maxdiff, out):
                 win_ = r
             elif r > sin_:
                 sin_ = r
+            if (p == 1 or p == nb - 2) and (q == 1 or q == nb - 2):
+                continue
+            if r > core:
+                core = r
+    out[C_WORST_CORE] = core
     out[C_WORST_IN] = win_
     out[C_SECOND_IN] = sin_
     out[C_WORST_RING] = wring
@@ -1207,6 +1215,16 @@ def overlay_change(fa, fb, fx, fy, tx, ty, s, params, out):
 
 
 @njit(cache=True)
+def _overlay_possible(cmp, params):
+    """Whether ``compare``'s statistics leave room for an overlay: the frame as a whole agrees (global and
+    median residuals within their limits) and so do the interior blocks an overlay along an edge or in
+    a corner cannot reach (``C_WORST_CORE``, in excess of ``local_factor`` x the median)."""
+    if cmp[C_GLOBAL] > params[P_GLOBAL] or cmp[C_MEDIAN] > params[P_MEDIAN]:
+        return False
+    return cmp[C_WORST_CORE] - params[P_LOCAL_FACTOR] * cmp[C_MEDIAN] <= params[P_WORST]
+
+
+@njit(cache=True)
 def _overlay_identity(fa, fb, tone_differs, s, params, box):
     """``overlay_change`` at the identity; for a tone edit also on the rank transforms of the fine planes."""
     if overlay_change(fa, fb, 1.0, 1.0, 0.0, 0.0, s, params, box):
@@ -1267,19 +1285,24 @@ def refine_window_fine(fa, fb, fx, fy, tx, ty, s, out):
     """The offsets (tx, ty) of a window refined on the fine planes: out = tx, ty, cost.
 
     A pattern search (steps of 1/2, 1/4, 1/8 of a thumbnail pixel, four
-    neighbours each, the window kept inside A) on ``fine_window_cost`` over
-    every second fine pixel: the 48 px row and column profiles place a crop's
-    window to about half a thumbnail pixel, which leaves a residual along every
-    edge in the picture.
+    neighbours each, at most 4 moves per step, the window kept inside A) on
+    ``fine_window_cost`` over every 4th fine pixel each way (every 2nd for the
+    last step): the 48 px row and column profiles place a crop's window to
+    about half a thumbnail pixel, which leaves a residual along every edge in
+    the picture.
     """
     hi_x = s * (1.0 - fx)
     hi_y = s * (1.0 - fy)
-    best = fine_window_cost(fa, fb, fx, fy, tx, ty, s, 2)
     step = 0.5
+    sub = 4
+    best = fine_window_cost(fa, fb, fx, fy, tx, ty, s, sub)
     while step >= 0.125:
+        if step < 0.25 and sub != 2:
+            sub = 2
+            best = fine_window_cost(fa, fb, fx, fy, tx, ty, s, sub)
         moved = True
         rounds = 0
-        while moved and rounds < 8:
+        while moved and rounds < 4:
             moved = False
             rounds += 1
             for d in range(4):
@@ -1287,7 +1310,7 @@ def refine_window_fine(fa, fb, fx, fy, tx, ty, s, out):
                 ny = ty + (step if d == 2 else -step if d == 3 else 0.0)
                 if nx < 0.0 or ny < 0.0 or nx > hi_x or ny > hi_y:
                     continue
-                c = fine_window_cost(fa, fb, fx, fy, nx, ny, s, 2)
+                c = fine_window_cost(fa, fb, fx, fy, nx, ny, s, sub)
                 if c < best:
                     best = c
                     tx = nx
@@ -1306,7 +1329,7 @@ def window_scores(ga, gb, fa, fb, win, s, params, cmp, out):
     ``win`` = (fx, fy, tx, ty), in the S x S thumbnail's units. The coarse
     score is ``score_of``; the fine score ``fine_score`` with the crop factor (0
     while the coarse score is over 1). When either fails and the coarse score
-    is at most ``rank_gate`` (near), the offsets are refined on the fine planes
+    is at most ``refine_gate`` (near), the offsets are refined on the fine planes
     (``refine_window_fine``) and the pair judged again there, ``win`` and
     ``cmp`` updated when that is better. A local change that still fails, in a
     window whose global and median residuals are within their limits, is
@@ -1317,7 +1340,7 @@ def window_scores(ga, gb, fa, fb, win, s, params, cmp, out):
     fine = 0.0
     if sc <= 1.0:
         fine = fine_score(fa, fb, fx, fy, tx, ty, s, params, params[P_FINE_CROP])
-    if (sc > 1.0 or fine > 1.0) and sc <= params[P_RANK_GATE]:
+    if (sc > 1.0 or fine > 1.0) and sc <= params[P_REFINE_GATE]:
         ref = np.empty(3)
         refine_window_fine(fa, fb, fx, fy, tx, ty, s, ref)
         if ref[0] != tx or ref[1] != ty:
@@ -1337,7 +1360,7 @@ def window_scores(ga, gb, fa, fb, win, s, params, cmp, out):
                 win[3] = ty
                 for k in range(N_COMPARE):
                     cmp[k] = cmp2[k]
-    if (sc > 1.0 or fine > 1.0) and cmp[C_GLOBAL] <= params[P_GLOBAL] and cmp[C_MEDIAN] <= params[P_MEDIAN]:
+    if (sc > 1.0 or fine > 1.0) and _overlay_possible(cmp, params):
         box = np.empty(5)
         if overlay_change(fa, fb, fx, fy, tx, ty, s, params, box):
             sc = min(sc, 1.0)
@@ -1389,7 +1412,7 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
     # once, when the frame as a whole agrees (global and median residuals within their limits)
     overlay = 0  # 0: not tried, 1: an overlay, -1: not an overlay
     box = np.empty(5)
-    if score > 1.0 and cmp[C_GLOBAL] <= params[P_GLOBAL] and cmp[C_MEDIAN] <= params[P_MEDIAN]:
+    if score > 1.0 and _overlay_possible(cmp, params):
         overlay = 1 if _overlay_identity(fa, fb, _tone_differs(cmp, params), s, params, box) else -1
         if overlay == 1:
             score = 1.0
@@ -1516,8 +1539,9 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
                 res[4] = (1.0 if swap else 0.0) if win[0] * win[1] < 0.999 else -1.0
                 return
         # 3. the other way round: a crop kept at full resolution has more pixels than a downscaled copy
-        # of its original, which is then the container (zoom unknown, aspect ratios differ)
-        if abs(k - 1.0) > params[P_ASPECT_TOL]:
+        # of its original, which is then the container (zoom unknown, aspect ratios differ); only where
+        # the pixel areas differ more than a crop of at least min_window per side could explain
+        if abs(k - 1.0) > params[P_ASPECT_TOL] and np.float64(WB) * HB < fmin * fmin * np.float64(WA) * HA:
             search_window(cB, rB, cA, rA, 1.0 / k, fmin, s, win)
             if win[4] < np.inf:
                 compare(gB, gA, win[0], win[1], win[2], win[3], nb, edge, floor, cmp)

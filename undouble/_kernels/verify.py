@@ -36,6 +36,13 @@ Plain arrays in, plain arrays out; no I/O. The measure (see ``undouble.verify``)
   the fine grey planes (80 x 80) at the accepted alignment, the per-block share
   of texture energy that differs between the two (new content at the same
   brightness, which the 48 px thumbnail averages away).
+* Overlays: a pair that fails only by a local change (global and median
+  residuals within their limits, and so the interior blocks no edge or corner
+  overlay reaches, ``C_WORST_CORE``) is judged once more by
+  ``overlay_change`` on the fine planes: when every changed region is of one
+  sign, small, and lies along an edge or in a corner while the rest of the
+  frame agrees, it is a watermark, caption or logo and the pair is accepted
+  (also on the rank transforms for a tone edit, and at crop windows).
 * Cost: at the identity the per-image block sums (``identity_sums``, also of the
   rank transforms) are computed once per call; a pair then costs one pass of
   S*S integer products (``cross_identity``) and O(blocks) arithmetic.
@@ -46,8 +53,13 @@ clearly smaller area, B is searched as a window of A: the window's size from
 the sizes (a crop without resizing), then (only when the aspect ratios differ)
 a grid over the zoom with the aspect ratio kept; the offsets are fitted on row
 and column mean profiles, refined to 1/8 pixel, and checked once on the full
-thumbnails. The window must lie inside A (containment): a panned frame with
-new content at an edge is a different photo.
+thumbnails (``window_scores``). A window that fails but is near (score at most
+``refine_gate``) has its offsets refined on the 80 px fine planes
+(``refine_window_fine``) and is judged again. When A is the larger image in
+pixels but B is a downscaled copy of A's original (a crop kept at full
+resolution against a resized copy), B is searched as the container too. The
+window must lie inside the container (containment): a panned frame with new
+content at an edge is a different photo.
 """
 
 import numpy as np

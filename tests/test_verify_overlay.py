@@ -194,10 +194,10 @@ def _fine_planes(seed: int):
     caption[72:77, 6:40] = 0.5 * caption[72:77, 6:40] + 0.5 * 255  # light, along the bottom
     out.append(("caption", caption))
     corner_logo = a.astype(np.float32)
-    corner_logo[4:14, 64:76] *= 0.6  # dark, in a corner
+    corner_logo[3:13, 66:77] *= 0.6  # dark, in a corner
     out.append(("corner logo", corner_logo))
     two = caption.copy()
-    two[4:14, 64:76] *= 0.6
+    two[3:13, 66:77] *= 0.6
     out.append(("caption and logo", two))
     centre = a.astype(np.float32)
     centre[35:45, 30:50] = rng.uniform(0, 255, (10, 20))  # new content of both signs in the middle

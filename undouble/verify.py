@@ -203,7 +203,7 @@ class VerifyParams:
     overlay_area: float = 0.03
     overlay_sign: float = 0.95
     overlay_band: int = 2
-    overlay_corner: int = 4
+    overlay_corner: int = 3
     refine_gate: float = 3.0
 
     def as_array(self) -> np.ndarray:

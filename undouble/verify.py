@@ -37,6 +37,15 @@ blocks, and the per-cell colour distance for a new object of another hue at
 equal brightness). A pair whose tones differ (mean or contrast) and that fails
 gets a second look on rank-transformed thumbnails (gamma, clipping).
 
+Watermarks, captions and logos: a pair that fails only by a change confined
+to regions along the edges or in the corners, each small and of one sign (light
+or dark ink over whatever lies below), with the rest of the frame in agreement
+on the 80 px plane, is accepted (``overlay_change``). A small new object in the
+middle of the frame, new content of both signs, or a change larger than about
+3% of the frame is not. Known limit: a watermark in the middle of the frame is
+judged like any other local change (about half of the semi-transparent ones in
+the tests pass), and an opaque object added in a corner reads as a logo.
+
 Second stage: a pair the 48 px measure accepts is checked once more on the
 80 px fine planes at the accepted alignment (``local_change``): in each
 interior block of a 16 x 16 grid (5 x 5 pixels) the share of the two blocks'
@@ -51,7 +60,9 @@ its rank transform) are computed once (O(N * S^2)); a pair at the identity then
 costs one pass of 48 x 48 integer products; a crop search (profiles, one or two
 windowed passes) runs only for pairs whose sizes differ and whose frames are
 misaligned; the second stage (one pass over 80 x 80) only for accepted
-pairs. Call ``verify_pairs`` once with all candidate pairs rather than pair by
+pairs; the overlay check (a pass over 80 x 80) and the fine refinement of a crop
+window (a few dozen passes over 20 x 20 or 40 x 40 samples) only for pairs
+that fail near the limits. Call ``verify_pairs`` once with all candidate pairs rather than pair by
 pair.
 """
 from __future__ import annotations
@@ -148,6 +159,15 @@ class VerifyParams:
     both limits for a crop window; ``fine_ring``: rings of fine blocks along the
     border left out (2 halves the watermark rejects and lets about 3x more
     same-scene shots through on make_corpus).
+    Overlays (``overlay_change``, on the fine planes, for a pair that fails only
+    locally): fine blocks whose mean squared z residual is over
+    ``overlay_change`` form the changed regions (8-connected, at most 4); every
+    other block must be at most ``overlay_rest``; each region must lie within
+    ``overlay_band`` fine blocks of an edge or in a corner square of
+    ``overlay_corner`` blocks (both 0: no overlay rule), change at most
+    ``overlay_area`` of the frame and be of one sign to ``overlay_sign`` (light
+    or dark ink). ``refine_gate``: a crop window scoring over 1 but at most this
+    has its offsets refined on the fine planes (-1: never).
     """
 
     global_max: float = 0.15
@@ -178,6 +198,13 @@ class VerifyParams:
     fine_eps: float = 0.02
     fine_crop: float = 0.8
     fine_ring: int = 1
+    overlay_change: float = 0.05
+    overlay_rest: float = 0.03
+    overlay_area: float = 0.03
+    overlay_sign: float = 0.95
+    overlay_band: int = 2
+    overlay_corner: int = 3
+    refine_gate: float = 3.0
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -210,6 +237,13 @@ class VerifyParams:
         p[_k.P_FINE_EPS] = self.fine_eps
         p[_k.P_FINE_CROP] = self.fine_crop
         p[_k.P_FINE_RING] = self.fine_ring
+        p[_k.P_OVERLAY_CHANGE] = self.overlay_change
+        p[_k.P_OVERLAY_REST] = self.overlay_rest
+        p[_k.P_OVERLAY_AREA] = self.overlay_area
+        p[_k.P_OVERLAY_SIGN] = self.overlay_sign
+        p[_k.P_OVERLAY_BAND] = self.overlay_band
+        p[_k.P_OVERLAY_CORNER] = self.overlay_corner
+        p[_k.P_REFINE_GATE] = self.refine_gate
         return p
 
 

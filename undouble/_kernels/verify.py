@@ -36,6 +36,13 @@ Plain arrays in, plain arrays out; no I/O. The measure (see ``undouble.verify``)
   the fine grey planes (80 x 80) at the accepted alignment, the per-block share
   of texture energy that differs between the two (new content at the same
   brightness, which the 48 px thumbnail averages away).
+* Overlays: a pair that fails only by a local change (global and median
+  residuals within their limits, and so the interior blocks no edge or corner
+  overlay reaches, ``C_WORST_CORE``) is judged once more by
+  ``overlay_change`` on the fine planes: when every changed region is of one
+  sign, small, and lies along an edge or in a corner while the rest of the
+  frame agrees, it is a watermark, caption or logo and the pair is accepted
+  (also on the rank transforms for a tone edit, and at crop windows).
 * Cost: at the identity the per-image block sums (``identity_sums``, also of the
   rank transforms) are computed once per call; a pair then costs one pass of
   S*S integer products (``cross_identity``) and O(blocks) arithmetic.
@@ -46,8 +53,13 @@ clearly smaller area, B is searched as a window of A: the window's size from
 the sizes (a crop without resizing), then (only when the aspect ratios differ)
 a grid over the zoom with the aspect ratio kept; the offsets are fitted on row
 and column mean profiles, refined to 1/8 pixel, and checked once on the full
-thumbnails. The window must lie inside A (containment): a panned frame with
-new content at an edge is a different photo.
+thumbnails (``window_scores``). A window that fails but is near (score at most
+``refine_gate``) has its offsets refined on the 80 px fine planes
+(``refine_window_fine``) and is judged again. When A is the larger image in
+pixels but B is a downscaled copy of A's original (a crop kept at full
+resolution against a resized copy), B is searched as the container too. The
+window must lie inside the container (containment): a panned frame with new
+content at an edge is a different photo.
 """
 
 import numpy as np
@@ -99,7 +111,17 @@ P_FINE_SECOND = 24
 P_FINE_EPS = 25
 P_FINE_CROP = 26
 P_FINE_RING = 27
-N_PARAMS = 28
+P_OVERLAY_CHANGE = 28
+P_OVERLAY_REST = 29
+P_OVERLAY_AREA = 30
+P_OVERLAY_SIGN = 31
+P_OVERLAY_BAND = 32
+P_OVERLAY_CORNER = 33
+P_REFINE_GATE = 34
+N_PARAMS = 35
+
+# overlay_change: at most this many separate overlays (a watermark on each image, or text in pieces)
+OVERLAY_REGIONS = 4
 
 # compare() output indices
 C_GLOBAL = 0
@@ -118,7 +140,8 @@ C_WORST_IN = 12
 C_SECOND_IN = 13
 C_WORST_RING = 14
 C_SECOND_RING = 15
-N_COMPARE = 16
+C_WORST_CORE = 16  # the worst interior block but the four next to the corners (where no overlay reaches)
+N_COMPARE = 17
 
 
 @njit(cache=True)
@@ -690,6 +713,7 @@ def _finish(acc, nb, sigma_floor, maxdiff, out):
     sin_ = 0.0
     wring = 0.0
     sring = 0.0
+    core = 0.0
     for k in range(nblk):
         r = blockres[k]
         p = k // nb
@@ -706,6 +730,11 @@ def _finish(acc, nb, sigma_floor, maxdiff, out):
                 win_ = r
             elif r > sin_:
                 sin_ = r
+            if (p == 1 or p == nb - 2) and (q == 1 or q == nb - 2):
+                continue
+            if r > core:
+                core = r
+    out[C_WORST_CORE] = core
     out[C_WORST_IN] = win_
     out[C_SECOND_IN] = sin_
     out[C_WORST_RING] = wring
@@ -1022,6 +1051,337 @@ def fine_score(fa, fb, fx, fy, tx, ty, s, params, factor=1.0):
 
 
 @njit(cache=True)
+def _window_plane(fa, fx, fy, tx, ty, q, a):
+    """A's F x F plane sampled bilinearly at the window (tx, ty in S units, scaled by q = F / S) into a (float)."""
+    f = fa.shape[0]
+    if fx == 1.0 and fy == 1.0 and tx == 0.0 and ty == 0.0:
+        for v in range(f):
+            for u in range(f):
+                a[v, u] = fa[v, u]
+        return
+    xi = np.empty(f, np.int64)
+    xw = np.empty(f)
+    for u in range(f):
+        xi[u], xw[u] = _coord(tx * q, fx, u, f)
+    for v in range(f):
+        yi, yw = _coord(ty * q, fy, v, f)
+        for u in range(f):
+            i0 = xi[u]
+            w = xw[u]
+            top = fa[yi, i0] * (1.0 - w) + fa[yi, i0 + 1] * w
+            bot = fa[yi + 1, i0] * (1.0 - w) + fa[yi + 1, i0 + 1] * w
+            a[v, u] = top * (1.0 - yw) + bot * yw
+
+
+@njit(cache=True)
+def overlay_change(fa, fb, fx, fy, tx, ty, s, params, out):
+    """Whether all that differs between B and A's window is overlays along the edges or in the corners.
+
+    A watermark, caption, date or logo is a small change of one sign (light
+    ink or dark ink over whatever lies below) that sits along the frame's
+    border, while the rest of the frame is the same picture; a different shot
+    of the same scene differs by content that is not confined that way. On the
+    fine planes (``fa``, ``fb``, F x F; the window in the S x S thumbnail's
+    units, scaled here by F / S), both sides z-normalised over the frame (std
+    floored at ``sigma_floor``), the residual ``r = z_b - z_a`` is averaged
+    squared over ``fine_blocks x fine_blocks`` blocks. The blocks over
+    ``overlay_change`` form regions (8-connected, at most ``OVERLAY_REGIONS``;
+    one overlay on each image makes two). The pair is an overlay when
+
+    * every block outside the regions' bounding boxes, each grown by one block,
+      is at most ``overlay_rest`` (the rest of the frame agrees);
+    * each box lies within ``overlay_band`` blocks of one edge (a strip along an
+      edge: text, a caption) or within a corner square of ``overlay_corner``
+      blocks (a logo);
+    * in each box, the pixels with ``|r| > 0.25`` cover at most ``overlay_area``
+      of the frame and their residual has one sign:
+      ``|sum r| >= overlay_sign * sum |r|``.
+
+    ``out`` (5 floats) receives the number of regions, the largest region's
+    changed area (a fraction of the frame), and the first failed condition
+    (0 none, 1 no change, 2 too many regions, 3 the rest differs, 4 not along
+    an edge or in a corner, 5 too large, 6 not of one sign). False when
+    ``overlay_band`` and ``overlay_corner`` are both 0 (switched off).
+    """
+    out[0] = 0.0
+    out[1] = 0.0
+    out[2] = 1.0
+    band = int(params[P_OVERLAY_BAND])
+    corner = int(params[P_OVERLAY_CORNER])
+    nb = int(params[P_FINE_BLOCKS])
+    f = fa.shape[0]
+    if (band <= 0 and corner <= 0) or nb < 3:
+        return False
+    a = np.empty((f, f))
+    _window_plane(fa, fx, fy, tx, ty, f / s, a)
+    n = f * f
+    sa = 0.0
+    sb = 0.0
+    saa = 0.0
+    sbb = 0.0
+    for v in range(f):
+        for u in range(f):
+            x = a[v, u]
+            y = np.float64(fb[v, u])
+            sa += x
+            sb += y
+            saa += x * x
+            sbb += y * y
+    ma = sa / n
+    mb = sb / n
+    da = max(np.sqrt(max(saa / n - ma * ma, 0.0)), params[P_SIGMA_FLOOR])
+    db = max(np.sqrt(max(sbb / n - mb * mb, 0.0)), params[P_SIGMA_FLOOR])
+    r = np.empty((f, f))
+    energy = np.zeros((nb, nb))
+    count = np.zeros((nb, nb))
+    for v in range(f):
+        by = (v * nb) // f
+        for u in range(f):
+            bx = (u * nb) // f
+            x = (fb[v, u] - mb) / db - (a[v, u] - ma) / da
+            r[v, u] = x
+            energy[by, bx] += x * x
+            count[by, bx] += 1.0
+    # regions of changed blocks (8-connected flood fill)
+    label = np.full((nb, nb), -1, np.int64)
+    stack = np.empty(nb * nb, np.int64)
+    boxes = np.empty((OVERLAY_REGIONS, 4), np.int64)
+    regions = 0
+    for by in range(nb):
+        for bx in range(nb):
+            energy[by, bx] /= max(count[by, bx], 1.0)
+    for by in range(nb):
+        for bx in range(nb):
+            if label[by, bx] >= 0 or energy[by, bx] <= params[P_OVERLAY_CHANGE]:
+                continue
+            if regions == OVERLAY_REGIONS:
+                out[0] = regions + 1
+                out[2] = 2.0
+                return False
+            y0, y1, x0, x1 = by, by, bx, bx
+            label[by, bx] = regions
+            top = 0
+            stack[0] = by * nb + bx
+            top = 1
+            while top > 0:
+                top -= 1
+                cy = stack[top] // nb
+                cx = stack[top] % nb
+                y0 = min(y0, cy)
+                y1 = max(y1, cy)
+                x0 = min(x0, cx)
+                x1 = max(x1, cx)
+                for dy in range(-1, 2):
+                    for dx in range(-1, 2):
+                        ny = cy + dy
+                        nx = cx + dx
+                        if 0 <= ny < nb and 0 <= nx < nb and label[ny, nx] < 0 and \
+                                energy[ny, nx] > params[P_OVERLAY_CHANGE]:
+                            label[ny, nx] = regions
+                            stack[top] = ny * nb + nx
+                            top += 1
+            boxes[regions, 0] = y0
+            boxes[regions, 1] = y1
+            boxes[regions, 2] = x0
+            boxes[regions, 3] = x1
+            regions += 1
+    out[0] = regions
+    if regions == 0:
+        return False
+    for by in range(nb):
+        for bx in range(nb):
+            if energy[by, bx] <= params[P_OVERLAY_REST]:
+                continue
+            near = False
+            for k in range(regions):
+                if boxes[k, 0] - 1 <= by <= boxes[k, 1] + 1 and boxes[k, 2] - 1 <= bx <= boxes[k, 3] + 1:
+                    near = True
+            if not near:
+                out[2] = 3.0
+                return False
+    for k in range(regions):
+        y0, y1, x0, x1 = boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]
+        depth = min(min(y1 + 1, nb - y0), min(x1 + 1, nb - x0))
+        in_corner = (y1 < corner or y0 >= nb - corner) and (x1 < corner or x0 >= nb - corner)
+        if not (depth <= band or in_corner):
+            out[2] = 4.0
+            return False
+        changed = 0
+        signed = 0.0
+        total = 0.0
+        for v in range((y0 * f) // nb, ((y1 + 1) * f) // nb):
+            for u in range((x0 * f) // nb, ((x1 + 1) * f) // nb):
+                if abs(r[v, u]) > 0.25:
+                    changed += 1
+                    signed += r[v, u]
+                    total += abs(r[v, u])
+        out[1] = max(out[1], changed / n)
+        if changed > params[P_OVERLAY_AREA] * n:
+            out[2] = 5.0
+            return False
+        if abs(signed) < params[P_OVERLAY_SIGN] * total:
+            out[2] = 6.0
+            return False
+    out[2] = 0.0
+    return True
+
+
+@njit(cache=True)
+def _overlay_possible(cmp, params):
+    """Whether ``compare``'s statistics leave room for an overlay: the frame as a whole agrees (global and
+    median residuals within their limits) and so do the interior blocks an overlay along an edge or in
+    a corner cannot reach (``C_WORST_CORE``, in excess of ``local_factor`` x the median)."""
+    if cmp[C_GLOBAL] > params[P_GLOBAL] or cmp[C_MEDIAN] > params[P_MEDIAN]:
+        return False
+    return cmp[C_WORST_CORE] - params[P_LOCAL_FACTOR] * cmp[C_MEDIAN] <= params[P_WORST]
+
+
+@njit(cache=True)
+def _overlay_identity(fa, fb, tone_differs, s, params, box):
+    """``overlay_change`` at the identity; for a tone edit also on the rank transforms of the fine planes."""
+    if overlay_change(fa, fb, 1.0, 1.0, 0.0, 0.0, s, params, box):
+        return True
+    if not tone_differs:
+        return False
+    ra = np.empty_like(fa)
+    rb = np.empty_like(fb)
+    rank_thumbnail(fa, ra)
+    rank_thumbnail(fb, rb)
+    return overlay_change(ra, rb, 1.0, 1.0, 0.0, 0.0, s, params, box)
+
+
+@njit(cache=True)
+def fine_window_cost(fa, fb, fx, fy, tx, ty, s, step):
+    """1 - correlation of B's fine plane with A's sampled at the window (every ``step``-th pixel each way).
+
+    The window (fx, fy, tx, ty) is in the S x S thumbnail's units (``s``), scaled
+    here by F / S.
+    """
+    f = fb.shape[0]
+    q = f / s
+    m = (f + step - 1) // step
+    xi = np.empty(m, np.int64)
+    xw = np.empty(m)
+    for k in range(m):
+        xi[k], xw[k] = _coord(tx * q, fx, k * step, f)
+    sa = 0.0
+    sb = 0.0
+    saa = 0.0
+    sbb = 0.0
+    sab = 0.0
+    for kv in range(m):
+        v = kv * step
+        yi, yw = _coord(ty * q, fy, v, f)
+        for k in range(m):
+            i0 = xi[k]
+            w = xw[k]
+            top = fa[yi, i0] * (1.0 - w) + fa[yi, i0 + 1] * w
+            bot = fa[yi + 1, i0] * (1.0 - w) + fa[yi + 1, i0 + 1] * w
+            a = top * (1.0 - yw) + bot * yw
+            b = np.float64(fb[v, k * step])
+            sa += a
+            sb += b
+            saa += a * a
+            sbb += b * b
+            sab += a * b
+    n = m * m
+    va = saa - sa * sa / n
+    vb = sbb - sb * sb / n
+    cov = sab - sa * sb / n
+    eps = 1.0 * n
+    return 1.0 - cov / np.sqrt((max(va, 0.0) + eps) * (max(vb, 0.0) + eps))
+
+
+@njit(cache=True)
+def refine_window_fine(fa, fb, fx, fy, tx, ty, s, out):
+    """The offsets (tx, ty) of a window refined on the fine planes: out = tx, ty, cost.
+
+    A pattern search (steps of 1/2, 1/4, 1/8 of a thumbnail pixel, four
+    neighbours each, at most 4 moves per step, the window kept inside A) on
+    ``fine_window_cost`` over every 4th fine pixel each way (every 2nd for the
+    last step): the 48 px row and column profiles place a crop's window to
+    about half a thumbnail pixel, which leaves a residual along every edge in
+    the picture.
+    """
+    hi_x = s * (1.0 - fx)
+    hi_y = s * (1.0 - fy)
+    step = 0.5
+    sub = 4
+    best = fine_window_cost(fa, fb, fx, fy, tx, ty, s, sub)
+    while step >= 0.125:
+        if step < 0.25 and sub != 2:
+            sub = 2
+            best = fine_window_cost(fa, fb, fx, fy, tx, ty, s, sub)
+        moved = True
+        rounds = 0
+        while moved and rounds < 4:
+            moved = False
+            rounds += 1
+            for d in range(4):
+                nx = tx + (step if d == 0 else -step if d == 1 else 0.0)
+                ny = ty + (step if d == 2 else -step if d == 3 else 0.0)
+                if nx < 0.0 or ny < 0.0 or nx > hi_x or ny > hi_y:
+                    continue
+                c = fine_window_cost(fa, fb, fx, fy, nx, ny, s, sub)
+                if c < best:
+                    best = c
+                    tx = nx
+                    ty = ny
+                    moved = True
+        step *= 0.5
+    out[0] = tx
+    out[1] = ty
+    out[2] = best
+
+
+@njit(cache=True)
+def window_scores(ga, gb, fa, fb, win, s, params, cmp, out):
+    """The verdict of B at a window of A, with ``compare``'s statistics ``cmp`` there: out = coarse, fine score.
+
+    ``win`` = (fx, fy, tx, ty), in the S x S thumbnail's units. The coarse
+    score is ``score_of``; the fine score ``fine_score`` with the crop factor (0
+    while the coarse score is over 1). When either fails and the coarse score
+    is at most ``refine_gate`` (near), the offsets are refined on the fine planes
+    (``refine_window_fine``) and the pair judged again there, ``win`` and
+    ``cmp`` updated when that is better. A local change that still fails, in a
+    window whose global and median residuals are within their limits, is
+    judged by ``overlay_change``: a watermark or caption gives scores of 1 and 0.
+    """
+    fx, fy, tx, ty = win[0], win[1], win[2], win[3]
+    sc = score_of(cmp, params)
+    fine = 0.0
+    if sc <= 1.0:
+        fine = fine_score(fa, fb, fx, fy, tx, ty, s, params, params[P_FINE_CROP])
+    if (sc > 1.0 or fine > 1.0) and sc <= params[P_REFINE_GATE]:
+        ref = np.empty(3)
+        refine_window_fine(fa, fb, fx, fy, tx, ty, s, ref)
+        if ref[0] != tx or ref[1] != ty:
+            cmp2 = np.empty(N_COMPARE)
+            compare(ga, gb, fx, fy, ref[0], ref[1], int(params[P_BLOCKS]), int(params[P_EDGE_WIDTH]),
+                    params[P_SIGMA_FLOOR], cmp2)
+            sc2 = score_of(cmp2, params)
+            fine2 = 0.0
+            if sc2 <= 1.0:
+                fine2 = fine_score(fa, fb, fx, fy, ref[0], ref[1], s, params, params[P_FINE_CROP])
+            if max(sc2, fine2) < max(sc, fine):
+                sc = sc2
+                fine = fine2
+                tx = ref[0]
+                ty = ref[1]
+                win[2] = tx
+                win[3] = ty
+                for k in range(N_COMPARE):
+                    cmp[k] = cmp2[k]
+    if (sc > 1.0 or fine > 1.0) and _overlay_possible(cmp, params):
+        box = np.empty(5)
+        if overlay_change(fa, fb, fx, fy, tx, ty, s, params, box):
+            sc = min(sc, 1.0)
+            fine = 0.0
+    out[0] = sc
+    out[1] = fine
+
+
+@njit(cache=True)
 def _fine_identity(fa, fb, tone_differs, s, params):
     """``fine_score`` at the identity; for a tone edit also on the rank transforms (the better of the two)."""
     fine = fine_score(fa, fb, 1.0, 1.0, 0.0, 0.0, s, params)
@@ -1060,6 +1420,14 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
         score = min(score, score_of(cmp2, params))
     if score <= 1.0:
         score = max(score, chroma_score(ca, cb, ea, eb, 1.0, 1.0, 0.0, 0.0, s, params))
+    # a local change that fails the identity may be a watermark or caption (``overlay_change``): tried
+    # once, when the frame as a whole agrees (global and median residuals within their limits)
+    overlay = 0  # 0: not tried, 1: an overlay, -1: not an overlay
+    box = np.empty(5)
+    if score > 1.0 and _overlay_possible(cmp, params):
+        overlay = 1 if _overlay_identity(fa, fb, _tone_differs(cmp, params), s, params, box) else -1
+        if overlay == 1:
+            score = 1.0
     if score <= 1.0:
         res[0] = 1.0
         res[1] = 1.0 / (1.0 + score)
@@ -1105,7 +1473,9 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
                     res[3] = fx * fy
                     res[4] = side
                     fine = min(fine, fine_score(fA, fB, fx, fy, tx, ty, s, params, params[P_FINE_CROP]))
-        if fine > 1.0:
+        if fine > 1.0 and overlay == 0:
+            overlay = 1 if _overlay_identity(fa, fb, _tone_differs(cmp, params), s, params, box) else -1
+        if fine > 1.0 and overlay != 1:
             _reject(res, fine)
         return
     best_score = score
@@ -1125,6 +1495,7 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
             WA, HA, WB, HB = wa, ha, wb, hb
         fmin = params[P_FMIN]
         win = np.empty(5)
+        scores = np.empty(2)
         tried_fx = -1.0
         tried_fy = -1.0
         # 1. a crop without resizing: the window's size is known from the sizes
@@ -1136,13 +1507,15 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
             tx, _ = best_offset(cA, cB, fx, max(0.0, tx - 0.5), min(s * (1.0 - fx), tx + 0.5), 0.125)
             ty, _ = best_offset(rA, rB, fy, max(0.0, ty - 0.5), min(s * (1.0 - fy), ty + 0.5), 0.125)
             compare(gA, gB, fx, fy, tx, ty, nb, edge, floor, cmp)
-            sc = score_of(cmp, params)
+            win[0], win[1], win[2], win[3] = fx, fy, tx, ty
+            window_scores(gA, gB, fA, fB, win, s, params, cmp, scores)
+            sc = scores[0]
             tried_fx = fx
             tried_fy = fy
             if sc < best_score:
                 best_score = sc
             if sc <= 1.0:
-                fine = fine_score(fA, fB, fx, fy, tx, ty, s, params, params[P_FINE_CROP])
+                fine = scores[1]
                 if fine > 1.0:
                     _reject(res, max(fine, best_score))
                     return
@@ -1162,11 +1535,12 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
             search_window(cA, rA, cB, rB, k, fmin, s, win)
         if win[4] < np.inf and not (abs(win[0] - tried_fx) < 1e-6 and abs(win[1] - tried_fy) < 1e-6):
             compare(gA, gB, win[0], win[1], win[2], win[3], nb, edge, floor, cmp)
-            sc = score_of(cmp, params)
+            window_scores(gA, gB, fA, fB, win, s, params, cmp, scores)
+            sc = scores[0]
             if sc < best_score:
                 best_score = sc
             if sc <= 1.0:
-                fine = fine_score(fA, fB, win[0], win[1], win[2], win[3], s, params, params[P_FINE_CROP])
+                fine = scores[1]
                 if fine > 1.0:
                     _reject(res, max(fine, best_score))
                     return
@@ -1176,6 +1550,24 @@ def verify_one(ga, gb, ea, eb, ca, cb, wa, ha, wb, hb, cola, rowa, colb, rowb, s
                 res[3] = win[0] * win[1]
                 res[4] = (1.0 if swap else 0.0) if win[0] * win[1] < 0.999 else -1.0
                 return
+        # 3. the other way round: a crop kept at full resolution has more pixels than a downscaled copy
+        # of its original, which is then the container (zoom unknown, aspect ratios differ); only where
+        # the pixel areas differ more than a crop of at least min_window per side could explain
+        if abs(k - 1.0) > params[P_ASPECT_TOL] and np.float64(WB) * HB < fmin * fmin * np.float64(WA) * HA:
+            search_window(cB, rB, cA, rA, 1.0 / k, fmin, s, win)
+            if win[4] < np.inf:
+                compare(gB, gA, win[0], win[1], win[2], win[3], nb, edge, floor, cmp)
+                window_scores(gB, gA, fB, fA, win, s, params, cmp, scores)
+                sc = scores[0]
+                if sc < best_score:
+                    best_score = sc
+                if sc <= 1.0 and scores[1] <= 1.0 and win[0] * win[1] < 0.999:
+                    res[0] = 1.0
+                    res[1] = 1.0 / (1.0 + sc)
+                    res[2] = REL_CROPPED
+                    res[3] = win[0] * win[1]
+                    res[4] = 0.0 if swap else 1.0
+                    return
     _reject(res, best_score)
 
 

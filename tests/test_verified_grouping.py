@@ -327,3 +327,71 @@ def test_no_verify_flag_on_every_grouping_command(command, tmp_path):
     args = [command[0]] + ([] if command[0] == "example" else [str(tmp_path)]) + command[1:]
     assert parser.parse_args(args).verify is True
     assert parser.parse_args(args + ["--no-verify"]).verify is False
+
+
+def _slow_second_look(pair_i, pair_j, ok, sizes, dist, max_distance, min_area=0.6):
+    """crop_second_look by the definition: orphans, two candidate links away, a size that contains them."""
+    n = int(max(pair_i.max(), pair_j.max())) + 1
+    adj = {k: set() for k in range(n)}
+    linked = set()
+    for a, b, v in zip(pair_i.tolist(), pair_j.tolist(), ok.tolist()):
+        adj[a].add(b)
+        adj[b].add(a)
+        if v:
+            linked.update((a, b))
+    known = {frozenset((a, b)) for a, b in zip(pair_i.tolist(), pair_j.tolist())}
+    out = set()
+    for x in range(n):
+        if x in linked or not adj[x]:
+            continue
+        for y in adj[x]:
+            for z in adj[y]:
+                (wx, hx), (wz, hz) = sizes[x], sizes[z]
+                if (z != x and frozenset((x, z)) not in known and 0 < wx <= wz and 0 < hx <= hz
+                        and (wx, hx) != (wz, hz) and wx * hx >= min_area * wz * hz and dist[x, z] <= max_distance):
+                    out.add((x, z))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_crop_second_look_against_reference(seed):
+    from undouble.grouping import crop_second_look
+
+    rng = np.random.default_rng(seed)
+    n = 60
+    pairs = {tuple(sorted(p)) for p in rng.integers(0, n, size=(150, 2)).tolist() if p[0] != p[1]}
+    pair_i, pair_j = (np.array(v, np.int64) for v in zip(*sorted(pairs)))
+    ok = rng.random(pair_i.size) < 0.3
+    sizes = rng.choice([[800, 600], [780, 590], [700, 560], [800, 800], [0, 0], [400, 300]], size=n)
+    dist = rng.integers(0, 30, size=(n, n))
+    dist = np.minimum(dist, dist.T)
+    got_a, got_b = crop_second_look(pair_i, pair_j, ok, sizes, lambda a, b: dist[a, b], 20)
+    got = set(zip(got_a.tolist(), got_b.tolist()))
+    assert got == _slow_second_look(pair_i, pair_j, ok, sizes, dist, 20)
+    assert len(got) == got_a.size  # each pair once
+
+
+def test_an_orphan_crop_is_grouped_with_its_original_through_the_second_look():
+    """0 is a crop of 2 whose hash is far from it (no candidate pair), but both are near shot 1."""
+    from undouble.grouping import crop_second_look, group_verified
+    from undouble.verify import REL_CROPPED, VerifyResult
+
+    copies = {frozenset((0, 2))}
+    calls = []
+
+    def verify(a, b):
+        calls.append(len(a))
+        ok = np.array([frozenset((x, y)) in copies for x, y in zip(a.tolist(), b.tolist())])
+        return VerifyResult(ok, np.where(ok, 0.8, 0.2).astype(np.float32), np.where(ok, REL_CROPPED, 0).astype(np.int8),
+                            np.where(ok, 0.9, 0.0).astype(np.float32), np.where(ok, 1, -1).astype(np.int8))
+
+    sizes = np.array([[760, 570], [800, 600], [800, 600]])
+    order = lambda m: np.sort(m)[::-1]  # the keeper: the highest row (2)
+    pair_i, pair_j = np.array([0, 1]), np.array([1, 2])
+    alone = group_verified(3, pair_i, pair_j, verify, order)
+    assert alone.groups == []
+    look = lambda a, b, ok: crop_second_look(a, b, ok, sizes, lambda x, z: np.full(len(x), 12), 20)
+    got = group_verified(3, pair_i, pair_j, verify, order, second_look=look)
+    assert [g.tolist() for g in got.groups] == [[2, 0]] and got.relation[0].tolist() == [-1, REL_CROPPED]
+    far = lambda a, b, ok: crop_second_look(a, b, ok, sizes, lambda x, z: np.full(len(x), 25), 20)
+    assert group_verified(3, pair_i, pair_j, verify, order, second_look=far).groups == []

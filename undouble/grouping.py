@@ -40,6 +40,14 @@ pixel-level check (:func:`undouble.verify.verify_pairs`), by this rule:
 5. the members that failed form components again among themselves over the
    verified links, and steps 3-5 repeat on those until none is left.
 
+Between steps 1 and 2, a *second look* (optional, ``second_look``; used by
+:func:`verified_groups`) proposes more pairs from the verdicts: a crop is often
+farther from its original than the threshold (the hash sees the whole frame)
+while both are close to other shots of the same scene, so an image left
+without a verified link (an *orphan*) is checked against the images two
+candidate links away whose size could contain it (:func:`crop_second_look`);
+what passes joins the verified links.
+
 So every member of a group is a verified copy *of its keeper*: two crops of
 one original are grouped through the original even though neither contains
 the other, and A~B~C where A-C fails is not one group around A.  Pairs are
@@ -356,9 +364,83 @@ def _verified_components(n: int, a: np.ndarray, b: np.ndarray) -> list[np.ndarra
     return groups_from_labels(_uf.resolve(parent))
 
 
+def crop_second_look(pair_i: np.ndarray, pair_j: np.ndarray, ok: np.ndarray, sizes: np.ndarray,
+                     distance: Callable[[np.ndarray, np.ndarray], np.ndarray], max_distance: int,
+                     min_area: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (orphan, container) for a second verification, two candidate links apart.
+
+    An *orphan* is a row of a candidate pair with no verified link. It is
+    proposed with every row ``z`` two candidate links away (orphan - y - z)
+    whose original size could contain it as a crop: at least as wide and as
+    high, not the same size, the orphan's area at least ``min_area`` of
+    ``z``'s, and their hash distance at most ``max_distance``.
+
+    Parameters
+    ----------
+    pair_i, pair_j : numpy.ndarray of int
+        The candidate pairs (each once, any orientation).
+    ok : numpy.ndarray of bool
+        Their verdicts.
+    sizes : numpy.ndarray
+        ``(N, 2)`` original (width, height) of each row (0: unknown, never proposed).
+    distance : callable
+        ``distance(a, b)`` -> hash distance of each pair of rows.
+    max_distance : int
+        Largest hash distance of a proposed pair.
+    min_area : float
+        Smallest area of the orphan as a fraction of the container's.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``(orphan, container)`` rows, each pair once, none of them a candidate pair.
+    """
+    a = np.asarray(pair_i, np.int64)
+    b = np.asarray(pair_j, np.int64)
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+    if a.size == 0:
+        return empty
+    n = int(max(a.max(), b.max())) + 1
+    linked = np.zeros(n, bool)
+    linked[a[ok]] = True
+    linked[b[ok]] = True
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    order = np.argsort(src, kind="stable")
+    src, dst = src[order], dst[order]
+    start = np.searchsorted(src, np.arange(n + 1))
+    degree = np.diff(start)
+    first = ~linked[src]  # edges orphan -> y
+    x, y = src[first], dst[first]
+    if x.size == 0:
+        return empty
+    reps = degree[y]
+    x2 = np.repeat(x, reps)
+    offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+    z = dst[np.repeat(start[y], reps) + offsets]
+    keep = z != x2
+    x2, z = x2[keep], z[keep]
+    sz = np.asarray(sizes, np.int64).reshape(-1, 2)
+    wx, hx, wz, hz = sz[x2, 0], sz[x2, 1], sz[z, 0], sz[z, 1]
+    fits = ((wx > 0) & (hx > 0) & (wx <= wz) & (hx <= hz) & ((wx < wz) | (hx < hz))
+            & (wx * hx >= min_area * wz * hz))
+    x2, z = x2[fits], z[fits]
+    if x2.size == 0:
+        return empty
+    keys = np.unique(x2 * n + z)
+    x2, z = keys // n, keys % n
+    known = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+    fresh = ~np.isin(np.minimum(x2, z) * n + np.maximum(x2, z), known)
+    x2, z = x2[fresh], z[fresh]
+    near = np.asarray(distance(x2, z)) <= max_distance
+    return x2[near], z[near]
+
+
 def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Callable,
                    keeper_order: Callable[[np.ndarray], np.ndarray],
-                   canonical: np.ndarray | None = None) -> VerifiedGroups:
+                   canonical: np.ndarray | None = None,
+                   second_look: Callable[[np.ndarray, np.ndarray, np.ndarray],
+                                         tuple[np.ndarray, np.ndarray]] | None = None) -> VerifiedGroups:
     """Groups of verified copies, each member verified against its group's keeper.
 
     The rule is in the module docstring ("Verified groups").
@@ -382,6 +464,10 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
         An order-independent rank of each row (e.g. of its path among the sorted
         paths); pairs are verified as (lower rank, higher rank).  Default: the
         row index.
+    second_look : callable, optional
+        ``second_look(pair_i, pair_j, ok) -> (a, b)``: more pairs to verify, from
+        the candidates and their verdicts (e.g. :func:`crop_second_look`); the
+        ones that pass count as verified links.
 
     Returns
     -------
@@ -408,6 +494,15 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
     verdicts.add(lo, hi)
     n_candidates = int(lo.size)
     ok_a, ok_b = lo[verdicts.ok], hi[verdicts.ok]  # verdicts are sorted by key, as lo/hi are
+    if second_look is not None:
+        more_a, more_b = second_look(lo, hi, verdicts.ok.copy())
+        more_a, more_b = np.asarray(more_a, np.int64), np.asarray(more_b, np.int64)
+        if more_a.size:
+            missing = verdicts.find(more_a, more_b) < 0
+            verdicts.add(more_a[missing], more_b[missing])
+            passed = verdicts.ok[verdicts.find(more_a, more_b)]
+            ok_a = np.concatenate([ok_a, np.minimum(more_a, more_b)[passed]])
+            ok_b = np.concatenate([ok_b, np.maximum(more_a, more_b)[passed]])
     n_verified = int(ok_a.size)
 
     out: dict[str, list] = {k: [] for k in ("groups", "relation", "similarity", "area", "inside")}
@@ -455,7 +550,10 @@ def verified_groups(results: dict, threshold: int,
     Candidates are the pairs at hash distance ``<= threshold`` (the pair
     search of :func:`undouble.distance.hamming_pairs`, no N x N array); they
     are verified on ``results['thumbs']`` with the original sizes
-    ``results['resolution']``, oriented by the sort order of the paths.
+    ``results['resolution']``, oriented by the sort order of the paths. The
+    second look (:func:`crop_second_look`, up to twice the threshold) gives
+    images left without a verified link a check against the images two
+    candidate links away that could contain them.
 
     Parameters
     ----------
@@ -487,8 +585,20 @@ def verified_groups(results: dict, threshold: int,
     sizes = np.asarray(results["resolution"], dtype=np.int64).reshape(-1, 2)
     canonical = np.empty(len(paths), np.int64)
     canonical[np.argsort(np.asarray(paths, dtype=object), kind="stable")] = np.arange(len(paths))
+    hashes, counts = results["img_hash"], results["hash_counts"]
+    single = counts is None or bool(np.all(np.asarray(counts) == 1))
+
+    def second_look(a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not single:  # multi-segment hashes (crop-resistant) find crops themselves
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        h = np.asarray(hashes)
+        h = h.reshape(h.shape[0], -1)
+        return crop_second_look(a, b, ok, sizes,
+                                lambda x, z: np.bitwise_count(h[x] ^ h[z]).sum(axis=1, dtype=np.int64),
+                                2 * int(threshold))
+
     got = group_verified(len(paths), pair_i, pair_j, lambda a, b: verify_pairs(thumbs, sizes, a, b),
-                         keeper_order, canonical=canonical)
+                         keeper_order, canonical=canonical, second_look=second_look)
     logger.info("%d candidate pairs within distance %d, %d verified (%d more keeper checks).",
                 got.n_candidates, threshold, got.n_verified, got.n_keeper_checks)
     return got

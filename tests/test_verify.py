@@ -476,3 +476,23 @@ def test_second_stage_rejects_what_the_coarse_thumbnail_averages_away(seed, scen
     # and a re-encoded copy passes both stages
     copy = make_thumbnails([shots[first], _jpeg(shots[first], 80)])
     assert verify_pairs(copy, sizes, [0], [1]).ok[0]
+
+
+def test_noise_widens_the_thresholds_of_low_contrast_pairs_only():
+    """score_of divides by 1 + (noise / contrast)^2: a low-contrast pair gets room for a few grey levels
+    of resampling noise, a contrasted one practically none."""
+    import dataclasses
+
+    from undouble.verify import DEFAULT_PARAMS
+
+    cmp = np.zeros(K.N_COMPARE)
+    cmp[K.C_RHO] = 0.9
+    cmp[K.C_WORST_IN] = 0.2
+    cmp[K.C_MEDIAN] = 0.01
+    off = dataclasses.replace(DEFAULT_PARAMS, noise=0.0).as_array()
+    on = dataclasses.replace(DEFAULT_PARAMS, noise=6.0).as_array()
+    for contrast, widen in ((10.0, 1.36), (60.0, 1.01)):
+        cmp[K.C_STD_A] = cmp[K.C_STD_B] = contrast
+        assert K.score_of(cmp, off) == pytest.approx(K.score_of(cmp, on) * widen)
+    cmp[K.C_STD_A] = 2.0  # under sigma_floor: the floor is the contrast
+    assert K.score_of(cmp, off) == pytest.approx(K.score_of(cmp, on) * (1 + (6.0 / on[K.P_SIGMA_FLOOR]) ** 2))

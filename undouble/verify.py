@@ -167,7 +167,10 @@ class VerifyParams:
     ``overlay_corner`` blocks (both 0: no overlay rule), change at most
     ``overlay_area`` of the frame and be of one sign to ``overlay_sign`` (light
     or dark ink). ``refine_gate``: a crop window scoring over 1 but at most this
-    has its offsets refined on the fine planes (-1: never).
+    has its offsets refined on the fine planes (-1: never). ``noise``: grey levels
+    of resampling and JPEG noise; the 48 px thresholds grow by ``1 + (noise / c)^2``
+    where ``c`` is the lower contrast (standard deviation) of the two thumbnails,
+    since residuals are measured in units of the contrast (0: off).
     """
 
     global_max: float = 0.15
@@ -205,6 +208,7 @@ class VerifyParams:
     overlay_band: int = 2
     overlay_corner: int = 3
     refine_gate: float = 3.0
+    noise: float = 6.0
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -244,6 +248,7 @@ class VerifyParams:
         p[_k.P_OVERLAY_BAND] = self.overlay_band
         p[_k.P_OVERLAY_CORNER] = self.overlay_corner
         p[_k.P_REFINE_GATE] = self.refine_gate
+        p[_k.P_NOISE] = self.noise
         return p
 
 

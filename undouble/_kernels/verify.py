@@ -118,7 +118,8 @@ P_OVERLAY_SIGN = 31
 P_OVERLAY_BAND = 32
 P_OVERLAY_CORNER = 33
 P_REFINE_GATE = 34
-N_PARAMS = 35
+P_NOISE = 35
+N_PARAMS = 36
 
 # overlay_change: at most this many separate overlays (a watermark on each image, or text in pieces)
 OVERLAY_REGIONS = 4
@@ -765,11 +766,15 @@ def score_of(cmp, params):
     if cmp[C_RHO] <= 0.0 and (cmp[C_STD_A] >= floor or cmp[C_STD_B] >= floor):
         return np.inf  # anti-correlated or unrelated (two flat images have no correlation to speak of)
     base = params[P_LOCAL_FACTOR] * cmp[C_MEDIAN]
+    # residuals are in units of the contrast: the same few grey levels of resampling and JPEG noise weigh
+    # more in a low-contrast image, so its thresholds grow by 1 + (noise / contrast)^2
+    contrast = max(min(cmp[C_STD_A], cmp[C_STD_B]), floor)
+    widen = 1.0 + (params[P_NOISE] / contrast) ** 2
     return max(cmp[C_GLOBAL] / params[P_GLOBAL], cmp[C_MEDIAN] / params[P_MEDIAN],
                (cmp[C_WORST_IN] - base) / params[P_WORST], (cmp[C_SECOND_IN] - base) / params[P_SECOND],
                (cmp[C_WORST_RING] - base) / params[P_WORST_BORDER],
                (cmp[C_SECOND_RING] - base) / params[P_SECOND_BORDER],
-               (cmp[C_EDGE] - base) / params[P_EDGE])
+               (cmp[C_EDGE] - base) / params[P_EDGE]) / widen
 
 
 @njit(cache=True)

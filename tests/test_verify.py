@@ -496,3 +496,25 @@ def test_noise_widens_the_thresholds_of_low_contrast_pairs_only():
         assert K.score_of(cmp, off) == pytest.approx(K.score_of(cmp, on) * widen)
     cmp[K.C_STD_A] = 2.0  # under sigma_floor: the floor is the contrast
     assert K.score_of(cmp, off) == pytest.approx(K.score_of(cmp, on) * (1 + (6.0 / on[K.P_SIGMA_FLOOR]) ** 2))
+
+
+def test_chroma_noise_widens_the_colour_test_of_near_grey_planes():
+    import dataclasses
+
+    from undouble.verify import DEFAULT_PARAMS
+
+    rng = np.random.default_rng(3)
+    ea = np.array([120, 118, 121, 3, 0, 0, 0, 0], np.uint8)
+    ca = (128 + rng.normal(0, 2, (2, CHROMA_SIZE, CHROMA_SIZE))).clip(0, 255).astype(np.uint8)
+    cb = ca.copy()
+    cb[:, :4, :4] = np.clip(cb[:, :4, :4].astype(int) + 3, 0, 255)  # a few levels of change in one corner
+    off = dataclasses.replace(DEFAULT_PARAMS, chroma_noise=0.0).as_array()
+    on = dataclasses.replace(DEFAULT_PARAMS, chroma_noise=4.0).as_array()
+    s = DEFAULT_PARAMS.as_array()
+    loose = K.chroma_score(ca, cb, ea, ea, 1.0, 1.0, 0.0, 0.0, 48, on)
+    strict = K.chroma_score(ca, cb, ea, ea, 1.0, 1.0, 0.0, 0.0, 48, off)
+    assert loose < strict
+    grey = ea.copy()
+    grey[4] = 1  # a greyscale image has no colour test at all
+    assert K.chroma_score(ca, cb, grey, ea, 1.0, 1.0, 0.0, 0.0, 48, on) == 0.0
+    assert s[K.P_CHROMA_NOISE] == 4.0

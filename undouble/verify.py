@@ -171,6 +171,8 @@ class VerifyParams:
     of resampling and JPEG noise; the 48 px thresholds grow by ``1 + (noise / c)^2``
     where ``c`` is the lower contrast (standard deviation) of the two thumbnails,
     since residuals are measured in units of the contrast (0: off).
+    ``chroma_noise``: the same for the colour-difference planes (their local test
+    at the identity), where a near-grey photo has a contrast of a few levels.
     """
 
     global_max: float = 0.15
@@ -209,6 +211,7 @@ class VerifyParams:
     overlay_corner: int = 3
     refine_gate: float = 3.0
     noise: float = 6.0
+    chroma_noise: float = 4.0
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel reads."""
@@ -249,6 +252,7 @@ class VerifyParams:
         p[_k.P_OVERLAY_CORNER] = self.overlay_corner
         p[_k.P_REFINE_GATE] = self.refine_gate
         p[_k.P_NOISE] = self.noise
+        p[_k.P_CHROMA_NOISE] = self.chroma_noise
         return p
 
 

@@ -119,7 +119,8 @@ P_OVERLAY_BAND = 32
 P_OVERLAY_CORNER = 33
 P_REFINE_GATE = 34
 P_NOISE = 35
-N_PARAMS = 36
+P_CHROMA_NOISE = 36
+N_PARAMS = 37
 
 # overlay_change: at most this many separate overlays (a watermark on each image, or text in pieces)
 OVERLAY_REGIONS = 4
@@ -910,6 +911,9 @@ def chroma_score(ca, cb, ea, eb, fx, fy, tx, ty, s, params):
     for ch in range(2):
         compare(ca[ch], cb[ch], fx, fy, tx * q, ty * q, 4, 1, params[P_CHROMA_FLOOR], cmp)
         excess = cmp[C_WORST] - params[P_LOCAL_FACTOR] * cmp[C_MEDIAN]
+        # as score_of: in units of the planes' contrast, so a near-grey photo's few levels of noise widen it
+        contrast = max(min(cmp[C_STD_A], cmp[C_STD_B]), params[P_CHROMA_FLOOR])
+        excess /= 1.0 + (params[P_CHROMA_NOISE] / contrast) ** 2
         if excess > worst:
             worst = excess
     # symmetric: the better of the two directions of the gain fit

@@ -78,3 +78,21 @@ def pil_special_modes():
         "la": Image.fromarray(rng.integers(0, 256, (40, 60), dtype=np.uint8)).convert("LA"),
         "i16": Image.fromarray(rng.integers(0, 65535, (40, 60), dtype=np.uint16)),
     }
+
+
+def jpeg_round_trip(img: np.ndarray, quality: int = 90) -> np.ndarray:
+    """Round-trip through JPEG, as files are."""
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+
+
+def verify_two(a: np.ndarray, b: np.ndarray):
+    """:func:`undouble.verify.verify_pairs` of one pair of images, from their thumbnails and sizes."""
+    from undouble.verify import make_thumbnails, verify_pairs
+
+    thumbs = make_thumbnails([a, b])
+    sizes = np.array([[a.shape[1], a.shape[0]], [b.shape[1], b.shape[0]]])
+    return verify_pairs(thumbs, sizes, [0], [1])

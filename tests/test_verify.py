@@ -10,21 +10,11 @@ from undouble._kernels import verify as K
 from undouble.verify import (CHROMA_SIZE, DEFAULT_PARAMS, EXTRA_BYTES, FINE_OFFSET, FINE_SIZE, REL_CROPPED, REL_DIFFERENT, REL_EDITED, REL_REENCODED, REL_RESIZED,
                              REL_SAME_PIXELS, RELATION_NAMES, THUMB_BYTES, THUMB_SIZE, is_greyscale,
                              make_thumbnail, make_thumbnails, relation_name, thumbnail_grey, verify_pairs)
+from imagesets import jpeg_round_trip as _jpeg, verify_two as _verify_two
 
 S = THUMB_SIZE
 
 
-def _jpeg(img: np.ndarray, quality: int = 90) -> np.ndarray:
-    """Round-trip through JPEG, as files are."""
-    ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-
-
-def _verify_two(a: np.ndarray, b: np.ndarray):
-    thumbs = make_thumbnails([a, b])
-    sizes = np.array([[a.shape[1], a.shape[0]], [b.shape[1], b.shape[0]]])
-    return verify_pairs(thumbs, sizes, [0], [1])
 
 
 @pytest.fixture(scope="module")

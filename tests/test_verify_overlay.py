@@ -9,21 +9,12 @@ from scipy import ndimage
 from undouble import corpus
 from undouble._kernels import verify as K
 from undouble.verify import DEFAULT_PARAMS, FINE_SIZE, REL_CROPPED, THUMB_SIZE, make_thumbnails, verify_pairs
+from imagesets import jpeg_round_trip as _jpeg, verify_two as _verify_two
 
 S = THUMB_SIZE
 P = DEFAULT_PARAMS.as_array()
 
 
-def _jpeg(img: np.ndarray, quality: int = 90) -> np.ndarray:
-    ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-
-
-def _verify_two(a: np.ndarray, b: np.ndarray):
-    thumbs = make_thumbnails([a, b])
-    sizes = np.array([[a.shape[1], a.shape[0]], [b.shape[1], b.shape[0]]])
-    return verify_pairs(thumbs, sizes, [0], [1])
 
 
 @pytest.fixture(scope="module")

@@ -779,6 +779,16 @@ def score_of(cmp, params):
 
 
 @njit(cache=True)
+def _correlation_cost(sa, sb, saa, sbb, sab, n):
+    """1 - correlation of two series from their sums over ``n`` samples (``n`` added to each variance)."""
+    va = saa - sa * sa / n
+    vb = sbb - sb * sb / n
+    cov = sab - sa * sb / n
+    eps = 1.0 * n
+    return 1.0 - cov / np.sqrt((max(va, 0.0) + eps) * (max(vb, 0.0) + eps))
+
+
+@njit(cache=True)
 def profile_cost(pa, pb, f, t):
     """1 - correlation of profile pb against pa sampled at offset t and scale f."""
     s = pb.shape[0]
@@ -796,11 +806,7 @@ def profile_cost(pa, pb, f, t):
         saa += a * a
         sbb += b * b
         sab += a * b
-    va = saa - sa * sa / s
-    vb = sbb - sb * sb / s
-    cov = sab - sa * sb / s
-    eps = 1.0 * s
-    return 1.0 - cov / np.sqrt((max(va, 0.0) + eps) * (max(vb, 0.0) + eps))
+    return _correlation_cost(sa, sb, saa, sbb, sab, s)
 
 
 @njit(cache=True)
@@ -1293,12 +1299,7 @@ def fine_window_cost(fa, fb, fx, fy, tx, ty, s, step):
             saa += a * a
             sbb += b * b
             sab += a * b
-    n = m * m
-    va = saa - sa * sa / n
-    vb = sbb - sb * sb / n
-    cov = sab - sa * sb / n
-    eps = 1.0 * n
-    return 1.0 - cov / np.sqrt((max(va, 0.0) + eps) * (max(vb, 0.0) + eps))
+    return _correlation_cost(sa, sb, saa, sbb, sab, m * m)
 
 
 @njit(cache=True)

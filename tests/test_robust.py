@@ -9,6 +9,7 @@ from PIL import Image
 
 from undouble import corpus
 from undouble import robust as R
+from undouble import robust_grouping as RG
 from undouble._kernels import robust as K
 from undouble.verify import make_thumbnail, make_thumbnails
 
@@ -184,20 +185,20 @@ def test_relation_names(robust_corpus):
         if k is None:
             continue
         if label in expect:
-            assert R.member_relations(np.array([keeper, i]), links)[1] == expect[label]
+            assert RG.member_relations(np.array([keeper, i]), links)[1] == expect[label]
             # seen from the copy, the original is turned back
-            back = R.member_relations(np.array([i, keeper]), links)[1]
+            back = RG.member_relations(np.array([i, keeper]), links)[1]
             assert back == {"rotate90": "rotated 270", "rotate270": "rotated 90"}.get(label, expect[label])
             checked += 1
         elif label in ("crop25", "crop_downscale"):
-            name = R.member_relations(np.array([keeper, i]), links)[1]
+            name = RG.member_relations(np.array([keeper, i]), links)[1]
             assert name.startswith("cropped (") and name.endswith("% of the keeper's area)")
             percent = int(name[len("cropped ("):].split("%")[0])
             assert 25 <= percent <= 90, name
             checked += 1
         elif label in ("letterbox", "screenshot"):  # the copy contains the original
-            assert R.container_first(np.array([keeper, i]), links)[0] == i
-            assert R.member_relations(np.array([keeper, i]), links)[1] == "in a larger image"
+            assert RG.container_first(np.array([keeper, i]), links)[0] == i
+            assert RG.member_relations(np.array([keeper, i]), links)[1] == "in a larger image"
             checked += 1
     assert checked >= 40
 
@@ -348,25 +349,25 @@ def test_split_by_keeper_does_not_join_two_photos_through_one_ambiguous_crop():
     # rows 0, 1: two shots with one normal group each ({0, 2} and {1, 3}); row 4: a crop inside both
     known = np.array([0, 1, 0, 1, -1])
     links = _links([(0, 4, 0), (1, 4, 1)])
-    merged = R.merge_groups([np.array([0, 2]), np.array([1, 3])], links, 5)
+    merged = RG.merge_groups([np.array([0, 2]), np.array([1, 3])], links, 5)
     assert [g.tolist() for g in merged] == [[0, 1, 2, 3, 4]]
-    groups = R.split_by_keeper(np.array([2, 0, 3, 1, 4]), known, links)  # keeper ranking: 2 best
+    groups = RG.split_by_keeper(np.array([2, 0, 3, 1, 4]), known, links)  # keeper ranking: 2 best
     assert [g.tolist() for g in groups] == [[0, 2, 4], [3, 1]]  # 0 contains 4: the container beats 2; 4 only once
 
 
 def test_container_first_and_member_relations():
     links = _links([(0, 1, -1), (2, 0, 2)])  # 1 = 0 rotated 90; 2 contains 0
-    order = R.container_first(np.array([0, 1, 2]), links)
+    order = RG.container_first(np.array([0, 1, 2]), links)
     assert order.tolist() == [2, 0, 1]
-    assert R.member_relations(np.array([0, 1, 2]), links) == [None, "rotated 90", "in a larger image"]
-    assert R.member_relations(np.array([2, 0, 1]), links) == [None, "cropped (50% of the keeper's area)", None]
-    assert R.member_relations(np.array([1, 0]), links) == [None, "rotated 270"]
+    assert RG.member_relations(np.array([0, 1, 2]), links) == [None, "rotated 90", "in a larger image"]
+    assert RG.member_relations(np.array([2, 0, 1]), links) == [None, "cropped (50% of the keeper's area)", None]
+    assert RG.member_relations(np.array([1, 0]), links) == [None, "rotated 270"]
 
 
 def test_split_by_keeper_a_member_left_alone_joins_the_group_of_its_link():
     # rows 0, 1, 2: one normal group (keeper 1 by rank); 3 is row 0 rotated (linked to 0 only)
     known = np.array([0, 0, 0, -1])
     links = _links([(0, 3, -1)])
-    groups = R.split_by_keeper(np.array([1, 0, 2, 3]), known, links)
+    groups = RG.split_by_keeper(np.array([1, 0, 2, 3]), known, links)
     assert [g.tolist() for g in groups] == [[1, 0, 2, 3]]
-    assert R.member_relations(groups[0], links) == [None, None, None, None]
+    assert RG.member_relations(groups[0], links) == [None, None, None, None]

@@ -6,6 +6,7 @@ import numpy as np
 
 from undouble import corpus
 from undouble import robust as R
+from undouble import robust_grouping as RG
 from undouble.robust_grouping import HASH_ONLY_RELATION, robust_groups
 from undouble.verify import make_thumbnails
 
@@ -83,7 +84,7 @@ def test_hash_only_groups_get_text_relations():
 def test_split_by_keeper_brings_the_normal_group_of_a_linked_member():
     known = np.array([0, 0, -1, -1])  # {0, 1} a normal group; 2 contains 0; 3 alone
     links = _links([(2, 0, 2)])
-    groups = R.split_by_keeper(np.array([0, 1, 2, 3]), known, links)
+    groups = RG.split_by_keeper(np.array([0, 1, 2, 3]), known, links)
     assert [g.tolist() for g in groups] == [[2, 0, 1]]
 
 

@@ -37,12 +37,8 @@ photos and overlapping crops with different content.
 
 Grouping
 --------
-:func:`merge_groups` joins the normal groups by the verified links;
-:func:`split_by_keeper` then cuts each component into star groups: the keeper
-(:func:`container_first`: the container wins, then the normal ranking) with
-its normal group and the images linked to it; copies linked to a member of
-that normal group join it too (one hop); the rest is split the same way.
-:func:`member_relations` names each member's relation to its keeper.
+In :mod:`undouble.robust_grouping`: the normal groups joined by the verified
+links, cut into groups grown from keepers where the container wins.
 """
 from __future__ import annotations
 
@@ -356,10 +352,23 @@ def _oriented_size(size: np.ndarray, orientation: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Largest edge move (fraction of the side) of the sub-pixel realignment of an oriented thumbnail.
+ORIENT_SHIFT_MAX = 0.03
+_ORIENT_STEPS = np.array([0.01, 0.005, 0.0025])
+
+
 def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray,
                         orientation: np.ndarray,
                         verify_params: _v.VerifyParams = _v.DEFAULT_PARAMS) -> tuple[np.ndarray, _v.VerifyResult]:
     """Verify "``b`` is ``a`` in ``orientation``": the normal verifier on ``a``'s thumbnail transformed exactly.
+
+    A pair that fails is tried once more after a sub-pixel realignment: the
+    thumbnails of a file decoded at a reduced JPEG scale hold a partial block
+    of padding at the right and bottom edges, which a mirror or rotation moves
+    to the other side (a shift of up to about half a thumbnail pixel, enough
+    to fail a dark, low-contrast photo). The window of the oriented thumbnail
+    that best matches ``b`` (:func:`refine_window`, each edge moved by at most
+    :data:`ORIENT_SHIFT_MAX`) is resampled into a new record and verified.
 
     Returns ``(ok, result)``; ``result`` is the verifier's, for (oriented ``a``, ``b``).
     """
@@ -369,10 +378,30 @@ def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b:
     extra = np.empty((m, _v.THUMB_BYTES), np.uint8)
     for k in range(m):
         extra[k] = orient_thumbnail(thumbs[a[k]], int(orientation[k]))
-    all_thumbs = np.concatenate([thumbs, extra])
     all_sizes = np.concatenate([np.asarray(sizes, np.int64).reshape(-1, 2),
                                 _oriented_size(np.asarray(sizes, np.int64)[a], orientation)])
-    res = _v.verify_pairs(all_thumbs, all_sizes, np.arange(n, n + m), b, verify_params)
+    res = _v.verify_pairs(np.concatenate([thumbs, extra]), all_sizes, np.arange(n, n + m), b, verify_params)
+    retry = np.flatnonzero(~res.ok)
+    if retry.size:
+        s = _v.THUMB_SIZE
+        full = np.array([0.0, 0.0, 1.0, 1.0])
+        moved = []
+        for k in retry:
+            window = refine_window(extra[k, :s * s].reshape(s, s), thumbs[b[k], :s * s].reshape(s, s), full,
+                                   _ORIENT_STEPS)
+            if np.abs(window - full).max() <= ORIENT_SHIFT_MAX:
+                extra[k] = _window_record(extra[k], window)
+                moved.append(k)
+        moved = np.asarray(moved, np.int64)
+        if moved.size:
+            again = _v.verify_pairs(np.concatenate([thumbs, extra[moved]]),
+                                    np.concatenate([all_sizes[:n], all_sizes[n + moved]]),
+                                    np.arange(n, n + moved.size), b[moved], verify_params)
+            fields = {f: getattr(res, f).copy() for f in ("ok", "similarity", "relation", "area_fraction", "container")}
+            won = again.ok
+            for f in fields:
+                fields[f][moved[won]] = getattr(again, f)[won]
+            res = _v.VerifyResult(**fields)
     return res.ok.copy(), res
 
 
@@ -573,149 +602,3 @@ def link_relation(links: RobustLinks, k: int, member: int, keeper: int) -> tuple
     if (a, b) == (keeper, member):
         return int(_ORIENT_RELATION[o] or _v.REL_RESIZED), 1.0
     return int(_ORIENT_RELATION[INVERSE_ORIENTATION[o]] or _v.REL_RESIZED), 1.0
-
-
-# ---------------------------------------------------------------------------- grouping helpers
-def merge_groups(groups: list[np.ndarray], links: RobustLinks, n: int) -> list[np.ndarray]:
-    """Groups joined by the robust links: connected components of both (order-independent).
-
-    Parameters
-    ----------
-    groups : list of np.ndarray
-        Groups of row indices from the normal search.
-    links : RobustLinks
-        Verified robust links.
-    n : int
-        Number of images.
-
-    Returns
-    -------
-    list of np.ndarray
-        Groups of two or more rows, ascending inside, ordered by their smallest row.
-    """
-    from ._kernels import unionfind as _uf
-    from .grouping import groups_from_labels
-
-    parent = np.arange(n, dtype=np.int64)
-    for g in groups:
-        g = np.asarray(g, np.int64)
-        if g.size > 1:
-            _uf.union_pairs(parent, g[:-1].copy(), g[1:].copy())
-    if len(links):
-        _uf.union_pairs(parent, np.ascontiguousarray(links.a, np.int64), np.ascontiguousarray(links.b, np.int64))
-    return groups_from_labels(_uf.resolve(parent))
-
-
-def containment(members: np.ndarray, links: RobustLinks) -> tuple[set[int], set[int]]:
-    """``(containers, contained)``: rows of ``members`` that contain / are contained by another member
-    (verified window links between members)."""
-    inside = set(int(x) for x in members)
-    containers, contained = set(), set()
-    for k in np.flatnonzero(links.container >= 0):
-        a, b, c = int(links.a[k]), int(links.b[k]), int(links.container[k])
-        if a in inside and b in inside:
-            containers.add(c)
-            contained.add(b if c == a else a)
-    return containers, contained
-
-
-def container_first(ordered: np.ndarray, links: RobustLinks) -> np.ndarray:
-    """The keeper rule of robust mode: the container wins.
-
-    ``ordered`` is the group in the normal keeper order (best first). The
-    keeper becomes the best-ranked member that contains another member and is
-    contained by none; failing that, the best-ranked member contained by none.
-    The others keep their order.
-    """
-    ordered = np.asarray(ordered, np.int64)
-    containers, contained = containment(ordered, links)
-    choice = None
-    for wanted in (lambda r: r in containers and r not in contained, lambda r: r not in contained):
-        for pos, row in enumerate(ordered):
-            if wanted(int(row)):
-                choice = pos
-                break
-        if choice is not None:
-            break
-    if not choice:  # already first, or every member contained in another (near-full crops): keep the ranking
-        return ordered
-    return np.concatenate([ordered[choice:choice + 1], ordered[:choice], ordered[choice + 1:]]).astype(np.int64)
-
-
-def member_relations(ordered: np.ndarray, links: RobustLinks) -> list[str | None]:
-    """Relation of each member to the keeper ``ordered[0]`` from a direct robust link, else None.
-
-    The keeper's own entry is None too.
-    """
-    keeper = int(ordered[0])
-    by_pair = {}
-    for k in range(len(links)):
-        by_pair[(int(links.a[k]), int(links.b[k]))] = k
-        by_pair[(int(links.b[k]), int(links.a[k]))] = k
-    out: list[str | None] = [None]
-    for row in ordered[1:]:
-        k = by_pair.get((keeper, int(row)))
-        if k is None:
-            out.append(None)
-            continue
-        code, area = link_relation(links, k, int(row), keeper)
-        out.append(_v.relation_name(code, area))
-    return out
-
-
-def split_by_keeper(ordered: np.ndarray, known_groups: np.ndarray, links: RobustLinks) -> list[np.ndarray]:
-    """Star groups of one component: each member is linked to its group's keeper directly.
-
-    ``ordered`` is the component in the normal keeper order (best first). The
-    keeper is chosen by :func:`container_first`; its group is the keeper, the
-    members of its normal group (``known_groups``, labels per row, -1 for
-    none), the members with a verified robust link to it and the members of
-    their normal groups (copies of a linked member). What is left is
-    split the same way, except that after each star, the members with a
-    verified robust link to the keeper or a normal-group member of a group
-    made so far join that group (one hop; their relation to the keeper is then
-    unknown: None). A copy that matches two different photos (a
-    crop that lies inside both of two shots of one scene) joins only one
-    group, so two photos are never joined through it.
-
-    Returns
-    -------
-    list of np.ndarray
-        Groups of two or more rows, keeper first, the others in ``ordered``'s order.
-    """
-    known_groups = np.asarray(known_groups, np.int64)
-    adjacent: dict[int, set[int]] = {}
-    for a, b in zip(links.a.tolist(), links.b.tolist()):
-        adjacent.setdefault(a, set()).add(b)
-        adjacent.setdefault(b, set()).add(a)
-    remaining = [int(r) for r in ordered]
-    groups: list[list[int]] = []
-    home: dict[int, int] = {}  # keeper and normal-group members -> their group
-    while remaining:
-        rem = container_first(np.asarray(remaining, np.int64), links)
-        keeper = int(rem[0])
-        label = known_groups[keeper]
-        near = adjacent.get(keeper, set())
-        members = [keeper] + [int(m) for m in rem[1:]
-                              if (label >= 0 and known_groups[m] == label) or int(m) in near]
-        # the normal groups of what is linked to the keeper: verified copies of a member linked to it
-        linked_labels = {int(known_groups[m]) for m in members[1:] if m in near and known_groups[m] >= 0}
-        linked_labels.discard(int(label))
-        if linked_labels:
-            taken = set(members)
-            members += [int(m) for m in rem[1:] if int(m) not in taken and int(known_groups[m]) in linked_labels]
-        groups.append(members)
-        for m in members:  # the keeper and its normal group (not what a robust link brought in)
-            if m == keeper or (label >= 0 and known_groups[m] == label):
-                home[m] = len(groups) - 1
-        taken = set(members)
-        # one hop: what is linked to a star member of a group made so far joins that group
-        for r in remaining:
-            if r in taken:
-                continue
-            homes = sorted(home[m] for m in adjacent.get(r, ()) if m in home)
-            if homes:
-                groups[homes[0]].append(r)
-                taken.add(r)
-        remaining = [r for r in remaining if r not in taken]
-    return [np.asarray(g, np.int64) for g in groups if len(g) >= 2]

@@ -147,8 +147,9 @@ def prune_ambiguous(links: RobustLinks, margin: float = AMBIGUOUS_MARGIN) -> Rob
             best[row] = max(best.get(row, 0.0), sim)
     keep = np.array([not win or sim >= best[row] - margin
                      for row, sim, win in zip(contained.tolist(), links.similarity.tolist(), is_window.tolist())], bool)
+    framed = None if links.framed is None else links.framed[keep]
     return RobustLinks(*(getattr(links, f)[keep] for f in ("a", "b", "orientation", "relation", "similarity",
-                                                            "area_fraction", "container")))
+                                                            "area_fraction", "container")), framed)
 
 
 #: Robust links a member may lie from its keeper (normal-group membership is free, see :func:`split_by_keeper`).
@@ -177,8 +178,11 @@ def split_by_keeper(ordered: np.ndarray, known_groups: np.ndarray, links: Robust
     group. A walk never turns from "contained in" to "contains" or back: the
     keeper's crop does not bring in another photo that contains the same crop,
     and the photo inside a screenshot does not bring in another photo of that
-    screenshot (two photos are never joined through what they share). What
-    is left is split the same way; a row joins one group only.
+    screenshot (two photos are never joined through what they share). The
+    one turn allowed is into a frame: a contained image brings in the
+    letterboxed, framed or screenshot copies of itself (links whose container
+    is only a frame around it, :func:`undouble.robust.is_framed`). What is
+    left is split the same way; a row joins one group only.
 
     Returns
     -------
@@ -224,8 +228,9 @@ def split_by_keeper(ordered: np.ndarray, known_groups: np.ndarray, links: Robust
                     if v not in free:
                         continue
                     step = _direction(links, k, u)
-                    if step != _SAME and mode[u] not in (_SAME, step):
-                        continue  # a turn between "contains" and "contained in"
+                    if step != _SAME and mode[u] not in (_SAME, step) and not (
+                            step == _UP and links.framed_at(k)):
+                        continue  # a turn between "contains" and "contained in" (but into a frame of it)
                     take(v, mode[u] if step == _SAME else step, reached)
             frontier = reached
         groups.append([keeper] + sorted(group[1:], key=rank.__getitem__))

@@ -76,7 +76,11 @@ class RobustParams:
     each side before verification; ``min_area``: smallest area of the matched
     region as a fraction of the container's; ``window_similarity``: the
     verifier's similarity a window link needs (above its 0.5: a crop drops
-    context, so the boundary cases are left out); ``aspect_tol``: largest
+    context, so the boundary cases are left out); ``framed_similarity``: the
+    same for a container that only frames the window (:func:`is_framed`: a
+    letterbox or a screenshot, whose photo is resampled from fewer pixels);
+    ``window_inset``: fraction of the window's side left out at each edge in
+    the check (a sliver of border or screen there is no difference); ``aspect_tol``: largest
     relative difference between a window's shape and the contained image's
     aspect ratio; ``full_frame_distance``: pairs whose upright hashes are this
     close are left to the full-frame search; ``widths``: explicit window widths
@@ -93,6 +97,7 @@ class RobustParams:
     widths: tuple[float, ...] = (0.5, 0.56, 0.62, 0.68, 0.74, 0.8, 0.9, 1.0)
     aspect_tol: float = 0.25
     window_similarity: float = 0.6
+    framed_similarity: float = 0.5
     window_inset: float = 0.03
     full_frame_distance: int = 4
     min_area: float = 0.28
@@ -612,7 +617,8 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
         (np.clip(refined[:, 3], 0, 1) - np.clip(refined[:, 1], 0, 1))
     res = _v.verify_pairs(np.concatenate([extra, extra_b]), np.concatenate([sizes[b], sizes[b]]),
                           np.arange(m), np.arange(m, 2 * m), verify_params)
-    ok = res.ok & inside & (area >= params.min_area) & (res.similarity >= params.window_similarity)
+    needed = np.where(framed, params.framed_similarity, params.window_similarity)
+    ok = res.ok & inside & (area >= params.min_area) & (res.similarity >= needed)
     return (ok, np.where(ok, area, 0).astype(np.float32), np.where(ok, res.similarity, 0).astype(np.float32),
             framed & ok)
 

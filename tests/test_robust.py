@@ -145,7 +145,7 @@ def robust_corpus(tmp_path_factory):
     rows = corpus.read_truth(truth)
     thumbs, sizes, small = _load(folder, rows)
     links = R.find_robust_links(thumbs, sizes, images=small)
-    return rows, links
+    return rows, links, folder
 
 
 def _linked(links):
@@ -157,7 +157,7 @@ def _linked(links):
 
 
 def test_every_robust_kind_is_found(robust_corpus):
-    rows, links = robust_corpus
+    rows, links, _ = robust_corpus
     pairs = _linked(links)
     original = {g: i for i, (_, g, label) in enumerate(rows) if label == "original"}
     found, total = {}, {}
@@ -173,7 +173,7 @@ def test_every_robust_kind_is_found(robust_corpus):
 
 
 def test_relation_names(robust_corpus):
-    rows, links = robust_corpus
+    rows, links, _ = robust_corpus
     pairs = _linked(links)
     original = {g: i for i, (_, g, label) in enumerate(rows) if label == "original"}
     expect = {"rotate90": "rotated 90", "rotate180": "rotated 180", "rotate270": "rotated 270",
@@ -204,7 +204,7 @@ def test_relation_names(robust_corpus):
 
 
 def test_distinct_shots_of_a_scene_are_not_linked(robust_corpus):
-    rows, links = robust_corpus
+    rows, links, _ = robust_corpus
     originals = [i for i, (_, _, label) in enumerate(rows) if label == "original"]
     pairs = _linked(links)
     for a in originals:
@@ -371,3 +371,65 @@ def test_split_by_keeper_a_member_left_alone_joins_the_group_of_its_link():
     groups = RG.split_by_keeper(np.array([1, 0, 2, 3]), known, links)
     assert [g.tolist() for g in groups] == [[1, 0, 2, 3]]
     assert RG.member_relations(groups[0], links) == [None, None, None, None]
+
+
+def test_every_robust_kind_is_grouped_with_its_original(robust_corpus):
+    """End to end (Undouble(robust=True) on the files): each copy shares a group with its original."""
+    from undouble import Undouble
+
+    rows, _, folder = robust_corpus
+    model = Undouble(method="phash", verbose=40, robust=True)
+    model.import_data(str(folder))
+    model.compute_hash()
+    model.group(threshold=10)
+    group_of = {}
+    for k, members in enumerate(model.results["select_pathnames"]):
+        for path in members:
+            group_of[path.replace("\\", "/").split("/")[-1]] = k
+    original = {g: name for name, g, label in rows if label == "original"}
+    found, total = {}, {}
+    for name, g, label in rows:
+        if label == "original":
+            continue
+        total[label] = total.get(label, 0) + 1
+        hit = name in group_of and group_of[name] == group_of.get(original[g], -1)
+        found[label] = found.get(label, 0) + int(hit)
+    assert set(total) == set(corpus.ROBUST_KINDS)
+    for label in total:
+        assert found[label] >= 0.8 * total[label], (label, found[label], total[label])
+    # no group holds two different shots' originals
+    for members in model.results["select_pathnames"]:
+        shots = {corpus_group for name, corpus_group, label in rows
+                 if label == "original" and name in {p.replace("\\", "/").split("/")[-1] for p in members}}
+        assert len(shots) <= 1, members
+
+
+def _padded_thumbnail(img: np.ndarray, pad_x: int, pad_y: int) -> np.ndarray:
+    """The thumbnail of ``img`` with its last column / row repeated (a JPEG decoded at a reduced scale pads the
+    right and bottom edges to whole blocks)."""
+    return make_thumbnail(cv2.copyMakeBorder(img, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE))
+
+
+def test_oriented_copy_of_a_dark_photo_with_padded_edges_is_verified():
+    # a dark, low-contrast photo: the padding moved to the other side by the rotation shifts the thumbnails
+    photo = (_photo(12, 480, 270).astype(np.float32) * 0.18 + 5).astype(np.uint8)
+    other = (_photo(13, 480, 270).astype(np.float32) * 0.18 + 5).astype(np.uint8)
+    for o in (1, 3, 4, 5):
+        moved = R.orient_array(photo, o)
+        thumbs = np.stack([_padded_thumbnail(photo, 14, 14), _padded_thumbnail(moved, 14, 14),
+                           _padded_thumbnail(R.orient_array(other, o), 14, 14)])
+        sizes = np.array([(480, 270), (moved.shape[1], moved.shape[0]), (moved.shape[1], moved.shape[0])])
+        ok, res = R.verify_orientations(thumbs, sizes, np.array([0, 0]), np.array([1, 2]), np.array([o, o]))
+        assert ok.tolist() == [True, False], (o, res.similarity)
+
+
+def test_is_framed_tells_a_border_or_screen_from_more_photo():
+    photo = cv2.cvtColor(_photo(14, 400, 300), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    # letterbox: the photo in a black border, 40 px left and right, 20 px top and bottom
+    boxed = cv2.copyMakeBorder(photo, 20, 20, 40, 40, cv2.BORDER_CONSTANT, value=0)
+    window = (40 / 480, 20 / 340, 440 / 480, 320 / 340)
+    assert R.is_framed(boxed, window)
+    # a crop's surroundings continue the photo
+    assert not R.is_framed(photo, (0.15, 0.12, 0.8, 0.85))
+    # a window at the frame's edges has no outside: no evidence
+    assert not R.is_framed(photo, (0.0, 0.0, 1.0, 1.0))

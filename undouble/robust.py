@@ -479,22 +479,25 @@ def is_framed(plane: np.ndarray, window, depth: float = 2.0) -> bool:
     """Whether the container ``plane`` (a grey image) around ``window`` looks like a frame, not more photo.
 
     Along each edge of the window that lies inside the frame, the pixels
-    ``depth`` outside and ``depth`` inside are compared: a border, a mat or a
-    screen around a pasted photo is flat along the edge (its variation along
-    the edge is under :data:`FRAME_FLAT_RATIO` of the inside's) or unrelated
-    to the inside (correlation under :data:`FRAME_UNRELATED_CORR`, variation
-    under :data:`FRAME_UNRELATED_RATIO`); a crop's surroundings continue the
-    photo (on make_corpus: variation ratio 0.45 and more, correlation 0.5
-    and more where the ratio is under 0.75). False when no edge lies inside.
+    ``depth`` outside and ``depth`` inside are compared. Next to a border, a
+    mat or a screen around a pasted photo, the outside is flat along the edge
+    (its variation along the edge under :data:`FRAME_FLAT_RATIO` of the
+    inside's) or unrelated to the inside (correlation under
+    :data:`FRAME_UNRELATED_CORR`, variation under :data:`FRAME_UNRELATED_RATIO`);
+    around a crop, it continues the photo. The window is framed when more
+    than half of its edges say so (on make_corpus, 93% of the edges of
+    letterboxes and screenshots do, 0.6-3.6% of the edges of crops). False
+    when no edge lies inside.
     """
     strips = _edge_strips(np.asarray(plane, np.float64), np.asarray(window, np.float64), depth)
     if not strips:
         return False
-    var_out = float(np.mean([np.abs(np.diff(o)).mean() for o, _ in strips]))
-    var_in = float(np.mean([np.abs(np.diff(i)).mean() for _, i in strips]))
-    ratio = var_out / (var_in + 1e-6)
-    corr = float(np.mean([np.corrcoef(o, i)[0, 1] if o.std() > 0 and i.std() > 0 else 0.0 for o, i in strips]))
-    return ratio < FRAME_FLAT_RATIO or (ratio < FRAME_UNRELATED_RATIO and corr < FRAME_UNRELATED_CORR)
+    votes = 0
+    for outside, inside in strips:
+        ratio = float(np.abs(np.diff(outside)).mean()) / (float(np.abs(np.diff(inside)).mean()) + 1e-6)
+        corr = float(np.corrcoef(outside, inside)[0, 1]) if outside.std() > 0 and inside.std() > 0 else 0.0
+        votes += ratio < FRAME_FLAT_RATIO or (ratio < FRAME_UNRELATED_RATIO and corr < FRAME_UNRELATED_CORR)
+    return 2 * votes > len(strips)
 
 
 def _inset(window: np.ndarray, fraction: float) -> np.ndarray:

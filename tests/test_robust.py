@@ -448,3 +448,13 @@ def test_is_framed_tells_a_border_or_screen_from_more_photo():
     assert not R.is_framed(photo, (0.15, 0.12, 0.8, 0.85))
     # a window at the frame's edges has no outside: no evidence
     assert not R.is_framed(photo, (0.0, 0.0, 1.0, 1.0))
+
+
+def test_best_per_group_pair_keeps_the_closest_candidates_of_each_pair_of_groups():
+    known = np.array([0, 0, 0, 1, 1, -1, -1])  # groups {0, 1, 2}, {3, 4}; 5 and 6 alone
+    a = np.array([0, 1, 2, 0, 5, 5, 6])
+    b = np.array([3, 4, 3, 5, 3, 4, 3])
+    d = np.array([8, 4, 6, 2, 10, 6, 4])
+    # pair of groups (0, 1): candidates 0, 1, 2 at 8, 4, 6; (0, 5): 3; (5, 1): 4, 5 at 10, 6; (6, 1): 6
+    assert R.best_per_group_pair(known, a, b, d, keep=1).tolist() == [1, 3, 5, 6]
+    assert R.best_per_group_pair(known, a, b, d, keep=2).tolist() == [1, 2, 3, 4, 5, 6]

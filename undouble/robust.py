@@ -80,7 +80,9 @@ class RobustParams:
     same for a container that only frames the window (:func:`is_framed`: a
     letterbox or a screenshot, whose photo is resampled from fewer pixels);
     ``window_inset``: fraction of the window's side left out at each edge in
-    the check (a sliver of border or screen there is no difference); ``aspect_tol``: largest
+    the check (a sliver of border or screen there is no difference);
+    ``per_group_pair``: window candidates checked per pair of normal groups
+    (:func:`best_per_group_pair`); ``aspect_tol``: largest
     relative difference between a window's shape and the contained image's
     aspect ratio; ``full_frame_distance``: pairs whose upright hashes are this
     close are left to the full-frame search; ``widths``: explicit window widths
@@ -99,6 +101,7 @@ class RobustParams:
     window_similarity: float = 0.6
     framed_similarity: float = 0.5
     window_inset: float = 0.03
+    per_group_pair: int = 2
     full_frame_distance: int = 4
     min_area: float = 0.28
 
@@ -316,7 +319,8 @@ def orientation_candidates(ohash: np.ndarray, threshold: int) -> tuple[np.ndarra
 
 
 def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustParams = DEFAULT_ROBUST,
-                      block: int = 4096, sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      block: int = 4096, sizes: np.ndarray | None = None,
+                      return_distance: bool = False) -> tuple[np.ndarray, ...]:
     """Candidate (container a, contained b, window) pairs: a window of ``a`` hashes close to all of ``b``.
 
     Windows are hashed and queried a block of images at a time (memory O(block x K)).
@@ -325,7 +329,7 @@ def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustPar
     candidate (a crop, frame or paste keeps the aspect ratio of what it holds).
     Pairs whose upright hashes are within ``params.full_frame_distance`` are left
     to the full-frame search. Returns the best (closest, then largest) window of
-    each (a, b) as K x 4 fractions.
+    each (a, b) as K x 4 fractions (and its hash distance with ``return_distance``).
     """
     n = upright.shape[0]
     index = _k.build_index(np.ascontiguousarray(upright), _SHIFTS, _KEYBITS)
@@ -349,14 +353,34 @@ def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustPar
         got_w.append(w[keep])
         got_d.append(d[keep])
     if windows is None or not got_a:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4))
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)))
+        return empty + (np.zeros(0, np.int64),) if return_distance else empty
     a, b, w, d = (np.concatenate(x) for x in (got_a, got_b, got_w, got_d))
     area = (windows[w, 2] - windows[w, 0]) * (windows[w, 3] - windows[w, 1])
     order = np.lexsort((-area, d, b, a))
-    a, b, w = a[order], b[order], w[order]
+    a, b, w, d = a[order], b[order], w[order], d[order]
     first = np.ones(a.size, bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    if return_distance:
+        return a[first], b[first], windows[w[first]], d[first]
     return a[first], b[first], windows[w[first]]
+
+
+def best_per_group_pair(known_groups: np.ndarray, a: np.ndarray, b: np.ndarray, distance: np.ndarray,
+                        keep: int = 1) -> np.ndarray:
+    """Positions of the ``keep`` closest candidates (a, b) of each pair of normal groups (row labels, -1 for an
+    image in none, which is a group of its own). The normal groups are verified copies, so one verified
+    window link between two of them joins them all; the other candidates would cost a check each."""
+    known_groups = np.asarray(known_groups, np.int64)
+    n = known_groups.size
+    key_a = np.where(known_groups[a] >= 0, known_groups[a], n + a)
+    key_b = np.where(known_groups[b] >= 0, known_groups[b], n + b)
+    order = np.lexsort((b, a, distance, key_b, key_a))
+    ka, kb = key_a[order], key_b[order]
+    start = np.ones(order.size, bool)
+    start[1:] = (ka[1:] != ka[:-1]) | (kb[1:] != kb[:-1])
+    run = np.arange(order.size) - np.maximum.accumulate(np.where(start, np.arange(order.size), 0))
+    return np.sort(order[run < keep])
 
 
 def _oriented_size(size: np.ndarray, orientation: np.ndarray) -> np.ndarray:
@@ -670,10 +694,13 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
     parts = [(a[ok], b[ok], o[ok].astype(np.int8), rel[ok], res.similarity[ok],
               np.ones(int(ok.sum()), np.float32), np.full(int(ok.sum()), -1, np.int64), np.zeros(int(ok.sum()), bool))]
     if windows:
-        wa, wb, ww = window_candidates(thumbs, np.ascontiguousarray(ohash[:, 0]), params, sizes=sizes)
+        wa, wb, ww, wd = window_candidates(thumbs, np.ascontiguousarray(ohash[:, 0]), params, sizes=sizes,
+                                           return_distance=True)
         if known_groups is not None:
             new = (known_groups[wa] < 0) | (known_groups[wa] != known_groups[wb])
-            wa, wb, ww = wa[new], wb[new], ww[new]
+            wa, wb, ww, wd = wa[new], wb[new], ww[new], wd[new]
+            pick = best_per_group_pair(known_groups, wa, wb, wd, params.per_group_pair)
+            wa, wb, ww = wa[pick], wb[pick], ww[pick]
         ok, area, sim, framed = verify_windows(thumbs, sizes, wa, wb, ww, params, verify_params, images=images)
         full = area >= 0.97  # the whole frame: an upright copy, the normal search's business
         keep = ok & ~full

@@ -307,6 +307,10 @@ def test_window_mismatch_and_refine_match_reference():
         want = 1 - np.corrcoef(sampled.ravel(), plane_b.ravel())[0, 1]
         got = K.window_mismatch(plane_a, plane_b, *window, buf)
         assert abs(got - want) < 1e-9
+        centred = plane_b - plane_b.mean()
+        fast = K._fast_mismatch(plane_a, centred, float((centred ** 2).sum()), *window, np.empty(16, np.int64),
+                                np.empty(16))
+        assert abs(fast - want) < 1e-9
     # the coordinate descent, written out
     steps = np.array([0.02, 0.01])
     start = np.array([0.25, 0.1, 0.8, 0.9])

@@ -28,12 +28,18 @@ Verification
 A candidate is never a link by itself. An oriented candidate is verified by
 the normal verifier (:func:`undouble.verify.verify_pairs`) on the thumbnail of
 A transformed by the orientation (a 48 x 48 thumbnail rotates and flips
-exactly). A window candidate is verified on a new thumbnail record made from
-the window of A (enlarged by ``window_margin`` on each side so the verifier's
-own crop search refines the alignment) against B; the matched region must be
-at least ``min_area`` of the container, which excludes a small photo in an
-unrelated screenshot, and the verifier's per-block rules reject same-scene
-photos and overlapping crops with different content.
+exactly); a pair that fails is tried once more after a sub-pixel
+realignment (a file decoded at a reduced JPEG scale is padded at its right
+and bottom edges, which a flip moves to the other side). A window candidate
+(at most ``per_group_pair`` per pair of normal groups) is refined on the grey
+planes, then verified on a record made from the window of A, inset by
+``window_inset`` per side, against one made from B at the window's resolution;
+the matched region must be at least ``min_area`` of the container, which
+excludes a small photo in an unrelated screenshot, and the verifier's
+per-block rules reject same-scene photos and overlapping crops with different
+content. Each window link records whether its container only frames the
+contained image (:func:`undouble.robust_frames.is_framed`: a letterbox or a
+screenshot, not more photo).
 
 Grouping
 --------
@@ -50,6 +56,7 @@ import numpy as np
 
 from . import verify as _v
 from ._kernels import robust as _k
+from .robust_frames import is_framed
 
 #: Orientation codes (see :mod:`undouble._kernels.robust`): what was done to A to get B.
 ORIENTATIONS: tuple[str, ...] = ("upright", "rotated 90", "rotated 180", "rotated 270", "mirrored", "flipped",
@@ -72,8 +79,7 @@ class RobustParams:
     ``window_radius``: distance and chunk radius of the window search (complete
     up to ``4 * (window_radius + 1) - 1``, else the windows that agree on one
     16-bit chunk within the radius); ``min_width``/``width_step``/``left_step``:
-    the window grid; ``window_margin``: fraction of the window's side added on
-    each side before verification; ``min_area``: smallest area of the matched
+    the window grid; ``min_area``: smallest area of the matched
     region as a fraction of the container's; ``window_similarity``: the
     verifier's similarity a window link needs (above its 0.5: a crop drops
     context, so the boundary cases are left out); ``framed_similarity``: the
@@ -95,13 +101,12 @@ class RobustParams:
     min_width: float = 0.5
     width_step: float = 0.1
     left_step: float = 0.05
-    window_margin: float = 0.06
     widths: tuple[float, ...] = (0.5, 0.56, 0.62, 0.68, 0.74, 0.8, 0.9, 1.0)
     aspect_tol: float = 0.25
     window_similarity: float = 0.6
     framed_similarity: float = 0.5
     window_inset: float = 0.03
-    per_group_pair: int = 2
+    per_group_pair: int = 3
     full_frame_distance: int = 4
     min_area: float = 0.28
 
@@ -473,57 +478,6 @@ def refine_window(plane_a: np.ndarray, plane_b: np.ndarray, window,
     return out
 
 
-def _edge_strips(plane: np.ndarray, window, depth: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(outside, inside) pixel rows along each edge of ``window`` (fractions) that lies ``depth`` + 1 pixels
-    or more inside the frame of ``plane``: the pixels ``depth`` outside and ``depth`` inside the edge."""
-    h, w = plane.shape
-    x0, y0, x1, y1 = window[0] * w, window[1] * h, window[2] * w, window[3] * h
-    ys = np.arange(max(0, int(np.ceil(y0))), min(h, int(np.floor(y1))))
-    xs = np.arange(max(0, int(np.ceil(x0))), min(w, int(np.floor(x1))))
-    out = []
-    if x0 >= depth + 1 and ys.size > 2:
-        out.append((plane[ys, int(np.floor(x0 - depth))], plane[ys, min(w - 1, int(np.ceil(x0 + depth)))]))
-    if x1 <= w - depth - 1 and ys.size > 2:
-        out.append((plane[ys, int(np.ceil(x1 + depth)) - 1], plane[ys, max(0, int(np.floor(x1 - depth)) - 1)]))
-    if y0 >= depth + 1 and xs.size > 2:
-        out.append((plane[int(np.floor(y0 - depth)), xs], plane[min(h - 1, int(np.ceil(y0 + depth))), xs]))
-    if y1 <= h - depth - 1 and xs.size > 2:
-        out.append((plane[int(np.ceil(y1 + depth)) - 1, xs], plane[max(0, int(np.floor(y1 - depth)) - 1), xs]))
-    return out
-
-
-#: :func:`is_framed`: largest along-edge variation outside / inside of a flat frame, and of a frame whose
-#: outside is unrelated to the inside (correlation under :data:`FRAME_UNRELATED_CORR`).
-FRAME_FLAT_RATIO = 0.4
-FRAME_UNRELATED_RATIO = 0.75
-FRAME_UNRELATED_CORR = 0.25
-
-
-def is_framed(plane: np.ndarray, window, depth: float = 2.0) -> bool:
-    """Whether the container ``plane`` (a grey image) around ``window`` looks like a frame, not more photo.
-
-    Along each edge of the window that lies inside the frame, the pixels
-    ``depth`` outside and ``depth`` inside are compared. Next to a border, a
-    mat or a screen around a pasted photo, the outside is flat along the edge
-    (its variation along the edge under :data:`FRAME_FLAT_RATIO` of the
-    inside's) or unrelated to the inside (correlation under
-    :data:`FRAME_UNRELATED_CORR`, variation under :data:`FRAME_UNRELATED_RATIO`);
-    around a crop, it continues the photo. The window is framed when more
-    than half of its edges say so (on make_corpus, 93% of the edges of
-    letterboxes and screenshots do, 0.6-3.6% of the edges of crops). False
-    when no edge lies inside.
-    """
-    strips = _edge_strips(np.asarray(plane, np.float64), np.asarray(window, np.float64), depth)
-    if not strips:
-        return False
-    votes = 0
-    for outside, inside in strips:
-        ratio = float(np.abs(np.diff(outside)).mean()) / (float(np.abs(np.diff(inside)).mean()) + 1e-6)
-        corr = float(np.corrcoef(outside, inside)[0, 1]) if outside.std() > 0 and inside.std() > 0 else 0.0
-        votes += ratio < FRAME_FLAT_RATIO or (ratio < FRAME_UNRELATED_RATIO and corr < FRAME_UNRELATED_CORR)
-    return 2 * votes > len(strips)
-
-
 def _inset(window: np.ndarray, fraction: float) -> np.ndarray:
     """``window`` (x0, y0, x1, y1) with each edge moved inwards by ``fraction`` of its side."""
     x0, y0, x1, y1 = (float(v) for v in window)
@@ -531,15 +485,22 @@ def _inset(window: np.ndarray, fraction: float) -> np.ndarray:
     return np.array([x0 + dx, y0 + dy, x1 - dx, y1 - dy])
 
 
+#: Sides of ``plane_b`` in the coarse and the fine level of :func:`_refine_two_levels`.
+REFINE_SIDES = (32, 64)
+
+
 def _refine_two_levels(plane_a: np.ndarray, plane_b: np.ndarray, window) -> np.ndarray:
-    """:func:`refine_window` coarse then fine: the steps 0.02 and 0.01 against ``plane_b`` at 32 x 32 (``plane_a``
-    halved when it is larger than 64), then 0.005 and 0.0025 against it at 64 x 64 (the costly full-size
-    evaluations only for the last moves)."""
+    """:func:`refine_window` coarse then fine: the steps 0.02 and 0.01 against ``plane_b`` at
+    ``REFINE_SIDES[0]`` square (``plane_a`` halved when it is larger than 64), then 0.005 and 0.0025 against it
+    at ``REFINE_SIDES[1]`` (the costly full-size evaluations only for the last moves)."""
+    coarse_side, fine_side = REFINE_SIDES
     small_a = plane_a
     if min(plane_a.shape) > 64:
         small_a = cv2.resize(plane_a, (plane_a.shape[1] // 2, plane_a.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    coarse = refine_window(small_a, cv2.resize(plane_b, (32, 32), interpolation=cv2.INTER_AREA), window, (0.02, 0.01))
-    return refine_window(plane_a, cv2.resize(plane_b, (64, 64), interpolation=cv2.INTER_AREA), coarse, (0.005, 0.0025))
+    coarse = refine_window(small_a, cv2.resize(plane_b, (coarse_side, coarse_side), interpolation=cv2.INTER_AREA),
+                           window, (0.02, 0.01))
+    return refine_window(plane_a, cv2.resize(plane_b, (fine_side, fine_side), interpolation=cv2.INTER_AREA), coarse,
+                         (0.005, 0.0025))
 
 
 def _window_record(record: np.ndarray, window) -> np.ndarray:
@@ -621,32 +582,44 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     windows = np.asarray(windows, np.float64).reshape(-1, 4)
     n, m = thumbs.shape[0], a.size
     grey = _v.thumbnail_grey(thumbs)
-    extra = np.empty((m, _v.THUMB_BYTES), np.uint8)
-    extra_b = thumbs[b].copy()
-    framed = np.zeros(m, bool)
     refined = np.empty((m, 4))
     for k in range(m):
         if images is None:
             refined[k] = refine_window(grey[a[k]], grey[b[k]], windows[k])
-            extra[k] = _window_record(thumbs[a[k]], refined[k])
         else:
-            img_a, img_b = images[int(a[k])], images[int(b[k])]
-            refined[k] = _refine_two_levels(_grey_plane(img_a), _grey_plane(img_b), windows[k])
-            framed[k] = is_framed(_grey_plane(img_a), refined[k])
-            inner = _inset(refined[k], params.window_inset)
-            extra[k] = _image_window_record(img_a, inner)
-            # b at the resolution of a's window: both records equally sharp
-            extra_b[k] = _image_window_record(img_b, _inset(np.array([0.0, 0.0, 1.0, 1.0]), params.window_inset),
-                                              _window_pixels(img_a, inner))
+            refined[k] = _refine_two_levels(_grey_plane(images[int(a[k])]), _grey_plane(images[int(b[k])]),
+                                            windows[k])
     tol = 0.01
     inside = (refined[:, 0] >= -tol) & (refined[:, 1] >= -tol) & (refined[:, 2] <= 1 + tol) & (refined[:, 3] <= 1 + tol)
     area = (np.clip(refined[:, 2], 0, 1) - np.clip(refined[:, 0], 0, 1)) * \
         (np.clip(refined[:, 3], 0, 1) - np.clip(refined[:, 1], 0, 1))
-    res = _v.verify_pairs(np.concatenate([extra, extra_b]), np.concatenate([sizes[b], sizes[b]]),
-                          np.arange(m), np.arange(m, 2 * m), verify_params)
-    needed = np.where(framed, params.framed_similarity, params.window_similarity)
-    ok = res.ok & inside & (area >= params.min_area) & (res.similarity >= needed)
-    return (ok, np.where(ok, area, 0).astype(np.float32), np.where(ok, res.similarity, 0).astype(np.float32),
+    viable = np.flatnonzero(inside & (area >= params.min_area))  # the others fail whatever the pixels say
+    extra = np.empty((viable.size, _v.THUMB_BYTES), np.uint8)
+    extra_b = thumbs[b[viable]].copy()
+    for row, k in enumerate(viable):
+        if images is None:
+            extra[row] = _window_record(thumbs[a[k]], refined[k])
+            continue
+        img_a, img_b = images[int(a[k])], images[int(b[k])]
+        inner = _inset(refined[k], params.window_inset)
+        extra[row] = _image_window_record(img_a, inner)
+        # b at the resolution of a's window: both records equally sharp
+        extra_b[row] = _image_window_record(img_b, _inset(np.array([0.0, 0.0, 1.0, 1.0]), params.window_inset),
+                                            _window_pixels(img_a, inner))
+    res = _v.verify_pairs(np.concatenate([extra, extra_b]), np.concatenate([sizes[b[viable]], sizes[b[viable]]]),
+                          np.arange(viable.size), np.arange(viable.size, 2 * viable.size), verify_params)
+    ok = np.zeros(m, bool)
+    similarity = np.zeros(m, np.float32)
+    framed = np.zeros(m, bool)
+    lowest = min(params.framed_similarity, params.window_similarity)
+    for row, k in enumerate(viable):
+        if not res.ok[row] or res.similarity[row] < lowest:
+            continue
+        framed[k] = images is not None and is_framed(_grey_plane(images[int(a[k])]), refined[k])
+        needed = params.framed_similarity if framed[k] else params.window_similarity
+        ok[k] = res.similarity[row] >= needed
+        similarity[k] = res.similarity[row]
+    return (ok, np.where(ok, area, 0).astype(np.float32), np.where(ok, similarity, 0).astype(np.float32),
             framed & ok)
 
 

@@ -181,7 +181,7 @@ def split_by_keeper(ordered: np.ndarray, known_groups: np.ndarray, links: Robust
     screenshot (two photos are never joined through what they share). The
     one turn allowed is into a frame: a contained image brings in the
     letterboxed, framed or screenshot copies of itself (links whose container
-    is only a frame around it, :func:`undouble.robust.is_framed`). What is
+    is only a frame around it, :func:`undouble.robust_frames.is_framed`). What is
     left is split the same way; a row joins one group only.
 
     Returns

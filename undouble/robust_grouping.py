@@ -1,17 +1,18 @@
 """Robust mode's groups on top of the normal (verified or hash-only) groups.
 
 :func:`robust_groups` joins the normal groups by the verified robust links of
-:func:`undouble.robust.find_robust_links`, cuts each joined component into
-star groups around keepers where the container wins
-(:func:`split_by_keeper`), and names each member's relation to
-its keeper:
+:func:`undouble.robust.find_robust_links` (less the containers much worse than
+an image's best one, :func:`prune_ambiguous`), cuts each joined component into
+groups grown from keepers where the container wins (:func:`split_by_keeper`:
+at most :data:`MAX_HOPS` robust links from the keeper, never through a region
+two photos share), and names each member's relation to its keeper:
 
 1. a direct robust link to the keeper gives ``'rotated 90'``, ``'mirrored'``,
    ``"cropped (NN% of the keeper's area)"``, ``'in a larger image'``, ...;
 2. a member of the keeper's verified group, when that group's keeper is still
    the keeper, keeps its verified relation (``'resized'``, ``'identical'``, ...);
 3. anything else (the keeper changed because a container won, or the member
-   came in one hop through another member) is verified against the keeper
+   came in through another member) is verified against the keeper
    directly on the thumbnails; when that check fails the member is a copy of
    another member of the group, and its text says so
    (``'rotated 90 (of another member)'``, ``'resized (of another member)'``;

@@ -9,6 +9,7 @@ from PIL import Image
 
 from undouble import corpus
 from undouble import robust as R
+from undouble import robust_grouping as RG
 from undouble._kernels import robust as K
 from undouble.verify import make_thumbnail, make_thumbnails
 
@@ -144,7 +145,7 @@ def robust_corpus(tmp_path_factory):
     rows = corpus.read_truth(truth)
     thumbs, sizes, small = _load(folder, rows)
     links = R.find_robust_links(thumbs, sizes, images=small)
-    return rows, links
+    return rows, links, folder
 
 
 def _linked(links):
@@ -156,7 +157,7 @@ def _linked(links):
 
 
 def test_every_robust_kind_is_found(robust_corpus):
-    rows, links = robust_corpus
+    rows, links, _ = robust_corpus
     pairs = _linked(links)
     original = {g: i for i, (_, g, label) in enumerate(rows) if label == "original"}
     found, total = {}, {}
@@ -172,7 +173,7 @@ def test_every_robust_kind_is_found(robust_corpus):
 
 
 def test_relation_names(robust_corpus):
-    rows, links = robust_corpus
+    rows, links, _ = robust_corpus
     pairs = _linked(links)
     original = {g: i for i, (_, g, label) in enumerate(rows) if label == "original"}
     expect = {"rotate90": "rotated 90", "rotate180": "rotated 180", "rotate270": "rotated 270",
@@ -184,26 +185,26 @@ def test_relation_names(robust_corpus):
         if k is None:
             continue
         if label in expect:
-            assert R.member_relations(np.array([keeper, i]), links)[1] == expect[label]
+            assert RG.member_relations(np.array([keeper, i]), links)[1] == expect[label]
             # seen from the copy, the original is turned back
-            back = R.member_relations(np.array([i, keeper]), links)[1]
+            back = RG.member_relations(np.array([i, keeper]), links)[1]
             assert back == {"rotate90": "rotated 270", "rotate270": "rotated 90"}.get(label, expect[label])
             checked += 1
         elif label in ("crop25", "crop_downscale"):
-            name = R.member_relations(np.array([keeper, i]), links)[1]
+            name = RG.member_relations(np.array([keeper, i]), links)[1]
             assert name.startswith("cropped (") and name.endswith("% of the keeper's area)")
             percent = int(name[len("cropped ("):].split("%")[0])
             assert 25 <= percent <= 90, name
             checked += 1
         elif label in ("letterbox", "screenshot"):  # the copy contains the original
-            assert R.container_first(np.array([keeper, i]), links)[0] == i
-            assert R.member_relations(np.array([keeper, i]), links)[1] == "in a larger image"
+            assert RG.container_first(np.array([keeper, i]), links)[0] == i
+            assert RG.member_relations(np.array([keeper, i]), links)[1] == "in a larger image"
             checked += 1
     assert checked >= 40
 
 
 def test_distinct_shots_of_a_scene_are_not_linked(robust_corpus):
-    rows, links = robust_corpus
+    rows, links, _ = robust_corpus
     originals = [i for i, (_, _, label) in enumerate(rows) if label == "original"]
     pairs = _linked(links)
     for a in originals:
@@ -306,6 +307,10 @@ def test_window_mismatch_and_refine_match_reference():
         want = 1 - np.corrcoef(sampled.ravel(), plane_b.ravel())[0, 1]
         got = K.window_mismatch(plane_a, plane_b, *window, buf)
         assert abs(got - want) < 1e-9
+        centred = plane_b - plane_b.mean()
+        fast = K._fast_mismatch(plane_a, centred, float((centred ** 2).sum()), *window, np.empty(16, np.int64),
+                                np.empty(16))
+        assert abs(fast - want) < 1e-9
     # the coordinate descent, written out
     steps = np.array([0.02, 0.01])
     start = np.array([0.25, 0.1, 0.8, 0.9])
@@ -348,25 +353,111 @@ def test_split_by_keeper_does_not_join_two_photos_through_one_ambiguous_crop():
     # rows 0, 1: two shots with one normal group each ({0, 2} and {1, 3}); row 4: a crop inside both
     known = np.array([0, 1, 0, 1, -1])
     links = _links([(0, 4, 0), (1, 4, 1)])
-    merged = R.merge_groups([np.array([0, 2]), np.array([1, 3])], links, 5)
+    merged = RG.merge_groups([np.array([0, 2]), np.array([1, 3])], links, 5)
     assert [g.tolist() for g in merged] == [[0, 1, 2, 3, 4]]
-    groups = R.split_by_keeper(np.array([2, 0, 3, 1, 4]), known, links)  # keeper ranking: 2 best
+    groups = RG.split_by_keeper(np.array([2, 0, 3, 1, 4]), known, links)  # keeper ranking: 2 best
     assert [g.tolist() for g in groups] == [[0, 2, 4], [3, 1]]  # 0 contains 4: the container beats 2; 4 only once
 
 
 def test_container_first_and_member_relations():
     links = _links([(0, 1, -1), (2, 0, 2)])  # 1 = 0 rotated 90; 2 contains 0
-    order = R.container_first(np.array([0, 1, 2]), links)
+    order = RG.container_first(np.array([0, 1, 2]), links)
     assert order.tolist() == [2, 0, 1]
-    assert R.member_relations(np.array([0, 1, 2]), links) == [None, "rotated 90", "in a larger image"]
-    assert R.member_relations(np.array([2, 0, 1]), links) == [None, "cropped (50% of the keeper's area)", None]
-    assert R.member_relations(np.array([1, 0]), links) == [None, "rotated 270"]
+    assert RG.member_relations(np.array([0, 1, 2]), links) == [None, "rotated 90", "in a larger image"]
+    assert RG.member_relations(np.array([2, 0, 1]), links) == [None, "cropped (50% of the keeper's area)", None]
+    assert RG.member_relations(np.array([1, 0]), links) == [None, "rotated 270"]
 
 
 def test_split_by_keeper_a_member_left_alone_joins_the_group_of_its_link():
     # rows 0, 1, 2: one normal group (keeper 1 by rank); 3 is row 0 rotated (linked to 0 only)
     known = np.array([0, 0, 0, -1])
     links = _links([(0, 3, -1)])
-    groups = R.split_by_keeper(np.array([1, 0, 2, 3]), known, links)
+    groups = RG.split_by_keeper(np.array([1, 0, 2, 3]), known, links)
     assert [g.tolist() for g in groups] == [[1, 0, 2, 3]]
-    assert R.member_relations(groups[0], links) == [None, None, None, None]
+    assert RG.member_relations(groups[0], links) == [None, None, None, None]
+
+
+def test_every_robust_kind_is_grouped_with_its_original(robust_corpus):
+    """End to end (Undouble(robust=True) on the files): each copy shares a group with its original."""
+    from undouble import Undouble
+
+    rows, _, folder = robust_corpus
+    model = Undouble(method="phash", verbose=40, robust=True)
+    model.import_data(str(folder))
+    model.compute_hash()
+    model.group(threshold=10)
+    group_of = {}
+    for k, members in enumerate(model.results["select_pathnames"]):
+        for path in members:
+            group_of[path.replace("\\", "/").split("/")[-1]] = k
+    original = {g: name for name, g, label in rows if label == "original"}
+    found, total = {}, {}
+    for name, g, label in rows:
+        if label == "original":
+            continue
+        total[label] = total.get(label, 0) + 1
+        hit = name in group_of and group_of[name] == group_of.get(original[g], -1)
+        found[label] = found.get(label, 0) + int(hit)
+    assert set(total) == set(corpus.ROBUST_KINDS)
+    for label in total:
+        assert found[label] >= 0.8 * total[label], (label, found[label], total[label])
+    # no group holds two different shots' originals
+    for members in model.results["select_pathnames"]:
+        shots = {corpus_group for name, corpus_group, label in rows
+                 if label == "original" and name in {p.replace("\\", "/").split("/")[-1] for p in members}}
+        assert len(shots) <= 1, members
+
+
+def test_oriented_copies_decoded_at_a_reduced_scale_are_verified(tmp_path):
+    """Files decoded at 1/8 (986 x 555 is padded to whole blocks at the right and bottom): a rotation or mirror
+    moves the padding to the other side, a sub-pixel shift of the thumbnails that fails the plain check of
+    this photo; the realigned check accepts every orientation and still rejects another shot of the scene."""
+    from undouble import Undouble
+    from undouble.robust_grouping import thumbs_and_sizes
+    from undouble.verify import verify_pairs
+
+    photo, other = corpus._shots(np.random.default_rng(25), 986, 555, 2)
+    files = {f"o{o}.jpg": R.orient_array(photo, o) for o in (0, 1, 3, 4, 5)}
+    files.update({f"x{o}.jpg": R.orient_array(other, o) for o in (1, 4)})
+    for name, img in files.items():
+        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    model = Undouble(method="phash", verbose=40)
+    model.import_data(str(tmp_path))
+    names = [p.replace("\\", "/").split("/")[-1] for p in model.results["pathnames"]]
+    thumbs, sizes = thumbs_and_sizes(model.results)
+    first = names.index("o0.jpg")
+    plain_failed = 0
+    for o in (1, 3, 4, 5):
+        copy = names.index(f"o{o}.jpg")
+        ok, res = R.verify_orientations(thumbs, sizes, np.array([first]), np.array([copy]), np.array([o]))
+        assert ok[0], (o, res.similarity)
+        plain = verify_pairs(np.stack([R.orient_thumbnail(thumbs[first], o), thumbs[copy]]),
+                             np.stack([sizes[copy], sizes[copy]]), np.array([0]), np.array([1]))
+        plain_failed += int(not plain.ok[0])
+    assert plain_failed >= 1  # the realignment was needed
+    for o in (1, 4):
+        ok, res = R.verify_orientations(thumbs, sizes, np.array([first]), np.array([names.index(f"x{o}.jpg")]),
+                                        np.array([o]))
+        assert not ok[0], (o, res.similarity)
+
+
+def test_is_framed_tells_a_border_or_screen_from_more_photo():
+    photo = cv2.cvtColor(_photo(14, 400, 300), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    # letterbox: the photo in a black border, 40 px left and right, 20 px top and bottom
+    boxed = cv2.copyMakeBorder(photo, 20, 20, 40, 40, cv2.BORDER_CONSTANT, value=0)
+    window = (40 / 480, 20 / 340, 440 / 480, 320 / 340)
+    assert R.is_framed(boxed, window)
+    # a crop's surroundings continue the photo
+    assert not R.is_framed(photo, (0.15, 0.12, 0.8, 0.85))
+    # a window at the frame's edges has no outside: no evidence
+    assert not R.is_framed(photo, (0.0, 0.0, 1.0, 1.0))
+
+
+def test_best_per_group_pair_keeps_the_closest_candidates_of_each_pair_of_groups():
+    known = np.array([0, 0, 0, 1, 1, -1, -1])  # groups {0, 1, 2}, {3, 4}; 5 and 6 alone
+    a = np.array([0, 1, 2, 0, 5, 5, 6])
+    b = np.array([3, 4, 3, 5, 3, 4, 3])
+    d = np.array([8, 4, 6, 2, 10, 6, 4])
+    # pair of groups (0, 1): candidates 0, 1, 2 at 8, 4, 6; (0, 5): 3; (5, 1): 4, 5 at 10, 6; (6, 1): 6
+    assert R.best_per_group_pair(known, a, b, d, keep=1).tolist() == [1, 3, 5, 6]
+    assert R.best_per_group_pair(known, a, b, d, keep=2).tolist() == [1, 2, 3, 4, 5, 6]

@@ -6,6 +6,7 @@ import numpy as np
 
 from undouble import corpus
 from undouble import robust as R
+from undouble import robust_grouping as RG
 from undouble.robust_grouping import HASH_ONLY_RELATION, robust_groups
 from undouble.verify import make_thumbnails
 
@@ -83,7 +84,7 @@ def test_hash_only_groups_get_text_relations():
 def test_split_by_keeper_brings_the_normal_group_of_a_linked_member():
     known = np.array([0, 0, -1, -1])  # {0, 1} a normal group; 2 contains 0; 3 alone
     links = _links([(2, 0, 2)])
-    groups = R.split_by_keeper(np.array([0, 1, 2, 3]), known, links)
+    groups = RG.split_by_keeper(np.array([0, 1, 2, 3]), known, links)
     assert [g.tolist() for g in groups] == [[2, 0, 1]]
 
 
@@ -146,3 +147,51 @@ def test_undouble_robust_without_verification(tmp_path):
     assert names == [["a.jpg", "b_mirror.jpg"]]
     assert model.results["select_relation"][0][1] == "mirrored"
     assert model.results["stats"]["verify"] is False and model.results["stats"]["robust"] is True
+
+
+def _window_links(rows):
+    """RobustLinks from (a, b, container, similarity, framed) rows; container -1: a full-frame link."""
+    a, b, c, s, f = (np.array([r[k] for r in rows]) for k in range(5))
+    n = len(rows)
+    return R.RobustLinks(a.astype(np.int64), b.astype(np.int64), np.where(c < 0, 1, 0).astype(np.int8),
+                         np.where(c < 0, 6, 5).astype(np.int8), s.astype(np.float32),
+                         np.where(c < 0, 1.0, 0.5).astype(np.float32), c.astype(np.int64), f.astype(bool))
+
+
+def test_split_by_keeper_turns_into_frames_only():
+    # 0: a photo; 1: its screenshot; 2: its letterbox; 3: 0 mirrored. 1 (best ranked) and 2 both contain 0.
+    known = np.full(4, -1)
+    rows = [(1, 0, 1, 0.8, True), (2, 0, 2, 0.9, True), (0, 3, -1, 0.95, False)]
+    groups = RG.split_by_keeper(np.array([1, 2, 0, 3]), known, _window_links(rows))
+    assert [sorted(g.tolist()) for g in groups] == [[0, 1, 2, 3]]
+    assert groups[0][0] == 1  # the container first, then the ranking
+    # the same links where the containers continue the photo (two photos that share a region): not joined
+    rows = [(1, 0, 1, 0.8, False), (2, 0, 2, 0.9, False), (0, 3, -1, 0.95, False)]
+    groups = RG.split_by_keeper(np.array([1, 2, 0, 3]), known, _window_links(rows))
+    assert [g.tolist() for g in groups] == [[1, 0, 3]]  # 2 is left alone
+    # a screenshot holding two photos is their keeper: each is linked to it directly (a walk from one of the
+    # photos would not turn up into the screenshot and down into the other)
+    rows = [(1, 0, 1, 0.8, True), (1, 2, 1, 0.8, True)]
+    groups = RG.split_by_keeper(np.array([0, 1, 2]), np.full(3, -1), _window_links(rows))
+    assert len(groups) == 1 and groups[0][0] == 1 and sorted(groups[0].tolist()) == [0, 1, 2]
+    groups = RG.split_by_keeper(np.array([0, 2, 1]), np.full(3, -1), _window_links(rows))
+    assert len(groups) == 1 and groups[0].tolist() == [1, 0, 2]  # the same group whatever the order (members by rank)
+
+
+def test_split_by_keeper_stops_after_max_hops():
+    # a chain of full-frame links 0 - 1 - 2 - 3: the keeper 0 reaches 2 robust links far
+    rows = [(0, 1, -1, 0.9, False), (1, 2, -1, 0.9, False), (2, 3, -1, 0.9, False)]
+    groups = RG.split_by_keeper(np.array([0, 1, 2, 3]), np.full(4, -1), _window_links(rows), max_hops=2)
+    assert [g.tolist() for g in groups] == [[0, 1, 2]]
+    groups = RG.split_by_keeper(np.array([0, 1, 2, 3]), np.full(4, -1), _window_links(rows), max_hops=3)
+    assert [g.tolist() for g in groups] == [[0, 1, 2, 3]]
+
+
+def test_prune_ambiguous_drops_a_much_worse_container():
+    # 2 lies in 0 (similarity 0.95) and in 1 (0.7: another photo sharing that region); 3 in 0 and 1 alike
+    rows = [(0, 2, 0, 0.95, False), (1, 2, 1, 0.7, False), (0, 3, 0, 0.9, False), (1, 3, 1, 0.85, False),
+            (0, 4, -1, 0.5, False)]
+    pruned = RG.prune_ambiguous(_window_links(rows), margin=0.15)
+    kept = sorted(zip(pruned.a.tolist(), pruned.b.tolist()))
+    assert kept == [(0, 2), (0, 3), (0, 4), (1, 3)]
+    assert pruned.framed is not None and len(pruned.framed) == 4

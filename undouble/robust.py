@@ -28,21 +28,23 @@ Verification
 A candidate is never a link by itself. An oriented candidate is verified by
 the normal verifier (:func:`undouble.verify.verify_pairs`) on the thumbnail of
 A transformed by the orientation (a 48 x 48 thumbnail rotates and flips
-exactly). A window candidate is verified on a new thumbnail record made from
-the window of A (enlarged by ``window_margin`` on each side so the verifier's
-own crop search refines the alignment) against B; the matched region must be
-at least ``min_area`` of the container, which excludes a small photo in an
-unrelated screenshot, and the verifier's per-block rules reject same-scene
-photos and overlapping crops with different content.
+exactly); a pair that fails is tried once more after a sub-pixel
+realignment (a file decoded at a reduced JPEG scale is padded at its right
+and bottom edges, which a flip moves to the other side). A window candidate
+(at most ``per_group_pair`` per pair of normal groups) is refined on the grey
+planes, then verified on a record made from the window of A, inset by
+``window_inset`` per side, against one made from B at the window's resolution;
+the matched region must be at least ``min_area`` of the container, which
+excludes a small photo in an unrelated screenshot, and the verifier's
+per-block rules reject same-scene photos and overlapping crops with different
+content. Each window link records whether its container only frames the
+contained image (:func:`undouble.robust_frames.is_framed`: a letterbox or a
+screenshot, not more photo).
 
 Grouping
 --------
-:func:`merge_groups` joins the normal groups by the verified links;
-:func:`split_by_keeper` then cuts each component into star groups: the keeper
-(:func:`container_first`: the container wins, then the normal ranking) with
-its normal group and the images linked to it; copies linked to a member of
-that normal group join it too (one hop); the rest is split the same way.
-:func:`member_relations` names each member's relation to its keeper.
+In :mod:`undouble.robust_grouping`: the normal groups joined by the verified
+links, cut into groups grown from keepers where the container wins.
 """
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ import numpy as np
 
 from . import verify as _v
 from ._kernels import robust as _k
+from .robust_frames import is_framed
 
 #: Orientation codes (see :mod:`undouble._kernels.robust`): what was done to A to get B.
 ORIENTATIONS: tuple[str, ...] = ("upright", "rotated 90", "rotated 180", "rotated 270", "mirrored", "flipped",
@@ -76,11 +79,16 @@ class RobustParams:
     ``window_radius``: distance and chunk radius of the window search (complete
     up to ``4 * (window_radius + 1) - 1``, else the windows that agree on one
     16-bit chunk within the radius); ``min_width``/``width_step``/``left_step``:
-    the window grid; ``window_margin``: fraction of the window's side added on
-    each side before verification; ``min_area``: smallest area of the matched
+    the window grid; ``min_area``: smallest area of the matched
     region as a fraction of the container's; ``window_similarity``: the
     verifier's similarity a window link needs (above its 0.5: a crop drops
-    context, so the boundary cases are left out); ``aspect_tol``: largest
+    context, so the boundary cases are left out); ``framed_similarity``: the
+    same for a container that only frames the window (:func:`is_framed`: a
+    letterbox or a screenshot, whose photo is resampled from fewer pixels);
+    ``window_inset``: fraction of the window's side left out at each edge in
+    the check (a sliver of border or screen there is no difference);
+    ``per_group_pair``: window candidates checked per pair of normal groups
+    (:func:`best_per_group_pair`); ``aspect_tol``: largest
     relative difference between a window's shape and the contained image's
     aspect ratio; ``full_frame_distance``: pairs whose upright hashes are this
     close are left to the full-frame search; ``widths``: explicit window widths
@@ -93,10 +101,12 @@ class RobustParams:
     min_width: float = 0.5
     width_step: float = 0.1
     left_step: float = 0.05
-    window_margin: float = 0.06
     widths: tuple[float, ...] = (0.5, 0.56, 0.62, 0.68, 0.74, 0.8, 0.9, 1.0)
     aspect_tol: float = 0.25
     window_similarity: float = 0.6
+    framed_similarity: float = 0.5
+    window_inset: float = 0.03
+    per_group_pair: int = 3
     full_frame_distance: int = 4
     min_area: float = 0.28
 
@@ -262,7 +272,9 @@ class RobustLinks:
     ``container``: the index (``a`` or ``b``) of the image that contains the
     other, -1 for full-frame links; ``area_fraction``: the contained image's area
     as a fraction of the container's (1 for full frame); ``relation``: the code
-    of ``b`` relative to ``a`` (:data:`undouble.verify.RELATION_NAMES`).
+    of ``b`` relative to ``a`` (:data:`undouble.verify.RELATION_NAMES`);
+    ``framed``: for window links, the container is the contained image in a
+    frame, border or screen (:func:`is_framed`); None: no link is.
     """
 
     a: np.ndarray
@@ -272,6 +284,11 @@ class RobustLinks:
     similarity: np.ndarray
     area_fraction: np.ndarray
     container: np.ndarray
+    framed: np.ndarray | None = None
+
+    def framed_at(self, k: int) -> bool:
+        """Whether link ``k`` is a window link whose container frames the contained image."""
+        return self.framed is not None and bool(self.framed[k])
 
     def __len__(self) -> int:
         return int(self.a.size)
@@ -284,7 +301,8 @@ def _popcount(words: np.ndarray) -> np.ndarray:
 
 def _empty_links() -> RobustLinks:
     e = np.zeros(0, np.int64)
-    return RobustLinks(e, e, e.astype(np.int8), e.astype(np.int8), e.astype(np.float32), e.astype(np.float32), e)
+    return RobustLinks(e, e, e.astype(np.int8), e.astype(np.int8), e.astype(np.float32), e.astype(np.float32), e,
+                       e.astype(bool))
 
 
 def orientation_candidates(ohash: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -306,7 +324,8 @@ def orientation_candidates(ohash: np.ndarray, threshold: int) -> tuple[np.ndarra
 
 
 def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustParams = DEFAULT_ROBUST,
-                      block: int = 4096, sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      block: int = 4096, sizes: np.ndarray | None = None,
+                      return_distance: bool = False) -> tuple[np.ndarray, ...]:
     """Candidate (container a, contained b, window) pairs: a window of ``a`` hashes close to all of ``b``.
 
     Windows are hashed and queried a block of images at a time (memory O(block x K)).
@@ -315,7 +334,7 @@ def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustPar
     candidate (a crop, frame or paste keeps the aspect ratio of what it holds).
     Pairs whose upright hashes are within ``params.full_frame_distance`` are left
     to the full-frame search. Returns the best (closest, then largest) window of
-    each (a, b) as K x 4 fractions.
+    each (a, b) as K x 4 fractions (and its hash distance with ``return_distance``).
     """
     n = upright.shape[0]
     index = _k.build_index(np.ascontiguousarray(upright), _SHIFTS, _KEYBITS)
@@ -339,14 +358,34 @@ def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustPar
         got_w.append(w[keep])
         got_d.append(d[keep])
     if windows is None or not got_a:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4))
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)))
+        return empty + (np.zeros(0, np.int64),) if return_distance else empty
     a, b, w, d = (np.concatenate(x) for x in (got_a, got_b, got_w, got_d))
     area = (windows[w, 2] - windows[w, 0]) * (windows[w, 3] - windows[w, 1])
     order = np.lexsort((-area, d, b, a))
-    a, b, w = a[order], b[order], w[order]
+    a, b, w, d = a[order], b[order], w[order], d[order]
     first = np.ones(a.size, bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    if return_distance:
+        return a[first], b[first], windows[w[first]], d[first]
     return a[first], b[first], windows[w[first]]
+
+
+def best_per_group_pair(known_groups: np.ndarray, a: np.ndarray, b: np.ndarray, distance: np.ndarray,
+                        keep: int = 1) -> np.ndarray:
+    """Positions of the ``keep`` closest candidates (a, b) of each pair of normal groups (row labels, -1 for an
+    image in none, which is a group of its own). The normal groups are verified copies, so one verified
+    window link between two of them joins them all; the other candidates would cost a check each."""
+    known_groups = np.asarray(known_groups, np.int64)
+    n = known_groups.size
+    key_a = np.where(known_groups[a] >= 0, known_groups[a], n + a)
+    key_b = np.where(known_groups[b] >= 0, known_groups[b], n + b)
+    order = np.lexsort((b, a, distance, key_b, key_a))
+    ka, kb = key_a[order], key_b[order]
+    start = np.ones(order.size, bool)
+    start[1:] = (ka[1:] != ka[:-1]) | (kb[1:] != kb[:-1])
+    run = np.arange(order.size) - np.maximum.accumulate(np.where(start, np.arange(order.size), 0))
+    return np.sort(order[run < keep])
 
 
 def _oriented_size(size: np.ndarray, orientation: np.ndarray) -> np.ndarray:
@@ -356,10 +395,23 @@ def _oriented_size(size: np.ndarray, orientation: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Largest edge move (fraction of the side) of the sub-pixel realignment of an oriented thumbnail.
+ORIENT_SHIFT_MAX = 0.03
+_ORIENT_STEPS = np.array([0.01, 0.005, 0.0025])
+
+
 def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray,
                         orientation: np.ndarray,
                         verify_params: _v.VerifyParams = _v.DEFAULT_PARAMS) -> tuple[np.ndarray, _v.VerifyResult]:
     """Verify "``b`` is ``a`` in ``orientation``": the normal verifier on ``a``'s thumbnail transformed exactly.
+
+    A pair that fails is tried once more after a sub-pixel realignment: the
+    thumbnails of a file decoded at a reduced JPEG scale hold a partial block
+    of padding at the right and bottom edges, which a mirror or rotation moves
+    to the other side (a shift of up to about half a thumbnail pixel, enough
+    to fail a dark, low-contrast photo). The window of the oriented thumbnail
+    that best matches ``b`` (:func:`refine_window`, each edge moved by at most
+    :data:`ORIENT_SHIFT_MAX`) is resampled into a new record and verified.
 
     Returns ``(ok, result)``; ``result`` is the verifier's, for (oriented ``a``, ``b``).
     """
@@ -369,10 +421,30 @@ def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b:
     extra = np.empty((m, _v.THUMB_BYTES), np.uint8)
     for k in range(m):
         extra[k] = orient_thumbnail(thumbs[a[k]], int(orientation[k]))
-    all_thumbs = np.concatenate([thumbs, extra])
     all_sizes = np.concatenate([np.asarray(sizes, np.int64).reshape(-1, 2),
                                 _oriented_size(np.asarray(sizes, np.int64)[a], orientation)])
-    res = _v.verify_pairs(all_thumbs, all_sizes, np.arange(n, n + m), b, verify_params)
+    res = _v.verify_pairs(np.concatenate([thumbs, extra]), all_sizes, np.arange(n, n + m), b, verify_params)
+    retry = np.flatnonzero(~res.ok)
+    if retry.size:
+        s = _v.THUMB_SIZE
+        full = np.array([0.0, 0.0, 1.0, 1.0])
+        moved = []
+        for k in retry:
+            window = refine_window(extra[k, :s * s].reshape(s, s), thumbs[b[k], :s * s].reshape(s, s), full,
+                                   _ORIENT_STEPS)
+            if np.abs(window - full).max() <= ORIENT_SHIFT_MAX:
+                extra[k] = _window_record(extra[k], window)
+                moved.append(k)
+        moved = np.asarray(moved, np.int64)
+        if moved.size:
+            again = _v.verify_pairs(np.concatenate([thumbs, extra[moved]]),
+                                    np.concatenate([all_sizes[:n], all_sizes[n + moved]]),
+                                    np.arange(n, n + moved.size), b[moved], verify_params)
+            fields = {f: getattr(res, f).copy() for f in ("ok", "similarity", "relation", "area_fraction", "container")}
+            won = again.ok
+            for f in fields:
+                fields[f][moved[won]] = getattr(again, f)[won]
+            res = _v.VerifyResult(**fields)
     return res.ok.copy(), res
 
 
@@ -404,6 +476,31 @@ def refine_window(plane_a: np.ndarray, plane_b: np.ndarray, window,
     out = np.empty(4)
     _k.refine_window(a, b, np.asarray(window, np.float64), np.asarray(steps, np.float64), out)
     return out
+
+
+def _inset(window: np.ndarray, fraction: float) -> np.ndarray:
+    """``window`` (x0, y0, x1, y1) with each edge moved inwards by ``fraction`` of its side."""
+    x0, y0, x1, y1 = (float(v) for v in window)
+    dx, dy = fraction * (x1 - x0), fraction * (y1 - y0)
+    return np.array([x0 + dx, y0 + dy, x1 - dx, y1 - dy])
+
+
+#: Sides of ``plane_b`` in the coarse and the fine level of :func:`_refine_two_levels`.
+REFINE_SIDES = (32, 64)
+
+
+def _refine_two_levels(plane_a: np.ndarray, plane_b: np.ndarray, window) -> np.ndarray:
+    """:func:`refine_window` coarse then fine: the steps 0.02 and 0.01 against ``plane_b`` at
+    ``REFINE_SIDES[0]`` square (``plane_a`` halved when it is larger than 64), then 0.005 and 0.0025 against it
+    at ``REFINE_SIDES[1]`` (the costly full-size evaluations only for the last moves)."""
+    coarse_side, fine_side = REFINE_SIDES
+    small_a = plane_a
+    if min(plane_a.shape) > 64:
+        small_a = cv2.resize(plane_a, (plane_a.shape[1] // 2, plane_a.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    coarse = refine_window(small_a, cv2.resize(plane_b, (coarse_side, coarse_side), interpolation=cv2.INTER_AREA),
+                           window, (0.02, 0.01))
+    return refine_window(plane_a, cv2.resize(plane_b, (fine_side, fine_side), interpolation=cv2.INTER_AREA), coarse,
+                         (0.005, 0.0025))
 
 
 def _window_record(record: np.ndarray, window) -> np.ndarray:
@@ -439,12 +536,20 @@ def _grey_plane(image: np.ndarray) -> np.ndarray:
     return img.astype(np.float32)
 
 
-def _image_window_record(image: np.ndarray, window) -> np.ndarray:
-    """Thumbnail record of a window (fractions, edges may lie a little outside) of a decoded image."""
+def _window_pixels(image: np.ndarray, window) -> tuple[int, int]:
+    """(width, height) in pixels of a window (fractions) of a decoded image."""
+    h, w = np.asarray(image).shape[:2]
+    x0, y0, x1, y1 = window
+    return max(8, int(round((x1 - x0) * w))), max(8, int(round((y1 - y0) * h)))
+
+
+def _image_window_record(image: np.ndarray, window, out_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Thumbnail record of a window (fractions, edges may lie a little outside) of a decoded image,
+    resampled to ``out_size`` (width, height) pixels first (default: the window's own size)."""
     img = np.asarray(image)
     h, w = img.shape[:2]
     x0, y0, x1, y1 = window
-    out_w, out_h = max(8, int(round((x1 - x0) * w))), max(8, int(round((y1 - y0) * h)))
+    out_w, out_h = out_size if out_size is not None else _window_pixels(img, window)
     sx, sy = (x1 - x0) * w / out_w, (y1 - y0) * h / out_h
     m = np.array([[sx, 0.0, x0 * w + 0.5 * sx - 0.5], [0.0, sy, y0 * h + 0.5 * sy - 0.5]])
     part = cv2.warpAffine(np.ascontiguousarray(img), m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -467,8 +572,9 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
 
     Returns
     -------
-    (ok, area_fraction, similarity)
-        ``area_fraction``: the window's area as a fraction of ``a``'s.
+    (ok, area_fraction, similarity, framed)
+        ``area_fraction``: the window's area as a fraction of ``a``'s;
+        ``framed``: :func:`is_framed` on ``images[a]`` (all False without ``images``).
     """
     thumbs = np.asarray(thumbs, np.uint8)
     sizes = np.asarray(sizes, np.int64).reshape(-1, 2)
@@ -476,25 +582,45 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     windows = np.asarray(windows, np.float64).reshape(-1, 4)
     n, m = thumbs.shape[0], a.size
     grey = _v.thumbnail_grey(thumbs)
-    extra = np.empty((m, _v.THUMB_BYTES), np.uint8)
     refined = np.empty((m, 4))
     for k in range(m):
         if images is None:
             refined[k] = refine_window(grey[a[k]], grey[b[k]], windows[k])
-            extra[k] = _window_record(thumbs[a[k]], refined[k])
         else:
-            img_a, img_b = images[int(a[k])], images[int(b[k])]
-            refined[k] = refine_window(_grey_plane(img_a), cv2.resize(_grey_plane(img_b), (64, 64),
-                                                                      interpolation=cv2.INTER_AREA), windows[k])
-            extra[k] = _image_window_record(img_a, refined[k])
+            refined[k] = _refine_two_levels(_grey_plane(images[int(a[k])]), _grey_plane(images[int(b[k])]),
+                                            windows[k])
     tol = 0.01
     inside = (refined[:, 0] >= -tol) & (refined[:, 1] >= -tol) & (refined[:, 2] <= 1 + tol) & (refined[:, 3] <= 1 + tol)
     area = (np.clip(refined[:, 2], 0, 1) - np.clip(refined[:, 0], 0, 1)) * \
         (np.clip(refined[:, 3], 0, 1) - np.clip(refined[:, 1], 0, 1))
-    res = _v.verify_pairs(np.concatenate([thumbs, extra]), np.concatenate([sizes, sizes[b]]),
-                          np.arange(n, n + m), b, verify_params)
-    ok = res.ok & inside & (area >= params.min_area) & (res.similarity >= params.window_similarity)
-    return ok, np.where(ok, area, 0).astype(np.float32), np.where(ok, res.similarity, 0).astype(np.float32)
+    viable = np.flatnonzero(inside & (area >= params.min_area))  # the others fail whatever the pixels say
+    extra = np.empty((viable.size, _v.THUMB_BYTES), np.uint8)
+    extra_b = thumbs[b[viable]].copy()
+    for row, k in enumerate(viable):
+        if images is None:
+            extra[row] = _window_record(thumbs[a[k]], refined[k])
+            continue
+        img_a, img_b = images[int(a[k])], images[int(b[k])]
+        inner = _inset(refined[k], params.window_inset)
+        extra[row] = _image_window_record(img_a, inner)
+        # b at the resolution of a's window: both records equally sharp
+        extra_b[row] = _image_window_record(img_b, _inset(np.array([0.0, 0.0, 1.0, 1.0]), params.window_inset),
+                                            _window_pixels(img_a, inner))
+    res = _v.verify_pairs(np.concatenate([extra, extra_b]), np.concatenate([sizes[b[viable]], sizes[b[viable]]]),
+                          np.arange(viable.size), np.arange(viable.size, 2 * viable.size), verify_params)
+    ok = np.zeros(m, bool)
+    similarity = np.zeros(m, np.float32)
+    framed = np.zeros(m, bool)
+    lowest = min(params.framed_similarity, params.window_similarity)
+    for row, k in enumerate(viable):
+        if not res.ok[row] or res.similarity[row] < lowest:
+            continue
+        framed[k] = images is not None and is_framed(_grey_plane(images[int(a[k])]), refined[k])
+        needed = params.framed_similarity if framed[k] else params.window_similarity
+        ok[k] = res.similarity[row] >= needed
+        similarity[k] = res.similarity[row]
+    return (ok, np.where(ok, area, 0).astype(np.float32), np.where(ok, similarity, 0).astype(np.float32),
+            framed & ok)
 
 
 def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParams = DEFAULT_ROBUST,
@@ -539,18 +665,21 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
     ok, res = verify_orientations(thumbs, sizes, a, b, o, verify_params)
     rel = np.array([_ORIENT_RELATION[int(x)] for x in o], np.int8).reshape(-1)
     parts = [(a[ok], b[ok], o[ok].astype(np.int8), rel[ok], res.similarity[ok],
-              np.ones(int(ok.sum()), np.float32), np.full(int(ok.sum()), -1, np.int64))]
+              np.ones(int(ok.sum()), np.float32), np.full(int(ok.sum()), -1, np.int64), np.zeros(int(ok.sum()), bool))]
     if windows:
-        wa, wb, ww = window_candidates(thumbs, np.ascontiguousarray(ohash[:, 0]), params, sizes=sizes)
+        wa, wb, ww, wd = window_candidates(thumbs, np.ascontiguousarray(ohash[:, 0]), params, sizes=sizes,
+                                           return_distance=True)
         if known_groups is not None:
             new = (known_groups[wa] < 0) | (known_groups[wa] != known_groups[wb])
-            wa, wb, ww = wa[new], wb[new], ww[new]
-        ok, area, sim = verify_windows(thumbs, sizes, wa, wb, ww, params, verify_params, images=images)
+            wa, wb, ww, wd = wa[new], wb[new], ww[new], wd[new]
+            pick = best_per_group_pair(known_groups, wa, wb, wd, params.per_group_pair)
+            wa, wb, ww = wa[pick], wb[pick], ww[pick]
+        ok, area, sim, framed = verify_windows(thumbs, sizes, wa, wb, ww, params, verify_params, images=images)
         full = area >= 0.97  # the whole frame: an upright copy, the normal search's business
         keep = ok & ~full
         parts.append((wa[keep], wb[keep], np.zeros(int(keep.sum()), np.int8),
-                      np.full(int(keep.sum()), _v.REL_CROPPED, np.int8), sim[keep], area[keep], wa[keep]))
-    cols = [np.concatenate([p[c] for p in parts]) for c in range(7)]
+                      np.full(int(keep.sum()), _v.REL_CROPPED, np.int8), sim[keep], area[keep], wa[keep], framed[keep]))
+    cols = [np.concatenate([p[c] for p in parts]) for c in range(8)]
     # one link per unordered pair: the full-frame (orientation) one first, then the largest area
     lo, hi = np.minimum(cols[0], cols[1]), np.maximum(cols[0], cols[1])
     order = np.lexsort((-cols[5], hi, lo))
@@ -561,7 +690,7 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
     cols = [c[first] for c in cols]
     return RobustLinks(cols[0].astype(np.int64), cols[1].astype(np.int64), cols[2].astype(np.int8),
                        cols[3].astype(np.int8), cols[4].astype(np.float32), cols[5].astype(np.float32),
-                       cols[6].astype(np.int64))
+                       cols[6].astype(np.int64), cols[7].astype(bool))
 
 
 def link_relation(links: RobustLinks, k: int, member: int, keeper: int) -> tuple[int, float]:
@@ -573,149 +702,3 @@ def link_relation(links: RobustLinks, k: int, member: int, keeper: int) -> tuple
     if (a, b) == (keeper, member):
         return int(_ORIENT_RELATION[o] or _v.REL_RESIZED), 1.0
     return int(_ORIENT_RELATION[INVERSE_ORIENTATION[o]] or _v.REL_RESIZED), 1.0
-
-
-# ---------------------------------------------------------------------------- grouping helpers
-def merge_groups(groups: list[np.ndarray], links: RobustLinks, n: int) -> list[np.ndarray]:
-    """Groups joined by the robust links: connected components of both (order-independent).
-
-    Parameters
-    ----------
-    groups : list of np.ndarray
-        Groups of row indices from the normal search.
-    links : RobustLinks
-        Verified robust links.
-    n : int
-        Number of images.
-
-    Returns
-    -------
-    list of np.ndarray
-        Groups of two or more rows, ascending inside, ordered by their smallest row.
-    """
-    from ._kernels import unionfind as _uf
-    from .grouping import groups_from_labels
-
-    parent = np.arange(n, dtype=np.int64)
-    for g in groups:
-        g = np.asarray(g, np.int64)
-        if g.size > 1:
-            _uf.union_pairs(parent, g[:-1].copy(), g[1:].copy())
-    if len(links):
-        _uf.union_pairs(parent, np.ascontiguousarray(links.a, np.int64), np.ascontiguousarray(links.b, np.int64))
-    return groups_from_labels(_uf.resolve(parent))
-
-
-def containment(members: np.ndarray, links: RobustLinks) -> tuple[set[int], set[int]]:
-    """``(containers, contained)``: rows of ``members`` that contain / are contained by another member
-    (verified window links between members)."""
-    inside = set(int(x) for x in members)
-    containers, contained = set(), set()
-    for k in np.flatnonzero(links.container >= 0):
-        a, b, c = int(links.a[k]), int(links.b[k]), int(links.container[k])
-        if a in inside and b in inside:
-            containers.add(c)
-            contained.add(b if c == a else a)
-    return containers, contained
-
-
-def container_first(ordered: np.ndarray, links: RobustLinks) -> np.ndarray:
-    """The keeper rule of robust mode: the container wins.
-
-    ``ordered`` is the group in the normal keeper order (best first). The
-    keeper becomes the best-ranked member that contains another member and is
-    contained by none; failing that, the best-ranked member contained by none.
-    The others keep their order.
-    """
-    ordered = np.asarray(ordered, np.int64)
-    containers, contained = containment(ordered, links)
-    choice = None
-    for wanted in (lambda r: r in containers and r not in contained, lambda r: r not in contained):
-        for pos, row in enumerate(ordered):
-            if wanted(int(row)):
-                choice = pos
-                break
-        if choice is not None:
-            break
-    if not choice:  # already first, or every member contained in another (near-full crops): keep the ranking
-        return ordered
-    return np.concatenate([ordered[choice:choice + 1], ordered[:choice], ordered[choice + 1:]]).astype(np.int64)
-
-
-def member_relations(ordered: np.ndarray, links: RobustLinks) -> list[str | None]:
-    """Relation of each member to the keeper ``ordered[0]`` from a direct robust link, else None.
-
-    The keeper's own entry is None too.
-    """
-    keeper = int(ordered[0])
-    by_pair = {}
-    for k in range(len(links)):
-        by_pair[(int(links.a[k]), int(links.b[k]))] = k
-        by_pair[(int(links.b[k]), int(links.a[k]))] = k
-    out: list[str | None] = [None]
-    for row in ordered[1:]:
-        k = by_pair.get((keeper, int(row)))
-        if k is None:
-            out.append(None)
-            continue
-        code, area = link_relation(links, k, int(row), keeper)
-        out.append(_v.relation_name(code, area))
-    return out
-
-
-def split_by_keeper(ordered: np.ndarray, known_groups: np.ndarray, links: RobustLinks) -> list[np.ndarray]:
-    """Star groups of one component: each member is linked to its group's keeper directly.
-
-    ``ordered`` is the component in the normal keeper order (best first). The
-    keeper is chosen by :func:`container_first`; its group is the keeper, the
-    members of its normal group (``known_groups``, labels per row, -1 for
-    none), the members with a verified robust link to it and the members of
-    their normal groups (copies of a linked member). What is left is
-    split the same way, except that after each star, the members with a
-    verified robust link to the keeper or a normal-group member of a group
-    made so far join that group (one hop; their relation to the keeper is then
-    unknown: None). A copy that matches two different photos (a
-    crop that lies inside both of two shots of one scene) joins only one
-    group, so two photos are never joined through it.
-
-    Returns
-    -------
-    list of np.ndarray
-        Groups of two or more rows, keeper first, the others in ``ordered``'s order.
-    """
-    known_groups = np.asarray(known_groups, np.int64)
-    adjacent: dict[int, set[int]] = {}
-    for a, b in zip(links.a.tolist(), links.b.tolist()):
-        adjacent.setdefault(a, set()).add(b)
-        adjacent.setdefault(b, set()).add(a)
-    remaining = [int(r) for r in ordered]
-    groups: list[list[int]] = []
-    home: dict[int, int] = {}  # keeper and normal-group members -> their group
-    while remaining:
-        rem = container_first(np.asarray(remaining, np.int64), links)
-        keeper = int(rem[0])
-        label = known_groups[keeper]
-        near = adjacent.get(keeper, set())
-        members = [keeper] + [int(m) for m in rem[1:]
-                              if (label >= 0 and known_groups[m] == label) or int(m) in near]
-        # the normal groups of what is linked to the keeper: verified copies of a member linked to it
-        linked_labels = {int(known_groups[m]) for m in members[1:] if m in near and known_groups[m] >= 0}
-        linked_labels.discard(int(label))
-        if linked_labels:
-            taken = set(members)
-            members += [int(m) for m in rem[1:] if int(m) not in taken and int(known_groups[m]) in linked_labels]
-        groups.append(members)
-        for m in members:  # the keeper and its normal group (not what a robust link brought in)
-            if m == keeper or (label >= 0 and known_groups[m] == label):
-                home[m] = len(groups) - 1
-        taken = set(members)
-        # one hop: what is linked to a star member of a group made so far joins that group
-        for r in remaining:
-            if r in taken:
-                continue
-            homes = sorted(home[m] for m in adjacent.get(r, ()) if m in home)
-            if homes:
-                groups[homes[0]].append(r)
-                taken.add(r)
-        remaining = [r for r in remaining if r not in taken]
-    return [np.asarray(g, np.int64) for g in groups if len(g) >= 2]

@@ -1,17 +1,18 @@
 """Robust mode's groups on top of the normal (verified or hash-only) groups.
 
 :func:`robust_groups` joins the normal groups by the verified robust links of
-:func:`undouble.robust.find_robust_links`, cuts each joined component into
-star groups around keepers where the container wins
-(:func:`undouble.robust.split_by_keeper`), and names each member's relation to
-its keeper:
+:func:`undouble.robust.find_robust_links` (less the containers much worse than
+an image's best one, :func:`prune_ambiguous`), cuts each joined component into
+groups grown from keepers where the container wins (:func:`split_by_keeper`:
+at most :data:`MAX_HOPS` robust links from the keeper, never through a region
+two photos share), and names each member's relation to its keeper:
 
 1. a direct robust link to the keeper gives ``'rotated 90'``, ``'mirrored'``,
    ``"cropped (NN% of the keeper's area)"``, ``'in a larger image'``, ...;
 2. a member of the keeper's verified group, when that group's keeper is still
    the keeper, keeps its verified relation (``'resized'``, ``'identical'``, ...);
 3. anything else (the keeper changed because a container won, or the member
-   came in one hop through another member) is verified against the keeper
+   came in through another member) is verified against the keeper
    directly on the thumbnails; when that check fails the member is a copy of
    another member of the group, and its text says so
    (``'rotated 90 (of another member)'``, ``'resized (of another member)'``;
@@ -29,10 +30,213 @@ import numpy as np
 
 from . import verify as _v
 from ._logging import logger
-from .robust import RobustLinks, _empty_links, find_robust_links, link_relation, merge_groups, split_by_keeper
+from .robust import RobustLinks, _empty_links, find_robust_links, link_relation
 
 #: Relation of a member of a hash-only group (no verification) to its keeper.
 HASH_ONLY_RELATION = "similar hash"
+
+
+def merge_groups(groups: list[np.ndarray], links: RobustLinks, n: int) -> list[np.ndarray]:
+    """Groups joined by the robust links: connected components of both (order-independent).
+
+    Parameters
+    ----------
+    groups : list of np.ndarray
+        Groups of row indices from the normal search.
+    links : RobustLinks
+        Verified robust links.
+    n : int
+        Number of images.
+
+    Returns
+    -------
+    list of np.ndarray
+        Groups of two or more rows, ascending inside, ordered by their smallest row.
+    """
+    from ._kernels import unionfind as _uf
+    from .grouping import groups_from_labels
+
+    parent = np.arange(n, dtype=np.int64)
+    for g in groups:
+        g = np.asarray(g, np.int64)
+        if g.size > 1:
+            _uf.union_pairs(parent, g[:-1].copy(), g[1:].copy())
+    if len(links):
+        _uf.union_pairs(parent, np.ascontiguousarray(links.a, np.int64), np.ascontiguousarray(links.b, np.int64))
+    return groups_from_labels(_uf.resolve(parent))
+
+
+def containment(members: np.ndarray, links: RobustLinks) -> tuple[set[int], set[int]]:
+    """``(containers, contained)``: rows of ``members`` that contain / are contained by another member
+    (verified window links between members)."""
+    inside = set(int(x) for x in members)
+    containers, contained = set(), set()
+    for k in np.flatnonzero(links.container >= 0):
+        a, b, c = int(links.a[k]), int(links.b[k]), int(links.container[k])
+        if a in inside and b in inside:
+            containers.add(c)
+            contained.add(b if c == a else a)
+    return containers, contained
+
+
+def container_first(ordered: np.ndarray, links: RobustLinks) -> np.ndarray:
+    """The keeper rule of robust mode: the container wins.
+
+    ``ordered`` is the group in the normal keeper order (best first). The
+    keeper becomes the best-ranked member that contains another member and is
+    contained by none; failing that, the best-ranked member contained by none.
+    The others keep their order.
+    """
+    ordered = np.asarray(ordered, np.int64)
+    containers, contained = containment(ordered, links)
+    choice = None
+    for wanted in (lambda r: r in containers and r not in contained, lambda r: r not in contained):
+        for pos, row in enumerate(ordered):
+            if wanted(int(row)):
+                choice = pos
+                break
+        if choice is not None:
+            break
+    if not choice:  # already first, or every member contained in another (near-full crops): keep the ranking
+        return ordered
+    return np.concatenate([ordered[choice:choice + 1], ordered[:choice], ordered[choice + 1:]]).astype(np.int64)
+
+
+def member_relations(ordered: np.ndarray, links: RobustLinks) -> list[str | None]:
+    """Relation of each member to the keeper ``ordered[0]`` from a direct robust link, else None.
+
+    The keeper's own entry is None too.
+    """
+    keeper = int(ordered[0])
+    by_pair = {}
+    for k in range(len(links)):
+        by_pair[(int(links.a[k]), int(links.b[k]))] = k
+        by_pair[(int(links.b[k]), int(links.a[k]))] = k
+    out: list[str | None] = [None]
+    for row in ordered[1:]:
+        k = by_pair.get((keeper, int(row)))
+        if k is None:
+            out.append(None)
+            continue
+        code, area = link_relation(links, k, int(row), keeper)
+        out.append(_v.relation_name(code, area))
+    return out
+
+
+#: A container whose link to a contained image is this much less similar than that image's best container is
+#: dropped (:func:`prune_ambiguous`).
+AMBIGUOUS_MARGIN = 0.15
+
+
+def prune_ambiguous(links: RobustLinks, margin: float = AMBIGUOUS_MARGIN) -> RobustLinks:
+    """The links without the containers that hold an image much worse than its best container does.
+
+    A region that two different photos share (a crop of one shot of a scene
+    that lies inside another shot too, or a part of one base photo in two
+    scenes) is linked to both; its own photo holds it with a clearly higher
+    similarity when the other differs by more than noise. For each contained
+    image, the container links with a similarity more than ``margin`` under
+    its best container link are left out; full-frame links are kept.
+    """
+    if not len(links):
+        return links
+    contained = np.where(links.container == links.a, links.b, links.a)
+    is_window = links.container >= 0
+    best: dict[int, float] = {}
+    for row, sim, win in zip(contained.tolist(), links.similarity.tolist(), is_window.tolist()):
+        if win:
+            best[row] = max(best.get(row, 0.0), sim)
+    keep = np.array([not win or sim >= best[row] - margin
+                     for row, sim, win in zip(contained.tolist(), links.similarity.tolist(), is_window.tolist())], bool)
+    framed = None if links.framed is None else links.framed[keep]
+    return RobustLinks(*(getattr(links, f)[keep] for f in ("a", "b", "orientation", "relation", "similarity",
+                                                            "area_fraction", "container")), framed)
+
+
+#: Robust links a member may lie from its keeper (normal-group membership is free, see :func:`split_by_keeper`).
+MAX_HOPS = 2
+_SAME, _DOWN, _UP = 0, 1, 2
+
+
+def _direction(links: RobustLinks, k: int, frm: int) -> int:
+    """Direction of link ``k`` walked from row ``frm``: full frame, into what ``frm`` contains, or out."""
+    c = int(links.container[k])
+    if c < 0:
+        return _SAME
+    return _DOWN if c == frm else _UP
+
+
+def split_by_keeper(ordered: np.ndarray, known_groups: np.ndarray, links: RobustLinks,
+                    max_hops: int = MAX_HOPS) -> list[np.ndarray]:
+    """Groups of one joined component, each grown from its keeper along verified links.
+
+    ``ordered`` is the component in the normal keeper order (best first). The
+    keeper is chosen by :func:`container_first`. Its group is grown breadth
+    first from the keeper and the members of its normal group
+    (``known_groups``, labels per row, -1 for none): a member of the group
+    brings in the rows linked to it by a robust link, at most ``max_hops``
+    robust links from the keeper, and each row brings in its whole normal
+    group. A walk never turns from "contained in" to "contains" or back: the
+    keeper's crop does not bring in another photo that contains the same crop,
+    and the photo inside a screenshot does not bring in another photo of that
+    screenshot (two photos are never joined through what they share). The
+    one turn allowed is into a frame: a contained image brings in the
+    letterboxed, framed or screenshot copies of itself (links whose container
+    is only a frame around it, :func:`undouble.robust_frames.is_framed`). What is
+    left is split the same way; a row joins one group only.
+
+    Returns
+    -------
+    list of np.ndarray
+        Groups of two or more rows, keeper first, the others in ``ordered``'s order.
+    """
+    known_groups = np.asarray(known_groups, np.int64)
+    rank = {int(r): k for k, r in enumerate(ordered)}
+    adjacent: dict[int, list[tuple[int, int]]] = {}
+    for k, (a, b) in enumerate(zip(links.a.tolist(), links.b.tolist())):
+        adjacent.setdefault(a, []).append((b, k))
+        adjacent.setdefault(b, []).append((a, k))
+    for row in adjacent:
+        adjacent[row].sort(key=lambda item: (rank.get(item[0], len(rank)), item[1]))
+    members_of: dict[int, list[int]] = {}
+    for r in ordered:
+        if known_groups[int(r)] >= 0:
+            members_of.setdefault(int(known_groups[int(r)]), []).append(int(r))
+    remaining = [int(r) for r in ordered]
+    groups: list[list[int]] = []
+    while remaining:
+        free = set(remaining)
+        keeper = int(container_first(np.asarray(remaining, np.int64), links)[0])
+        group: list[int] = []
+        mode: dict[int, int] = {}
+        frontier: list[int] = []
+
+        def take(row: int, how: int, into: list[int]) -> None:
+            """``row`` and the free rows of its normal group join, reached as ``how``."""
+            label = int(known_groups[row])
+            for m in [row] + [x for x in members_of.get(label, []) if x != row] if label >= 0 else [row]:
+                if m in free:
+                    free.discard(m)
+                    group.append(m)
+                    mode[m] = how
+                    into.append(m)
+
+        take(keeper, _SAME, frontier)
+        for _ in range(max_hops):
+            reached: list[int] = []
+            for u in frontier:
+                for v, k in adjacent.get(u, ()):
+                    if v not in free:
+                        continue
+                    step = _direction(links, k, u)
+                    if step != _SAME and mode[u] not in (_SAME, step) and not (
+                            step == _UP and links.framed_at(k)):
+                        continue  # a turn between "contains" and "contained in" (but into a frame of it)
+                    take(v, mode[u] if step == _SAME else step, reached)
+            frontier = reached
+        groups.append([keeper] + sorted(group[1:], key=rank.__getitem__))
+        remaining = [r for r in remaining if r in free]
+    return [np.asarray(g, np.int64) for g in groups if len(g) >= 2]
 
 
 def thumbs_and_sizes(results: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -114,6 +318,7 @@ def robust_groups(groups: list, links: RobustLinks, n: int, keeper_order: Callab
     list of RobustGroup
         Groups of two or more images, in the order of the joined components.
     """
+    links = prune_ambiguous(links)
     known = np.full(n, -1, np.int64)
     for k, g in enumerate(groups):
         known[np.asarray(g, np.int64)] = k

@@ -395,3 +395,30 @@ def test_an_orphan_crop_is_grouped_with_its_original_through_the_second_look():
     assert [g.tolist() for g in got.groups] == [[2, 0]] and got.relation[0].tolist() == [-1, REL_CROPPED]
     far = lambda a, b, ok: crop_second_look(a, b, ok, sizes, lambda x, z: np.full(len(x), 25), 20)
     assert group_verified(3, pair_i, pair_j, verify, order, second_look=far).groups == []
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_keeper_rank_orders_components_as_keeper_order_does(seed):
+    """group_verified with one order of all rows (keeper_rank) = the same rule as a per-component callable."""
+    from undouble.grouping import group_verified
+    from undouble.verify import VerifyResult
+
+    rng = np.random.default_rng(seed)
+    n = 80
+    copies = rng.integers(0, 12, size=n)  # rows with the same label verify as copies, a few at random
+    pair_i, pair_j = rng.integers(0, n, size=(2, 400))
+    rank = rng.permutation(n)
+
+    def verify(a, b):
+        ok = (copies[a] == copies[b]) | (((a * 7 + b * 3) % 11) == 0)
+        return VerifyResult(ok, (0.5 + 0.4 * ok).astype(np.float32), (2 * ok).astype(np.int8),
+                            np.ones(len(a), np.float32), np.full(len(a), -1, np.int8))
+
+    by_callable = group_verified(n, pair_i, pair_j, verify, lambda m: m[np.argsort(rank[m])])
+    by_rank = group_verified(n, pair_i, pair_j, verify, lambda m: 1 / 0, keeper_rank=rank)
+    assert len(by_rank.groups) == len(by_callable.groups) > 0
+    for field in ("groups", "relation", "similarity", "area_fraction", "keeper_contains"):
+        for x, y in zip(getattr(by_rank, field), getattr(by_callable, field)):
+            np.testing.assert_array_equal(x, y)
+            assert x.dtype == y.dtype
+    assert by_rank.n_keeper_checks == by_callable.n_keeper_checks

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._logging import logger, progress
-from .grouping import group_scores
+from .grouping import group_scores, split_at
 
 
 def _row_labels(groups: list, n: int) -> np.ndarray:
@@ -135,7 +135,8 @@ def verified_groups_of(model, threshold: int, mode: str):
     if mode != "components":
         logger.info("mode=%r is not used with verification: groups are built around verified keepers.", mode)
     return verified_groups(model.results, threshold,
-                           lambda members: members[keeper_positions(model, members, record=False)])
+                           lambda members: members[keeper_positions(model, members, record=False)],
+                           keeper_rank=getattr(model, "_row_rank", None))
 
 
 def relation_texts_of(model, verified: Any) -> list[list[str]]:
@@ -288,7 +289,7 @@ def distances_to_keepers(model, select_idx: list) -> list:
     keepers = np.repeat(np.asarray([g[0] for g in select_idx], np.int64), sizes)
     dist = np.bitwise_count(hashes[rows] ^ hashes[keepers]).sum(axis=1, dtype=np.int64)
     dtype = distances_to(model, select_idx[0][0], select_idx[0][:1]).dtype  # the dtype group_scores gives
-    return np.split(dist.astype(dtype), np.cumsum(sizes)[:-1])
+    return split_at(dist.astype(dtype), np.cumsum(sizes).tolist())
 
 
 def distances_to(model, keeper: int, members: np.ndarray) -> np.ndarray:

@@ -314,6 +314,16 @@ class VerifiedGroups:
     n_keeper_checks: int
 
 
+def split_at(values: np.ndarray, ends: list) -> list:
+    """``values`` cut into consecutive pieces ending at ``ends`` (copies; ``np.split`` is ten times slower
+    for thousands of short pieces)."""
+    out, start = [], 0
+    for end in ends:
+        out.append(values[start:end].copy())
+        start = end
+    return out
+
+
 class _Verdicts:
     """Verification verdicts of row pairs, looked up by the unordered pair."""
 
@@ -440,7 +450,8 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
                    keeper_order: Callable[[np.ndarray], np.ndarray],
                    canonical: np.ndarray | None = None,
                    second_look: Callable[[np.ndarray, np.ndarray, np.ndarray],
-                                         tuple[np.ndarray, np.ndarray]] | None = None) -> VerifiedGroups:
+                                         tuple[np.ndarray, np.ndarray]] | None = None,
+                   keeper_rank: np.ndarray | None = None) -> VerifiedGroups:
     """Groups of verified copies, each member verified against its group's keeper.
 
     The rule is in the module docstring ("Verified groups").
@@ -468,6 +479,10 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
         ``second_look(pair_i, pair_j, ok) -> (a, b)``: more pairs to verify, from
         the candidates and their verdicts (e.g. :func:`crop_second_look`); the
         ones that pass count as verified links.
+    keeper_rank : numpy.ndarray of int, shape (n,), optional
+        The keeper rule as one order of all rows (lower is kept first, no ties):
+        when given, every component is ordered by it at once and
+        ``keeper_order`` is not called.
 
     Returns
     -------
@@ -476,6 +491,8 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
         index, with each member's relation and similarity to the keeper.
     """
     n = int(n)
+    if keeper_rank is not None:
+        keeper_rank = np.asarray(keeper_rank, dtype=np.int64)
     canon = np.arange(n, dtype=np.int64) if canonical is None else np.asarray(canonical, dtype=np.int64)
     if canon.shape != (n,):
         raise ValueError(f"canonical must have one rank per row ({n}), got shape {canon.shape}")
@@ -509,29 +526,43 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
     pending = _verified_components(n, ok_a, ok_b)
     checks = 0
     while pending:
-        ordered = [np.asarray(keeper_order(np.asarray(m, np.int64)), np.int64) for m in pending]
-        keepers = np.concatenate([np.full(len(o) - 1, o[0], np.int64) for o in ordered])
-        others = np.concatenate([o[1:] for o in ordered])
+        sizes = np.fromiter((len(m) for m in pending), dtype=np.int64, count=len(pending))
+        gid = np.repeat(np.arange(len(pending), dtype=np.int64), sizes)
+        flat = np.concatenate(pending).astype(np.int64)
+        if keeper_rank is not None:  # one sort orders every component, keeper first
+            flat = flat[np.lexsort((keeper_rank[flat], gid))]
+        else:
+            flat = np.concatenate([np.asarray(keeper_order(np.asarray(m, np.int64)), np.int64) for m in pending])
+        starts = np.cumsum(sizes) - sizes
+        head = np.zeros(flat.size, bool)
+        head[starts] = True
+        keepers = np.repeat(flat[starts], sizes - 1)
+        others = flat[~head]
+        other_gid = gid[~head]
         missing = verdicts.find(keepers, others) < 0
         if missing.any():
             checks += int(missing.sum())
             verdicts.add(keepers[missing], others[missing])
         pos = verdicts.find(keepers, others)
         passed = verdicts.ok[pos]
+        grouped = np.bincount(other_gid[passed], minlength=len(pending)) > 0
+        kept = head & grouped[gid]
+        kept[~head] = passed
+        code = np.full(flat.size, -1, np.int8)
+        sim = np.ones(flat.size, np.float32)
+        area = np.ones(flat.size, np.float32)
+        inside = np.zeros(flat.size, bool)
+        code[~head] = verdicts.relation[pos]
+        sim[~head] = verdicts.similarity[pos]
+        area[~head] = verdicts.area[pos]
+        inside[~head] = verdicts.container[pos] == keepers
+        if grouped.any():
+            ends = np.cumsum(np.bincount(gid[kept], minlength=len(pending))[grouped]).tolist()
+            for key, values in (("groups", flat), ("relation", code), ("similarity", sim), ("area", area),
+                                ("inside", inside)):
+                out[key].extend(split_at(values[kept], ends))
         set_id = np.full(n, -1, np.int64)
-        start = 0
-        for k, o in enumerate(ordered):
-            m = len(o) - 1
-            p = pos[start:start + m][passed[start:start + m]]
-            members = o[1:][passed[start:start + m]]
-            if members.size:
-                out["groups"].append(np.concatenate([o[:1], members]))
-                out["relation"].append(np.concatenate([[-1], verdicts.relation[p]]).astype(np.int8))
-                out["similarity"].append(np.concatenate([[1.0], verdicts.similarity[p]]).astype(np.float32))
-                out["area"].append(np.concatenate([[1.0], verdicts.area[p]]).astype(np.float32))
-                out["inside"].append(np.concatenate([[False], verdicts.container[p] == o[0]]))
-            set_id[o[1:][~passed[start:start + m]]] = k
-            start += m
+        set_id[others[~passed]] = other_gid[~passed]
         same = (set_id[ok_a] >= 0) & (set_id[ok_a] == set_id[ok_b])
         pending = [g for g in _verified_components(n, ok_a[same], ok_b[same])]
     order = sorted(range(len(out["groups"])), key=lambda k: int(out["groups"][k].min()))
@@ -544,7 +575,8 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
 
 
 def verified_groups(results: dict, threshold: int,
-                    keeper_order: Callable[[np.ndarray], np.ndarray]) -> VerifiedGroups | None:
+                    keeper_order: Callable[[np.ndarray], np.ndarray],
+                    keeper_rank: np.ndarray | None = None) -> VerifiedGroups | None:
     """:func:`group_verified` of what :class:`undouble.Undouble` recorded.
 
     Candidates are the pairs at hash distance ``<= threshold`` (the pair
@@ -564,6 +596,8 @@ def verified_groups(results: dict, threshold: int,
         Largest hash distance of a candidate pair.
     keeper_order : callable
         The keeper rule, as in :func:`group_verified`.
+    keeper_rank : numpy.ndarray, optional
+        The same rule as one order of all rows, as in :func:`group_verified`.
 
     Returns
     -------
@@ -598,7 +632,7 @@ def verified_groups(results: dict, threshold: int,
                                 2 * int(threshold))
 
     got = group_verified(len(paths), pair_i, pair_j, lambda a, b: verify_pairs(thumbs, sizes, a, b),
-                         keeper_order, canonical=canonical, second_look=second_look)
+                         keeper_order, canonical=canonical, second_look=second_look, keeper_rank=keeper_rank)
     logger.info("%d candidate pairs within distance %d, %d verified (%d more keeper checks).",
                 got.n_candidates, threshold, got.n_verified, got.n_keeper_checks)
     return got

@@ -45,8 +45,9 @@ Between steps 1 and 2, a *second look* (optional, ``second_look``; used by
 farther from its original than the threshold (the hash sees the whole frame)
 while both are close to other shots of the same scene, so an image left
 without a verified link (an *orphan*) is checked against the images two
-candidate links away whose size could contain it (:func:`crop_second_look`);
-what passes joins the verified links.
+candidate links away whose size could contain it, and against its best
+container among the images an inner window of which hashes close to it
+(:mod:`undouble.second_look`); what passes joins the verified links.
 
 So every member of a group is a verified copy *of its keeper*: two crops of
 one original are grouped through the original even though neither contains
@@ -67,6 +68,7 @@ from undouble import distance as _dist
 from undouble._kernels import hamming as _hk
 from undouble._kernels import unionfind as _uf
 from undouble.distance import DEFAULT_MEMORY_BUDGET
+from undouble.second_look import crop_second_look  # noqa: F401  (re-exported: the grouping's second look)
 
 __all__ = ["VerifiedGroups", "group_hashes", "group_scores", "group_verified", "groups_from_labels",
            "relation_texts", "verified_groups"]
@@ -374,78 +376,6 @@ def _verified_components(n: int, a: np.ndarray, b: np.ndarray) -> list[np.ndarra
     return groups_from_labels(_uf.resolve(parent))
 
 
-def crop_second_look(pair_i: np.ndarray, pair_j: np.ndarray, ok: np.ndarray, sizes: np.ndarray,
-                     distance: Callable[[np.ndarray, np.ndarray], np.ndarray], max_distance: int,
-                     min_area: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (orphan, container) for a second verification, two candidate links apart.
-
-    An *orphan* is a row of a candidate pair with no verified link. It is
-    proposed with every row ``z`` two candidate links away (orphan - y - z)
-    whose original size could contain it as a crop: at least as wide and as
-    high, not the same size, the orphan's area at least ``min_area`` of
-    ``z``'s, and their hash distance at most ``max_distance``.
-
-    Parameters
-    ----------
-    pair_i, pair_j : numpy.ndarray of int
-        The candidate pairs (each once, any orientation).
-    ok : numpy.ndarray of bool
-        Their verdicts.
-    sizes : numpy.ndarray
-        ``(N, 2)`` original (width, height) of each row (0: unknown, never proposed).
-    distance : callable
-        ``distance(a, b)`` -> hash distance of each pair of rows.
-    max_distance : int
-        Largest hash distance of a proposed pair.
-    min_area : float
-        Smallest area of the orphan as a fraction of the container's.
-
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray)
-        ``(orphan, container)`` rows, each pair once, none of them a candidate pair.
-    """
-    a = np.asarray(pair_i, np.int64)
-    b = np.asarray(pair_j, np.int64)
-    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
-    if a.size == 0:
-        return empty
-    n = int(max(a.max(), b.max())) + 1
-    linked = np.zeros(n, bool)
-    linked[a[ok]] = True
-    linked[b[ok]] = True
-    src = np.concatenate([a, b])
-    dst = np.concatenate([b, a])
-    order = np.argsort(src, kind="stable")
-    src, dst = src[order], dst[order]
-    start = np.searchsorted(src, np.arange(n + 1))
-    degree = np.diff(start)
-    first = ~linked[src]  # edges orphan -> y
-    x, y = src[first], dst[first]
-    if x.size == 0:
-        return empty
-    reps = degree[y]
-    x2 = np.repeat(x, reps)
-    offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
-    z = dst[np.repeat(start[y], reps) + offsets]
-    keep = z != x2
-    x2, z = x2[keep], z[keep]
-    sz = np.asarray(sizes, np.int64).reshape(-1, 2)
-    wx, hx, wz, hz = sz[x2, 0], sz[x2, 1], sz[z, 0], sz[z, 1]
-    fits = ((wx > 0) & (hx > 0) & (wx <= wz) & (hx <= hz) & ((wx < wz) | (hx < hz))
-            & (wx * hx >= min_area * wz * hz))
-    x2, z = x2[fits], z[fits]
-    if x2.size == 0:
-        return empty
-    keys = np.unique(x2 * n + z)
-    x2, z = keys // n, keys % n
-    known = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
-    fresh = ~np.isin(np.minimum(x2, z) * n + np.maximum(x2, z), known)
-    x2, z = x2[fresh], z[fresh]
-    near = np.asarray(distance(x2, z)) <= max_distance
-    return x2[near], z[near]
-
-
 def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Callable,
                    keeper_order: Callable[[np.ndarray], np.ndarray],
                    canonical: np.ndarray | None = None,
@@ -583,9 +513,10 @@ def verified_groups(results: dict, threshold: int,
     search of :func:`undouble.distance.hamming_pairs`, no N x N array); they
     are verified on ``results['thumbs']`` with the original sizes
     ``results['resolution']``, oriented by the sort order of the paths. The
-    second look (:func:`crop_second_look`, up to twice the threshold) gives
-    images left without a verified link a check against the images two
-    candidate links away that could contain them.
+    second look (:func:`undouble.second_look.second_look_pairs`) gives images
+    left without a verified link a check against the images that could contain
+    them as a crop: two candidate links away, or with an inner window that
+    hashes close to them.
 
     Parameters
     ----------
@@ -619,17 +550,10 @@ def verified_groups(results: dict, threshold: int,
     sizes = np.asarray(results["resolution"], dtype=np.int64).reshape(-1, 2)
     canonical = np.empty(len(paths), np.int64)
     canonical[np.argsort(np.asarray(paths, dtype=object), kind="stable")] = np.arange(len(paths))
-    hashes, counts = results["img_hash"], results["hash_counts"]
-    single = counts is None or bool(np.all(np.asarray(counts) == 1))
+    from .second_look import second_look_pairs
 
     def second_look(a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not single:  # multi-segment hashes (crop-resistant) find crops themselves
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        h = np.asarray(hashes)
-        h = h.reshape(h.shape[0], -1)
-        return crop_second_look(a, b, ok, sizes,
-                                lambda x, z: np.bitwise_count(h[x] ^ h[z]).sum(axis=1, dtype=np.int64),
-                                2 * int(threshold))
+        return second_look_pairs(results, threshold, a, b, ok, thumbs, sizes, canonical)
 
     got = group_verified(len(paths), pair_i, pair_j, lambda a, b: verify_pairs(thumbs, sizes, a, b),
                          keeper_order, canonical=canonical, second_look=second_look, keeper_rank=keeper_rank)

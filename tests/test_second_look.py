@@ -1,0 +1,81 @@
+"""The second look of verified grouping (undouble.second_look): crops the hash threshold misses."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from undouble import Undouble, corpus
+from undouble.second_look import best_containers, window_crop_candidates
+from undouble.verify import make_thumbnails
+
+from imagesets import jpeg_round_trip
+
+
+def _reference_best(container, orphan, ok, sim, canonical, margin):
+    """best_containers by the definition: per orphan, the verified containers by similarity, keep the best if clear."""
+    out = set()
+    for o in set(np.asarray(orphan)[ok].tolist()):
+        rows = [(float(sim[k]), int(canonical[container[k]]), int(container[k]))
+                for k in range(len(orphan)) if ok[k] and orphan[k] == o]
+        rows.sort(key=lambda r: (-r[0], r[1]))
+        if len(rows) == 1 or rows[0][0] - rows[1][0] > margin:
+            out.add((rows[0][2], o))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("margin", [0.0, 0.02])
+def test_best_containers_against_reference(seed, margin):
+    rng = np.random.default_rng(seed)
+    m = 120
+    container = rng.integers(0, 40, m)
+    orphan = rng.integers(40, 60, m)
+    ok = rng.random(m) < 0.7
+    sim = rng.choice([0.55, 0.6, 0.61, 0.7, 0.9], m)
+    canonical = rng.permutation(60)
+    c, o = best_containers(container, orphan, ok, sim, canonical, margin)
+    assert set(zip(c.tolist(), o.tolist())) == _reference_best(container, orphan, ok, sim, canonical, margin)
+    assert len(set(o.tolist())) == o.size  # one container per orphan at most
+
+
+def _photo(seed: int, w: int = 640, h: int = 480) -> np.ndarray:
+    return jpeg_round_trip(corpus._shots(np.random.default_rng([seed, 0]), w, h, 1)[0], 92)
+
+
+def test_window_search_proposes_the_original_of_a_crop_and_not_other_photos():
+    originals = [_photo(s) for s in range(4)]
+    big = originals[0]
+    h, w = big.shape[:2]
+    crop = np.ascontiguousarray(big[int(0.04 * h):int(0.95 * h), int(0.06 * w):int(0.97 * w)])
+    images = originals + [crop]
+    thumbs = make_thumbnails(images)
+    sizes = np.array([[im.shape[1], im.shape[0]] for im in images])
+    container, orphan = window_crop_candidates(thumbs, sizes, np.array([4]))
+    assert (0, 4) in set(zip(container.tolist(), orphan.tolist()))
+    assert not set(container.tolist()) & {1, 2, 3}
+    # a same-size image is never a container, nor one that would make the orphan under 60% of its area
+    sizes_same = sizes.copy()
+    sizes_same[4] = sizes[0]
+    assert window_crop_candidates(thumbs, sizes_same, np.array([4]))[0].size == 0
+
+
+def test_a_crop_far_in_hash_is_grouped_with_its_original(tmp_path):
+    """End to end: a 9%-per-side crop whose phash is over the threshold from its original."""
+    shots = corpus._shots(np.random.default_rng([5, 1]), 640, 480, 3)
+    base = jpeg_round_trip(shots[0], 92)
+    h, w = base.shape[:2]
+    crop = base[int(0.07 * h):int(0.95 * h), int(0.09 * w):int(0.93 * w)]
+    for name, img in (("a_original.jpg", base), ("b_crop.jpg", crop), ("c_other.jpg", shots[1]),
+                      ("d_other.jpg", shots[2])):
+        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+    model = Undouble(method="phash", verbose=40)
+    model.import_data(str(tmp_path))
+    model.compute_hash()
+    h0, h1 = model.results["img_hash"][0, 0], model.results["img_hash"][1, 0]
+    assert bin(int(h0) ^ int(h1)).count("1") > 6  # the crop is far in hash
+    model.group(threshold=6)
+    groups = [[p.rsplit("/", 1)[-1] for p in g] for g in model.results["select_pathnames"]]
+    assert groups == [["a_original.jpg", "b_crop.jpg"]]
+    assert model.results["select_relation"][0][1].startswith("cropped")

@@ -1,0 +1,241 @@
+"""The second look of verified grouping: more pairs for images that verification left alone.
+
+A perceptual hash sees the whole frame, so a crop is often farther in hash from
+its original than the threshold, while both may be close to other shots of the
+same scene. After the candidate pairs are verified, every image left without a
+verified link (an *orphan*) gets two more searches (:func:`second_look_pairs`):
+
+* :func:`crop_second_look`: the images two candidate links away whose original
+  size could contain it;
+* :func:`window_crop_candidates`: the images one of whose inner windows (the
+  frame less 3 to 7% on each side) has a DCT hash close to the orphan's whole
+  thumbnail, again where the sizes allow a crop. These are verified here and each
+  orphan keeps its best container only, and only when it is clearly the best
+  (a crop of one burst shot can also fit inside its neighbour shot; the true
+  original fits best, and where two fit about as well the orphan stays alone).
+
+What this returns is verified again by :func:`undouble.grouping.group_verified`
+and joins the verified links.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+#: Inner windows of the window search, as fractions of each side (2 x 2 windows).
+CROP_WINDOW_INTERVALS = ((0.03, 0.93), (0.07, 0.97))
+#: Largest distance between a window's hash and an orphan's whole-frame hash (of 64 bits).
+CROP_WINDOW_THRESHOLD = 8
+#: An orphan whose two best containers are closer than this in similarity keeps neither.
+CROP_AMBIGUITY = 0.02
+
+
+def crop_second_look(pair_i: np.ndarray, pair_j: np.ndarray, ok: np.ndarray, sizes: np.ndarray,
+                     distance: Callable[[np.ndarray, np.ndarray], np.ndarray], max_distance: int,
+                     min_area: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (orphan, container) for a second verification, two candidate links apart.
+
+    An *orphan* is a row of a candidate pair with no verified link. It is
+    proposed with every row ``z`` two candidate links away (orphan - y - z)
+    whose original size could contain it as a crop: at least as wide and as
+    high, not the same size, the orphan's area at least ``min_area`` of
+    ``z``'s, and their hash distance at most ``max_distance``.
+
+    Parameters
+    ----------
+    pair_i, pair_j : numpy.ndarray of int
+        The candidate pairs (each once, any orientation).
+    ok : numpy.ndarray of bool
+        Their verdicts.
+    sizes : numpy.ndarray
+        ``(N, 2)`` original (width, height) of each row (0: unknown, never proposed).
+    distance : callable
+        ``distance(a, b)`` -> hash distance of each pair of rows.
+    max_distance : int
+        Largest hash distance of a proposed pair.
+    min_area : float
+        Smallest area of the orphan as a fraction of the container's.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``(orphan, container)`` rows, each pair once, none of them a candidate pair.
+    """
+    a = np.asarray(pair_i, np.int64)
+    b = np.asarray(pair_j, np.int64)
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+    if a.size == 0:
+        return empty
+    n = int(max(a.max(), b.max())) + 1
+    linked = np.zeros(n, bool)
+    linked[a[ok]] = True
+    linked[b[ok]] = True
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    order = np.argsort(src, kind="stable")
+    src, dst = src[order], dst[order]
+    start = np.searchsorted(src, np.arange(n + 1))
+    degree = np.diff(start)
+    first = ~linked[src]  # edges orphan -> y
+    x, y = src[first], dst[first]
+    if x.size == 0:
+        return empty
+    reps = degree[y]
+    x2 = np.repeat(x, reps)
+    offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+    z = dst[np.repeat(start[y], reps) + offsets]
+    keep = z != x2
+    x2, z = x2[keep], z[keep]
+    sz = np.asarray(sizes, np.int64).reshape(-1, 2)
+    wx, hx, wz, hz = sz[x2, 0], sz[x2, 1], sz[z, 0], sz[z, 1]
+    fits = ((wx > 0) & (hx > 0) & (wx <= wz) & (hx <= hz) & ((wx < wz) | (hx < hz))
+            & (wx * hx >= min_area * wz * hz))
+    x2, z = x2[fits], z[fits]
+    if x2.size == 0:
+        return empty
+    keys = np.unique(x2 * n + z)
+    x2, z = keys // n, keys % n
+    known = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+    fresh = ~np.isin(np.minimum(x2, z) * n + np.maximum(x2, z), known)
+    x2, z = x2[fresh], z[fresh]
+    near = np.asarray(distance(x2, z)) <= max_distance
+    return x2[near], z[near]
+
+
+def window_crop_candidates(thumbs: np.ndarray, sizes: np.ndarray, orphans: np.ndarray,
+                           threshold: int = CROP_WINDOW_THRESHOLD, min_area: float = 0.6
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (container, orphan) where an inner window of the container hashes close to the orphan.
+
+    Parameters
+    ----------
+    thumbs : numpy.ndarray
+        ``(N, B)`` verification records (:func:`undouble.verify.make_thumbnail`).
+    sizes : numpy.ndarray
+        ``(N, 2)`` original (width, height) of each row.
+    orphans : numpy.ndarray of int
+        The rows to find containers for.
+    threshold : int
+        Largest distance between a window hash and an orphan's hash.
+    min_area : float
+        Smallest area of the orphan as a fraction of the container's.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``(container, orphan)`` rows, each pair once; the container at least as
+        wide and as high as the orphan and not the same size.
+    """
+    from . import robust as _robust
+    from ._kernels import robust as _rk
+
+    orphans = np.unique(np.asarray(orphans, np.int64))
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+    if orphans.size == 0 or len(thumbs) < 2:
+        return empty
+    grey = _robust._grey(thumbs)
+    whole = np.zeros((orphans.size, 1), np.uint64)
+    full = np.array([[0.0, 1.0]])
+    _rk.grid_window_hashes(np.ascontiguousarray(grey[orphans]), full, full, 8, whole)
+    inner = np.asarray(CROP_WINDOW_INTERVALS, np.float64)
+    windows = np.zeros((grey.shape[0], inner.shape[0] ** 2), np.uint64)
+    _rk.grid_window_hashes(grey, inner, inner, 8, windows)
+    owners = np.repeat(np.arange(grey.shape[0], dtype=np.int64), windows.shape[1])
+    # search_pairs leaves out a query's own row; here the index rows are positions in ``orphans``, not
+    # rows, so nothing is left out there (-1) and an orphan's own windows are dropped below
+    q, j, _ = _robust.search_pairs(windows.reshape(-1), np.full(owners.size, -1, np.int64), whole.reshape(-1),
+                                   int(threshold), radius=max(0, min(2, (int(threshold) + 1) // 4)))
+    container, orphan = owners[q], orphans[j]
+    keep = container != orphan
+    container, orphan = container[keep], orphan[keep]
+    sz = np.asarray(sizes, np.int64).reshape(-1, 2)
+    wc, hc, wo, ho = sz[container, 0], sz[container, 1], sz[orphan, 0], sz[orphan, 1]
+    fits = ((wo > 0) & (ho > 0) & (wo <= wc) & (ho <= hc) & ((wo < wc) | (ho < hc))
+            & (wo * ho >= min_area * wc * hc))
+    n = grey.shape[0]
+    keys = np.unique(container[fits] * n + orphan[fits])
+    return keys // n, keys % n
+
+
+def best_containers(container: np.ndarray, orphan: np.ndarray, ok: np.ndarray, similarity: np.ndarray,
+                    canonical: np.ndarray, margin: float = CROP_AMBIGUITY) -> tuple[np.ndarray, np.ndarray]:
+    """For each orphan, its verified container of highest similarity, when it is clear.
+
+    An orphan whose second-best verified container comes within ``margin`` of
+    the best (in similarity) is left alone: two shots of a burst can both
+    contain a crop of one of them, and a coin flip would group it with the
+    wrong one. Ties of similarity with a margin of 0 go to the lowest
+    ``canonical`` rank.
+    """
+    container, orphan = np.asarray(container)[ok], np.asarray(orphan)[ok]
+    sim = np.asarray(similarity, np.float64)[ok]
+    if container.size == 0:
+        return container.astype(np.int64), orphan.astype(np.int64)
+    order = np.lexsort((np.asarray(canonical)[container], -sim, orphan))
+    o_sorted, s_sorted = orphan[order], sim[order]
+    first = np.ones(order.size, bool)
+    first[1:] = o_sorted[1:] != o_sorted[:-1]
+    runner = np.full(order.size, -np.inf)  # the second-best similarity of each orphan, at its first entry
+    has_second = np.zeros(order.size, bool)
+    has_second[:-1] = first[:-1] & ~first[1:]
+    runner[:-1][has_second[:-1]] = s_sorted[1:][has_second[:-1]]
+    clear = first & (s_sorted - runner > margin)
+    pick = order[clear]
+    return container[pick].astype(np.int64), orphan[pick].astype(np.int64)
+
+
+def second_look_pairs(results: dict, threshold: int, pair_i: np.ndarray, pair_j: np.ndarray, ok: np.ndarray,
+                      thumbs: np.ndarray, sizes: np.ndarray, canonical: np.ndarray,
+                      verify: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The second look of :func:`undouble.grouping.verified_groups` (see the module docstring).
+
+    Parameters
+    ----------
+    results : dict
+        ``Undouble.results`` (``img_hash``, ``hash_counts``).
+    threshold : int
+        The grouping's hash threshold (the two-hop search goes to twice it).
+    pair_i, pair_j, ok : numpy.ndarray
+        The candidate pairs and their verdicts.
+    thumbs, sizes : numpy.ndarray
+        Verification records and original sizes of every row.
+    canonical : numpy.ndarray
+        An order-independent rank of each row (ties between containers).
+    verify : callable, optional
+        ``verify(a, b) -> VerifyResult`` (default :func:`undouble.verify.verify_pairs` on ``thumbs``).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Pairs to verify and link.
+    """
+    from .verify import verify_pairs
+
+    if verify is None:
+        def verify(a, b):
+            return verify_pairs(thumbs, sizes, a, b)
+    n = len(thumbs)
+    a_out, b_out = [], []
+    hashes, counts = results["img_hash"], results.get("hash_counts")
+    if counts is None or bool(np.all(np.asarray(counts) == 1)):  # multi-segment hashes find crops themselves
+        h = np.asarray(hashes)
+        h = h.reshape(h.shape[0], -1)
+        x, z = crop_second_look(pair_i, pair_j, ok, sizes,
+                                lambda p, q: np.bitwise_count(h[p] ^ h[q]).sum(axis=1, dtype=np.int64),
+                                2 * int(threshold))
+        a_out.append(x)
+        b_out.append(z)
+    linked = np.zeros(n, bool)
+    linked[np.asarray(pair_i)[ok]] = True
+    linked[np.asarray(pair_j)[ok]] = True
+    orphans = np.flatnonzero(~linked)
+    container, orphan = window_crop_candidates(thumbs, sizes, orphans)
+    if container.size:
+        got = verify(container, orphan)
+        c, o = best_containers(container, orphan, np.asarray(got.ok, bool), got.similarity, canonical)
+        a_out.append(c)
+        b_out.append(o)
+    if not a_out:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(a_out).astype(np.int64), np.concatenate(b_out).astype(np.int64)

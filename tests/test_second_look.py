@@ -79,3 +79,15 @@ def test_a_crop_far_in_hash_is_grouped_with_its_original(tmp_path):
     groups = [[p.rsplit("/", 1)[-1] for p in g] for g in model.results["select_pathnames"]]
     assert groups == [["a_original.jpg", "b_crop.jpg"]]
     assert model.results["select_relation"][0][1].startswith("cropped")
+
+
+def test_threshold_zero_looks_no_further():
+    from undouble.second_look import second_look_pairs
+
+    rng = np.random.default_rng(0)
+    thumbs = make_thumbnails([_photo(0), _photo(1)])
+    sizes = np.array([[640, 480], [600, 450]])
+    results = {"img_hash": rng.integers(0, 2 ** 63, (2, 1)).astype(np.uint64), "hash_counts": None}
+    a, b = second_look_pairs(results, 0, np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, bool),
+                             thumbs, sizes, np.arange(2), verify=lambda x, y: 1 / 0)
+    assert a.size == b.size == 0

@@ -195,7 +195,9 @@ def second_look_pairs(results: dict, threshold: int, pair_i: np.ndarray, pair_j:
     results : dict
         ``Undouble.results`` (``img_hash``, ``hash_counts``).
     threshold : int
-        The grouping's hash threshold (the two-hop search goes to twice it).
+        The grouping's hash threshold: the two-hop search goes to twice it, the
+        window search to ``min(CROP_WINDOW_THRESHOLD, threshold)``, and 0 (identical
+        hashes only) turns the second look off.
     pair_i, pair_j, ok : numpy.ndarray
         The candidate pairs and their verdicts.
     thumbs, sizes : numpy.ndarray
@@ -212,6 +214,8 @@ def second_look_pairs(results: dict, threshold: int, pair_i: np.ndarray, pair_j:
     """
     from .verify import verify_pairs
 
+    if int(threshold) <= 0:  # identical hashes only, as asked: no look beyond them
+        return np.empty(0, np.int64), np.empty(0, np.int64)
     if verify is None:
         def verify(a, b):
             return verify_pairs(thumbs, sizes, a, b)
@@ -230,7 +234,8 @@ def second_look_pairs(results: dict, threshold: int, pair_i: np.ndarray, pair_j:
     linked[np.asarray(pair_i)[ok]] = True
     linked[np.asarray(pair_j)[ok]] = True
     orphans = np.flatnonzero(~linked)
-    container, orphan = window_crop_candidates(thumbs, sizes, orphans)
+    container, orphan = window_crop_candidates(thumbs, sizes, orphans,
+                                               threshold=min(CROP_WINDOW_THRESHOLD, int(threshold)))
     if container.size:
         got = verify(container, orphan)
         c, o = best_containers(container, orphan, np.asarray(got.ok, bool), got.similarity, canonical)

@@ -142,11 +142,12 @@ def window_crop_candidates(thumbs: np.ndarray, sizes: np.ndarray, orphans: np.nd
     windows = np.zeros((grey.shape[0], inner.shape[0] ** 2), np.uint64)
     _rk.grid_window_hashes(grey, inner, inner, 8, windows)
     owners = np.repeat(np.arange(grey.shape[0], dtype=np.int64), windows.shape[1])
-    # search_pairs leaves out a query's own row; here the index rows are positions in ``orphans``, not
+    # the orphans (few) query an index of every window (many): a query's probes cost more than an index
+    # entry. search_pairs leaves out a query's own row; here the index rows are window positions, not
     # rows, so nothing is left out there (-1) and an orphan's own windows are dropped below
-    q, j, _ = _robust.search_pairs(windows.reshape(-1), np.full(owners.size, -1, np.int64), whole.reshape(-1),
+    q, j, _ = _robust.search_pairs(whole.reshape(-1), np.full(orphans.size, -1, np.int64), windows.reshape(-1),
                                    int(threshold), radius=max(0, min(2, (int(threshold) + 1) // 4)))
-    container, orphan = owners[q], orphans[j]
+    container, orphan = owners[j], orphans[q]
     keep = container != orphan
     container, orphan = container[keep], orphan[keep]
     sz = np.asarray(sizes, np.int64).reshape(-1, 2)

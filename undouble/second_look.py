@@ -31,6 +31,17 @@ CROP_WINDOW_THRESHOLD = 8
 CROP_AMBIGUITY = 0.02
 
 
+def could_be_a_crop(sizes: np.ndarray, inner: np.ndarray, outer: np.ndarray, min_area: float) -> np.ndarray:
+    """Whether each ``inner`` row's original size fits in its ``outer`` row's as a crop.
+
+    At least as wide and as high, not the same size, and at least ``min_area`` of
+    its area; rows of unknown size (0) never fit.
+    """
+    sz = np.asarray(sizes, np.int64).reshape(-1, 2)
+    wi, hi, wo, ho = sz[inner, 0], sz[inner, 1], sz[outer, 0], sz[outer, 1]
+    return (wi > 0) & (hi > 0) & (wi <= wo) & (hi <= ho) & ((wi < wo) | (hi < ho)) & (wi * hi >= min_area * wo * ho)
+
+
 def crop_second_look(pair_i: np.ndarray, pair_j: np.ndarray, ok: np.ndarray, sizes: np.ndarray,
                      distance: Callable[[np.ndarray, np.ndarray], np.ndarray], max_distance: int,
                      min_area: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
@@ -87,10 +98,7 @@ def crop_second_look(pair_i: np.ndarray, pair_j: np.ndarray, ok: np.ndarray, siz
     z = dst[np.repeat(start[y], reps) + offsets]
     keep = z != x2
     x2, z = x2[keep], z[keep]
-    sz = np.asarray(sizes, np.int64).reshape(-1, 2)
-    wx, hx, wz, hz = sz[x2, 0], sz[x2, 1], sz[z, 0], sz[z, 1]
-    fits = ((wx > 0) & (hx > 0) & (wx <= wz) & (hx <= hz) & ((wx < wz) | (hx < hz))
-            & (wx * hx >= min_area * wz * hz))
+    fits = could_be_a_crop(sizes, x2, z, min_area)
     x2, z = x2[fits], z[fits]
     if x2.size == 0:
         return empty
@@ -150,10 +158,7 @@ def window_crop_candidates(thumbs: np.ndarray, sizes: np.ndarray, orphans: np.nd
     container, orphan = owners[j], orphans[q]
     keep = container != orphan
     container, orphan = container[keep], orphan[keep]
-    sz = np.asarray(sizes, np.int64).reshape(-1, 2)
-    wc, hc, wo, ho = sz[container, 0], sz[container, 1], sz[orphan, 0], sz[orphan, 1]
-    fits = ((wo > 0) & (ho > 0) & (wo <= wc) & (ho <= hc) & ((wo < wc) | (ho < hc))
-            & (wo * ho >= min_area * wc * hc))
+    fits = could_be_a_crop(sizes, orphan, container, min_area)
     n = grey.shape[0]
     keys = np.unique(container[fits] * n + orphan[fits])
     return keys // n, keys % n

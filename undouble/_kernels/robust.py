@@ -310,6 +310,19 @@ def query_index(queries, query_owner, hashes, starts, rows, shifts, nkeybits, ra
 
 
 @njit(cache=True)
+def _sample_position(start, step, k, n):
+    """Output sample ``k``'s source position ``start + (k + 0.5) * step - 0.5`` on an axis of ``n`` pixels,
+    clamped to it: (index, weight of index + 1) of the bilinear pair."""
+    f = start + (k + 0.5) * step - 0.5
+    if f < 0.0:
+        f = 0.0
+    if f > n - 1:
+        f = n - 1.0
+    i = min(int(f), n - 2)
+    return i, f - i
+
+
+@njit(cache=True)
 def _sample_window(plane, x0, y0, x1, y1, out):
     """``out`` (S x S) = bilinear samples of ``plane`` over the window (fractions), pixel centres,
     edges replicated: output pixel u samples ``x0*w + (u + 0.5) * (x1 - x0) * w / S - 0.5``."""
@@ -318,21 +331,9 @@ def _sample_window(plane, x0, y0, x1, y1, out):
     sx = (x1 - x0) * w / s
     sy = (y1 - y0) * h / s
     for v in range(s):
-        fy = y0 * h + (v + 0.5) * sy - 0.5
-        if fy < 0.0:
-            fy = 0.0
-        if fy > h - 1:
-            fy = h - 1.0
-        iy = min(int(fy), h - 2)
-        ty = fy - iy
+        iy, ty = _sample_position(y0 * h, sy, v, h)
         for u in range(s):
-            fx = x0 * w + (u + 0.5) * sx - 0.5
-            if fx < 0.0:
-                fx = 0.0
-            if fx > w - 1:
-                fx = w - 1.0
-            ix = min(int(fx), w - 2)
-            tx = fx - ix
+            ix, tx = _sample_position(x0 * w, sx, u, w)
             top = plane[iy, ix] * (1.0 - tx) + plane[iy, ix + 1] * tx
             bottom = plane[iy + 1, ix] * (1.0 - tx) + plane[iy + 1, ix + 1] * tx
             out[v, u] = top * (1.0 - ty) + bottom * ty
@@ -377,24 +378,12 @@ def _fast_mismatch(plane_a, centred_b, norm_b, x0, y0, x1, y1, ix, tx):
     sx = (x1 - x0) * w / s
     sy = (y1 - y0) * h / s
     for u in range(s):
-        fx = x0 * w + (u + 0.5) * sx - 0.5
-        if fx < 0.0:
-            fx = 0.0
-        if fx > w - 1:
-            fx = w - 1.0
-        ix[u] = min(int(fx), w - 2)
-        tx[u] = fx - ix[u]
+        ix[u], tx[u] = _sample_position(x0 * w, sx, u, w)
     sa = 0.0
     saa = 0.0
     sab = 0.0
     for v in range(s):
-        fy = y0 * h + (v + 0.5) * sy - 0.5
-        if fy < 0.0:
-            fy = 0.0
-        if fy > h - 1:
-            fy = h - 1.0
-        iy = min(int(fy), h - 2)
-        ty = fy - iy
+        iy, ty = _sample_position(y0 * h, sy, v, h)
         for u in range(s):
             i = ix[u]
             t = tx[u]

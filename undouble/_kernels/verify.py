@@ -647,9 +647,8 @@ def _accumulate_window(ga, gb, fx, fy, tx, ty, nb, edge, acc):
 
 
 @njit(cache=True)
-def _finish(acc, nb, sigma_floor, maxdiff, out):
-    """The residual statistics from the block and strip sums (see the module docstring)."""
-    nblk = nb * nb
+def _overlap_sums(acc, nblk):
+    """Totals over the first ``nblk`` block rows of ``acc``: pixels, sum a, sum b, sum a^2, sum b^2, sum ab."""
     n = 0.0
     sa = 0.0
     sb = 0.0
@@ -663,6 +662,14 @@ def _finish(acc, nb, sigma_floor, maxdiff, out):
         saa += acc[k, 2]
         sbb += acc[k, 3]
         sab += acc[k, 4]
+    return n, sa, sb, saa, sbb, sab
+
+
+@njit(cache=True)
+def _finish(acc, nb, sigma_floor, maxdiff, out):
+    """The residual statistics from the block and strip sums (see the module docstring)."""
+    nblk = nb * nb
+    n, sa, sb, saa, sbb, sab = _overlap_sums(acc, nblk)
     ma = sa / n
     mb = sb / n
     va = max(saa / n - ma * ma, 0.0)
@@ -1007,17 +1014,7 @@ def local_change(ga, gb, fx, fy, tx, ty, nb, sigma_floor, eps, out, ring=1):
         _accumulate_identity(ga, gb, nb, 0, acc)
     else:
         _accumulate_window(ga, gb, fx, fy, tx, ty, nb, 0, acc)
-    n = 0.0
-    sa = 0.0
-    sb = 0.0
-    saa = 0.0
-    sbb = 0.0
-    for k in range(nblk):
-        n += acc[k, 5]
-        sa += acc[k, 0]
-        sb += acc[k, 1]
-        saa += acc[k, 2]
-        sbb += acc[k, 3]
+    n, sa, sb, saa, sbb, _ = _overlap_sums(acc, nblk)
     ma = sa / n
     mb = sb / n
     da = max(np.sqrt(max(saa / n - ma * ma, 0.0)), sigma_floor)

@@ -355,7 +355,7 @@ def _slow_second_look(pair_i, pair_j, ok, sizes, dist, max_distance, min_area=0.
 
 @pytest.mark.parametrize("seed", range(6))
 def test_crop_second_look_against_reference(seed):
-    from undouble.grouping import crop_second_look
+    from undouble.second_look import crop_second_look
 
     rng = np.random.default_rng(seed)
     n = 60
@@ -373,7 +373,8 @@ def test_crop_second_look_against_reference(seed):
 
 def test_an_orphan_crop_is_grouped_with_its_original_through_the_second_look():
     """0 is a crop of 2 whose hash is far from it (no candidate pair), but both are near shot 1."""
-    from undouble.grouping import crop_second_look, group_verified
+    from undouble.grouping import group_verified
+    from undouble.second_look import crop_second_look
     from undouble.verify import REL_CROPPED, VerifyResult
 
     copies = {frozenset((0, 2))}

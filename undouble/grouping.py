@@ -68,7 +68,6 @@ from undouble import distance as _dist
 from undouble._kernels import hamming as _hk
 from undouble._kernels import unionfind as _uf
 from undouble.distance import DEFAULT_MEMORY_BUDGET
-from undouble.second_look import crop_second_look  # noqa: F401  (re-exported: the grouping's second look)
 
 __all__ = ["VerifiedGroups", "group_hashes", "group_scores", "group_verified", "groups_from_labels",
            "relation_texts", "verified_groups"]
@@ -407,7 +406,7 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
         row index.
     second_look : callable, optional
         ``second_look(pair_i, pair_j, ok) -> (a, b)``: more pairs to verify, from
-        the candidates and their verdicts (e.g. :func:`crop_second_look`); the
+        the candidates and their verdicts (e.g. :func:`undouble.second_look.second_look_pairs`); the
         ones that pass count as verified links.
     keeper_rank : numpy.ndarray of int, shape (n,), optional
         The keeper rule as one order of all rows (lower is kept first, no ties):

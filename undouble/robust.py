@@ -580,7 +580,7 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     sizes = np.asarray(sizes, np.int64).reshape(-1, 2)
     a, b = (np.asarray(x, np.int64).reshape(-1) for x in (a, b))
     windows = np.asarray(windows, np.float64).reshape(-1, 4)
-    n, m = thumbs.shape[0], a.size
+    m = a.size
     grey = _v.thumbnail_grey(thumbs)
     refined = np.empty((m, 4))
     for k in range(m):

@@ -71,6 +71,20 @@ def _window_hash_reference(img: np.ndarray, window) -> np.ndarray:
     return (coef > np.median(coef)).reshape(-1)
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 64])
+def test_median_inplace_matches_numpy(n):
+    """The quickselect median equals numpy's on random values, heavy ties and constant rows."""
+    rng = np.random.default_rng(n)
+    rows = [rng.normal(size=n), np.round(rng.normal(size=n)), np.full(n, 3.0), np.sort(rng.normal(size=n)),
+            np.sort(rng.normal(size=n))[::-1].copy(), rng.integers(0, 2, n).astype(float)]
+    for row in rows:
+        buf = np.zeros(64)
+        buf[:n] = row
+        got = K._median_inplace(buf, n)
+        assert got == np.median(row)
+        assert sorted(buf[:n]) == sorted(row)  # reordered, nothing lost
+
+
 def test_grid_window_hashes_match_reference():
     grey = _smooth_images(3, 48, 48, seed=1)
     xints = np.array([[0.0, 1.0], [0.1, 0.7], [0.33, 0.91]])

@@ -69,26 +69,57 @@ def _lowfreq(img, bx, by, nfreq, tmp, coef):
 
 
 @njit(cache=True)
-def _median_inplace(buf, n):
-    """Median of ``buf[:n]`` (reorders ``buf``): the mean of the two middle values for even ``n``."""
-    # insertion sort: n is at most 64 and the buffer is reused, so nothing is allocated
-    for i in range(1, n):
-        v = buf[i]
-        j = i - 1
-        while j >= 0 and buf[j] > v:
-            buf[j + 1] = buf[j]
-            j -= 1
-        buf[j + 1] = v
-    if n % 2 == 1:
-        return buf[n // 2]
-    return 0.5 * (buf[n // 2 - 1] + buf[n // 2])
+def _select_inplace(buf, lo, hi, k):
+    """Move the ``k``-th smallest of ``buf[lo:hi]`` to ``buf[k]`` (quickselect, median-of-3 pivot)."""
+    while hi - lo > 1:
+        mid = (lo + hi - 1) // 2
+        a, b, c = buf[lo], buf[mid], buf[hi - 1]
+        pivot = max(min(a, b), min(max(a, b), c))
+        i = lo
+        j = hi - 1
+        while i <= j:
+            while buf[i] < pivot:
+                i += 1
+            while buf[j] > pivot:
+                j -= 1
+            if i <= j:
+                t = buf[i]
+                buf[i] = buf[j]
+                buf[j] = t
+                i += 1
+                j -= 1
+        # buf[lo:j+1] <= pivot <= buf[i:hi], and buf[j+1:i] == pivot
+        if k <= j:
+            hi = j + 1
+        elif k >= i:
+            lo = i
+        else:
+            return
 
 
 @njit(cache=True)
-def _bits_word(coef, nfreq):
-    """Pack ``coef > median(coef)`` row-major, most significant bit first (nfreq*nfreq <= 64)."""
+def _median_inplace(buf, n):
+    """Median of ``buf[:n]`` (reorders ``buf``): the mean of the two middle values for even ``n``.
+
+    Quickselect puts the upper middle value in place with everything below it
+    to its left, so the lower middle one is the largest of that left part.
+    """
+    half = n // 2
+    _select_inplace(buf, 0, n, half)
+    upper = buf[half]
+    if n % 2 == 1:
+        return upper
+    lower = buf[0]
+    for i in range(1, half):
+        if buf[i] > lower:
+            lower = buf[i]
+    return 0.5 * (lower + upper)
+
+
+@njit(cache=True)
+def _bits_word(coef, nfreq, buf):
+    """Pack ``coef > median(coef)`` row-major, most significant bit first (nfreq*nfreq <= 64; ``buf`` scratch of 64)."""
     nb = nfreq * nfreq
-    buf = np.empty(64)
     for r in range(nfreq):
         for c in range(nfreq):
             buf[r * nfreq + c] = coef[r, c]
@@ -142,6 +173,7 @@ def orientation_hashes(grey, nfreq, out):
     tmp = np.empty((nfreq, w))
     coef = np.empty((nfreq, nfreq))
     oc = np.empty((nfreq, nfreq))
+    buf = np.empty(64)
     for i in range(n):
         for y in range(h):
             for x in range(w):
@@ -149,7 +181,7 @@ def orientation_hashes(grey, nfreq, out):
         _lowfreq(img, bx, by, nfreq, tmp, coef)
         for o in range(N_ORIENT):
             _orient_coef(coef, o, oc)
-            out[i, o] = _bits_word(oc, nfreq)
+            out[i, o] = _bits_word(oc, nfreq, buf)
 
 
 @njit(cache=True, parallel=True)
@@ -181,6 +213,7 @@ def grid_window_hashes(grey, xints, yints, nfreq, out):
     for i in prange(n):
         tmp = np.empty((nfreq, w))
         coef = np.empty((nfreq, nfreq))
+        buf = np.empty(64)
         for b in range(nbb):
             by = bys[b]
             for r in range(nfreq):
@@ -201,7 +234,7 @@ def grid_window_hashes(grey, xints, yints, nfreq, out):
                         t = tmp[r, x]
                         for c in range(nfreq):
                             coef[r, c] += t * bx[x, c]
-                out[i, b * na + a] = _bits_word(coef, nfreq)
+                out[i, b * na + a] = _bits_word(coef, nfreq, buf)
 
 
 @njit(cache=True)

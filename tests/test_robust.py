@@ -353,6 +353,26 @@ def test_window_mismatch_and_refine_match_reference():
     assert np.abs(out - np.array(true_window)).max() <= 0.02  # and it found the window
 
 
+def test_two_level_refine_finds_a_crop_and_gates_out_another_shot():
+    """The coarse gate lets a real crop through to the fine level and stops another shot of the scene."""
+    rng = np.random.default_rng(3)
+    shot, other_shot = corpus._shots(rng, 400, 300, 2)
+    crop = shot[30:270, 40:360]  # x 0.1..0.9, y 0.1..0.9
+    plane = R._grey_plane(cv2.resize(shot, (128, 128), interpolation=cv2.INTER_AREA))
+    plane_crop = R._grey_plane(cv2.resize(crop, (128, 128), interpolation=cv2.INTER_AREA))
+    plane_other = R._grey_plane(cv2.resize(other_shot, (128, 128), interpolation=cv2.INTER_AREA))
+    start = np.array([0.05, 0.05, 0.85, 0.85])
+    window = R._refine_two_levels(plane, plane_crop, start)
+    assert window is not None
+    assert np.abs(window - np.array([0.1, 0.1, 0.9, 0.9])).max() <= 0.02
+    _, correlation = R.refine_window(cv2.resize(plane, (64, 64), interpolation=cv2.INTER_AREA),
+                                     cv2.resize(plane_other, (32, 32), interpolation=cv2.INTER_AREA), start,
+                                     (0.02, 0.01), return_correlation=True)
+    assert (R._refine_two_levels(plane, plane_other, start) is None) == (correlation < R.COARSE_CORRELATION_GATE)
+    noise = np.random.default_rng(4).uniform(0, 255, (128, 128)).astype(np.float32)
+    assert R._refine_two_levels(plane, noise, start) is None
+
+
 def _links(rows):
     """RobustLinks from (a, b, container) triples (-1: full frame, rotated 90)."""
     a = np.array([r[0] for r in rows], np.int64)

@@ -12,21 +12,25 @@ from undouble.verify import make_thumbnails
 from imagesets import jpeg_round_trip
 
 
-def _reference_best(container, orphan, ok, sim, canonical, margin):
-    """best_containers by the definition: per orphan, the verified containers by similarity, keep the best if clear."""
+def _reference_best(container, orphan, ok, sim, canonical, margin, component=None):
+    """best_containers by the definition: per orphan, the verified containers by similarity; keep the best
+    unless a container of another component comes within the margin."""
+    label = list(range(len(canonical))) if component is None else list(component)
     out = set()
     for o in set(np.asarray(orphan)[ok].tolist()):
         rows = [(float(sim[k]), int(canonical[container[k]]), int(container[k]))
                 for k in range(len(orphan)) if ok[k] and orphan[k] == o]
         rows.sort(key=lambda r: (-r[0], r[1]))
-        if len(rows) == 1 or rows[0][0] - rows[1][0] > margin:
+        rivals = [r for r in rows[1:] if label[r[2]] != label[rows[0][2]]]
+        if not rivals or rows[0][0] - rivals[0][0] > margin:
             out.add((rows[0][2], o))
     return out
 
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("margin", [0.0, 0.02])
-def test_best_containers_against_reference(seed, margin):
+@pytest.mark.parametrize("grouped", [False, True])
+def test_best_containers_against_reference(seed, margin, grouped):
     rng = np.random.default_rng(seed)
     m = 120
     container = rng.integers(0, 40, m)
@@ -34,9 +38,13 @@ def test_best_containers_against_reference(seed, margin):
     ok = rng.random(m) < 0.7
     sim = rng.choice([0.55, 0.6, 0.61, 0.7, 0.9], m)
     canonical = rng.permutation(60)
-    c, o = best_containers(container, orphan, ok, sim, canonical, margin)
-    assert set(zip(c.tolist(), o.tolist())) == _reference_best(container, orphan, ok, sim, canonical, margin)
+    component = rng.integers(0, 8, 60) if grouped else None
+    c, o = best_containers(container, orphan, ok, sim, canonical, margin, component=component)
+    want = _reference_best(container, orphan, ok, sim, canonical, margin, component)
+    assert set(zip(c.tolist(), o.tolist())) == want
     assert len(set(o.tolist())) == o.size  # one container per orphan at most
+    if grouped:  # copies of one photo are no rival: more orphans keep a container than without groups
+        assert len(want) >= len(_reference_best(container, orphan, ok, sim, canonical, margin))
 
 
 def _photo(seed: int, w: int = 640, h: int = 480) -> np.ndarray:

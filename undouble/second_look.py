@@ -165,30 +165,47 @@ def window_crop_candidates(thumbs: np.ndarray, sizes: np.ndarray, orphans: np.nd
 
 
 def best_containers(container: np.ndarray, orphan: np.ndarray, ok: np.ndarray, similarity: np.ndarray,
-                    canonical: np.ndarray, margin: float = CROP_AMBIGUITY) -> tuple[np.ndarray, np.ndarray]:
+                    canonical: np.ndarray, margin: float = CROP_AMBIGUITY,
+                    component: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each orphan, its verified container of highest similarity, when it is clear.
 
-    An orphan whose second-best verified container comes within ``margin`` of
-    the best (in similarity) is left alone: two shots of a burst can both
-    contain a crop of one of them, and a coin flip would group it with the
-    wrong one. Ties of similarity with a margin of 0 go to the lowest
-    ``canonical`` rank.
+    An orphan whose best verified container in another group comes within
+    ``margin`` of the best (in similarity) is left alone: two shots of a burst
+    can both contain a crop of one of them, and a coin flip would group it with
+    the wrong one. Containers of one group (``component``: a label per row,
+    the verified components; default: every row its own) are no such doubt: a
+    crop fits its original and the original's copies equally well, and
+    joining any of them puts it in the same group. Ties of similarity with a
+    margin of 0 go to the lowest ``canonical`` rank.
     """
-    container, orphan = np.asarray(container)[ok], np.asarray(orphan)[ok]
+    container, orphan = np.asarray(container, np.int64)[ok], np.asarray(orphan, np.int64)[ok]
     sim = np.asarray(similarity, np.float64)[ok]
     if container.size == 0:
-        return container.astype(np.int64), orphan.astype(np.int64)
+        return container, orphan
+    label = np.arange(len(canonical), dtype=np.int64) if component is None else np.asarray(component, np.int64)
     order = np.lexsort((np.asarray(canonical)[container], -sim, orphan))
-    o_sorted, s_sorted = orphan[order], sim[order]
+    o_sorted, s_sorted, c_sorted = orphan[order], sim[order], label[container[order]]
     first = np.ones(order.size, bool)
     first[1:] = o_sorted[1:] != o_sorted[:-1]
-    runner = np.full(order.size, -np.inf)  # the second-best similarity of each orphan, at its first entry
-    has_second = np.zeros(order.size, bool)
-    has_second[:-1] = first[:-1] & ~first[1:]
-    runner[:-1][has_second[:-1]] = s_sorted[1:][has_second[:-1]]
-    clear = first & (s_sorted - runner > margin)
-    pick = order[clear]
-    return container[pick].astype(np.int64), orphan[pick].astype(np.int64)
+    run = np.cumsum(first) - 1  # which orphan's run each sorted entry is in
+    best_label = c_sorted[first][run]
+    # the best similarity of each orphan outside the best container's group (-inf: none)
+    runner = np.full(int(first.sum()), -np.inf)
+    other = c_sorted != best_label
+    np.maximum.at(runner, run[other], s_sorted[other])
+    clear = s_sorted[first] - runner > margin
+    pick = order[first][clear]
+    return container[pick], orphan[pick]
+
+
+def _verified_components(n: int, pair_i: np.ndarray, pair_j: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """A component label per row: the connected components of the verified pairs."""
+    from ._kernels import unionfind as _uf
+
+    ok = np.asarray(ok, bool)
+    parent = np.arange(n, dtype=np.int64)
+    _uf.union_pairs(parent, np.asarray(pair_i, np.int64)[ok], np.asarray(pair_j, np.int64)[ok])
+    return _uf.resolve(parent)
 
 
 def second_look_pairs(results: dict, threshold: int, pair_i: np.ndarray, pair_j: np.ndarray, ok: np.ndarray,
@@ -244,7 +261,8 @@ def second_look_pairs(results: dict, threshold: int, pair_i: np.ndarray, pair_j:
                                                threshold=min(CROP_WINDOW_THRESHOLD, int(threshold)))
     if container.size:
         got = verify(container, orphan)
-        c, o = best_containers(container, orphan, np.asarray(got.ok, bool), got.similarity, canonical)
+        c, o = best_containers(container, orphan, np.asarray(got.ok, bool), got.similarity, canonical,
+                               component=_verified_components(n, pair_i, pair_j, ok))
         a_out.append(c)
         b_out.append(o)
     if not a_out:

@@ -28,7 +28,7 @@ def _reference_best(container, orphan, ok, sim, canonical, margin, component=Non
 
 
 @pytest.mark.parametrize("seed", range(5))
-@pytest.mark.parametrize("margin", [0.0, 0.02])
+@pytest.mark.parametrize("margin", [0.0, 0.02, 0.1])
 @pytest.mark.parametrize("grouped", [False, True])
 def test_best_containers_against_reference(seed, margin, grouped):
     rng = np.random.default_rng(seed)

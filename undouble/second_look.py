@@ -27,8 +27,11 @@ import numpy as np
 CROP_WINDOW_INTERVALS = ((0.03, 0.93), (0.07, 0.97))
 #: Largest distance between a window's hash and an orphan's whole-frame hash (of 64 bits).
 CROP_WINDOW_THRESHOLD = 8
-#: An orphan whose two best containers are closer than this in similarity keeps neither.
-CROP_AMBIGUITY = 0.02
+#: An orphan whose best container of another group comes closer than this in similarity to its best
+#: container keeps neither. On the 3,000-file 12-shots-per-scene cut, 6 of 73 crops joined the wrong
+#: shot at a margin of 0.02, none at 0.1 (4 right ones were left alone); no crop was lost on the
+#: corpora with fewer shots per scene.
+CROP_AMBIGUITY = 0.1
 
 
 def could_be_a_crop(sizes: np.ndarray, inner: np.ndarray, outer: np.ndarray, min_area: float) -> np.ndarray:

@@ -102,6 +102,81 @@ def test_grid_window_hashes_match_reference():
     np.testing.assert_array_equal(out[:, 0], full[:, 0])
 
 
+def test_box_grid_hashes_match_grid_window_hashes():
+    grey = _smooth_images(4, 48, 48, seed=2)
+    rng = np.random.default_rng(5)
+    owners = np.array([3, 0, 3, 1])
+    lo = rng.uniform(0.0, 0.3, (4, 3, 2))
+    xints = np.stack([lo[..., 0], lo[..., 0] + rng.uniform(0.5, 0.7, (4, 3))], axis=2)
+    yints = np.stack([lo[..., 1], lo[..., 1] + rng.uniform(0.5, 0.7, (4, 3))], axis=2)
+    out = np.zeros((4, 9), np.uint64)
+    K.box_grid_hashes(grey, owners, xints, yints, 8, out)
+    for k, i in enumerate(owners):
+        want = np.zeros((1, 9), np.uint64)
+        K.grid_window_hashes(grey[i:i + 1], xints[k], yints[k], 8, want)
+        np.testing.assert_array_equal(out[k], want[0])
+
+
+def _content_boxes_reference(plane, step, fraction):
+    """content_boxes by its definition, with plain Python lists."""
+    f = plane.shape[0]
+    p = plane.astype(int)
+
+    def surplus(along_rows):
+        out = [0]
+        for k in range(1, f):
+            d = (p[k] - p[k - 1]) if along_rows else (p[:, k] - p[:, k - 1])
+            out.append(abs(int((d > step).sum()) - int((d < -step).sum())))
+        return out
+
+    def two_best(counts, lo, hi):
+        ok = [k for k in range(lo, hi) if counts[k] >= int(fraction * f)]
+        if not ok:
+            return [-1]
+        first = max(ok, key=lambda k: (counts[k], -k))
+        rest = [k for k in ok if abs(k - first) > max(1, f // 20)]
+        return [first] + ([max(rest, key=lambda k: (counts[k], -k))] if rest else [])
+
+    def centre(counts, k):
+        lo, hi = k, k
+        while lo - 1 >= 1 and counts[lo - 1] >= counts[k] / 2:
+            lo -= 1
+        while hi + 1 < f and counts[hi + 1] >= counts[k] / 2:
+            hi += 1
+        return sum(counts[t] * t for t in range(lo, hi + 1)) / sum(counts[lo:hi + 1])
+
+    cols, rows = surplus(False), surplus(True)
+    sides = [two_best(cols, 1, f // 2), two_best(rows, 1, f // 2), two_best(cols, f // 2, f), two_best(rows, f // 2, f)]
+    out = []
+    for x0 in sides[0]:
+        for y0 in sides[1]:
+            for x1 in sides[2]:
+                for y1 in sides[3]:
+                    if max(x0, y0, x1, y1) < 0:
+                        continue
+                    out.append((centre(cols, x0) / f if x0 >= 0 else 0.0, centre(rows, y0) / f if y0 >= 0 else 0.0,
+                                centre(cols, x1) / f if x1 >= 0 else 1.0, centre(rows, y1) / f if y1 >= 0 else 1.0))
+    return out
+
+
+def test_content_boxes_match_reference_and_find_a_pasted_photo():
+    rng = np.random.default_rng(9)
+    screen = np.full((80, 80), 235, np.uint8)
+    screen[:4] = 60  # a title bar
+    photo = _smooth_images(1, 40, 44, seed=3)[0] // 2  # darker than the screen
+    screen[20:60, 28:72] = photo  # x 0.35..0.9, y 0.25..0.75
+    planes = np.stack([screen, _smooth_images(1, 80, 80, seed=4)[0], rng.integers(0, 256, (80, 80)).astype(np.uint8)])
+    out = np.empty((3, 16, 4))
+    K.content_boxes(planes, 6, 0.25, out)
+    for i in range(3):
+        got = [tuple(b) for b in out[i] if not np.isnan(b[0])]
+        want = _content_boxes_reference(planes[i], 6, 0.25)
+        np.testing.assert_allclose(sorted(got), sorted(want), atol=1e-12)
+    boxes = [tuple(b) for b in out[0] if not np.isnan(b[0])]
+    best = min(boxes, key=lambda b: np.abs(np.array(b) - np.array([0.35, 0.25, 0.9, 0.75])).max())
+    assert np.abs(np.array(best) - np.array([0.35, 0.25, 0.9, 0.75])).max() <= 1.0 / 80
+
+
 @pytest.mark.parametrize("radius", [0, 1, 2])
 def test_query_index_matches_brute_force(radius):
     rng = np.random.default_rng(radius)

@@ -92,7 +92,9 @@ class RobustParams:
     relative difference between a window's shape and the contained image's
     aspect ratio; ``full_frame_distance``: pairs whose upright hashes are this
     close are left to the full-frame search; ``widths``: explicit window widths
-    (instead of ``min_width``/``width_step``).
+    (instead of ``min_width``/``width_step``); ``box_edge_step`` and
+    ``box_edge_fraction``: the grey step and the share of a side that make a
+    straight edge for :func:`content_boxes` (0: no content boxes).
     """
 
     orient_threshold: int = 10
@@ -109,6 +111,8 @@ class RobustParams:
     per_group_pair: int = 3
     full_frame_distance: int = 4
     min_area: float = 0.28
+    box_edge_step: int = 6
+    box_edge_fraction: float = 0.25
 
 
 DEFAULT_ROBUST = RobustParams()
@@ -323,12 +327,64 @@ def orientation_candidates(ohash: np.ndarray, threshold: int) -> tuple[np.ndarra
     return a[first], j[first], o[first]
 
 
+#: Each edge of a content box is also tried this far (a fraction of the side) in and out.
+BOX_JITTER = 0.015
+
+
+def content_boxes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUST) -> tuple[np.ndarray, np.ndarray]:
+    """Windows where a photo may sit inside a frame, a mat or a screen, and their DCT hashes.
+
+    The grid of :func:`window_hashes` is coarse for small windows: a photo
+    pasted into a screenshot at 55-65% of each side can lie 12 bits or more
+    from every grid window. A pasted or letterboxed photo ends at long straight
+    edges: the boundaries with the largest surplus of one-signed steps of at
+    least ``params.box_edge_step`` grey levels (at least
+    ``params.box_edge_fraction`` of the side) on the 80 px fine plane, two per
+    side and half, give up to 16 boxes per image
+    (:func:`undouble._kernels.robust.content_boxes`). The hash of a window
+    that small moves with a pixel of the 48 px thumbnail, so each box is
+    hashed with every edge also moved :data:`BOX_JITTER` in and out (81
+    windows, one row pass per vertical interval).
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray)
+        K x 5 float64 ``(row, x0, y0, x1, y1)`` windows and their K uint64 hashes.
+    """
+    thumbs = np.asarray(thumbs, np.uint8)
+    n = thumbs.shape[0]
+    if n == 0 or params.box_edge_step <= 0:
+        return np.zeros((0, 5)), np.zeros(0, np.uint64)
+    f = _v.FINE_SIZE
+    fine = np.ascontiguousarray(thumbs[:, _v.FINE_OFFSET:_v.FINE_OFFSET + f * f].reshape(n, f, f))
+    boxes = np.empty((n, 16, 4))
+    _k.content_boxes(fine, int(params.box_edge_step), float(params.box_edge_fraction), boxes)
+    flat = boxes.reshape(-1, 4)
+    owners = np.repeat(np.arange(n, dtype=np.int64), 16)
+    used = ~np.isnan(flat[:, 0])
+    used[used] = (flat[used, 2] - flat[used, 0]) * (flat[used, 3] - flat[used, 1]) >= params.min_area
+    flat, owners = flat[used], owners[used]
+    if owners.size == 0:
+        return np.zeros((0, 5)), np.zeros(0, np.uint64)
+    moves = np.array([-BOX_JITTER, 0.0, BOX_JITTER])
+    lo_move, hi_move = (m.reshape(-1) for m in np.meshgrid(moves, moves, indexing="ij"))  # 9 intervals
+    xints = np.stack([flat[:, 0:1] + lo_move, flat[:, 2:3] + hi_move], axis=2)  # K x 9 x 2
+    yints = np.stack([flat[:, 1:2] + lo_move, flat[:, 3:4] + hi_move], axis=2)
+    hashes = np.zeros((owners.size, 81), np.uint64)
+    _k.box_grid_hashes(_grey(thumbs), owners, np.ascontiguousarray(xints), np.ascontiguousarray(yints), 8, hashes)
+    windows = np.stack([np.repeat(xints[:, None, :, 0], 9, axis=1), np.repeat(yints[:, :, None, 0], 9, axis=2),
+                        np.repeat(xints[:, None, :, 1], 9, axis=1), np.repeat(yints[:, :, None, 1], 9, axis=2)],
+                       axis=3).reshape(-1, 4)  # window b * 9 + a of each box
+    return np.column_stack([np.repeat(owners, 81).astype(np.float64), windows]), hashes.reshape(-1)
+
+
 def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustParams = DEFAULT_ROBUST,
                       block: int = 4096, sizes: np.ndarray | None = None,
                       return_distance: bool = False) -> tuple[np.ndarray, ...]:
     """Candidate (container a, contained b, window) pairs: a window of ``a`` hashes close to all of ``b``.
 
-    Windows are hashed and queried a block of images at a time (memory O(block x K)).
+    Windows (the grid of :func:`window_hashes` and the boxes of :func:`content_boxes`)
+    are hashed and queried a block of images at a time (memory O(block x K)).
     With ``sizes`` (N x 2 width, height), a window whose shape in ``a``'s pixels
     differs from ``b``'s aspect ratio by more than ``params.aspect_tol`` is no
     candidate (a crop, frame or paste keeps the aspect ratio of what it holds).
@@ -339,36 +395,44 @@ def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustPar
     n = upright.shape[0]
     index = _k.build_index(np.ascontiguousarray(upright), _SHIFTS, _KEYBITS)
     got_a, got_b, got_w, got_d = [], [], [], []
-    windows = None
+
+    def take(a: np.ndarray, j: np.ndarray, win: np.ndarray, d: np.ndarray) -> None:
+        keep = _popcount(upright[a] ^ upright[j]) > params.full_frame_distance
+        if sizes is not None:
+            win_aspect = ((win[:, 2] - win[:, 0]) * sizes[a, 0]) / \
+                np.maximum(1e-9, (win[:, 3] - win[:, 1]) * sizes[a, 1])
+            aspect = sizes[j, 0] / np.maximum(1, sizes[j, 1])
+            keep &= np.abs(np.log(win_aspect / np.maximum(aspect, 1e-9))) <= np.log1p(params.aspect_tol)
+        got_a.append(a[keep])
+        got_b.append(j[keep])
+        got_w.append(win[keep])
+        got_d.append(d[keep])
+
     for start in range(0, n, block):
         wh, windows = window_hashes(thumbs[start:start + block], params)
         k = wh.shape[1]
         owners = np.repeat(np.arange(start, start + wh.shape[0], dtype=np.int64), k)
         q, j, d = search_pairs(wh.reshape(-1), owners, upright, params.window_threshold,
                                radius=params.window_radius, index=index)
-        a, w = owners[q], q % k
-        keep = _popcount(upright[a] ^ upright[j]) > params.full_frame_distance
-        if sizes is not None:
-            win_aspect = ((windows[w, 2] - windows[w, 0]) * sizes[a, 0]) / \
-                np.maximum(1e-9, (windows[w, 3] - windows[w, 1]) * sizes[a, 1])
-            aspect = sizes[j, 0] / np.maximum(1, sizes[j, 1])
-            keep &= np.abs(np.log(win_aspect / np.maximum(aspect, 1e-9))) <= np.log1p(params.aspect_tol)
-        got_a.append(a[keep])
-        got_b.append(j[keep])
-        got_w.append(w[keep])
-        got_d.append(d[keep])
-    if windows is None or not got_a:
+        take(owners[q], j, windows[q % k], d)
+    boxes, box_hash = content_boxes(thumbs, params)
+    if box_hash.size:
+        owners = boxes[:, 0].astype(np.int64)
+        q, j, d = search_pairs(box_hash, owners, upright, params.window_threshold,
+                               radius=params.window_radius, index=index)
+        take(owners[q], j, boxes[q, 1:], d)
+    if not got_a:
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)))
         return empty + (np.zeros(0, np.int64),) if return_distance else empty
     a, b, w, d = (np.concatenate(x) for x in (got_a, got_b, got_w, got_d))
-    area = (windows[w, 2] - windows[w, 0]) * (windows[w, 3] - windows[w, 1])
+    area = (w[:, 2] - w[:, 0]) * (w[:, 3] - w[:, 1])
     order = np.lexsort((-area, d, b, a))
     a, b, w, d = a[order], b[order], w[order], d[order]
     first = np.ones(a.size, bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     if return_distance:
-        return a[first], b[first], windows[w[first]], d[first]
-    return a[first], b[first], windows[w[first]]
+        return a[first], b[first], w[first], d[first]
+    return a[first], b[first], w[first]
 
 
 def best_per_group_pair(known_groups: np.ndarray, a: np.ndarray, b: np.ndarray, distance: np.ndarray,

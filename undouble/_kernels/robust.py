@@ -184,57 +184,201 @@ def orientation_hashes(grey, nfreq, out):
             out[i, o] = _bits_word(oc, nfreq, buf)
 
 
+@njit(cache=True)
+def _grid_bases(h, w, xints, yints, nfreq, bxt, xlo, xhi, bys):
+    """The cosine weights of intervals ``xints`` (x-major, ``bxt[a, x, c]``, with the covered columns
+    ``[xlo[a], xhi[a])``) and ``yints`` (``bys[b, r, y]``) for an H x W image."""
+    bx = np.empty((nfreq, w))
+    for a in range(xints.shape[0]):
+        _axis_basis(w, xints[a, 0] * w, xints[a, 1] * w, nfreq, bx)
+        for x in range(w):
+            for c in range(nfreq):
+                bxt[a, x, c] = bx[c, x]
+        xlo[a] = max(0, int(np.floor(xints[a, 0] * w)))
+        xhi[a] = min(w, int(np.ceil(xints[a, 1] * w)))
+    for b in range(yints.shape[0]):
+        _axis_basis(h, yints[b, 0] * h, yints[b, 1] * h, nfreq, bys[b])
+
+
+@njit(cache=True)
+def _hash_grid(img, bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out):
+    """``out[b * A + a]``: the hash of window ``(a, b)`` of one image from :func:`_grid_bases`' weights.
+    The row pass ``by @ img`` is shared by all windows of one ``b``."""
+    h, w = img.shape
+    na = bxt.shape[0]
+    for b in range(bys.shape[0]):
+        by = bys[b]
+        for r in range(nfreq):
+            for x in range(w):
+                tmp[r, x] = 0.0
+            for y in range(h):
+                wy = by[r, y]
+                if wy == 0.0:
+                    continue
+                for x in range(w):
+                    tmp[r, x] += wy * img[y, x]
+        for a in range(na):
+            bx = bxt[a]
+            for r in range(nfreq):
+                for c in range(nfreq):
+                    coef[r, c] = 0.0
+                for x in range(xlo[a], xhi[a]):
+                    t = tmp[r, x]
+                    for c in range(nfreq):
+                        coef[r, c] += t * bx[x, c]
+            out[b * na + a] = _bits_word(coef, nfreq, buf)
+
+
 @njit(cache=True, parallel=True)
 def grid_window_hashes(grey, xints, yints, nfreq, out):
     """The DCT hash of every window ``xints[a] x yints[b]`` of each image.
 
     grey : uint8 N x H x W; xints : float64 A x 2, yints : float64 B x 2, the
     intervals ``[lo, hi)`` as fractions of the width / height; out : uint64
-    N x (B * A), window ``b * A + a``. The row pass ``by @ img`` is shared by
-    all windows of one ``b``. Images in parallel (Numba threads).
+    N x (B * A), window ``b * A + a``. Images in parallel (Numba threads).
     """
     n, h, w = grey.shape
     na = xints.shape[0]
-    nbb = yints.shape[0]
-    bxs = np.empty((na, nfreq, w))
-    bys = np.empty((nbb, nfreq, h))
-    bxt = np.empty((na, w, nfreq))  # x-major copy: the inner loop runs over frequencies
+    bxt = np.empty((na, w, nfreq))  # x-major: the inner loop runs over frequencies
     xlo = np.empty(na, np.int64)
     xhi = np.empty(na, np.int64)
-    for a in range(na):
-        _axis_basis(w, xints[a, 0] * w, xints[a, 1] * w, nfreq, bxs[a])
-        for x in range(w):
-            for c in range(nfreq):
-                bxt[a, x, c] = bxs[a, c, x]
-        xlo[a] = max(0, int(np.floor(xints[a, 0] * w)))
-        xhi[a] = min(w, int(np.ceil(xints[a, 1] * w)))
-    for b in range(nbb):
-        _axis_basis(h, yints[b, 0] * h, yints[b, 1] * h, nfreq, bys[b])
+    bys = np.empty((yints.shape[0], nfreq, h))
+    _grid_bases(h, w, xints, yints, nfreq, bxt, xlo, xhi, bys)
     for i in prange(n):
         tmp = np.empty((nfreq, w))
         coef = np.empty((nfreq, nfreq))
         buf = np.empty(64)
-        for b in range(nbb):
-            by = bys[b]
-            for r in range(nfreq):
-                for x in range(w):
-                    tmp[r, x] = 0.0
-                for y in range(h):
-                    wy = by[r, y]
-                    if wy == 0.0:
-                        continue
-                    for x in range(w):
-                        tmp[r, x] += wy * grey[i, y, x]
-            for a in range(na):
-                bx = bxt[a]
-                for r in range(nfreq):
-                    for c in range(nfreq):
-                        coef[r, c] = 0.0
-                    for x in range(xlo[a], xhi[a]):
-                        t = tmp[r, x]
-                        for c in range(nfreq):
-                            coef[r, c] += t * bx[x, c]
-                out[i, b * na + a] = _bits_word(coef, nfreq, buf)
+        _hash_grid(grey[i], bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out[i])
+
+
+@njit(cache=True, parallel=True)
+def box_grid_hashes(grey, owners, xints, yints, nfreq, out):
+    """Per box ``k``, the hashes of the windows ``xints[k, a] x yints[k, b]`` of image ``owners[k]``.
+
+    xints : float64 K x A x 2, yints : float64 K x B x 2; out : uint64 K x (B * A),
+    as :func:`grid_window_hashes` of that image with these intervals. Boxes in parallel.
+    """
+    h, w = grey.shape[1], grey.shape[2]
+    na = xints.shape[1]
+    for k in prange(owners.shape[0]):
+        bxt = np.empty((na, w, nfreq))
+        xlo = np.empty(na, np.int64)
+        xhi = np.empty(na, np.int64)
+        bys = np.empty((yints.shape[1], nfreq, h))
+        _grid_bases(h, w, xints[k], yints[k], nfreq, bxt, xlo, xhi, bys)
+        tmp = np.empty((nfreq, w))
+        coef = np.empty((nfreq, nfreq))
+        buf = np.empty(64)
+        _hash_grid(grey[owners[k]], bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out[k])
+
+
+@njit(cache=True)
+def _edge_counts(plane, threshold, along_rows, out):
+    """``out[k]``: how many more pixels step up than down (or down than up) by more than ``threshold``
+    grey levels across the boundary before column ``k`` (``along_rows`` False) or row ``k`` (True);
+    ``out[0]`` = 0. A photo's edge against a frame steps one way along its length; texture both ways."""
+    h, w = plane.shape
+    n = h if along_rows else w
+    m = w if along_rows else h
+    out[0] = 0
+    for k in range(1, n):
+        c = 0
+        for t in range(m):
+            if along_rows:
+                d = np.int64(plane[k, t]) - np.int64(plane[k - 1, t])
+            else:
+                d = np.int64(plane[t, k]) - np.int64(plane[t, k - 1])
+            if d > threshold:
+                c += 1
+            elif d < -threshold:
+                c -= 1
+        out[k] = abs(c)
+
+
+@njit(cache=True)
+def _two_best(counts, lo, hi, min_count, apart, out):
+    """The position in ``[lo, hi)`` with the most edge pixels and the best one more than ``apart`` from
+    it (an edge smeared over a few rows is one edge), each with at least ``min_count``; -1 where none."""
+    out[0] = -1
+    out[1] = -1
+    for k in range(lo, hi):
+        if counts[k] >= min_count and (out[0] < 0 or counts[k] > counts[out[0]]):
+            out[0] = k
+    if out[0] < 0:
+        return
+    for k in range(lo, hi):
+        if abs(k - out[0]) > apart and counts[k] >= min_count and (out[1] < 0 or counts[k] > counts[out[1]]):
+            out[1] = k
+
+
+@njit(cache=True)
+def _edge_centre(counts, k):
+    """Position of the edge at ``k`` (a boundary index): the count-weighted centre of the run of
+    boundaries around ``k`` with at least half its count (an edge resampled over a few rows)."""
+    half = counts[k] / 2.0
+    lo = k
+    while lo - 1 >= 1 and counts[lo - 1] >= half:
+        lo -= 1
+    hi = k
+    while hi + 1 < counts.shape[0] and counts[hi + 1] >= half:
+        hi += 1
+    total = 0.0
+    moment = 0.0
+    for t in range(lo, hi + 1):
+        total += counts[t]
+        moment += counts[t] * t
+    return moment / total
+
+
+@njit(cache=True)
+def content_boxes(fine, threshold, min_fraction, out):
+    """Boxes where a photo may sit inside a frame or a screen, from long straight edges.
+
+    fine : uint8 N x F x F planes (the whole image squashed to a square); out :
+    float64 N x 16 x 4 boxes ``(x0, y0, x1, y1)`` (fractions), NaN rows unused.
+    Each side of a box is one of the two boundaries in that half of the plane
+    with the largest surplus of steps of one sign above ``threshold`` (at
+    least ``min_fraction`` of the side's pixels; the two more than F / 20
+    apart), or the plane's own edge; the 16 combinations of two
+    candidates per side (the plane's edge when a side has fewer), less the
+    whole frame.
+    """
+    n, f, _ = fine.shape
+    half = f // 2
+    min_count = int(min_fraction * f)
+    for i in range(n):
+        cols = np.empty(f, np.int64)
+        rows = np.empty(f, np.int64)
+        _edge_counts(fine[i], threshold, False, cols)
+        _edge_counts(fine[i], threshold, True, rows)
+        sides = np.empty((4, 2), np.int64)
+        apart = max(1, f // 20)
+        _two_best(cols, 1, half, min_count, apart, sides[0])
+        _two_best(rows, 1, half, min_count, apart, sides[1])
+        _two_best(cols, half, f, min_count, apart, sides[2])
+        _two_best(rows, half, f, min_count, apart, sides[3])
+        for q in range(16):
+            for c in range(4):
+                out[i, q, c] = np.nan
+        q = 0
+        for a in range(2):
+            for b in range(2):
+                for c in range(2):
+                    for d in range(2):
+                        x0 = sides[0, a]
+                        y0 = sides[1, b]
+                        x1 = sides[2, c]
+                        y1 = sides[3, d]
+                        if (a == 1 and sides[0, 1] < 0) or (b == 1 and sides[1, 1] < 0) or \
+                                (c == 1 and sides[2, 1] < 0) or (d == 1 and sides[3, 1] < 0):
+                            continue  # the plane's edge is taken once, as the first candidate
+                        if x0 < 0 and y0 < 0 and x1 < 0 and y1 < 0:
+                            continue  # the whole frame
+                        out[i, q, 0] = _edge_centre(cols, x0) / f if x0 >= 0 else 0.0
+                        out[i, q, 1] = _edge_centre(rows, y0) / f if y0 >= 0 else 0.0
+                        out[i, q, 2] = _edge_centre(cols, x1) / f if x1 >= 0 else 1.0
+                        out[i, q, 3] = _edge_centre(rows, y1) / f if y1 >= 0 else 1.0
+                        q += 1
 
 
 @njit(cache=True)

@@ -458,6 +458,28 @@ def _links(rows):
                          np.ones(n, np.float32), np.where(c < 0, 1.0, 0.5).astype(np.float32), c)
 
 
+def test_a_crop_placed_in_its_own_photo_is_not_pulled_into_another():
+    # normal groups {0, 1, 2} (row 2 a crop verified inside keeper 0) and {3, 4}; row 5: a crop of nobody's group
+    known = np.array([0, 0, 0, 1, 1, -1])
+    placed = np.array([False, False, True, False, False, False])
+    # 2 inside 3 (another shot), 2 inside 4 framed (kept), 5 inside 3, 1 rotated copy of 4 (full frame)
+    links = _links([(3, 2, 3), (4, 2, 4), (3, 5, 3), (1, 4, -1)])
+    links = R.RobustLinks(*(getattr(links, f) for f in ("a", "b", "orientation", "relation", "similarity",
+                                                         "area_fraction", "container")),
+                          np.array([False, True, False, False]))
+    kept = RG.keep_placed_crops(links, known, placed)
+    got = set(zip(kept.a.tolist(), kept.b.tolist()))
+    assert got == {(4, 2), (3, 5), (1, 4)}
+    assert RG.keep_placed_crops(links, known, np.zeros(6, bool)) is links  # nothing placed: nothing dropped
+    # and through robust_groups: the crop's own group and the other shot's group stay apart
+    groups = [np.array([0, 1, 2]), np.array([3, 4])]
+    plain = _links([(3, 2, 3)])
+    made = RG.robust_groups(groups, plain, 6, lambda rows: np.arange(len(rows)), np.zeros((6, 10), np.uint8),
+                            np.full((6, 2), 100), [["keeper", "re-encoded", "cropped (80% of the keeper's area)"],
+                                                   ["keeper", "resized"]], [np.ones(3), np.ones(2)])
+    assert sorted(sorted(g.rows.tolist()) for g in made) == [[0, 1, 2], [3, 4]]
+
+
 def test_split_by_keeper_does_not_join_two_photos_through_one_ambiguous_crop():
     # rows 0, 1: two shots with one normal group each ({0, 2} and {1, 3}); row 4: a crop inside both
     known = np.array([0, 1, 0, 1, -1])

@@ -153,6 +153,38 @@ def prune_ambiguous(links: RobustLinks, margin: float = AMBIGUOUS_MARGIN) -> Rob
                                                             "area_fraction", "container")), framed)
 
 
+def keep_placed_crops(links: RobustLinks, known_groups: np.ndarray, placed: np.ndarray) -> RobustLinks:
+    """The links without the window links that would pull a placed crop into another photo.
+
+    A crop of one shot of a burst often lies inside the next shot too, when it
+    cut away the part where the shots differ, and verifies there as well as in
+    its own shot. When the normal grouping already verified the crop inside
+    its own keeper (``placed[row]``), a window link from the crop to a
+    container of another normal group (``known_groups``, a label per row, -1
+    for none) would join the two photos through what they share, so it is
+    left out: the crop stays with the photo it was verified in, as in the
+    normal mode. Orientation links and framed links (a letterbox or
+    screenshot of the crop) are kept, and so are the links of crops the normal
+    grouping left alone.
+    """
+    if not len(links):
+        return links
+    known_groups = np.asarray(known_groups, np.int64)
+    window = links.container >= 0
+    if links.framed is not None:
+        window &= ~links.framed
+    contained = np.where(links.container == links.a, links.b, links.a)
+    container = np.where(links.container == links.a, links.a, links.b)
+    other_group = (known_groups[container] < 0) | (known_groups[container] != known_groups[contained])
+    drop = window & np.asarray(placed, bool)[contained] & other_group
+    if not drop.any():
+        return links
+    keep = ~drop
+    framed = None if links.framed is None else links.framed[keep]
+    return RobustLinks(*(getattr(links, f)[keep] for f in ("a", "b", "orientation", "relation", "similarity",
+                                                            "area_fraction", "container")), framed)
+
+
 #: Robust links a member may lie from its keeper (normal-group membership is free, see :func:`split_by_keeper`).
 MAX_HOPS = 2
 _SAME, _DOWN, _UP = 0, 1, 2
@@ -318,10 +350,14 @@ def robust_groups(groups: list, links: RobustLinks, n: int, keeper_order: Callab
     list of RobustGroup
         Groups of two or more images, in the order of the joined components.
     """
-    links = prune_ambiguous(links)
     known = np.full(n, -1, np.int64)
+    placed = np.zeros(n, bool)  # cropped members of a normal group: inside its keeper
     for k, g in enumerate(groups):
         known[np.asarray(g, np.int64)] = k
+    if base_relation is not None:
+        for g, texts in zip(groups, base_relation):
+            placed[np.asarray(g, np.int64)] = [str(text).startswith("cropped") for text in texts]
+    links = keep_placed_crops(prune_ambiguous(links), known, placed)
     by_pair: dict[tuple[int, int], int] = {}
     for k, (a, b) in enumerate(zip(links.a.tolist(), links.b.tolist())):
         by_pair[(a, b)] = by_pair[(b, a)] = k

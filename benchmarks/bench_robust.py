@@ -9,8 +9,9 @@
    wall times, the robust stage alone, and pair precision / recall / recall per
    kind of both (:func:`undouble.evaluate.pair_metrics`).
 2. **The crop candidate search alone at scale** (``--scale N``, default
-   100,000): the window hashes per image (timed on ``--hash-sample`` real
-   thumbnails), and the multi-index query of ``--query-sample`` images' window
+   100,000): the window hashes per image (the grid and the content boxes, timed
+   on ``--hash-sample`` thumbnails of the corpus, or of smooth random images
+   with ``--skip-corpus``), and the multi-index query of ``--query-sample`` images' window
    hashes against an index of N upright hashes (synthetic random hashes),
    extrapolated linearly to all N images; the index's memory.
 
@@ -116,17 +117,22 @@ def end_to_end(folder: Path) -> None:
     print(f"\nend to end (best of 2 each): robust {robust_t:.2f}s / plain {plain:.2f}s = {robust_t / plain:.2f}x")
 
 
-def candidate_scale(n: int, hash_sample: int, query_sample: int) -> None:
+def candidate_scale(n: int, hash_sample: int, query_sample: int, folder: Path | None = None) -> None:
     rng = np.random.default_rng(0)
-    # window hashing cost per image, on thumbnails of smooth random images
-    import cv2
-    from undouble.verify import make_thumbnails
+    if folder is not None:  # window hashing cost per image on the corpus's own thumbnails
+        model = Undouble(method="phash", verbose=40)
+        model.import_data(str(folder))
+        thumbs = np.asarray(model.results["thumbs"])[:hash_sample]
+        hash_sample = thumbs.shape[0]
+    else:  # on thumbnails of smooth random images (few content boxes: a lower bound)
+        import cv2
+        from undouble.verify import make_thumbnails
 
-    imgs = []
-    for _ in range(hash_sample):
-        grid = rng.uniform(0, 255, (6, 8, 3)).astype(np.float32)
-        imgs.append(np.clip(cv2.resize(grid, (160, 120), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8))
-    thumbs = make_thumbnails(imgs)
+        imgs = []
+        for _ in range(hash_sample):
+            grid = rng.uniform(0, 255, (6, 8, 3)).astype(np.float32)
+            imgs.append(np.clip(cv2.resize(grid, (160, 120), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8))
+        thumbs = make_thumbnails(imgs)
     R.window_hashes(thumbs[:2])
     R.orientation_hashes(thumbs[:2])
     t0 = time.perf_counter()
@@ -134,17 +140,24 @@ def candidate_scale(n: int, hash_sample: int, query_sample: int) -> None:
     t1 = time.perf_counter()
     R.orientation_hashes(thumbs)
     t2 = time.perf_counter()
-    per_window_image = (t1 - t0) / hash_sample
+    R.content_boxes(thumbs[:2])
+    t3 = time.perf_counter()
+    boxes, _ = R.content_boxes(thumbs)
+    t4 = time.perf_counter()
+    per_window_image = (t1 - t0 + t4 - t3) / hash_sample
     per_orient_image = (t2 - t1) / hash_sample
-    print(f"\nper image: {len(windows)} window hashes {1e3 * per_window_image:.2f} ms, "
+    box_windows = boxes.shape[0] / hash_sample
+    print(f"\nper image: {len(windows)} grid window hashes {1e3 * (t1 - t0) / hash_sample:.2f} ms, "
+          f"{box_windows:.0f} content-box window hashes {1e3 * (t4 - t3) / hash_sample:.2f} ms, "
           f"8 orientation hashes {1e3 * per_orient_image:.3f} ms; thumbnail record {THUMB_BYTES} bytes")
     upright = rng.integers(0, 2**63, n, dtype=np.uint64) * np.uint64(2) + rng.integers(0, 2, n).astype(np.uint64)
     t0 = time.perf_counter()
     index = R._k.build_index(upright, R._SHIFTS, R._KEYBITS)
     t1 = time.perf_counter()
     index_bytes = index[0].nbytes + index[1].nbytes + upright.nbytes
-    queries = rng.integers(0, 2**63, query_sample * len(windows), dtype=np.uint64)
-    owners = np.repeat(np.arange(query_sample), len(windows))
+    per_image = len(windows) + int(round(box_windows))
+    queries = rng.integers(0, 2**63, query_sample * per_image, dtype=np.uint64)
+    owners = np.repeat(np.arange(query_sample), per_image)
     R.search_pairs(queries[:100], owners[:100], upright, R.DEFAULT_ROBUST.window_threshold,
                    radius=R.DEFAULT_ROBUST.window_radius, index=index)
     t2 = time.perf_counter()
@@ -152,7 +165,7 @@ def candidate_scale(n: int, hash_sample: int, query_sample: int) -> None:
                              radius=R.DEFAULT_ROBUST.window_radius, index=index)
     t3 = time.perf_counter()
     per_query_image = (t3 - t2) / query_sample
-    block_bytes = 4096 * len(windows) * 8
+    block_bytes = 4096 * per_image * 8
     print(f"candidate search at N = {n:,}: index build {t1 - t0:.2f}s, index memory {index_bytes / 2**20:.1f} MiB, "
           f"window hashes of one block of 4096 images {block_bytes / 2**20:.1f} MiB")
     print(f"  query: {1e3 * per_query_image:.2f} ms per image ({query_sample} images' windows measured, "
@@ -181,7 +194,7 @@ def main(argv=None) -> int:
             args.folder = tmp
         end_to_end(args.folder)
     if args.scale:
-        candidate_scale(args.scale, args.hash_sample, args.query_sample)
+        candidate_scale(args.scale, args.hash_sample, args.query_sample, args.folder)
     return 0
 
 

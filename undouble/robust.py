@@ -22,6 +22,11 @@ Candidates
   Cropped copies, crops then downscaled, letterboxed or framed copies and
   photos pasted into a screenshot are all "one image is a window of the
   other". An aspect stretch changes nothing (the thumbnails are square).
+* **Content boxes.** The grid is coarse for small windows, so a photo that
+  fills 55-65% of a screenshot can miss it. :func:`content_boxes` also hashes
+  the boxes bounded by long straight one-signed edges on the fine plane (a
+  pasted or letterboxed photo's border), each with its edges moved 1.5% in
+  and out, and queries them like the grid.
 
 Verification
 ------------

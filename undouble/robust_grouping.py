@@ -2,7 +2,9 @@
 
 :func:`robust_groups` joins the normal groups by the verified robust links of
 :func:`undouble.robust.find_robust_links` (less the containers much worse than
-an image's best one, :func:`prune_ambiguous`), cuts each joined component into
+an image's best one, :func:`prune_ambiguous`, and the window links that would
+pull a crop the normal grouping verified inside its own keeper into another
+photo, :func:`keep_placed_crops`), cuts each joined component into
 groups grown from keepers where the container wins (:func:`split_by_keeper`:
 at most :data:`MAX_HOPS` robust links from the keeper, never through a region
 two photos share), and names each member's relation to its keeper:

@@ -47,6 +47,30 @@ def test_best_containers_against_reference(seed, margin, grouped):
         assert len(want) >= len(_reference_best(container, orphan, ok, sim, canonical, margin))
 
 
+@pytest.mark.parametrize("rival_similarity, want", [(0.85, set()), (0.7, {(2, 0)})])
+def test_second_look_leaves_a_crop_that_fits_two_photos_alike_alone(rival_similarity, want):
+    """Both searches' candidates go through best_containers: row 0 (a crop) is two candidate links from
+    2 and 3 (different photos; 4 is a verified copy of 2) and fits both; it joins 2 only when 3 is clearly worse."""
+    from undouble.second_look import second_look_pairs
+    from undouble.verify import THUMB_BYTES, VerifyResult
+
+    n = 5
+    sizes = np.array([[760, 570], [800, 600], [800, 600], [800, 600], [800, 600]])
+    pair_i, pair_j = np.array([0, 1, 1, 2]), np.array([1, 2, 3, 4])
+    ok = np.array([False, False, False, True])
+    fits = {(2, 0): 0.9, (4, 0): 0.9, (3, 0): rival_similarity}
+
+    def verify(a, b):
+        sim = np.array([fits.get((x, y), 0.1) for x, y in zip(a.tolist(), b.tolist())], np.float32)
+        m = sim.size
+        return VerifyResult(sim > 0.5, sim, np.zeros(m, np.int8), np.ones(m, np.float32), np.zeros(m, np.int8))
+
+    results = {"img_hash": np.zeros((n, 1), np.uint64), "hash_counts": np.ones(n, np.int64)}
+    a, b = second_look_pairs(results, 10, pair_i, pair_j, ok, np.zeros((n, THUMB_BYTES), np.uint8), sizes,
+                             np.arange(n), verify=verify)
+    assert set(zip(a.tolist(), b.tolist())) == want
+
+
 def _photo(seed: int, w: int = 640, h: int = 480) -> np.ndarray:
     return jpeg_round_trip(corpus._shots(np.random.default_rng([seed, 0]), w, h, 1)[0], 92)
 

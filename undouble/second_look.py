@@ -9,8 +9,9 @@ verified link (an *orphan*) gets two more searches (:func:`second_look_pairs`):
   size could contain it;
 * :func:`window_crop_candidates`: the images one of whose inner windows (the
   frame less 3 to 7% on each side) has a DCT hash close to the orphan's whole
-  thumbnail, again where the sizes allow a crop. These are verified here and each
-  orphan keeps its best container only, and only when it is clearly the best
+  thumbnail, again where the sizes allow a crop. The candidates of both are
+  verified here and each orphan keeps its best container only, and only when it
+  is clearly the best
   (a crop of one burst shot can also fit inside its neighbour shot; the true
   original fits best, and where two fit about as well the orphan stays alone).
 
@@ -246,7 +247,7 @@ def second_look_pairs(results: dict, threshold: int, pair_i: np.ndarray, pair_j:
         def verify(a, b):
             return verify_pairs(thumbs, sizes, a, b)
     n = len(thumbs)
-    a_out, b_out = [], []
+    found_c, found_o = [], []  # (container, orphan) candidates of both searches
     hashes, counts = results["img_hash"], results.get("hash_counts")
     if counts is None or bool(np.all(np.asarray(counts) == 1)):  # multi-segment hashes find crops themselves
         h = np.asarray(hashes)
@@ -254,14 +255,19 @@ def second_look_pairs(results: dict, threshold: int, pair_i: np.ndarray, pair_j:
         x, z = crop_second_look(pair_i, pair_j, ok, sizes,
                                 lambda p, q: np.bitwise_count(h[p] ^ h[q]).sum(axis=1, dtype=np.int64),
                                 2 * int(threshold))
-        a_out.append(x)
-        b_out.append(z)
+        found_c.append(z)
+        found_o.append(x)
     linked = np.zeros(n, bool)
     linked[np.asarray(pair_i)[ok]] = True
     linked[np.asarray(pair_j)[ok]] = True
     orphans = np.flatnonzero(~linked)
     container, orphan = window_crop_candidates(thumbs, sizes, orphans,
                                                threshold=min(CROP_WINDOW_THRESHOLD, int(threshold)))
+    found_c.append(container)
+    found_o.append(orphan)
+    keys = np.unique(np.concatenate(found_c).astype(np.int64) * n + np.concatenate(found_o).astype(np.int64))
+    container, orphan = keys // n, keys % n
+    a_out, b_out = [], []
     if container.size:
         got = verify(container, orphan)
         c, o = best_containers(container, orphan, np.asarray(got.ok, bool), got.similarity, canonical,

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .median import select_in_place
+
 N_ORIENT = 8
 
 
@@ -48,8 +50,8 @@ def _axis_basis(length, lo, hi, nfreq, out):
 
 
 @njit(cache=True)
-def _lowfreq(img, bx, by, nfreq, tmp, coef):
-    """``coef = by @ img @ bx.T`` (``img`` H x W, ``by`` nfreq x H, ``bx`` nfreq x W)."""
+def _row_pass(img, by, nfreq, tmp):
+    """``tmp = by @ img`` (``img`` H x W, ``by`` nfreq x H), skipping the rows ``by`` does not cover."""
     h, w = img.shape
     for r in range(nfreq):
         for x in range(w):
@@ -60,6 +62,13 @@ def _lowfreq(img, bx, by, nfreq, tmp, coef):
                 continue
             for x in range(w):
                 tmp[r, x] += wy * img[y, x]
+
+
+@njit(cache=True)
+def _lowfreq(img, bx, by, nfreq, tmp, coef):
+    """``coef = by @ img @ bx.T`` (``img`` H x W, ``by`` nfreq x H, ``bx`` nfreq x W)."""
+    w = img.shape[1]
+    _row_pass(img, by, nfreq, tmp)
     for r in range(nfreq):
         for c in range(nfreq):
             s = 0.0
@@ -69,44 +78,15 @@ def _lowfreq(img, bx, by, nfreq, tmp, coef):
 
 
 @njit(cache=True)
-def _select_inplace(buf, lo, hi, k):
-    """Move the ``k``-th smallest of ``buf[lo:hi]`` to ``buf[k]`` (quickselect, median-of-3 pivot)."""
-    while hi - lo > 1:
-        mid = (lo + hi - 1) // 2
-        a, b, c = buf[lo], buf[mid], buf[hi - 1]
-        pivot = max(min(a, b), min(max(a, b), c))
-        i = lo
-        j = hi - 1
-        while i <= j:
-            while buf[i] < pivot:
-                i += 1
-            while buf[j] > pivot:
-                j -= 1
-            if i <= j:
-                t = buf[i]
-                buf[i] = buf[j]
-                buf[j] = t
-                i += 1
-                j -= 1
-        # buf[lo:j+1] <= pivot <= buf[i:hi], and buf[j+1:i] == pivot
-        if k <= j:
-            hi = j + 1
-        elif k >= i:
-            lo = i
-        else:
-            return
-
-
-@njit(cache=True)
 def _median_inplace(buf, n):
     """Median of ``buf[:n]`` (reorders ``buf``): the mean of the two middle values for even ``n``.
 
-    Quickselect puts the upper middle value in place with everything below it
-    to its left, so the lower middle one is the largest of that left part.
+    Quickselect (:func:`undouble._kernels.median.select_in_place`) puts the upper
+    middle value in place with everything below it to its left, so the lower
+    middle one is the largest of that left part; no allocation.
     """
     half = n // 2
-    _select_inplace(buf, 0, n, half)
-    upper = buf[half]
+    upper = select_in_place(buf[:n], half)
     if n % 2 == 1:
         return upper
     lower = buf[0]
@@ -204,19 +184,9 @@ def _grid_bases(h, w, xints, yints, nfreq, bxt, xlo, xhi, bys):
 def _hash_grid(img, bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out):
     """``out[b * A + a]``: the hash of window ``(a, b)`` of one image from :func:`_grid_bases`' weights.
     The row pass ``by @ img`` is shared by all windows of one ``b``."""
-    h, w = img.shape
     na = bxt.shape[0]
     for b in range(bys.shape[0]):
-        by = bys[b]
-        for r in range(nfreq):
-            for x in range(w):
-                tmp[r, x] = 0.0
-            for y in range(h):
-                wy = by[r, y]
-                if wy == 0.0:
-                    continue
-                for x in range(w):
-                    tmp[r, x] += wy * img[y, x]
+        _row_pass(img, bys[b], nfreq, tmp)
         for a in range(na):
             bx = bxt[a]
             for r in range(nfreq):

@@ -167,14 +167,22 @@ def test_content_boxes_match_reference_and_find_a_pasted_photo():
     screen[20:60, 28:72] = photo  # x 0.35..0.9, y 0.25..0.75
     planes = np.stack([screen, _smooth_images(1, 80, 80, seed=4)[0], rng.integers(0, 256, (80, 80)).astype(np.uint8)])
     out = np.empty((3, 16, 4))
-    K.content_boxes(planes, 6, 0.25, out)
+    K.content_boxes(planes, 6, 0.25, 0.0, out)  # every box
     for i in range(3):
         got = [tuple(b) for b in out[i] if not np.isnan(b[0])]
         want = _content_boxes_reference(planes[i], 6, 0.25)
         np.testing.assert_allclose(sorted(got), sorted(want), atol=1e-12)
-    boxes = [tuple(b) for b in out[0] if not np.isnan(b[0])]
-    best = min(boxes, key=lambda b: np.abs(np.array(b) - np.array([0.35, 0.25, 0.9, 0.75])).max())
-    assert np.abs(np.array(best) - np.array([0.35, 0.25, 0.9, 0.75])).max() <= 1.0 / 80
+    framed = np.empty((3, 16, 4))
+    K.content_boxes(planes, 6, 0.25, 0.4, framed)  # only those with a flat outside
+    for i in range(3):
+        kept = [tuple(b) for b in framed[i] if not np.isnan(b[0])]
+        assert set(kept) <= {tuple(b) for b in out[i] if not np.isnan(b[0])}
+        if i == 0:
+            best = min(kept, key=lambda b: np.abs(np.array(b) - np.array([0.35, 0.25, 0.9, 0.75])).max())
+            assert np.abs(np.array(best) - np.array([0.35, 0.25, 0.9, 0.75])).max() <= 1.0 / 80
+        else:  # a photo's own edges have more photo outside them, not a screen
+            assert kept == []
+    assert not np.isnan(out[1, :, 0]).all()  # the smooth photo had boxes before the frame test
 
 
 @pytest.mark.parametrize("radius", [0, 1, 2])

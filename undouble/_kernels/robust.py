@@ -301,7 +301,51 @@ def _edge_centre(counts, k):
 
 
 @njit(cache=True)
-def content_boxes(fine, threshold, min_fraction, out):
+def _strip_variation(plane, fixed, lo, hi, vertical):
+    """Mean absolute step along a strip: column ``fixed`` over rows ``[lo, hi)`` (``vertical``), else row
+    ``fixed`` over columns ``[lo, hi)``; 0 for a strip of fewer than 2 pixels."""
+    total = 0.0
+    count = 0
+    for t in range(lo, hi - 1):
+        if vertical:
+            d = np.float64(plane[t + 1, fixed]) - np.float64(plane[t, fixed])
+        else:
+            d = np.float64(plane[fixed, t + 1]) - np.float64(plane[fixed, t])
+        total += abs(d)
+        count += 1
+    return total / count if count else 0.0
+
+
+@njit(cache=True)
+def _framed_box(plane, box, flat_ratio):
+    """Whether at least half of the box's sides that lie inside the plane have a flat outside: the
+    strip 3 pixels outside varies along the side at most ``flat_ratio`` times the strip 2 pixels inside
+    (plus one grey level). A pasted or letterboxed photo's screen or border is flat; more photo is not."""
+    f = plane.shape[0]
+    x0 = int(round(box[0] * f))
+    y0 = int(round(box[1] * f))
+    x1 = int(round(box[2] * f))
+    y1 = int(round(box[3] * f))
+    inside = 0
+    flat = 0
+    for side in range(4):
+        pos = (x0, y0, x1, y1)[side]
+        vertical = side == 0 or side == 2
+        lo = y0 if vertical else x0
+        hi = y1 if vertical else x1
+        outer = pos - 3 if side < 2 else pos + 2
+        inner = pos + 2 if side < 2 else pos - 3
+        if outer < 0 or outer >= f or inner < 0 or inner >= f or hi - lo < 4:
+            continue  # at the plane's edge: nothing outside
+        inside += 1
+        if _strip_variation(plane, outer, lo, hi, vertical) <= flat_ratio * \
+                _strip_variation(plane, inner, lo, hi, vertical) + 1.0:
+            flat += 1
+    return inside > 0 and 2 * flat >= inside
+
+
+@njit(cache=True)
+def content_boxes(fine, threshold, min_fraction, flat_ratio, out):
     """Boxes where a photo may sit inside a frame or a screen, from long straight edges.
 
     fine : uint8 N x F x F planes (the whole image squashed to a square); out :
@@ -311,7 +355,8 @@ def content_boxes(fine, threshold, min_fraction, out):
     least ``min_fraction`` of the side's pixels; the two more than F / 20
     apart), or the plane's own edge; the 16 combinations of two
     candidates per side (the plane's edge when a side has fewer), less the
-    whole frame.
+    whole frame, and with ``flat_ratio`` > 0 only those that look framed
+    (:func:`_framed_box`).
     """
     n, f, _ = fine.shape
     half = f // 2
@@ -331,6 +376,7 @@ def content_boxes(fine, threshold, min_fraction, out):
             for c in range(4):
                 out[i, q, c] = np.nan
         q = 0
+        box = np.empty(4)
         for a in range(2):
             for b in range(2):
                 for c in range(2):
@@ -344,10 +390,14 @@ def content_boxes(fine, threshold, min_fraction, out):
                             continue  # the plane's edge is taken once, as the first candidate
                         if x0 < 0 and y0 < 0 and x1 < 0 and y1 < 0:
                             continue  # the whole frame
-                        out[i, q, 0] = _edge_centre(cols, x0) / f if x0 >= 0 else 0.0
-                        out[i, q, 1] = _edge_centre(rows, y0) / f if y0 >= 0 else 0.0
-                        out[i, q, 2] = _edge_centre(cols, x1) / f if x1 >= 0 else 1.0
-                        out[i, q, 3] = _edge_centre(rows, y1) / f if y1 >= 0 else 1.0
+                        box[0] = _edge_centre(cols, x0) / f if x0 >= 0 else 0.0
+                        box[1] = _edge_centre(rows, y0) / f if y0 >= 0 else 0.0
+                        box[2] = _edge_centre(cols, x1) / f if x1 >= 0 else 1.0
+                        box[3] = _edge_centre(rows, y1) / f if y1 >= 0 else 1.0
+                        if flat_ratio > 0 and not _framed_box(fine[i], box, flat_ratio):
+                            continue
+                        for t in range(4):
+                            out[i, q, t] = box[t]
                         q += 1
 
 

@@ -71,14 +71,53 @@ def merge_groups(groups: list[np.ndarray], links: RobustLinks, n: int) -> list[n
 def containment(members: np.ndarray, links: RobustLinks) -> tuple[set[int], set[int]]:
     """``(containers, contained)``: rows of ``members`` that contain / are contained by another member
     (verified window links between members)."""
-    inside = set(int(x) for x in members)
-    containers, contained = set(), set()
-    for k in np.flatnonzero(links.container >= 0):
-        a, b, c = int(links.a[k]), int(links.b[k]), int(links.container[k])
-        if a in inside and b in inside:
-            containers.add(c)
-            contained.add(b if c == a else a)
-    return containers, contained
+    a, b, c = (np.asarray(x, np.int64) for x in (links.a, links.b, links.container))
+    members = np.unique(np.asarray(members, np.int64))
+    window = np.flatnonzero((c >= 0) & np.isin(a, members) & np.isin(b, members))
+    c = c[window]
+    return set(c.tolist()), set(np.where(c == a[window], b[window], a[window]).tolist())
+
+
+def _inside_links(members: np.ndarray, links: RobustLinks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(k, pos_a, pos_b)``: the indices (ascending) of the links with both ends in ``members`` (distinct
+    rows), and the positions of their ends ``a`` and ``b`` in ``members``."""
+    members = np.asarray(members, np.int64).reshape(-1)
+    if not len(links) or not members.size:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    by_row = np.argsort(members, kind="stable")
+    sorted_rows = members[by_row]
+    at_a = np.minimum(np.searchsorted(sorted_rows, links.a), members.size - 1)
+    at_b = np.minimum(np.searchsorted(sorted_rows, links.b), members.size - 1)
+    k = np.flatnonzero((sorted_rows[at_a] == links.a) & (sorted_rows[at_b] == links.b))
+    return k, by_row[at_a[k]], by_row[at_b[k]]
+
+
+def _holders(members: np.ndarray, links: RobustLinks, k: np.ndarray, pos_a: np.ndarray,
+             pos_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the links ``k`` between ``members`` (ends at positions ``pos_a``, ``pos_b``): the positions of the
+    container and of the contained image of each window link (the container is one of the two ends)."""
+    c = np.asarray(links.container, np.int64)[k]
+    window = c >= 0
+    pos_a, pos_b = pos_a[window], pos_b[window]
+    a_holds = c[window] == members[pos_a]
+    return np.where(a_holds, pos_a, pos_b), np.where(a_holds, pos_b, pos_a)
+
+
+def _keeper_position(free: np.ndarray, holder: np.ndarray, held: np.ndarray) -> int:
+    """The keeper among the ``free`` positions (best ranked first) under the window links ``holder`` contains
+    ``held`` (positions): the first free one that contains a free one and is contained by none, else the first
+    contained by none, else the first."""
+    between = free[holder] & free[held]
+    is_container = np.zeros(free.size, bool)
+    is_contained = np.zeros(free.size, bool)
+    is_container[holder[between]] = True
+    is_contained[held[between]] = True
+    for wanted in (free & is_container & ~is_contained, free & ~is_contained, free):
+        hit = np.flatnonzero(wanted)
+        if hit.size:
+            return int(hit[0])
+    raise ValueError("no free position left")
 
 
 def container_first(ordered: np.ndarray, links: RobustLinks) -> np.ndarray:
@@ -89,16 +128,11 @@ def container_first(ordered: np.ndarray, links: RobustLinks) -> np.ndarray:
     contained by none; failing that, the best-ranked member contained by none.
     The others keep their order.
     """
-    ordered = np.asarray(ordered, np.int64)
-    containers, contained = containment(ordered, links)
-    choice = None
-    for wanted in (lambda r: r in containers and r not in contained, lambda r: r not in contained):
-        for pos, row in enumerate(ordered):
-            if wanted(int(row)):
-                choice = pos
-                break
-        if choice is not None:
-            break
+    ordered = np.asarray(ordered, np.int64).reshape(-1)
+    if not ordered.size:
+        return ordered
+    holder, held = _holders(ordered, links, *_inside_links(ordered, links))
+    choice = _keeper_position(np.ones(ordered.size, bool), holder, held)
     if not choice:  # already first, or every member contained in another (near-full crops): keep the ranking
         return ordered
     return np.concatenate([ordered[choice:choice + 1], ordered[:choice], ordered[choice + 1:]]).astype(np.int64)
@@ -144,12 +178,13 @@ def prune_ambiguous(links: RobustLinks, margin: float = AMBIGUOUS_MARGIN) -> Rob
         return links
     contained = np.where(links.container == links.a, links.b, links.a)
     is_window = links.container >= 0
-    best: dict[int, float] = {}
-    for row, sim, win in zip(contained.tolist(), links.similarity.tolist(), is_window.tolist()):
-        if win:
-            best[row] = max(best.get(row, 0.0), sim)
-    keep = np.array([not win or sim >= best[row] - margin
-                     for row, sim, win in zip(contained.tolist(), links.similarity.tolist(), is_window.tolist())], bool)
+    similarity = np.asarray(links.similarity, np.float64)
+    rows, which = np.unique(contained[is_window], return_inverse=True)
+    best = np.zeros(rows.size)  # each contained row's best container link (at least 0)
+    np.maximum.at(best, which.reshape(-1), similarity[is_window])
+    best_of_link = np.zeros(len(links))
+    best_of_link[is_window] = best[which.reshape(-1)]
+    keep = ~is_window | (similarity >= best_of_link - margin)
     framed = None if links.framed is None else links.framed[keep]
     return RobustLinks(*(getattr(links, f)[keep] for f in ("a", "b", "orientation", "relation", "similarity",
                                                             "area_fraction", "container")), framed)
@@ -192,14 +227,6 @@ MAX_HOPS = 2
 _SAME, _DOWN, _UP = 0, 1, 2
 
 
-def _direction(links: RobustLinks, k: int, frm: int) -> int:
-    """Direction of link ``k`` walked from row ``frm``: full frame, into what ``frm`` contains, or out."""
-    c = int(links.container[k])
-    if c < 0:
-        return _SAME
-    return _DOWN if c == frm else _UP
-
-
 def split_by_keeper(ordered: np.ndarray, known_groups: np.ndarray, links: RobustLinks,
                     max_hops: int = MAX_HOPS) -> list[np.ndarray]:
     """Groups of one joined component, each grown from its keeper along verified links.
@@ -217,60 +244,80 @@ def split_by_keeper(ordered: np.ndarray, known_groups: np.ndarray, links: Robust
     one turn allowed is into a frame: a contained image brings in the
     letterboxed, framed or screenshot copies of itself (links whose container
     is only a frame around it, :func:`undouble.robust_frames.is_framed`). What is
-    left is split the same way; a row joins one group only.
+    left is split the same way; a row joins one group only. A row's links are
+    walked best-ranked neighbour first (then by link index).
+
+    Only the links between rows of ``ordered`` are looked at (found with one
+    sorted search), and the walk runs on positions in ``ordered``.
 
     Returns
     -------
     list of np.ndarray
         Groups of two or more rows, keeper first, the others in ``ordered``'s order.
     """
-    known_groups = np.asarray(known_groups, np.int64)
-    rank = {int(r): k for k, r in enumerate(ordered)}
-    adjacent: dict[int, list[tuple[int, int]]] = {}
-    for k, (a, b) in enumerate(zip(links.a.tolist(), links.b.tolist())):
-        adjacent.setdefault(a, []).append((b, k))
-        adjacent.setdefault(b, []).append((a, k))
-    for row in adjacent:
-        adjacent[row].sort(key=lambda item: (rank.get(item[0], len(rank)), item[1]))
+    ordered = np.asarray(ordered, np.int64).reshape(-1)
+    k, pos_a, pos_b = _inside_links(ordered, links)
+    return _split_positions(ordered, np.asarray(known_groups, np.int64)[ordered], links, k, pos_a, pos_b,
+                            max_hops)
+
+
+def _split_positions(ordered: np.ndarray, labels: np.ndarray, links: RobustLinks, k: np.ndarray,
+                     pos_a: np.ndarray, pos_b: np.ndarray, max_hops: int) -> list[np.ndarray]:
+    """:func:`split_by_keeper` of ``ordered`` (normal-group ``labels`` per position) over the links ``k``
+    (ascending), whose ends lie at positions ``pos_a`` and ``pos_b`` of ``ordered``."""
+    m = ordered.size
+    # adjacency of each position, best-ranked neighbour (smallest position) first, then by link index
+    src, dst, via = np.concatenate([pos_a, pos_b]), np.concatenate([pos_b, pos_a]), np.concatenate([k, k])
+    container = np.asarray(links.container, np.int64)[via]
+    step = np.where(container < 0, _SAME, np.where(container == ordered[src], _DOWN, _UP))
+    framed = np.zeros(via.size, bool) if links.framed is None else np.asarray(links.framed, bool)[via]
+    by_source = np.lexsort((via, dst, src))
+    start = np.searchsorted(src[by_source], np.arange(m + 1)).tolist()
+    dst, step, framed = dst[by_source].tolist(), step[by_source].tolist(), framed[by_source].tolist()
+    holder, held = _holders(ordered, links, k, pos_a, pos_b)
     members_of: dict[int, list[int]] = {}
-    for r in ordered:
-        if known_groups[int(r)] >= 0:
-            members_of.setdefault(int(known_groups[int(r)]), []).append(int(r))
-    remaining = [int(r) for r in ordered]
-    groups: list[list[int]] = []
-    while remaining:
-        free = set(remaining)
-        keeper = int(container_first(np.asarray(remaining, np.int64), links)[0])
+    for pos, label in enumerate(labels.tolist()):
+        if label >= 0:
+            members_of.setdefault(label, []).append(pos)
+    label_of = labels.tolist()
+    free = [True] * m
+    free_mask = np.ones(m, bool)
+    mode = [_SAME] * m
+    groups: list[np.ndarray] = []
+    n_free = m
+    while n_free:
+        keeper = _keeper_position(free_mask, holder, held)
         group: list[int] = []
-        mode: dict[int, int] = {}
+
+        def take(pos: int, how: int, into: list[int]) -> None:
+            """``pos`` and the free positions of its normal group join, reached as ``how``."""
+            label = label_of[pos]
+            for p in [pos] + [x for x in members_of[label] if x != pos] if label >= 0 else [pos]:
+                if free[p]:
+                    free[p] = False
+                    group.append(p)
+                    mode[p] = how
+                    into.append(p)
+
         frontier: list[int] = []
-
-        def take(row: int, how: int, into: list[int]) -> None:
-            """``row`` and the free rows of its normal group join, reached as ``how``."""
-            label = int(known_groups[row])
-            for m in [row] + [x for x in members_of.get(label, []) if x != row] if label >= 0 else [row]:
-                if m in free:
-                    free.discard(m)
-                    group.append(m)
-                    mode[m] = how
-                    into.append(m)
-
         take(keeper, _SAME, frontier)
         for _ in range(max_hops):
             reached: list[int] = []
             for u in frontier:
-                for v, k in adjacent.get(u, ()):
-                    if v not in free:
+                for e in range(start[u], start[u + 1]):
+                    v = dst[e]
+                    if not free[v]:
                         continue
-                    step = _direction(links, k, u)
-                    if step != _SAME and mode[u] not in (_SAME, step) and not (
-                            step == _UP and links.framed_at(k)):
+                    walked = step[e]
+                    if walked != _SAME and mode[u] not in (_SAME, walked) and not (walked == _UP and framed[e]):
                         continue  # a turn between "contains" and "contained in" (but into a frame of it)
-                    take(v, mode[u] if step == _SAME else step, reached)
+                    take(v, mode[u] if walked == _SAME else walked, reached)
             frontier = reached
-        groups.append([keeper] + sorted(group[1:], key=rank.__getitem__))
-        remaining = [r for r in remaining if r in free]
-    return [np.asarray(g, np.int64) for g in groups if len(g) >= 2]
+        free_mask[group] = False
+        n_free -= len(group)
+        if len(group) >= 2:
+            groups.append(ordered[[keeper] + sorted(group[1:])])
+    return groups
 
 
 def thumbs_and_sizes(results: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -371,10 +418,21 @@ def robust_groups(groups: list, links: RobustLinks, n: int, keeper_order: Callab
                 base[row] = (int(g[0]), str(text), float(sim))
     out: list[RobustGroup] = []
     pending: list[tuple[int, int, int, int]] = []  # (group, position, keeper, member) for direct checks
-    for c, component in enumerate(merge_groups(groups, links, n)):
+    components = merge_groups(groups, links, n)
+    component_of = np.full(n, -1, np.int64)
+    for c, component in enumerate(components):
+        component_of[np.asarray(component, np.int64)] = c
+    # the links of each component (both ends lie in one), ascending inside
+    by_component = np.argsort(component_of[links.a], kind="stable")
+    bounds = np.searchsorted(component_of[links.a][by_component], np.arange(len(components) + 1))
+    position = np.zeros(n, np.int64)
+    for c, component in enumerate(components):
         component = np.asarray(component, np.int64)
         ordered = component[keeper_order(component)]
-        for rows in split_by_keeper(ordered, known, links):
+        position[ordered] = np.arange(ordered.size)
+        inside = by_component[bounds[c]:bounds[c + 1]]
+        for rows in _split_positions(ordered, known[ordered], links, inside, position[links.a[inside]],
+                                     position[links.b[inside]], MAX_HOPS):
             keeper = int(rows[0])
             texts, sims = ["keeper"], [1.0]
             for pos, row in enumerate(rows[1:].tolist(), 1):

@@ -165,6 +165,47 @@ def orient_thumbnail(record: np.ndarray, orientation: int) -> np.ndarray:
     return out
 
 
+def orient_thumbnails(records: np.ndarray, orientations: np.ndarray) -> np.ndarray:
+    """Thumbnail records, each transformed by its own orientation: :func:`orient_thumbnail` of every row.
+
+    One array operation per orientation and plane for all the records that
+    take it, instead of one call per record.
+
+    Parameters
+    ----------
+    records : np.ndarray
+        N x :data:`undouble.verify.THUMB_BYTES` uint8 records.
+    orientations : np.ndarray
+        N orientation codes 0..7.
+
+    Returns
+    -------
+    np.ndarray
+        N x :data:`undouble.verify.THUMB_BYTES` uint8, a new array.
+    """
+    records = np.asarray(records, np.uint8)
+    orientations = np.asarray(orientations, np.int64).reshape(-1)
+    if records.ndim != 2 or records.shape[1] != _v.THUMB_BYTES:
+        raise ValueError(f"thumbnail records must be N x {_v.THUMB_BYTES}, got {records.shape}")
+    if orientations.size != records.shape[0]:
+        raise ValueError(f"{records.shape[0]} records but {orientations.size} orientations")
+    if orientations.size and (orientations.min() < 0 or orientations.max() > 7):
+        raise ValueError(f"orientations must be 0..7, got {orientations.min()}..{orientations.max()}")
+    s, c, f = _v.THUMB_SIZE, _v.CHROMA_SIZE, _v.FINE_SIZE
+    chroma = s * s + _v.EXTRA_BYTES
+    planes = ((0, s), (chroma, c), (chroma + c * c, c), (_v.FINE_OFFSET, f))  # (first byte, side)
+    out = records.copy()
+    for o in np.unique(orientations).tolist():
+        if o == 0:
+            continue
+        rows = np.flatnonzero(orientations == o)
+        for first, side in planes:
+            # side x side x k: orient_array turns the planes of all k records at once, like the channels of one image
+            stack = records[rows, first:first + side * side].reshape(-1, side, side).transpose(1, 2, 0)
+            out[rows, first:first + side * side] = orient_array(stack, o).transpose(2, 0, 1).reshape(rows.size, -1)
+    return out
+
+
 def window_grid(params: RobustParams = DEFAULT_ROBUST) -> np.ndarray:
     """The intervals ``[lo, hi)`` (fractions of one side) of the window grid, K x 2.
 
@@ -492,9 +533,7 @@ def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b:
     thumbs = np.asarray(thumbs, np.uint8)
     a, b, orientation = (np.asarray(x, np.int64).reshape(-1) for x in (a, b, orientation))
     n, m = thumbs.shape[0], a.size
-    extra = np.empty((m, _v.THUMB_BYTES), np.uint8)
-    for k in range(m):
-        extra[k] = orient_thumbnail(thumbs[a[k]], int(orientation[k]))
+    extra = orient_thumbnails(thumbs[a], orientation)
     all_sizes = np.concatenate([np.asarray(sizes, np.int64).reshape(-1, 2),
                                 _oriented_size(np.asarray(sizes, np.int64)[a], orientation)])
     res = _v.verify_pairs(np.concatenate([thumbs, extra]), all_sizes, np.arange(n, n + m), b, verify_params)

@@ -510,6 +510,16 @@ def _oriented_size(size: np.ndarray, orientation: np.ndarray) -> np.ndarray:
     return out
 
 
+def _verify_against(thumbs: np.ndarray, sizes: np.ndarray, rows: np.ndarray, records: np.ndarray,
+                    record_sizes: np.ndarray, verify_params: _v.VerifyParams) -> _v.VerifyResult:
+    """:func:`undouble.verify.verify_pairs` of each record ``records[k]`` (original size ``record_sizes[k]``)
+    against row ``rows[k]`` of ``thumbs``, given only the rows used (in ascending order, then the records, as the
+    verifier would pick them from all rows and records): no copy of all N thumbnails."""
+    used, local = np.unique(rows, return_inverse=True)
+    return _v.verify_pairs(np.concatenate([thumbs[used], records]), np.concatenate([sizes[used], record_sizes]),
+                           np.arange(used.size, used.size + len(records)), local.reshape(-1), verify_params)
+
+
 #: Largest edge move (fraction of the side) of the sub-pixel realignment of an oriented thumbnail.
 ORIENT_SHIFT_MAX = 0.03
 _ORIENT_STEPS = np.array([0.01, 0.005, 0.0025])
@@ -531,12 +541,11 @@ def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b:
     Returns ``(ok, result)``; ``result`` is the verifier's, for (oriented ``a``, ``b``).
     """
     thumbs = np.asarray(thumbs, np.uint8)
+    sizes = np.asarray(sizes, np.int64).reshape(-1, 2)
     a, b, orientation = (np.asarray(x, np.int64).reshape(-1) for x in (a, b, orientation))
-    n, m = thumbs.shape[0], a.size
     extra = orient_thumbnails(thumbs[a], orientation)
-    all_sizes = np.concatenate([np.asarray(sizes, np.int64).reshape(-1, 2),
-                                _oriented_size(np.asarray(sizes, np.int64)[a], orientation)])
-    res = _v.verify_pairs(np.concatenate([thumbs, extra]), all_sizes, np.arange(n, n + m), b, verify_params)
+    extra_sizes = _oriented_size(sizes[a], orientation)
+    res = _verify_against(thumbs, sizes, b, extra, extra_sizes, verify_params)
     retry = np.flatnonzero(~res.ok)
     if retry.size:
         s = _v.THUMB_SIZE
@@ -550,9 +559,7 @@ def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b:
                 moved.append(k)
         moved = np.asarray(moved, np.int64)
         if moved.size:
-            again = _v.verify_pairs(np.concatenate([thumbs, extra[moved]]),
-                                    np.concatenate([all_sizes[:n], all_sizes[n + moved]]),
-                                    np.arange(n, n + moved.size), b[moved], verify_params)
+            again = _verify_against(thumbs, sizes, b[moved], extra[moved], extra_sizes[moved], verify_params)
             fields = {f: getattr(res, f).copy() for f in ("ok", "similarity", "relation", "area_fraction", "container")}
             won = again.ok
             for f in fields:

@@ -193,3 +193,37 @@ def test_robust_groups_rows_equal_the_reference_split_of_each_component(seed):
         expected += ref_split(ordered, known, pruned)
     assert [g.rows.tolist() for g in made] == expected
     assert all(len(g.relation) == len(g.rows) and g.relation[0] == "keeper" for g in made)
+
+
+def ref_components(groups, links, n):
+    """Connected components (two or more rows) of the groups and links, by a plain graph walk."""
+    neighbours = {r: set() for r in range(n)}
+    edges = [(int(g[i]), int(g[i + 1])) for g in groups for i in range(len(g) - 1)]
+    edges += list(zip(links.a.tolist(), links.b.tolist()))
+    for a, b in edges:
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    seen, out = set(), []
+    for start in range(n):
+        if start in seen:
+            continue
+        todo, comp = [start], {start}
+        while todo:
+            for v in neighbours[todo.pop()] - comp:
+                comp.add(v)
+                todo.append(v)
+        seen |= comp
+        if len(comp) >= 2:
+            out.append(sorted(comp))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_merge_groups_equals_the_components_of_a_graph_walk(seed):
+    rng = np.random.default_rng(200 + seed)
+    n = int(rng.integers(2, 50))
+    links = random_links(rng, n, int(rng.integers(0, n)))
+    known = random_known(rng, n)
+    groups = [rng.permutation(np.flatnonzero(known == label)) for label in np.unique(known[known >= 0])]
+    got = [g.tolist() for g in RG.merge_groups(groups, links, n)]
+    assert got == ref_components(groups, links, n)

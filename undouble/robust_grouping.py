@@ -59,12 +59,12 @@ def merge_groups(groups: list[np.ndarray], links: RobustLinks, n: int) -> list[n
     from .grouping import groups_from_labels
 
     parent = np.arange(n, dtype=np.int64)
-    for g in groups:
-        g = np.asarray(g, np.int64)
-        if g.size > 1:
-            _uf.union_pairs(parent, g[:-1].copy(), g[1:].copy())
-    if len(links):
-        _uf.union_pairs(parent, np.ascontiguousarray(links.a, np.int64), np.ascontiguousarray(links.b, np.int64))
+    groups = [np.asarray(g, np.int64).reshape(-1) for g in groups]
+    # each group as a chain of pairs, and the links: one union pass over all of them
+    a = np.concatenate([g[:-1] for g in groups] + [np.asarray(links.a, np.int64).reshape(-1)])
+    b = np.concatenate([g[1:] for g in groups] + [np.asarray(links.b, np.int64).reshape(-1)])
+    if a.size:
+        _uf.union_pairs(parent, a, b)
     return groups_from_labels(_uf.resolve(parent))
 
 

@@ -185,8 +185,18 @@ def test_robust_groups_rows_equal_the_reference_split_of_each_component(seed):
 
     thumbs = rng.integers(0, 256, (n, THUMB_BYTES)).astype(np.uint8)
     sizes = np.full((n, 2), 64, np.int64)
-    made = RG.robust_groups(groups, links, n, keeper_order, thumbs, sizes)
-    pruned = RG.prune_ambiguous(links)
+    # verified relations for half the seeds: crops placed inside their own keeper keep their window links out
+    texts = [["keeper"] + [str(rng.choice(["resized", "cropped (80% of the keeper's area)"])) for _ in g[1:]]
+             for g in groups]
+    placed = np.zeros(n, bool)
+    if seed % 2:
+        for g, t in zip(groups, texts):
+            placed[g] = [x.startswith("cropped") for x in t]
+        made = RG.robust_groups(groups, links, n, keeper_order, thumbs, sizes, texts,
+                                [np.ones(len(g)) for g in groups])
+    else:
+        made = RG.robust_groups(groups, links, n, keeper_order, thumbs, sizes)
+    pruned = RG.keep_placed_crops(RG.prune_ambiguous(links), known, placed)
     expected = []
     for component in RG.merge_groups(groups, pruned, n):
         ordered = component[keeper_order(component)]

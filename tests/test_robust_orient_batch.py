@@ -1,10 +1,10 @@
-"""Orientation of many thumbnail records at once (undouble.robust.orient_thumbnails) against one at a time."""
+"""Orientation of many thumbnail records at once (undouble.robust_orient.orient_thumbnails) against one at a time."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from undouble import robust as R
+from undouble import robust_orient as R
 from undouble.verify import THUMB_BYTES
 
 

@@ -508,3 +508,34 @@ def test_chroma_noise_widens_the_colour_test_of_near_grey_planes():
     grey[4] = 1  # a greyscale image has no colour test at all
     assert K.chroma_score(ca, cb, grey, ea, 1.0, 1.0, 0.0, 0.0, 48, on) == 0.0
     assert s[K.P_CHROMA_NOISE] == 4.0
+
+
+def _reference_identity_sums(ga, gb, nb, edge):
+    """Block and border-strip sums of a, b, a*a, b*b, a*b and the pixel count, with numpy integers."""
+    a, b = ga.astype(np.int64), gb.astype(np.int64)
+    s = a.shape[0]
+    terms = [a, b, a * a, b * b, a * b]
+    band = (np.arange(s) * nb) // s
+    out = np.zeros((nb * nb + 4, 6))
+    for p in range(nb):
+        for q in range(nb):
+            cell = np.ix_(band == p, band == q)
+            out[p * nb + q] = [t[cell].sum() for t in terms] + [a[cell].size]
+    left = np.arange(s) < edge
+    right = (np.arange(s) >= s - edge) & ~left
+    for k, (rows, cols) in enumerate([(slice(None), left), (slice(None), right),
+                                      (np.arange(s) < edge, slice(None)),
+                                      ((np.arange(s) >= s - edge) & ~(np.arange(s) < edge), slice(None))]):
+        out[nb * nb + k] = [t[rows][:, cols].sum() for t in terms] + [a[rows][:, cols].size]
+    return out
+
+
+@pytest.mark.parametrize("s, nb, edge", [(48, 8, 2), (80, 16, 0), (16, 4, 1), (50, 6, 3), (7, 3, 4), (9, 9, 1)])
+def test_accumulate_identity_is_exactly_the_integer_sums(s, nb, edge):
+    rng = np.random.default_rng(s * 100 + nb)
+    for ga, gb in [(rng.integers(0, 256, (s, s), dtype=np.uint8), rng.integers(0, 256, (s, s), dtype=np.uint8)),
+                   (np.full((s, s), 255, np.uint8), np.full((s, s), 255, np.uint8)),
+                   (np.zeros((s, s), np.uint8), np.full((s, s), 255, np.uint8))]:
+        acc = np.zeros((nb * nb + 4, 6))
+        K._accumulate_identity(ga, gb, nb, edge, acc)
+        np.testing.assert_array_equal(acc, _reference_identity_sums(ga, gb, nb, edge))

@@ -346,11 +346,20 @@ def _grey_plane(small, out):
 
 @njit(cache=True)
 def _accumulate_identity(ga, gb, nb, edge, acc):
-    """Block and strip sums for the identity alignment, in exact integers (row loops vectorise)."""
+    """Block and strip sums for the identity alignment, in exact integers (row loops vectorise).
+
+    Every sum is a whole number held exactly, so each entry of ``acc`` (zero on entry)
+    is the same float64 in whatever order its pixels are added: each block's sums are
+    gathered in int64 and added to ``acc`` once.
+    """
     s = gb.shape[0]
     nblk = nb * nb
     cols = np.zeros((5, s), np.int32)    # per column, within the current band of blocks
-    total = np.zeros((5, s), np.int64)   # per column, whole height (left and right strips)
+    first = np.empty(nb + 1, np.int64)   # columns first[b] .. first[b + 1] - 1 form block column b
+    for b in range(nb + 1):
+        first[b] = (b * s + nb - 1) // nb  # the least u with (u * nb) // s == b
+    ncols = 2 * edge if 2 * edge < s else s
+    side = np.zeros((5, ncols), np.int64)  # whole-height sums of the edge columns (left and right strips)
     band_start = 0
     for v in range(s):
         ca = cols[0]
@@ -379,20 +388,26 @@ def _accumulate_identity(ga, gb, nb, edge, acc):
             acc[j, 5] += s
         if ((v + 1) * nb) // s != (v * nb) // s or v == s - 1:  # end of a band of blocks
             band = (v * nb) // s
-            for u in range(s):
-                k = band * nb + (u * nb) // s
-                for q in range(5):
-                    acc[k, q] += cols[q, u]
-                    total[q, u] += cols[q, u]
-                    cols[q, u] = 0
-                acc[k, 5] += v + 1 - band_start
-            band_start = v + 1
-    for u in range(s):
-        if u < edge or u >= s - edge:
-            j = nblk + (0 if u < edge else 1)
+            height = v + 1 - band_start
             for q in range(5):
-                acc[j, q] += total[q, u]
-            acc[j, 5] += s
+                col = cols[q]
+                for c in range(ncols):
+                    side[q, c] += col[c if c < edge else s - ncols + c]
+                for b in range(nb):
+                    total = np.int64(0)
+                    for u in range(first[b], first[b + 1]):
+                        total += col[u]
+                    acc[band * nb + b, q] += total
+                for u in range(s):
+                    col[u] = 0
+            for b in range(nb):
+                acc[band * nb + b, 5] += height * (first[b + 1] - first[b])
+            band_start = v + 1
+    for c in range(ncols):
+        j = nblk + (0 if c < edge else 1)
+        for q in range(5):
+            acc[j, q] += side[q, c]
+        acc[j, 5] += s
 
 
 @njit(cache=True)

@@ -31,8 +31,16 @@ def store_groups(model, groups: list, threshold: int, mode: str, verified: Any,
     select_idx, select_scores = [], []
     select_relation, select_similarity = [], []
     texts = relation_texts_of(model, verified) if verified is not None else None
-    lazy = keeper_rank_of_rows(model, refresh=True) is not None  # rankings with reasons: made when asked for
+    row_rank = keeper_rank_of_rows(model, refresh=True)
+    lazy = row_rank is not None  # rankings with reasons: made when asked for
     model._keeper_ranks = []  # the memo of the verification rounds (model._rank_memo) is reused here
+    if lazy and groups:  # one order of all rows: every group sorted by it at once
+        select_idx, orders = _sorted_by_rank(groups, row_rank)
+        if verified is not None:
+            for k, order in enumerate(orders):
+                select_relation.append(texts[k] if order is None else [texts[k][j] for j in order])
+            select_similarity = _reordered(verified.similarity, select_idx, orders)
+        groups = []
     for k, members in enumerate(progress(groups, desc="rank", unit="group")):
         members = np.asarray(members, dtype=np.int64)
         order = keeper_positions(model, members, record=not lazy)
@@ -48,6 +56,30 @@ def store_groups(model, groups: list, threshold: int, mode: str, verified: Any,
     model._row_rank = None
     relations = (select_relation, select_similarity) if verified is not None else None
     return put_groups(model, select_idx, select_scores, relations, threshold, mode, verified, return_dict)
+
+
+def _sorted_by_rank(groups: list, row_rank: np.ndarray) -> tuple[list, list]:
+    """Each group's rows sorted by ``row_rank`` (keeper first), and the permutation of each (None where
+    the group was in that order already): ``keeper_positions`` of every group in one sort."""
+    sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+    flat = np.concatenate(groups).astype(np.int64)
+    gid = np.repeat(np.arange(len(groups), dtype=np.int64), sizes)
+    starts = np.cumsum(sizes) - sizes
+    order = np.lexsort((row_rank[flat], gid))  # ranks are distinct: the order of each group is that of argsort
+    position = order - np.repeat(starts, sizes)
+    ends = np.cumsum(sizes).tolist()
+    moved = np.bincount(gid[order != np.arange(flat.size)], minlength=len(groups)) > 0
+    positions = split_at(position, ends)
+    return split_at(flat[order], ends), [p if m else None for p, m in zip(positions, moved.tolist())]
+
+
+def _reordered(values: list, select_idx: list, orders: list) -> list:
+    """``values[k]`` (float64) in the order ``orders[k]`` of :func:`_sorted_by_rank`, for every group."""
+    sizes = [len(g) for g in select_idx]
+    flat = np.concatenate([np.asarray(v, np.float64) for v in values])
+    starts = np.cumsum(sizes) - np.asarray(sizes)
+    take = np.concatenate([np.arange(n) if o is None else o for n, o in zip(sizes, orders)]) + np.repeat(starts, sizes)
+    return split_at(flat[take], np.cumsum(sizes).tolist())
 
 
 def store_robust_groups(model, groups: list, threshold: int, mode: str, verified: Any,

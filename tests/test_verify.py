@@ -539,3 +539,68 @@ def test_accumulate_identity_is_exactly_the_integer_sums(s, nb, edge):
         acc = np.zeros((nb * nb + 4, 6))
         K._accumulate_identity(ga, gb, nb, edge, acc)
         np.testing.assert_array_equal(acc, _reference_identity_sums(ga, gb, nb, edge))
+
+
+def _reference_window_sums(ga, gb, fx, fy, tx, ty, nb, edge):
+    """``_accumulate_window`` written out in plain Python: the bilinear samples of A (rows first), then per
+    block the column sums over the block's rows, added column by column; strips the same way."""
+    s = gb.shape[0]
+
+    def coord(t, f, i):
+        x = min(max(t + f * (i + 0.5) - 0.5, 0.0), s - 1.0)
+        i0 = min(int(x), s - 2)
+        return i0, x - i0
+
+    a = np.empty((s, s))
+    for v in range(s):
+        yi, yw = coord(ty, fy, v)
+        row = [float(ga[yi, x]) * (1.0 - yw) + float(ga[yi + 1, x]) * yw for x in range(s)]
+        for u in range(s):
+            xi, xw = coord(tx, fx, u)
+            a[v, u] = row[xi] * (1.0 - xw) + row[xi + 1] * xw
+    b = gb.astype(np.float64)
+    terms = [a, b, a * a, b * b, a * b]
+    out = np.zeros((nb * nb + 4, 6))
+    band = [(v * nb) // s for v in range(s)]
+    for p in range(nb):
+        rows = [v for v in range(s) if band[v] == p]
+        for u in range(s):
+            k = p * nb + (u * nb) // s
+            for q, t in enumerate(terms):
+                column = 0.0
+                for v in rows:
+                    column += t[v, u]
+                out[k, q] += column
+            out[k, 5] += len(rows)
+    for j, rows in ((2, [v for v in range(s) if v < edge]), (3, [v for v in range(s) if edge <= v >= s - edge])):
+        for v in rows:
+            for u in range(s):
+                for q, t in enumerate(terms):
+                    out[nb * nb + j, q] += t[v, u]
+            out[nb * nb + j, 5] += s
+    for j, cols in ((0, [u for u in range(s) if u < edge]), (1, [u for u in range(s) if edge <= u >= s - edge])):
+        for u in cols:
+            for q, t in enumerate(terms):
+                column = 0.0
+                for p in range(nb):
+                    part = 0.0
+                    for v in range(s):
+                        if band[v] == p:
+                            part += t[v, u]
+                    column += part
+                out[nb * nb + j, q] += column
+            out[nb * nb + j, 5] += s
+    return out, float(np.abs(a - b).max())
+
+
+@pytest.mark.parametrize("s, nb, edge, window", [(48, 8, 2, (0.9, 0.85, 2.25, 5.5)), (80, 16, 0, (0.8, 0.8, 16.0, 0.0)),
+                                                 (50, 6, 3, (0.93, 0.8, 1.7, 9.1)), (9, 3, 5, (0.85, 0.9, 0.6, 0.3))])
+def test_accumulate_window_is_the_plain_sums_in_their_order(s, nb, edge, window):
+    rng = np.random.default_rng(s + nb)
+    ga = rng.integers(0, 256, (s, s), dtype=np.uint8)
+    gb = rng.integers(0, 256, (s, s), dtype=np.uint8)
+    acc = np.zeros((nb * nb + 4, 6))
+    maxdiff = K._accumulate_window(ga, gb, *window, nb, edge, acc)
+    ref, ref_max = _reference_window_sums(ga, gb, *window, nb, edge)
+    np.testing.assert_array_equal(acc, ref)
+    assert maxdiff == ref_max

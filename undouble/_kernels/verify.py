@@ -346,20 +346,11 @@ def _grey_plane(small, out):
 
 @njit(cache=True)
 def _accumulate_identity(ga, gb, nb, edge, acc):
-    """Block and strip sums for the identity alignment, in exact integers (row loops vectorise).
-
-    Every sum is a whole number held exactly, so each entry of ``acc`` (zero on entry)
-    is the same float64 in whatever order its pixels are added: each block's sums are
-    gathered in int64 and added to ``acc`` once.
-    """
+    """Block and strip sums for the identity alignment, in exact integers (row loops vectorise)."""
     s = gb.shape[0]
     nblk = nb * nb
     cols = np.zeros((5, s), np.int32)    # per column, within the current band of blocks
-    first = np.empty(nb + 1, np.int64)   # columns first[b] .. first[b + 1] - 1 form block column b
-    for b in range(nb + 1):
-        first[b] = (b * s + nb - 1) // nb  # the least u with (u * nb) // s == b
-    ncols = 2 * edge if 2 * edge < s else s
-    side = np.zeros((5, ncols), np.int64)  # whole-height sums of the edge columns (left and right strips)
+    total = np.zeros((5, s), np.int64)   # per column, whole height (left and right strips)
     band_start = 0
     for v in range(s):
         ca = cols[0]
@@ -388,26 +379,20 @@ def _accumulate_identity(ga, gb, nb, edge, acc):
             acc[j, 5] += s
         if ((v + 1) * nb) // s != (v * nb) // s or v == s - 1:  # end of a band of blocks
             band = (v * nb) // s
-            height = v + 1 - band_start
-            for q in range(5):
-                col = cols[q]
-                for c in range(ncols):
-                    side[q, c] += col[c if c < edge else s - ncols + c]
-                for b in range(nb):
-                    total = np.int64(0)
-                    for u in range(first[b], first[b + 1]):
-                        total += col[u]
-                    acc[band * nb + b, q] += total
-                for u in range(s):
-                    col[u] = 0
-            for b in range(nb):
-                acc[band * nb + b, 5] += height * (first[b + 1] - first[b])
+            for u in range(s):
+                k = band * nb + (u * nb) // s
+                for q in range(5):
+                    acc[k, q] += cols[q, u]
+                    total[q, u] += cols[q, u]
+                    cols[q, u] = 0
+                acc[k, 5] += v + 1 - band_start
             band_start = v + 1
-    for c in range(ncols):
-        j = nblk + (0 if c < edge else 1)
-        for q in range(5):
-            acc[j, q] += side[q, c]
-        acc[j, 5] += s
+    for u in range(s):
+        if u < edge or u >= s - edge:
+            j = nblk + (0 if u < edge else 1)
+            for q in range(5):
+                acc[j, q] += total[q, u]
+            acc[j, 5] += s
 
 
 @njit(cache=True)
@@ -584,13 +569,22 @@ def compare_identity(ga, gb, sums_a, sums_b, nb, sigma_floor, acc, cross, colbuf
 
 @njit(cache=True)
 def _accumulate_window(ga, gb, fx, fy, tx, ty, nb, edge, acc):
-    """Block and strip sums of B against A sampled bilinearly at the window; returns max |a - b|."""
+    """Block and strip sums of B against A sampled bilinearly at the window; returns max |a - b|.
+
+    Each column's sums over a band of blocks are float64 adds in the order of the
+    rows, and go into ``acc`` in the order of the columns: the loops over a row
+    run on independent columns (they vectorise), and the largest difference is
+    kept per column and reduced at the end (a maximum, exact in any order).
+    """
     s = gb.shape[0]
     nblk = nb * nb
     xi = np.empty(s, np.int64)
     xw = np.empty(s)
+    block_of = np.empty(s, np.int64)  # the block column of each column
     for u in range(s):
         xi[u], xw[u] = _coord(tx, fx, u, s)
+        block_of[u] = (u * nb) // s
+    ncols = 2 * edge if 2 * edge < s else s  # the columns of the left and right strips
     arow = np.empty(s)
     brow = np.empty(s)
     tmp = np.empty(s)
@@ -599,8 +593,8 @@ def _accumulate_window(ga, gb, fx, fy, tx, ty, nb, edge, acc):
     caa = np.zeros(s)
     cbb = np.zeros(s)
     cab = np.zeros(s)
-    ta = np.zeros((5, s))  # whole-height column sums (for the left and right strips)
-    maxdiff = 0.0
+    top = np.zeros(s)
+    ta = np.zeros((5, ncols))  # whole-height column sums of the strips' columns
     band_start = 0
     for v in range(s):
         yi, yw = _coord(ty, fy, v, s)
@@ -613,7 +607,7 @@ def _accumulate_window(ga, gb, fx, fy, tx, ty, nb, edge, acc):
         for u in range(s):
             a = arow[u]
             b = brow[u]
-            maxdiff = max(maxdiff, abs(a - b))
+            top[u] = max(top[u], abs(a - b))
             ca[u] += a
             cb[u] += b
             caa[u] += a * a
@@ -632,32 +626,37 @@ def _accumulate_window(ga, gb, fx, fy, tx, ty, nb, edge, acc):
             acc[j, 5] += s
         if ((v + 1) * nb) // s != (v * nb) // s or v == s - 1:  # end of a band of blocks
             rows_in_band = v + 1 - band_start
-            band = (v * nb) // s
+            base = ((v * nb) // s) * nb
             for u in range(s):
-                k = band * nb + (u * nb) // s
+                k = base + block_of[u]
                 acc[k, 0] += ca[u]
                 acc[k, 1] += cb[u]
                 acc[k, 2] += caa[u]
                 acc[k, 3] += cbb[u]
                 acc[k, 4] += cab[u]
                 acc[k, 5] += rows_in_band
-                ta[0, u] += ca[u]
-                ta[1, u] += cb[u]
-                ta[2, u] += caa[u]
-                ta[3, u] += cbb[u]
-                ta[4, u] += cab[u]
+            for c in range(ncols):
+                u = c if c < edge else s - ncols + c
+                ta[0, c] += ca[u]
+                ta[1, c] += cb[u]
+                ta[2, c] += caa[u]
+                ta[3, c] += cbb[u]
+                ta[4, c] += cab[u]
+            for u in range(s):
                 ca[u] = 0.0
                 cb[u] = 0.0
                 caa[u] = 0.0
                 cbb[u] = 0.0
                 cab[u] = 0.0
             band_start = v + 1
+    for c in range(ncols):
+        j = nblk + (0 if c < edge else 1)
+        for q in range(5):
+            acc[j, q] += ta[q, c]
+        acc[j, 5] += s
+    maxdiff = 0.0
     for u in range(s):
-        if u < edge or u >= s - edge:
-            j = nblk + (0 if u < edge else 1)
-            for q in range(5):
-                acc[j, q] += ta[q, u]
-            acc[j, 5] += s
+        maxdiff = max(maxdiff, top[u])
     return maxdiff
 
 

@@ -103,10 +103,13 @@ def groups_from_labels(labels: np.ndarray) -> list[np.ndarray]:
     order = np.argsort(lab, kind="stable")  # indices stay ascending inside a label
     lab = lab[order]
     idx = idx[order]
-    cut = np.flatnonzero(lab[1:] != lab[:-1]) + 1
-    groups = np.split(idx, cut)
-    groups.sort(key=lambda g: g[0])
-    return groups
+    starts = np.concatenate([[0], np.flatnonzero(lab[1:] != lab[:-1]) + 1])
+    ends = np.append(starts[1:], idx.size)
+    by_first = np.argsort(idx[starts], kind="stable")  # groups are disjoint: no two share a first row
+    sizes = (ends - starts)[by_first]
+    first_at = np.cumsum(sizes) - sizes  # where each group starts once they are in that order
+    take = np.arange(idx.size) - np.repeat(first_at - starts[by_first], sizes)
+    return split_at(idx[take], np.cumsum(sizes).tolist())
 
 
 def _matrix_pair_blocks(feat: np.ndarray, t: int):
@@ -454,6 +457,7 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
     n_verified = int(ok_a.size)
 
     out: dict[str, list] = {k: [] for k in ("groups", "relation", "similarity", "area", "inside")}
+    smallest: list[np.ndarray] = []  # the smallest row of each group, in the order of out
     pending = _verified_components(n, ok_a, ok_b)
     checks = 0
     while pending:
@@ -492,11 +496,13 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
             for key, values in (("groups", flat), ("relation", code), ("similarity", sim), ("area", area),
                                 ("inside", inside)):
                 out[key].extend(split_at(values[kept], ends))
+            smallest.append(np.minimum.reduceat(flat[kept], [0] + ends[:-1]))
         set_id = np.full(n, -1, np.int64)
         set_id[others[~passed]] = other_gid[~passed]
         same = (set_id[ok_a] >= 0) & (set_id[ok_a] == set_id[ok_b])
         pending = [g for g in _verified_components(n, ok_a[same], ok_b[same])]
-    order = sorted(range(len(out["groups"])), key=lambda k: int(out["groups"][k].min()))
+    # groups are disjoint: their smallest rows differ, so this order has no ties
+    order = np.argsort(np.concatenate(smallest), kind="stable").tolist() if smallest else []
     return VerifiedGroups(groups=[out["groups"][k] for k in order],
                           relation=[out["relation"][k] for k in order],
                           similarity=[out["similarity"][k] for k in order],

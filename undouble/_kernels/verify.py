@@ -1160,14 +1160,18 @@ def overlay_change(fa, fb, fx, fy, tx, ty, s, params, out):
     r = np.empty((f, f))
     energy = np.zeros((nb, nb))
     count = np.zeros((nb, nb))
+    block_of = np.empty(f, np.int64)  # the block column of each column
+    for u in range(f):
+        block_of[u] = (u * nb) // f
     for v in range(f):
         by = (v * nb) // f
-        for u in range(f):
-            bx = (u * nb) // f
-            x = (fb[v, u] - mb) / db - (a[v, u] - ma) / da
-            r[v, u] = x
-            energy[by, bx] += x * x
-            count[by, bx] += 1.0
+        rv = r[v]
+        for u in range(f):  # the residuals of a row (independent: this loop vectorises) ...
+            rv[u] = (fb[v, u] - mb) / db - (a[v, u] - ma) / da
+        for u in range(f):  # ... then each block's energy, its pixels added in the same order as ever
+            x = rv[u]
+            energy[by, block_of[u]] += x * x
+            count[by, block_of[u]] += 1.0
     # regions of changed blocks (8-connected flood fill)
     label = np.full((nb, nb), -1, np.int64)
     stack = np.empty(nb * nb, np.int64)

@@ -31,7 +31,8 @@ def store_groups(model, groups: list, threshold: int, mode: str, verified: Any,
     select_idx, select_scores = [], []
     select_relation, select_similarity = [], []
     texts = relation_texts_of(model, verified) if verified is not None else None
-    row_rank = keeper_rank_of_rows(model, refresh=True)
+    # with verification, verified_groups_of made the row rank at the start of this same group() call
+    row_rank = keeper_rank_of_rows(model, refresh=verified is None or getattr(model, "_row_rank", None) is None)
     lazy = row_rank is not None  # rankings with reasons: made when asked for
     model._keeper_ranks = []  # the memo of the verification rounds (model._rank_memo) is reused here
     if lazy and groups:  # one order of all rows: every group sorted by it at once

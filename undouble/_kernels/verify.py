@@ -1332,11 +1332,23 @@ def refine_window_fine(fa, fb, fx, fy, tx, ty, s, out):
     hi_y = s * (1.0 - fy)
     step = 0.5
     sub = 4
+    # the costs already computed at this sampling: the search comes back to a point it left (the
+    # neighbour behind each move, the neighbours of a centre again in the next round), and the cost
+    # of the same offsets is the same number
+    seen = np.empty((3 * 4 * 4 + 2, 3))
     best = fine_window_cost(fa, fb, fx, fy, tx, ty, s, sub)
+    seen[0, 0] = tx
+    seen[0, 1] = ty
+    seen[0, 2] = best
+    nseen = 1
     while step >= 0.125:
         if step < 0.25 and sub != 2:
             sub = 2
             best = fine_window_cost(fa, fb, fx, fy, tx, ty, s, sub)
+            seen[0, 0] = tx
+            seen[0, 1] = ty
+            seen[0, 2] = best
+            nseen = 1
         moved = True
         rounds = 0
         while moved and rounds < 4:
@@ -1347,7 +1359,20 @@ def refine_window_fine(fa, fb, fx, fy, tx, ty, s, out):
                 ny = ty + (step if d == 2 else -step if d == 3 else 0.0)
                 if nx < 0.0 or ny < 0.0 or nx > hi_x or ny > hi_y:
                     continue
-                c = fine_window_cost(fa, fb, fx, fy, nx, ny, s, sub)
+                c = np.inf
+                known = False
+                for k in range(nseen):
+                    if seen[k, 0] == nx and seen[k, 1] == ny:
+                        c = seen[k, 2]
+                        known = True
+                        break
+                if not known:
+                    c = fine_window_cost(fa, fb, fx, fy, nx, ny, s, sub)
+                    if nseen < seen.shape[0]:
+                        seen[nseen, 0] = nx
+                        seen[nseen, 1] = ny
+                        seen[nseen, 2] = c
+                        nseen += 1
                 if c < best:
                     best = c
                     tx = nx

@@ -400,20 +400,13 @@ def verify_pairs(thumbs: np.ndarray, sizes: np.ndarray, pair_i: np.ndarray, pair
     area = np.zeros(m, np.float32)
     container = np.full(m, -1, np.int8)
     if m:
-        # The kernel prepares every image it is given (profiles, block sums, rank transforms):
-        # give it only the images these pairs use, so that a call with few pairs costs little
-        # however many images there are (the grouping calls it once per round of keeper checks).
+        # The kernel prepares every image it is given (profiles, block sums): give it only the images these
+        # pairs use, so that a call with few pairs costs little however many images there are (the
+        # grouping calls it once per round of keeper checks). It reads their planes in place.
         used, inverse = np.unique(np.concatenate([pair_i, pair_j]), return_inverse=True)
         pair_i, pair_j = inverse[:m].astype(np.int64), inverse[m:].astype(np.int64)
-        k = used.size
-        s2 = THUMB_SIZE * THUMB_SIZE
-        # contiguous planes of those rows only, each copied once (the kernel's row loops vectorise only
-        # on C-ordered arrays)
-        grey = thumbs[used, :s2].reshape(k, THUMB_SIZE, THUMB_SIZE)
-        extra = thumbs[used, s2:s2 + EXTRA_BYTES]
-        chroma = thumbs[used, s2 + EXTRA_BYTES:FINE_OFFSET].reshape(k, 2, CHROMA_SIZE, CHROMA_SIZE)
-        fine = thumbs[used, FINE_OFFSET:].reshape(k, FINE_SIZE, FINE_SIZE)
-        _k.verify_pairs_kernel(grey, extra, chroma, fine, np.ascontiguousarray(sizes[used]), pair_i, pair_j,
+        _k.verify_pairs_kernel(np.ascontiguousarray(thumbs), used.astype(np.int64), THUMB_SIZE, EXTRA_BYTES,
+                               CHROMA_SIZE, FINE_SIZE, np.ascontiguousarray(sizes[used]), pair_i, pair_j,
                                params.as_array(), ok, similarity, relation, area, container)
     return VerifyResult(ok, similarity, relation, area, container)
 

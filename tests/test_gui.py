@@ -382,7 +382,7 @@ print("RESULT " + json.dumps({"result": result, "confirmed": sel.confirmed, "des
 _DRIVER = r"""
 import subprocess, sys, time
 
-def window(name, timeout=30):
+def window(name, timeout=120):  # generous: a first run may compile kernels, a loaded machine is slow
     end = time.time() + timeout
     while time.time() < end:
         found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", name],
@@ -411,7 +411,7 @@ try:
         subprocess.run(["xdotool", "key", "y"], check=True)
     else:
         subprocess.run(["xdotool", "windowclose", question], check=True)
-    out, err = child.communicate(timeout=60)
+    out, err = child.communicate(timeout=180)
 finally:
     if child.poll() is None:
         child.kill()
@@ -452,7 +452,7 @@ def test_window_destroyed_at_x_level_ends_cleanly_and_asks(tmp_path, groups, ans
     for _ in range(1 if answer == "apply" else 3):
         done = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1366x768x24", sys.executable, str(driver),
                                str(child), json.dumps(groups[:2]), "apply" if answer == "apply" else "close"],
-                              capture_output=True, text=True, timeout=120, env=env)
+                              capture_output=True, text=True, timeout=420, env=env)
         assert done.returncode == 0, done.stdout + done.stderr[-3000:]
         assert "X Error" not in done.stderr and "Traceback" not in done.stderr, done.stderr[-3000:]
         line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))

@@ -158,13 +158,15 @@ def _ref_overlay_change(fa, fb, fx, fy, tx, ty, s, params):
     if (energy[~near] > params[K.P_OVERLAY_REST]).any():
         return False, regions, 0.0, 3
     largest = 0.0
+    small_corner, small_area = int(params[K.P_OVERLAY_CORNER_SMALL]), params[K.P_OVERLAY_SMALL_AREA]
     for y0, y1, x0, x1 in boxes:
-        depth = min(y1 + 1, nb - y0, x1 + 1, nb - x0)
-        in_corner = (y1 < corner or y0 >= nb - corner) and (x1 < corner or x0 >= nb - corner)
-        if not (depth <= band or in_corner):
-            return False, regions, largest, 4
         part = r[y0 * k:(y1 + 1) * k, x0 * k:(x1 + 1) * k]
         changed = part[np.abs(part) > 0.25]
+        depth = min(y1 + 1, nb - y0, x1 + 1, nb - x0)
+        reach = small_corner if changed.size <= small_area * n ** 2 and small_corner > corner else corner
+        in_corner = (y1 < reach or y0 >= nb - reach) and (x1 < reach or x0 >= nb - reach)
+        if not (depth <= band or in_corner):
+            return False, regions, largest, 4
         largest = max(largest, changed.size / n ** 2)
         if changed.size > params[K.P_OVERLAY_AREA] * n ** 2:
             return False, regions, largest, 5
@@ -190,6 +192,12 @@ def _fine_planes(seed: int):
     two = caption.copy()
     two[3:13, 66:77] *= 0.6
     out.append(("caption and logo", two))
+    deeper_logo = a.astype(np.float32)
+    deeper_logo[12:18, 62:70] *= 0.5  # logo-sized (48 px, under 1% of the frame), 4 blocks into its corner
+    out.append(("small logo deeper in a corner", deeper_logo))
+    deeper_patch = a.astype(np.float32)
+    deeper_patch[6:18, 62:74] *= 0.5  # as deep, but 144 px (2.25%): more than a logo
+    out.append(("larger patch deeper in a corner", deeper_patch))
     centre = a.astype(np.float32)
     centre[35:45, 30:50] = rng.uniform(0, 255, (10, 20))  # new content of both signs in the middle
     out.append(("centre", centre))
@@ -228,7 +236,9 @@ def test_overlay_change_kernel_against_reference(seed, window):
         verdicts[name] = got
     assert verdicts["caption"] and verdicts["corner logo"] and verdicts["caption and logo"]
     assert not (verdicts["centre"] or verdicts["two-signed strip"] or verdicts["wide bar"] or verdicts["scattered"]
-                or verdicts["same"])
+                or verdicts["same"] or verdicts["larger patch deeper in a corner"])
+    if window[0] == 1.0:  # at the identity the small logo keeps its place (a crop window moves it)
+        assert verdicts["small logo deeper in a corner"]
 
 
 def _ref_fine_window_cost(fa, fb, fx, fy, tx, ty, s, step):

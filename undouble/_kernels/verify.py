@@ -120,7 +120,9 @@ P_OVERLAY_CORNER = 33
 P_REFINE_GATE = 34
 P_NOISE = 35
 P_CHROMA_NOISE = 36
-N_PARAMS = 37
+P_OVERLAY_CORNER_SMALL = 37
+P_OVERLAY_SMALL_AREA = 38
+N_PARAMS = 39
 
 # overlay_change: at most this many separate overlays (a watermark on each image, or text in pieces)
 OVERLAY_REGIONS = 4
@@ -1229,13 +1231,9 @@ def overlay_change(fa, fb, fx, fy, tx, ty, s, params, out):
             if not near:
                 out[2] = 3.0
                 return False
+    small_corner = int(params[P_OVERLAY_CORNER_SMALL])
     for k in range(regions):
         y0, y1, x0, x1 = boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]
-        depth = min(min(y1 + 1, nb - y0), min(x1 + 1, nb - x0))
-        in_corner = (y1 < corner or y0 >= nb - corner) and (x1 < corner or x0 >= nb - corner)
-        if not (depth <= band or in_corner):
-            out[2] = 4.0
-            return False
         changed = 0
         signed = 0.0
         total = 0.0
@@ -1245,6 +1243,13 @@ def overlay_change(fa, fb, fx, fy, tx, ty, s, params, out):
                     changed += 1
                     signed += r[v, u]
                     total += abs(r[v, u])
+        depth = min(min(y1 + 1, nb - y0), min(x1 + 1, nb - x0))
+        # a logo-sized change may sit a little farther into its corner than a larger one
+        reach = small_corner if changed <= params[P_OVERLAY_SMALL_AREA] * n and small_corner > corner else corner
+        in_corner = (y1 < reach or y0 >= nb - reach) and (x1 < reach or x0 >= nb - reach)
+        if not (depth <= band or in_corner):
+            out[2] = 4.0
+            return False
         out[1] = max(out[1], changed / n)
         if changed > params[P_OVERLAY_AREA] * n:
             out[2] = 5.0

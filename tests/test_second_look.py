@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from undouble import Undouble, corpus
-from undouble.second_look import best_containers, window_crop_candidates
+from undouble.second_look import (best_containers, uncontained_rows, window_container_candidates,
+                                  window_crop_candidates)
 from undouble.verify import make_thumbnails
 
 from imagesets import jpeg_round_trip
@@ -90,6 +91,69 @@ def test_window_search_proposes_the_original_of_a_crop_and_not_other_photos():
     sizes_same = sizes.copy()
     sizes_same[4] = sizes[0]
     assert window_crop_candidates(thumbs, sizes_same, np.array([4]))[0].size == 0
+
+
+def test_reverse_window_search_proposes_an_original_for_its_crops_and_not_other_photos():
+    originals = [_photo(s) for s in range(4)]
+    big = originals[0]
+    h, w = big.shape[:2]
+    crop = np.ascontiguousarray(big[int(0.04 * h):int(0.95 * h), int(0.06 * w):int(0.97 * w)])
+    images = originals + [crop]
+    thumbs = make_thumbnails(images)
+    sizes = np.array([[im.shape[1], im.shape[0]] for im in images])
+    # rows 0..3 are alone (orphans); the crop (row 4) is grouped with something else
+    orphan, crop_row = window_container_candidates(thumbs, sizes, np.arange(4), np.array([4]))
+    assert (0, 4) in set(zip(orphan.tolist(), crop_row.tolist()))
+    assert not set(orphan.tolist()) & {1, 2, 3}
+    # the same windows as the forward search: the pairs agree
+    container, orphan_fwd = window_crop_candidates(thumbs, sizes, np.array([4]))
+    assert set(zip(container.tolist(), orphan_fwd.tolist())) == set(zip(orphan.tolist(), crop_row.tolist()))
+    sizes_same = sizes.copy()
+    sizes_same[4] = sizes[0]
+    assert window_container_candidates(thumbs, sizes_same, np.arange(4), np.array([4]))[0].size == 0
+
+
+def test_uncontained_rows_are_linked_and_inside_no_partner():
+    sizes = np.array([[800, 600], [760, 570], [700, 500], [800, 600], [640, 480], [300, 200]])
+    # 0 contains 1 (smaller in both); 1 and 2 linked: 2 is smaller than 1, so 2 is inside; 3-4: 4 inside 3;
+    # 5 is linked to nothing
+    pair_i, pair_j = np.array([0, 1, 3, 0]), np.array([1, 2, 4, 5])
+    ok = np.array([True, True, True, False])
+    assert uncontained_rows(pair_i, pair_j, ok, sizes).tolist() == [0, 3]
+
+
+def test_an_original_left_alone_joins_its_crops_grouped_without_it(tmp_path):
+    """End to end: two crops of one photo verify against each other, their original is farther in hash
+    than the threshold from both; the reverse window search finds it and it becomes their keeper."""
+    shots = corpus._shots(np.random.default_rng([5, 1]), 640, 480, 3)
+    base = jpeg_round_trip(shots[0], 92)
+    h, w = base.shape[:2]
+    crop_a = base[int(0.03 * h):int(0.93 * h), int(0.07 * w):int(0.97 * w)]
+    crop_b = base[int(0.04 * h):int(0.92 * h), int(0.08 * w):int(0.96 * w)]
+    for name, img in (("a_original.jpg", base), ("b_crop.jpg", crop_a), ("c_crop.jpg", crop_b),
+                      ("d_other.jpg", shots[1]), ("e_other.jpg", shots[2])):
+        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+    model = Undouble(method="phash", verbose=40)
+    model.import_data(str(tmp_path))
+    model.compute_hash()
+    hashes = [int(v) for v in model.results["img_hash"][:3, 0]]
+    far = [bin(hashes[0] ^ hashes[k]).count("1") for k in (1, 2)]
+    near = bin(hashes[1] ^ hashes[2]).count("1")
+    threshold = min(far) - 1
+    assert near <= threshold  # the crops are candidates of each other, the original of neither
+    model.group(threshold=threshold)
+    groups = [[p.rsplit("/", 1)[-1] for p in g] for g in model.results["select_pathnames"]]
+    assert groups == [["a_original.jpg", "b_crop.jpg", "c_crop.jpg"]]
+    assert all(r.startswith("cropped") for r in model.results["select_relation"][0][1:])
+    import undouble.second_look as second_look
+    second_look.REVERSE_WINDOWS = False
+    try:  # without the reverse search, the original stays alone: the test can fail
+        model.group(threshold=threshold)
+        groups = [[p.rsplit("/", 1)[-1] for p in g] for g in model.results["select_pathnames"]]
+        assert groups == [["b_crop.jpg", "c_crop.jpg"]]
+    finally:
+        second_look.REVERSE_WINDOWS = True
 
 
 def test_a_crop_far_in_hash_is_grouped_with_its_original(tmp_path):

@@ -9,11 +9,17 @@ verified link (an *orphan*) gets two more searches (:func:`second_look_pairs`):
   size could contain it;
 * :func:`window_crop_candidates`: the images one of whose inner windows (the
   frame less 3 to 7% on each side) has a DCT hash close to the orphan's whole
-  thumbnail, again where the sizes allow a crop. The candidates of both are
-  verified here and each orphan keeps its best container only, and only when it
-  is clearly the best
-  (a crop of one burst shot can also fit inside its neighbour shot; the true
-  original fits best, and where two fit about as well the orphan stays alone).
+  thumbnail, again where the sizes allow a crop;
+* :func:`window_container_candidates`, the other way round: an orphan that
+  may be the *original* of crops that were grouped without it (two crops of a
+  photo are often closer in hash to each other than to it), where one of the
+  orphan's inner windows hashes close to a grouped image that lies inside no
+  verified partner (:func:`uncontained_rows`).
+
+The candidates of all three are verified here and each crop keeps its best
+container only, and only when it is clearly the best (a crop of one burst shot
+can also fit inside its neighbour shot; the true original fits best, and where
+two fit about as well the crop stays where it was).
 
 What this returns is verified again by :func:`undouble.grouping.group_verified`
 and joins the verified links.
@@ -35,6 +41,9 @@ WINDOW_BLOCK_ROWS = 2048
 #: shot at a margin of 0.02, none at 0.1 (4 right ones were left alone); no crop was lost on the
 #: corpora with fewer shots per scene.
 CROP_AMBIGUITY = 0.1
+#: Whether the second look also runs :func:`window_container_candidates` (the tests turn it off to
+#: show what it adds).
+REVERSE_WINDOWS = True
 
 
 def could_be_a_crop(sizes: np.ndarray, inner: np.ndarray, outer: np.ndarray, min_area: float) -> np.ndarray:
@@ -175,6 +184,75 @@ def window_crop_candidates(thumbs: np.ndarray, sizes: np.ndarray, orphans: np.nd
     return keys // n, keys % n
 
 
+def window_container_candidates(thumbs: np.ndarray, sizes: np.ndarray, orphans: np.ndarray, crops: np.ndarray,
+                                threshold: int = CROP_WINDOW_THRESHOLD, min_area: float = 0.6
+                                ) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (orphan, crop) where an inner window of the orphan hashes close to a possible crop of it.
+
+    The other way round from :func:`window_crop_candidates`: an original left
+    alone while its crops were grouped among themselves (a crop's hash is often
+    farther from its original than from another crop of it). Each orphan's 4
+    inner windows query the whole-thumbnail hashes of ``crops``.
+
+    Parameters
+    ----------
+    thumbs, sizes : numpy.ndarray
+        Verification records and original (width, height) of every row.
+    orphans : numpy.ndarray of int
+        The rows that may contain a crop.
+    crops : numpy.ndarray of int
+        The rows that may be a crop of an orphan.
+    threshold, min_area
+        As in :func:`window_crop_candidates`.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``(orphan, crop)`` rows, each pair once, the orphan at least as wide and
+        as high as the crop and not the same size.
+    """
+    from . import robust as _robust
+    from ._kernels import robust as _rk
+    from .verify import thumbnail_grey
+
+    orphans = np.unique(np.asarray(orphans, np.int64))
+    crops = np.unique(np.asarray(crops, np.int64))
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+    if orphans.size == 0 or crops.size == 0:
+        return empty
+    grey = thumbnail_grey(thumbs)
+    whole = np.zeros((crops.size, 1), np.uint64)
+    full = np.array([[0.0, 1.0]])
+    _rk.grid_window_hashes(np.ascontiguousarray(grey[crops]), full, full, 8, whole)
+    inner = np.asarray(CROP_WINDOW_INTERVALS, np.float64)
+    windows = np.zeros((orphans.size, inner.shape[0] ** 2), np.uint64)
+    _rk.grid_window_hashes(np.ascontiguousarray(grey[orphans]), inner, inner, 8, windows)
+    q, j, _ = _robust.search_pairs(windows.reshape(-1), np.full(windows.size, -1, np.int64), whole.reshape(-1),
+                                   int(threshold), radius=max(0, min(2, (int(threshold) + 1) // 4)))
+    orphan, crop = orphans[q // windows.shape[1]], crops[j]
+    keep = orphan != crop
+    orphan, crop = orphan[keep], crop[keep]
+    fits = could_be_a_crop(sizes, crop, orphan, min_area)
+    n = len(thumbs)
+    keys = np.unique(orphan[fits] * n + crop[fits])
+    return keys // n, keys % n
+
+
+def uncontained_rows(pair_i: np.ndarray, pair_j: np.ndarray, ok: np.ndarray, sizes: np.ndarray,
+                     min_area: float = 0.6) -> np.ndarray:
+    """Rows with a verified link but no verified partner whose size could contain them as a crop."""
+    a = np.asarray(pair_i, np.int64)[ok]
+    b = np.asarray(pair_j, np.int64)[ok]
+    n = len(sizes)
+    linked = np.zeros(n, bool)
+    linked[a] = True
+    linked[b] = True
+    inside = np.zeros(n, bool)
+    inside[a[could_be_a_crop(sizes, a, b, min_area)]] = True
+    inside[b[could_be_a_crop(sizes, b, a, min_area)]] = True
+    return np.flatnonzero(linked & ~inside)
+
+
 def best_containers(container: np.ndarray, orphan: np.ndarray, ok: np.ndarray, similarity: np.ndarray,
                     canonical: np.ndarray, margin: float = CROP_AMBIGUITY,
                     component: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -272,6 +350,12 @@ def second_look_pairs(results: dict, threshold: int, pair_i: np.ndarray, pair_j:
                                                threshold=min(CROP_WINDOW_THRESHOLD, int(threshold)))
     found_c.append(container)
     found_o.append(orphan)
+    if REVERSE_WINDOWS:
+        container, crop = window_container_candidates(thumbs, sizes, orphans,
+                                                      uncontained_rows(pair_i, pair_j, ok, sizes),
+                                                      threshold=min(CROP_WINDOW_THRESHOLD, int(threshold)))
+        found_c.append(container)
+        found_o.append(crop)
     keys = np.unique(np.concatenate(found_c).astype(np.int64) * n + np.concatenate(found_o).astype(np.int64))
     container, orphan = keys // n, keys % n
     a_out, b_out = [], []

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from undouble import Undouble, corpus
-from undouble.second_look import (best_containers, uncontained_rows, window_container_candidates,
-                                  window_crop_candidates)
+from undouble.second_look import (best_containers, near_container_candidates, uncontained_rows,
+                                  window_container_candidates, window_crop_candidates)
 from undouble.verify import make_thumbnails
 
 from imagesets import jpeg_round_trip
@@ -122,7 +122,7 @@ def test_uncontained_rows_are_linked_and_inside_no_partner():
     assert uncontained_rows(pair_i, pair_j, ok, sizes).tolist() == [0, 3]
 
 
-def test_an_original_left_alone_joins_its_crops_grouped_without_it(tmp_path):
+def test_an_original_left_alone_joins_its_crops_grouped_without_it(tmp_path, monkeypatch):
     """End to end: two crops of one photo verify against each other, their original is farther in hash
     than the threshold from both; the reverse window search finds it and it becomes their keeper."""
     shots = corpus._shots(np.random.default_rng([5, 1]), 640, 480, 3)
@@ -147,13 +147,66 @@ def test_an_original_left_alone_joins_its_crops_grouped_without_it(tmp_path):
     assert groups == [["a_original.jpg", "b_crop.jpg", "c_crop.jpg"]]
     assert all(r.startswith("cropped") for r in model.results["select_relation"][0][1:])
     import undouble.second_look as second_look
-    second_look.REVERSE_WINDOWS = False
-    try:  # without the reverse search, the original stays alone: the test can fail
-        model.group(threshold=threshold)
-        groups = [[p.rsplit("/", 1)[-1] for p in g] for g in model.results["select_pathnames"]]
-        assert groups == [["b_crop.jpg", "c_crop.jpg"]]
-    finally:
-        second_look.REVERSE_WINDOWS = True
+    monkeypatch.setattr(second_look, "REVERSE_WINDOWS", False)
+    model.group(threshold=threshold)  # without the reverse search, the original stays alone
+    groups = [[p.rsplit("/", 1)[-1] for p in g] for g in model.results["select_pathnames"]]
+    assert groups == [["b_crop.jpg", "c_crop.jpg"]]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_near_container_candidates_against_reference(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    base = rng.integers(0, 2 ** 63, 4, dtype=np.int64).astype(np.uint64)
+    flips = rng.integers(0, 64, (n, 12))
+    hashes = base[rng.integers(0, 4, n)].copy()
+    for k in range(n):  # rows near one of 4 bases, 0..12 bits away
+        for b in flips[k, :rng.integers(0, 13)]:
+            hashes[k] ^= np.uint64(1) << np.uint64(b)
+    hashes = hashes.reshape(n, 1)
+    sizes = rng.choice([400, 500, 600, 640], size=(n, 2))
+    orphans = rng.choice(n, 40, replace=False)
+    c, o = near_container_candidates(hashes, sizes, orphans, 14, min_distance=5)
+    want = set()
+    for x in orphans.tolist():
+        for z in range(n):
+            d = bin(int(hashes[x, 0]) ^ int(hashes[z, 0])).count("1")
+            (wx, hx), (wz, hz) = sizes[x], sizes[z]
+            if 5 <= d <= 14 and wx <= wz and hx <= hz and (wx, hx) != (wz, hz) and wx * hx >= 0.6 * wz * hz:
+                want.add((z, x))
+    assert set(zip(c.tolist(), o.tolist())) == want and len(want) > 0
+
+
+def test_a_crop_in_no_candidate_pair_finds_its_original_within_1_6_times_the_threshold(tmp_path, monkeypatch):
+    """End to end, the window searches turned off: a crop farther in hash than the threshold from every
+    image is proposed the images within 1.6 x the threshold that could contain it, and joins its original."""
+    import undouble.second_look as second_look
+
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+    monkeypatch.setattr(second_look, "window_crop_candidates", lambda *a, **k: empty)
+    monkeypatch.setattr(second_look, "REVERSE_WINDOWS", False)
+    shots = corpus._shots(np.random.default_rng([5, 1]), 640, 480, 3)
+    base = jpeg_round_trip(shots[0], 92)
+    h, w = base.shape[:2]
+    crop = base[int(0.07 * h):int(0.95 * h), int(0.09 * w):int(0.93 * w)]
+    for name, img in (("a_original.jpg", base), ("b_crop.jpg", crop), ("c_other.jpg", shots[1]),
+                      ("d_other.jpg", shots[2])):
+        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+    model = Undouble(method="phash", verbose=40)
+    model.import_data(str(tmp_path))
+    model.compute_hash()
+    hashes = [int(v) for v in model.results["img_hash"][:, 0]]
+    far = bin(hashes[0] ^ hashes[1]).count("1")
+    threshold = int(np.ceil(far / second_look.NEAR_CONTAINER_FACTOR))
+    others = [bin(hashes[1] ^ hashes[k]).count("1") for k in (2, 3)]
+    assert far > threshold and min(others) > threshold  # the crop is in no candidate pair
+    model.group(threshold=threshold)
+    groups = [[p.rsplit("/", 1)[-1] for p in g] for g in model.results["select_pathnames"]]
+    assert groups == [["a_original.jpg", "b_crop.jpg"]]
+    monkeypatch.setattr(second_look, "NEAR_CONTAINERS", False)
+    model.group(threshold=threshold)
+    assert model.results["select_pathnames"] == []  # without the search the crop stays alone
 
 
 def test_a_crop_far_in_hash_is_grouped_with_its_original(tmp_path):

@@ -240,3 +240,38 @@ def test_threshold_zero_looks_no_further():
     a, b = second_look_pairs(results, 0, np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, bool),
                              thumbs, sizes, np.arange(2), verify=lambda x, y: 1 / 0)
     assert a.size == b.size == 0
+
+
+def test_the_second_looks_do_not_depend_on_the_input_order(tmp_path):
+    """Originals found by the reverse window search and crops found by the near search give the same
+    groups whatever the order of the files."""
+    shots = corpus._shots(np.random.default_rng([5, 1]), 640, 480, 3)
+    base = jpeg_round_trip(shots[0], 92)
+    h, w = base.shape[:2]
+    images = {
+        "a_original.jpg": base,
+        "b_crop.jpg": base[int(0.03 * h):int(0.93 * h), int(0.07 * w):int(0.97 * w)],
+        "c_crop.jpg": base[int(0.04 * h):int(0.92 * h), int(0.08 * w):int(0.96 * w)],
+        "d_other.jpg": shots[1],
+        "e_other.jpg": shots[2],
+    }
+    other = jpeg_round_trip(corpus._shots(np.random.default_rng([6, 1]), 640, 480, 1)[0], 92)
+    images["f_original.jpg"] = other
+    images["g_crop.jpg"] = other[int(0.07 * h):int(0.95 * h), int(0.09 * w):int(0.93 * w)]
+    for name, img in images.items():
+        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+    files = sorted(str(p) for p in tmp_path.iterdir())
+
+    def groups(paths):
+        model = Undouble(method="phash", verbose=40)
+        model.import_data(paths)
+        model.compute_hash()
+        model.group(threshold=8)
+        return sorted(tuple(sorted(p.rsplit("/", 1)[-1] for p in g)) for g in model.results["select_pathnames"])
+
+    reference = groups(files)
+    assert ("a_original.jpg", "b_crop.jpg", "c_crop.jpg") in reference
+    rng = np.random.default_rng(11)
+    for _ in range(2):
+        assert groups([files[k] for k in rng.permutation(len(files))]) == reference

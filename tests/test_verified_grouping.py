@@ -423,3 +423,96 @@ def test_keeper_rank_orders_components_as_keeper_order_does(seed):
             np.testing.assert_array_equal(x, y)
             assert x.dtype == y.dtype
     assert by_rank.n_keeper_checks == by_callable.n_keeper_checks
+
+
+# --------------------------------------------------------------------------- the keeper most similar to the others
+def _table_verify(table: dict, calls: list | None = None):
+    """verify(first, second) from {frozenset((a, b)): similarity} (absent: rejected), relation 'edited'."""
+    from undouble.verify import REL_EDITED
+
+    def verify(first, second):
+        if calls is not None:
+            calls.append(sorted(zip(first.tolist(), second.tolist())))
+        sim = np.array([table.get(frozenset((a, b)), 0.1) for a, b in zip(first.tolist(), second.tolist())],
+                       np.float32)
+        ok = np.array([frozenset((a, b)) in table for a, b in zip(first.tolist(), second.tolist())], bool)
+        m = ok.size
+        return VerifyResult(ok, sim, np.where(ok, REL_EDITED, 0).astype(np.int8), np.ones(m, np.float32),
+                            np.full(m, -1, np.int8))
+    return verify
+
+
+def _reference_keeper(members, table, klass, sharp, margin=0.1, tolerance=0.7):
+    """By the definition: candidates of the rule keeper's class, sharp enough, verified with all others;
+    the largest summed similarity, if it beats the rule keeper's by more than the margin."""
+    cands = [m for m in members if klass[m] == klass[members[0]]]
+    best_sharp = max(sharp[m] for m in cands)
+    score = {}
+    for m in cands:
+        if sharp[m] < tolerance * best_sharp:
+            continue
+        if all(frozenset((m, o)) in table for o in members if o != m):
+            score[m] = sum(table[frozenset((m, o))] for o in members if o != m)
+    if not score:
+        return members[0]
+    best = max(score, key=lambda m: (score[m], -members.index(m)))
+    return best if best != members[0] and score[best] > score.get(members[0], -np.inf) + margin else members[0]
+
+
+def test_an_edited_keeper_gives_way_to_the_photo_its_copies_come_from():
+    # rule order: 0 (a brightened copy, "sharpest"), 1 (the photo), 2 (a watermarked copy)
+    table = {frozenset((0, 1)): 0.95, frozenset((1, 2)): 0.8, frozenset((0, 2)): 0.55}
+    calls: list = []
+    args = (3, np.array([0, 0, 1]), np.array([1, 2, 2]))
+    got = group_verified(*args, _table_verify(table, calls), _by_rank([0, 1, 2]), keeper_class=np.zeros(3, np.int64))
+    assert [g.tolist() for g in got.groups] == [[1, 0, 2]]  # the members stay, the keeper changes
+    assert got.similarity[0].tolist() == pytest.approx([1.0, 0.95, 0.8])  # now against the new keeper
+    assert got.relation[0][0] == -1 and got.n_keeper_checks == 0
+    # without keeper_class, or with the photo of another class (fewer pixels), the rule's keeper stays
+    plain = group_verified(*args, _table_verify(table), _by_rank([0, 1, 2]))
+    assert [g.tolist() for g in plain.groups] == [[0, 1, 2]]
+    other = group_verified(*args, _table_verify(table), _by_rank([0, 1, 2]), keeper_class=np.array([5, 4, 5]))
+    assert [g.tolist() for g in other.groups] == [[0, 1, 2]]
+    # a blurred candidate (contrast-normalised sharpness under 0.7 of the sharpest) is no keeper
+    blurred = group_verified(*args, _table_verify(table), _by_rank([0, 1, 2]), keeper_class=np.zeros(3, np.int64),
+                             sharpness_of=lambda rows: np.array([10.0, 6.0, 9.0])[rows])
+    assert [g.tolist() for g in blurred.groups] == [[0, 1, 2]]
+    # copies about as similar to each other as to the photo: the rule decides
+    even = {frozenset((0, 1)): 0.95, frozenset((1, 2)): 0.93, frozenset((0, 2)): 0.9}
+    got = group_verified(*args, _table_verify(even), _by_rank([0, 1, 2]), keeper_class=np.zeros(3, np.int64))
+    assert [g.tolist() for g in got.groups] == [[0, 1, 2]]
+
+
+def test_most_similar_keeper_against_reference():
+    switched = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        n = 7
+        members = list(range(n))
+        table = {frozenset((a, b)): float(rng.choice([0.5, 0.6, 0.7, 0.8, 0.9, 0.97]))
+                 for a in range(n) for b in range(a + 1, n) if a == 0 or rng.random() < 0.93}
+        klass = rng.integers(0, 2, n)
+        klass[0] = 0
+        sharp = rng.uniform(5, 10, n)
+        got = group_verified(n, np.zeros(n - 1, np.int64), np.arange(1, n), _table_verify(table), _by_rank(members),
+                             keeper_class=klass, sharpness_of=lambda rows: sharp[rows])
+        assert len(got.groups) == 1 and sorted(got.groups[0].tolist()) == members  # all verified against 0
+        keeper = int(got.groups[0][0])
+        assert keeper == _reference_keeper(members, table, klass, sharp)
+        switched += keeper != 0
+        for row, sim in zip(got.groups[0][1:].tolist(), got.similarity[0][1:].tolist()):
+            assert sim == pytest.approx(table[frozenset((keeper, row))])
+    assert switched >= 2  # not only the trivial case (the rule's keeper kept)
+
+
+def test_keeper_first_moves_the_verified_keeper_to_rank_0_and_says_why():
+    from undouble._model_groups import keeper_first
+
+    ranks = rank_keepers(["/x/a.jpg", "/x/b.jpg", "/x/c.jpg"], resolutions=[(800, 600)] * 3, file_sizes=[10, 10, 10],
+                         blur_scores=[30.0, 20.0, 10.0], blur_sizes=[1, 1, 1])
+    assert [r.path for r in ranks] == ["/x/a.jpg", "/x/b.jpg", "/x/c.jpg"]
+    assert keeper_first(ranks, "/x/a.jpg") == ranks  # already first: unchanged
+    moved = keeper_first(ranks, "/x/b.jpg")
+    assert [r.path for r in moved] == ["/x/b.jpg", "/x/a.jpg", "/x/c.jpg"] and [r.rank for r in moved] == [0, 1, 2]
+    assert "most similar" in moved[0].reason and "keeper rule" in moved[1].reason
+    assert moved[2].reason == ranks[2].reason

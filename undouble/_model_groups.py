@@ -36,7 +36,7 @@ def store_groups(model, groups: list, threshold: int, mode: str, verified: Any,
     lazy = row_rank is not None  # rankings with reasons: made when asked for
     model._keeper_ranks = []  # the memo of the verification rounds (model._rank_memo) is reused here
     if lazy and groups:  # one order of all rows: every group sorted by it at once
-        select_idx, orders = _sorted_by_rank(groups, row_rank)
+        select_idx, orders = _sorted_by_rank(groups, row_rank, keeper_first=verified is not None)
         if verified is not None:
             for k, order in enumerate(orders):
                 select_relation.append(texts[k] if order is None else [texts[k][j] for j in order])
@@ -44,7 +44,13 @@ def store_groups(model, groups: list, threshold: int, mode: str, verified: Any,
         groups = []
     for k, members in enumerate(progress(groups, desc="rank", unit="group")):
         members = np.asarray(members, dtype=np.int64)
+        recorded = len(model._keeper_ranks)
         order = keeper_positions(model, members, record=not lazy)
+        if verified is not None:  # the verified keeper (members[0]) stays first, the others by rank
+            order = np.concatenate([[0], order[order != 0]]).astype(np.int64)
+            if len(model._keeper_ranks) > recorded:
+                keeper = model.results["pathnames"][members[0]]
+                model._keeper_ranks[-1] = keeper_first(model._keeper_ranks[-1], keeper)
         ordered = members[order]
         select_idx.append(ordered)
         if verified is not None:
@@ -59,14 +65,20 @@ def store_groups(model, groups: list, threshold: int, mode: str, verified: Any,
     return put_groups(model, select_idx, select_scores, relations, threshold, mode, verified, return_dict)
 
 
-def _sorted_by_rank(groups: list, row_rank: np.ndarray) -> tuple[list, list]:
+def _sorted_by_rank(groups: list, row_rank: np.ndarray, keeper_first: bool = False) -> tuple[list, list]:
     """Each group's rows sorted by ``row_rank`` (keeper first), and the permutation of each (None where
-    the group was in that order already): ``keeper_positions`` of every group in one sort."""
+    the group was in that order already): ``keeper_positions`` of every group in one sort.
+
+    ``keeper_first``: each group's first row (the keeper verified groups chose) stays first and only
+    the others are sorted."""
     sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
     flat = np.concatenate(groups).astype(np.int64)
     gid = np.repeat(np.arange(len(groups), dtype=np.int64), sizes)
     starts = np.cumsum(sizes) - sizes
-    order = np.lexsort((row_rank[flat], gid))  # ranks are distinct: the order of each group is that of argsort
+    not_head = np.ones(flat.size, bool)
+    if keeper_first:
+        not_head[starts] = False
+    order = np.lexsort((row_rank[flat], not_head, gid))  # ranks are distinct: per group, that of argsort
     position = order - np.repeat(starts, sizes)
     ends = np.cumsum(sizes).tolist()
     moved = np.bincount(gid[order != np.arange(flat.size)], minlength=len(groups)) > 0
@@ -306,8 +318,34 @@ class LazyKeeperRanks(SequenceABC):
             return [self[k] for k in range(*g.indices(len(self)))]
         g = range(len(self))[g]
         if g not in self._made:
-            self._made[g] = rank_members(self._model, self._rows[g])
+            rows = self._rows[g]
+            self._made[g] = keeper_first(rank_members(self._model, rows), self._model.results["pathnames"][rows[0]])
         return self._made[g]
+
+
+def keeper_first(ranked: list, keeper_path: str) -> list:
+    """The keeper ranking ``ranked`` with ``keeper_path`` moved to rank 0 (a no-op where it is there).
+
+    Verified grouping keeps, among the members the keeper rule ranks equal up to
+    sharpness, the one most similar to the others
+    (:func:`undouble.grouping.group_verified`), which the rule alone may rank
+    lower; its reason then says so, and so does that of the image the rule put
+    first.
+    """
+    if not ranked or ranked[0].path == keeper_path:
+        return ranked
+    at = next((k for k, r in enumerate(ranked) if r.path == keeper_path), None)
+    if at is None:
+        return ranked
+    moved = [ranked[at], *ranked[:at], *ranked[at + 1:]]
+    out = []
+    for rank, r in enumerate(moved):
+        if rank == 0:
+            r = replace(r, reason="the most similar to the other members (verified), among those of the best resolution")
+        elif r is ranked[0]:
+            r = replace(r, reason=f"first by the keeper rule ({r.reason}), but less similar to the other members")
+        out.append(replace(r, rank=rank))
+    return out
 
 
 def distances_to_keepers(model, select_idx: list) -> list:

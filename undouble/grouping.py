@@ -38,7 +38,15 @@ pixel-level check (:func:`undouble.verify.verify_pairs`), by this rule:
    and verifying the missing (keeper, member) pairs in one more batch call per
    round: the members that pass form the group with the keeper;
 5. the members that failed form components again among themselves over the
-   verified links, and steps 3-5 repeat on those until none is left.
+   verified links, and steps 3-5 repeat on those until none is left;
+6. in a group of three or more, the keeper may give way to a member the
+   rule ranks equal but for sharpness (same pixels, intact, colour), sharp
+   enough (contrast normalised, at least 0.7 of the sharpest) and verified
+   against every other member, whose summed similarity to the others beats the
+   keeper's by more than 0.1 (:func:`_most_similar_keepers`): an edited copy
+   (a watermark, more contrast) often measures sharper than its original, but
+   every copy is made from the original, which is the member closest to all.
+   The members stay the same.
 
 Between steps 1 and 2, a *second look* (optional, ``second_look``; used by
 :func:`verified_groups`) proposes more pairs from the verdicts: a crop is often
@@ -380,12 +388,80 @@ def _verified_components(n: int, a: np.ndarray, b: np.ndarray) -> list[np.ndarra
     return groups_from_labels(_uf.resolve(parent))
 
 
+#: A candidate keeper of :func:`_most_similar_keepers` must be at least this fraction as sharp (contrast
+#: normalised) as the sharpest candidate of its group.
+SHARPNESS_TOLERANCE = 0.7
+#: How much more (in summed similarity) the most similar member must score than the keeper rule's choice
+#: to replace it: copies of one photo score within a few hundredths of each other, which says nothing.
+KEEPER_SIMILARITY_MARGIN = 0.1
+
+
+def _most_similar_keepers(out: dict, verdicts: _Verdicts, keeper_class: np.ndarray,
+                          sharpness_of: Callable[[np.ndarray], np.ndarray] | None = None) -> int:
+    """Give each group of three or more the keeper most similar to its other members; the number of checks.
+
+    An edited copy (brighter, more contrast, a watermark, re-encoded) is often
+    "sharper" than its original, so the keeper rule alone keeps it; but each copy
+    is made from the original, so the original is the member closest to all the
+    others. In every group of three or more members, the members of the keeper's
+    class (``keeper_class``: what the rule puts before sharpness) are candidates;
+    the pairs of members not verified yet are verified in one call; a candidate
+    that verifies against every other member scores the sum of its similarities
+    to them, and the best score is kept (ties: the keeper rule's order). The
+    members and their order stay; only the keeper changes, and with it the
+    relation, similarity, area and containment of each member, read from the
+    verdicts against the new keeper. ``out`` is changed in place.
+    """
+    todo = []
+    for k, members in enumerate(out["groups"]):
+        if len(members) >= 3 and int((keeper_class[members] == keeper_class[members[0]]).sum()) >= 2:
+            todo.append(k)
+    if not todo:
+        return 0
+    pairs = [np.triu_indices(len(out["groups"][k]), 1) for k in todo]
+    a = np.concatenate([out["groups"][k][p] for k, (p, _) in zip(todo, pairs)]).astype(np.int64)
+    b = np.concatenate([out["groups"][k][q] for k, (_, q) in zip(todo, pairs)]).astype(np.int64)
+    missing = verdicts.find(a, b) < 0
+    verdicts.add(a[missing], b[missing])
+    for k in todo:
+        members = np.asarray(out["groups"][k], np.int64)
+        m = members.size
+        rows, cols = np.meshgrid(members, members, indexing="ij")
+        pos = verdicts.find(rows.ravel(), cols.ravel()).reshape(m, m)
+        ok = np.where(pos >= 0, verdicts.ok[np.maximum(pos, 0)], False)
+        sim = np.where(ok, verdicts.similarity[np.maximum(pos, 0)], 0.0)
+        np.fill_diagonal(ok, True)
+        np.fill_diagonal(sim, 0.0)
+        candidate = keeper_class[members] == keeper_class[members[0]]
+        if sharpness_of is not None:
+            sharp = np.asarray(sharpness_of(members), np.float64)
+            known = candidate & np.isfinite(sharp)
+            if known.any():
+                candidate &= ~known | (sharp >= SHARPNESS_TOLERANCE * sharp[known].max())
+        score = np.where(ok.all(axis=1) & candidate, sim.sum(axis=1), -np.inf)
+        best = int(np.argmax(score))  # the first of equal scores: the keeper rule's order
+        if best == 0 or not score[best] > score[0] + KEEPER_SIMILARITY_MARGIN:
+            continue
+        order = np.concatenate([[best], np.delete(np.arange(m), best)])
+        members = members[order]
+        keeper = members[0]
+        at = pos[best][order][1:]
+        out["groups"][k] = members
+        out["relation"][k] = np.concatenate([[-1], verdicts.relation[at]]).astype(np.int8)
+        out["similarity"][k] = np.concatenate([[1.0], verdicts.similarity[at]]).astype(np.float32)
+        out["area"][k] = np.concatenate([[1.0], verdicts.area[at]]).astype(np.float32)
+        out["inside"][k] = np.concatenate([[False], verdicts.container[at] == keeper])
+    return int(missing.sum())
+
+
 def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Callable,
                    keeper_order: Callable[[np.ndarray], np.ndarray],
                    canonical: np.ndarray | None = None,
                    second_look: Callable[[np.ndarray, np.ndarray, np.ndarray],
                                          tuple[np.ndarray, np.ndarray]] | None = None,
-                   keeper_rank: np.ndarray | None = None) -> VerifiedGroups:
+                   keeper_rank: np.ndarray | None = None,
+                   keeper_class: np.ndarray | None = None,
+                   sharpness_of: Callable[[np.ndarray], np.ndarray] | None = None) -> VerifiedGroups:
     """Groups of verified copies, each member verified against its group's keeper.
 
     The rule is in the module docstring ("Verified groups").
@@ -417,6 +493,17 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
         The keeper rule as one order of all rows (lower is kept first, no ties):
         when given, every component is ordered by it at once and
         ``keeper_order`` is not called.
+    keeper_class : numpy.ndarray of int, shape (n,), optional
+        The parts of the keeper rule that come before sharpness (e.g. not
+        damaged, colour, pixels) as one value per row: in a group of three or
+        more, the members of the keeper's class that verify against every other
+        member may take its place, the one most similar to the others first
+        (:func:`_most_similar_keepers`). Default: the keeper rule alone.
+    sharpness_of : callable, optional
+        ``sharpness_of(rows) -> float array``: a sharpness that a contrast edit
+        does not change (NaN: unknown); a candidate keeper less than
+        :data:`SHARPNESS_TOLERANCE` of the sharpest candidate's is left out (a
+        blurred copy is close to every other copy, but no keeper).
 
     Returns
     -------
@@ -501,6 +588,8 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
         set_id[others[~passed]] = other_gid[~passed]
         same = (set_id[ok_a] >= 0) & (set_id[ok_a] == set_id[ok_b])
         pending = [g for g in _verified_components(n, ok_a[same], ok_b[same])]
+    if keeper_class is not None:
+        checks += _most_similar_keepers(out, verdicts, np.asarray(keeper_class, np.int64), sharpness_of)
     # groups are disjoint: their smallest rows differ, so this order has no ties
     order = np.argsort(np.concatenate(smallest), kind="stable").tolist() if smallest else []
     return VerifiedGroups(groups=[out["groups"][k] for k in order],
@@ -563,10 +652,41 @@ def verified_groups(results: dict, threshold: int,
         return second_look_pairs(results, threshold, a, b, ok, thumbs, sizes, canonical)
 
     got = group_verified(len(paths), pair_i, pair_j, lambda a, b: verify_pairs(thumbs, sizes, a, b),
-                         keeper_order, canonical=canonical, second_look=second_look, keeper_rank=keeper_rank)
+                         keeper_order, canonical=canonical, second_look=second_look, keeper_rank=keeper_rank,
+                         keeper_class=_keeper_class(results, thumbs, sizes),
+                         sharpness_of=lambda rows: _normalised_sharpness(results, thumbs, rows))
     logger.info("%d candidate pairs within distance %d, %d verified (%d more keeper checks).",
                 got.n_candidates, threshold, got.n_verified, got.n_keeper_checks)
     return got
+
+
+def _normalised_sharpness(results: dict, thumbs, rows: np.ndarray) -> np.ndarray:
+    """The recorded sharpness of some rows over the variance of their grey thumbnail (NaN: unknown).
+
+    A contrast gain g multiplies both by g^2; a blur lowers the first far more than the second.
+    """
+    sharp = results.get("sharpness", results.get("blur"))
+    if sharp is None:
+        return np.full(len(rows), np.nan)
+    from .verify import thumbnail_grey
+
+    grey = thumbnail_grey(np.asarray(thumbs))[rows].reshape(len(rows), -1).astype(np.float64)
+    variance = np.maximum(grey.var(axis=1), 1.0)
+    return np.asarray(sharp, np.float64)[rows] / variance
+
+
+def _keeper_class(results: dict, thumbs, sizes: np.ndarray) -> np.ndarray:
+    """What the keeper rule puts before sharpness, as one value per row: intact, colour, pixels."""
+    n = len(results["pathnames"])
+    damaged = results.get("damaged")
+    damaged = np.zeros(n, bool) if damaged is None else np.asarray(damaged, dtype=bool)
+    grey = results.get("is_grey")
+    if grey is None:
+        from .verify import is_greyscale
+
+        grey = is_greyscale(np.asarray(thumbs))
+    pixels = sizes[:, 0].astype(np.int64) * sizes[:, 1]
+    return pixels * 4 + 2 * damaged.astype(np.int64) + np.asarray(grey, dtype=bool).astype(np.int64)
 
 
 def relation_texts(groups: VerifiedGroups, pathnames: list, file_sizes: list | None = None) -> list[list[str]]:

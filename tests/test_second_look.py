@@ -72,18 +72,40 @@ def test_second_look_leaves_a_crop_that_fits_two_photos_alike_alone(rival_simila
     assert set(zip(a.tolist(), b.tolist())) == want
 
 
+def _write(folder, images: dict) -> None:
+    """Write RGB images as JPEG (quality 92) under their names."""
+    for name, img in images.items():
+        cv2.imwrite(str(folder / name), cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+
+
+def _hashed(target) -> Undouble:
+    model = Undouble(method="phash", verbose=40)
+    model.import_data(target)
+    model.compute_hash()
+    return model
+
+
+def _group_names(model: Undouble) -> list:
+    return [[p.rsplit("/", 1)[-1] for p in g] for g in model.results["select_pathnames"]]
+
+
 def _photo(seed: int, w: int = 640, h: int = 480) -> np.ndarray:
     return jpeg_round_trip(corpus._shots(np.random.default_rng([seed, 0]), w, h, 1)[0], 92)
 
 
-def test_window_search_proposes_the_original_of_a_crop_and_not_other_photos():
+def _four_photos_and_a_crop_of_the_first() -> tuple[np.ndarray, np.ndarray]:
+    """Thumbnail records and sizes of 4 different photos and (row 4) a 4-6%-per-side crop of row 0."""
     originals = [_photo(s) for s in range(4)]
     big = originals[0]
     h, w = big.shape[:2]
     crop = np.ascontiguousarray(big[int(0.04 * h):int(0.95 * h), int(0.06 * w):int(0.97 * w)])
     images = originals + [crop]
-    thumbs = make_thumbnails(images)
-    sizes = np.array([[im.shape[1], im.shape[0]] for im in images])
+    return make_thumbnails(images), np.array([[im.shape[1], im.shape[0]] for im in images])
+
+
+def test_window_search_proposes_the_original_of_a_crop_and_not_other_photos():
+    thumbs, sizes = _four_photos_and_a_crop_of_the_first()
     container, orphan = window_crop_candidates(thumbs, sizes, np.array([4]))
     assert (0, 4) in set(zip(container.tolist(), orphan.tolist()))
     assert not set(container.tolist()) & {1, 2, 3}
@@ -94,13 +116,7 @@ def test_window_search_proposes_the_original_of_a_crop_and_not_other_photos():
 
 
 def test_reverse_window_search_proposes_an_original_for_its_crops_and_not_other_photos():
-    originals = [_photo(s) for s in range(4)]
-    big = originals[0]
-    h, w = big.shape[:2]
-    crop = np.ascontiguousarray(big[int(0.04 * h):int(0.95 * h), int(0.06 * w):int(0.97 * w)])
-    images = originals + [crop]
-    thumbs = make_thumbnails(images)
-    sizes = np.array([[im.shape[1], im.shape[0]] for im in images])
+    thumbs, sizes = _four_photos_and_a_crop_of_the_first()
     # rows 0..3 are alone (orphans); the crop (row 4) is grouped with something else
     orphan, crop_row = window_container_candidates(thumbs, sizes, np.arange(4), np.array([4]))
     assert (0, 4) in set(zip(orphan.tolist(), crop_row.tolist()))
@@ -130,26 +146,22 @@ def test_an_original_left_alone_joins_its_crops_grouped_without_it(tmp_path, mon
     h, w = base.shape[:2]
     crop_a = base[int(0.03 * h):int(0.93 * h), int(0.07 * w):int(0.97 * w)]
     crop_b = base[int(0.04 * h):int(0.92 * h), int(0.08 * w):int(0.96 * w)]
-    for name, img in (("a_original.jpg", base), ("b_crop.jpg", crop_a), ("c_crop.jpg", crop_b),
-                      ("d_other.jpg", shots[1]), ("e_other.jpg", shots[2])):
-        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, 92])
-    model = Undouble(method="phash", verbose=40)
-    model.import_data(str(tmp_path))
-    model.compute_hash()
+    _write(tmp_path, {"a_original.jpg": base, "b_crop.jpg": crop_a, "c_crop.jpg": crop_b, "d_other.jpg": shots[1],
+                      "e_other.jpg": shots[2]})
+    model = _hashed(str(tmp_path))
     hashes = [int(v) for v in model.results["img_hash"][:3, 0]]
     far = [bin(hashes[0] ^ hashes[k]).count("1") for k in (1, 2)]
     near = bin(hashes[1] ^ hashes[2]).count("1")
     threshold = min(far) - 1
     assert near <= threshold  # the crops are candidates of each other, the original of neither
     model.group(threshold=threshold)
-    groups = [[p.rsplit("/", 1)[-1] for p in g] for g in model.results["select_pathnames"]]
+    groups = _group_names(model)
     assert groups == [["a_original.jpg", "b_crop.jpg", "c_crop.jpg"]]
     assert all(r.startswith("cropped") for r in model.results["select_relation"][0][1:])
     import undouble.second_look as second_look
     monkeypatch.setattr(second_look, "REVERSE_WINDOWS", False)
     model.group(threshold=threshold)  # without the reverse search, the original stays alone
-    groups = [[p.rsplit("/", 1)[-1] for p in g] for g in model.results["select_pathnames"]]
+    groups = _group_names(model)
     assert groups == [["b_crop.jpg", "c_crop.jpg"]]
 
 
@@ -177,6 +189,16 @@ def test_near_container_candidates_against_reference(seed):
     assert set(zip(c.tolist(), o.tolist())) == want and len(want) > 0
 
 
+def _hashed_photo_crop_and_two_other_shots(folder) -> Undouble:
+    """A hashed model of a_original, b_crop (7-9% off each side), c_other and d_other (other shots)."""
+    shots = corpus._shots(np.random.default_rng([5, 1]), 640, 480, 3)
+    base = jpeg_round_trip(shots[0], 92)
+    h, w = base.shape[:2]
+    crop = base[int(0.07 * h):int(0.95 * h), int(0.09 * w):int(0.93 * w)]
+    _write(folder, {"a_original.jpg": base, "b_crop.jpg": crop, "c_other.jpg": shots[1], "d_other.jpg": shots[2]})
+    return _hashed(str(folder))
+
+
 def test_a_crop_in_no_candidate_pair_finds_its_original_within_1_6_times_the_threshold(tmp_path, monkeypatch):
     """End to end, the window searches turned off: a crop farther in hash than the threshold from every
     image is proposed the images within 1.6 x the threshold that could contain it, and joins its original."""
@@ -185,24 +207,14 @@ def test_a_crop_in_no_candidate_pair_finds_its_original_within_1_6_times_the_thr
     empty = (np.empty(0, np.int64), np.empty(0, np.int64))
     monkeypatch.setattr(second_look, "window_crop_candidates", lambda *a, **k: empty)
     monkeypatch.setattr(second_look, "REVERSE_WINDOWS", False)
-    shots = corpus._shots(np.random.default_rng([5, 1]), 640, 480, 3)
-    base = jpeg_round_trip(shots[0], 92)
-    h, w = base.shape[:2]
-    crop = base[int(0.07 * h):int(0.95 * h), int(0.09 * w):int(0.93 * w)]
-    for name, img in (("a_original.jpg", base), ("b_crop.jpg", crop), ("c_other.jpg", shots[1]),
-                      ("d_other.jpg", shots[2])):
-        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, 92])
-    model = Undouble(method="phash", verbose=40)
-    model.import_data(str(tmp_path))
-    model.compute_hash()
+    model = _hashed_photo_crop_and_two_other_shots(tmp_path)
     hashes = [int(v) for v in model.results["img_hash"][:, 0]]
     far = bin(hashes[0] ^ hashes[1]).count("1")
     threshold = int(np.ceil(far / second_look.NEAR_CONTAINER_FACTOR))
     others = [bin(hashes[1] ^ hashes[k]).count("1") for k in (2, 3)]
     assert far > threshold and min(others) > threshold  # the crop is in no candidate pair
     model.group(threshold=threshold)
-    groups = [[p.rsplit("/", 1)[-1] for p in g] for g in model.results["select_pathnames"]]
+    groups = _group_names(model)
     assert groups == [["a_original.jpg", "b_crop.jpg"]]
     monkeypatch.setattr(second_look, "NEAR_CONTAINERS", False)
     model.group(threshold=threshold)
@@ -211,21 +223,11 @@ def test_a_crop_in_no_candidate_pair_finds_its_original_within_1_6_times_the_thr
 
 def test_a_crop_far_in_hash_is_grouped_with_its_original(tmp_path):
     """End to end: a 9%-per-side crop whose phash is over the threshold from its original."""
-    shots = corpus._shots(np.random.default_rng([5, 1]), 640, 480, 3)
-    base = jpeg_round_trip(shots[0], 92)
-    h, w = base.shape[:2]
-    crop = base[int(0.07 * h):int(0.95 * h), int(0.09 * w):int(0.93 * w)]
-    for name, img in (("a_original.jpg", base), ("b_crop.jpg", crop), ("c_other.jpg", shots[1]),
-                      ("d_other.jpg", shots[2])):
-        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, 92])
-    model = Undouble(method="phash", verbose=40)
-    model.import_data(str(tmp_path))
-    model.compute_hash()
+    model = _hashed_photo_crop_and_two_other_shots(tmp_path)
     h0, h1 = model.results["img_hash"][0, 0], model.results["img_hash"][1, 0]
     assert bin(int(h0) ^ int(h1)).count("1") > 6  # the crop is far in hash
     model.group(threshold=6)
-    groups = [[p.rsplit("/", 1)[-1] for p in g] for g in model.results["select_pathnames"]]
+    groups = _group_names(model)
     assert groups == [["a_original.jpg", "b_crop.jpg"]]
     assert model.results["select_relation"][0][1].startswith("cropped")
 
@@ -258,17 +260,13 @@ def test_the_second_looks_do_not_depend_on_the_input_order(tmp_path):
     other = jpeg_round_trip(corpus._shots(np.random.default_rng([6, 1]), 640, 480, 1)[0], 92)
     images["f_original.jpg"] = other
     images["g_crop.jpg"] = other[int(0.07 * h):int(0.95 * h), int(0.09 * w):int(0.93 * w)]
-    for name, img in images.items():
-        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+    _write(tmp_path, images)
     files = sorted(str(p) for p in tmp_path.iterdir())
 
     def groups(paths):
-        model = Undouble(method="phash", verbose=40)
-        model.import_data(paths)
-        model.compute_hash()
+        model = _hashed(paths)
         model.group(threshold=8)
-        return sorted(tuple(sorted(p.rsplit("/", 1)[-1] for p in g)) for g in model.results["select_pathnames"])
+        return sorted(tuple(sorted(g)) for g in _group_names(model))
 
     reference = groups(files)
     assert ("a_original.jpg", "b_crop.jpg", "c_crop.jpg") in reference

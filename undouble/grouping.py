@@ -410,9 +410,9 @@ def _most_similar_keepers(out: dict, verdicts: _Verdicts, keeper_class: np.ndarr
     the pairs of members not verified yet are verified in one call; a candidate
     that verifies against every other member scores the sum of its similarities
     to them, and the best score is kept (ties: the keeper rule's order). The
-    members and their order stay; only the keeper changes, and with it the
-    relation, similarity, area and containment of each member, read from the
-    verdicts against the new keeper. ``out`` is changed in place.
+    members stay; the new keeper moves to the front (the others keep their
+    order), and the relation, similarity, area and containment of each member
+    are read from the verdicts against it. ``out`` is changed in place.
     """
     todo = []
     for k, members in enumerate(out["groups"]):

@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 
 from imagesets import real_photos
-from undouble.evaluate import (EvaluationReport, Truth, evaluate, load_truth, make_model, pair_metrics,
-                               truth_from_csv, truth_from_subfolders)
+from undouble.evaluate import (EvaluationReport, Truth, evaluate, keeper_counts, load_truth, make_model,
+                               pair_metrics, truth_from_csv, truth_from_subfolders)
 
 
 # --------------------------------------------------------------------------- the metric, on hand-made groups
@@ -244,9 +244,27 @@ def _check_rows(report: EvaluationReport, folder: Path) -> None:
         assert row.label_found == want["label_found"]
         assert row.label_recall == {k: want["label_found"][k] / n for k, n in LABEL_PAIRS.items()}
         assert row.import_s > 0 and row.hash_s > 0 and row.group_s > 0
+        # groups A, B and D hold their original, and keep it (the smaller, cropped and twin copies lose)
+        assert (row.keeper_groups, row.keeper_originals) == (3, 3)
     assert report.untracked == [str(folder / "R.png")]
     assert report.missing == [(str(folder / "gone.png"), "no such file")]
     assert report.n_truth_files == 11 and report.n_truth_groups == 5
+
+
+def test_keeper_counts_by_hand():
+    # rows: 0 original A, 1 brightened A, 2 exact copy of A, 3 original B, 4 watermark B, 5 original C,
+    # 6 resized C, 7 original D (grouped with C by mistake)
+    truth = np.array([0, 0, 0, 1, 1, 2, 2, 3])
+    labels = ["original", "brightness", "exact copy", "original", "watermark", "original", "resize", "original"]
+    select = [
+        [1, 0],     # keeps the brightened copy: holds its original, not kept
+        [2, 0],     # keeps the exact copy (the same bytes): kept
+        [3, 4],     # keeps the original: kept
+        [6, 7],     # the keeper's truth group (C) has no original in this group: not counted
+        [5, 6, 7],  # keeps C's original: kept
+    ]
+    assert keeper_counts(select, truth, labels) == (4, 3)
+    assert keeper_counts([], truth, labels) == (0, 0)
 
 
 def test_evaluate_gives_the_hand_counted_metrics(labelled):
@@ -260,6 +278,7 @@ def test_evaluate_gives_the_hand_counted_metrics(labelled):
     back = EvaluationReport.from_dict(json.loads(report.to_json()))
     assert back == report
     assert json.loads(report.to_json())["format"] == "undouble-evaluation"
+    assert "keeper is the original (or its exact copy) in 3 of the 3 groups that hold it" in text
 
 
 def test_evaluate_with_subfolders_as_truth(tmp_path, labelled):

@@ -316,6 +316,26 @@ class EvaluationRow:
     import_s: float
     hash_s: float
     group_s: float
+    keeper_groups: int = 0
+    keeper_originals: int = 0
+
+
+def keeper_counts(select: Sequence[Sequence[int]], truth: np.ndarray, labels: Sequence[str]) -> tuple[int, int]:
+    """``(groups, kept)``: predicted groups holding a file labelled ``original`` of the keeper's truth group,
+    and how many of them keep it (or a copy labelled ``exact copy``, the same bytes).
+
+    ``select``: each group's rows, keeper first; ``truth``, ``labels``: per row.
+    Rows labelled otherwise are edited or derived copies, which a user would not
+    want kept over the original.
+    """
+    groups = kept = 0
+    for members in select:
+        members = [int(m) for m in members]
+        keeper = members[0]
+        if any(labels[m] == "original" and truth[m] == truth[keeper] for m in members):
+            groups += 1
+            kept += labels[keeper] in ("original", "exact copy")
+    return groups, kept
 
 
 def _verify_text(value: Any) -> str:
@@ -434,6 +454,9 @@ class EvaluationReport:
             for lab in sorted(row.label_pairs):
                 print(f"  {lab:<{width}} {row.label_found[lab]:>8} / {row.label_pairs[lab]:<8} "
                       f"{row.label_recall[lab]:.4f}", file=out)
+            if row.keeper_groups:
+                print(f"  keeper is the original (or its exact copy) in {row.keeper_originals} of the "
+                      f"{row.keeper_groups} groups that hold it", file=out)
         print("\nTimes (s):", file=out)
         by_setting: dict[tuple, list[EvaluationRow]] = {}
         for row in self.rows:
@@ -652,6 +675,7 @@ def evaluate(folder: PathLike, truth: PathLike | Truth | None = None, methods: S
                 for g, members in enumerate(select):
                     pred[np.asarray(members, dtype=np.int64)] = g  # ... but the grouped
                 counts = pair_metrics(pred, all_truth, all_labels)
+                keeper_groups, keeper_originals = keeper_counts(select, all_truth, all_labels)
                 sizes = [len(m) for m in select]
                 rows.append(EvaluationRow(
                     method=model.params["method"], threshold=threshold, verify=effective_verify,
@@ -660,7 +684,8 @@ def evaluate(folder: PathLike, truth: PathLike | Truth | None = None, methods: S
                     true_positives=counts.true_positives, precision=counts.precision, recall=counts.recall,
                     f1=counts.f1, n_groups=len(select), largest_group=max(sizes, default=1 if paths else 0),
                     label_pairs=dict(counts.label_pairs), label_found=dict(counts.label_found),
-                    label_recall=counts.label_recall(), import_s=import_s, hash_s=hash_s, group_s=group_s))
+                    label_recall=counts.label_recall(), import_s=import_s, hash_s=hash_s, group_s=group_s,
+                    keeper_groups=keeper_groups, keeper_originals=keeper_originals))
                 logger.info("%s threshold %d verify %s: precision %.4f recall %.4f F1 %.4f",
                             model.params["method"], threshold, _verify_text(effective_verify), counts.precision,
                             counts.recall, counts.f1)

@@ -511,7 +511,7 @@ def test_keep_images_modes_give_the_same_results(small_set):
     ref.import_data(str(small_set))
     ref.compute_hash()
     assert ref.results["img_storage"] == "memory" and isinstance(ref.results["img"], np.ndarray)
-    for keep, storage in (("disk", "disk"), (False, "none"), ("auto", "disk")):
+    for keep, storage in (("disk", "disk"), (False, "none"), ("auto", "none")):
         limit = 1000 if keep == "auto" else uio.DEFAULT_IMAGE_MEMORY_LIMIT
         model = Undouble(verbose=60, keep_images=keep, image_memory_limit=limit)
         model.import_data(str(small_set))
@@ -544,7 +544,9 @@ def test_load_preprocessed_without_images_decodes_the_file(small_set):
 
 def test_choose_storage_rule(tmp_path):
     assert uio.choose_storage("auto", 10, 100, memory_limit=10_000) == "memory"
-    assert uio.choose_storage("auto", 1000, 100, memory_limit=10_000, folder=str(tmp_path)) == "disk"
+    assert uio.choose_storage("auto", 100, 100, memory_limit=10_000, folder=str(tmp_path)) == "memory"
+    assert uio.choose_storage("auto", 101, 100, memory_limit=10_000, folder=str(tmp_path)) == "none"
+    assert os.listdir(tmp_path) == []  # above the limit nothing is written
     assert uio.choose_storage(True, 10 ** 9, 100) == "memory"
     assert uio.choose_storage(False, 1, 1) == "none"
     assert uio.choose_storage("disk", 1, 1) == "disk"

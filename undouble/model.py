@@ -111,12 +111,13 @@ class Undouble:
     keep_images : {'auto', True, 'memory', 'disk', False, 'none'}, default 'auto'
         Where :meth:`import_data` keeps the preprocessed images
         (``results['img']``). ``'auto'``: in memory when they take at most
-        ``image_memory_limit`` bytes (and half the available RAM), else in a
-        memory-mapped file on disk (:func:`undouble.io.image_store_dir`), else
-        not at all. ``'disk'``: always the memory-mapped file. ``False``:
-        none; ``results['img']`` then decodes a row again when it is indexed
-        (plots do that), and :meth:`compute_hash` with another method decodes
-        the files again. 128 x 128 RGB images take 48 KiB each: 300,000 of
+        ``image_memory_limit`` bytes (and half the available RAM), else not
+        at all (writing them costs more than decoding the few a plot shows).
+        ``'disk'``: a memory-mapped file on disk
+        (:func:`undouble.io.image_store_dir`). ``False``: none;
+        ``results['img']`` then decodes a row again when it is indexed (plots
+        do that), and :meth:`compute_hash` with another method decodes the
+        files again. 128 x 128 RGB images take 48 KiB each: 300,000 of
         them 14 GiB. :func:`undouble.io.load_preprocessed` returns one image
         in every case.
     image_memory_limit : int, default 256 MiB

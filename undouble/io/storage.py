@@ -1,9 +1,9 @@
 """Where the preprocessed images are kept after import (``keep_images``).
 
 ``'auto'`` keeps them in memory when they fit ``image_memory_limit`` (and half
-the available RAM), else in a memory-mapped file on disk
-(:func:`undouble.paths.image_store_dir`), else not at all. ``True``/``'memory'``,
-``'disk'`` and ``False``/``'none'`` force one of them. Without kept images,
+the available RAM), else not at all. ``True``/``'memory'``, ``'disk'`` (a
+memory-mapped file in :func:`undouble.paths.image_store_dir`) and
+``False``/``'none'`` force one of them. Without kept images,
 ``results['img']`` is a :class:`~undouble.batches.LazyImages` that decodes a
 row again when it is indexed; :func:`load_preprocessed` gives one image in
 every case.
@@ -11,7 +11,6 @@ every case.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import weakref
 from typing import Any, Sequence
@@ -26,8 +25,8 @@ from .decode import DEFAULT_MAX_PIXELS, load_file
 
 DEFAULT_IMAGE_MEMORY_LIMIT = 256 * 1024 ** 2
 """``keep_images='auto'`` keeps the preprocessed images in memory up to this many bytes
-(5,461 RGB images at 128 x 128); above it they go to the memory-mapped store, so that a
-run of 30,000 photos stays under 1 GB of memory."""
+(5,461 RGB images at 128 x 128); above it they are not kept (see :func:`choose_storage`), so
+that a run of 30,000 photos stays under 1 GB of memory and writes no store."""
 KEEP_IMAGES_CHOICES = ("auto", "memory", "disk", "none")
 
 
@@ -65,9 +64,14 @@ def choose_storage(keep_images: Any, n_images: int, row_bytes: int,
     """Where ``n_images`` preprocessed images of ``row_bytes`` each will be kept.
 
     The ``'auto'`` rule: in memory when they take at most ``memory_limit``
-    bytes and at most half the available RAM; else on disk (a memory-mapped
-    file in ``folder``) when the disk has room for them plus 1 GiB; else not
-    at all (``results['img']`` then decodes an image again when it is used).
+    bytes and at most half the available RAM; else not at all
+    (``results['img']`` then decodes an image again when it is used). Above
+    the limit the store would cost more than it saves: writing 1 GB of
+    images to a memory-mapped file took 3 s on a machine where decoding the
+    20,000 photos they came from took 12 s (``benchmarks/README.md``, "Stop
+    20"), while grouping needs only the hashes and thumbnails, and a plot
+    decodes the few images it shows. ``folder`` is where ``'disk'`` (asked
+    for) keeps them.
 
     Returns
     -------
@@ -81,18 +85,9 @@ def choose_storage(keep_images: Any, n_images: int, row_bytes: int,
     ram = available_memory()
     if need <= memory_limit and (ram is None or need <= ram // 2):
         return "memory"
-    folder = folder or image_store_dir()
-    try:
-        os.makedirs(folder, exist_ok=True)
-        free = shutil.disk_usage(folder).free
-    except OSError:
-        free = 0
-    if need + (1 << 30) <= free:
-        logger.info("The %d preprocessed images (%.1f GiB) exceed the memory limit (%.1f GiB): keeping them "
-                    "in a memory-mapped file in %s.", n_images, need / 2 ** 30, memory_limit / 2 ** 30, folder)
-        return "disk"
-    logger.info("The %d preprocessed images (%.1f GiB) fit neither memory nor disk: they are not kept and "
-                "are decoded again when shown.", n_images, need / 2 ** 30)
+    logger.info("The %d preprocessed images (%.1f GiB) exceed the memory limit (%.1f GiB): they are not kept, "
+                "and an image is decoded again when it is shown (keep_images='disk' keeps them in a "
+                "memory-mapped file).", n_images, need / 2 ** 30, memory_limit / 2 ** 30)
     return "none"
 
 

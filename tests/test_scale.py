@@ -287,6 +287,20 @@ def test_pixels_are_grey_is_the_plain_numpy_rule():
     assert pixels_are_grey(np.zeros((5, 5), np.uint8))
 
 
+def test_count_spread_above_kernel_against_numpy():
+    from undouble._kernels.color import count_spread_above
+
+    rng = np.random.default_rng(2)
+    for _ in range(100):
+        a = rng.integers(0, 256, (int(rng.integers(1, 40)), int(rng.integers(1, 40)), int(rng.integers(3, 5))),
+                         dtype=np.uint8)
+        view = a[::2, ::3] if rng.random() < 0.5 else a  # strided views too
+        tolerance = int(rng.integers(0, 256))
+        rgb = view[..., :3].astype(int)
+        expected = np.count_nonzero(rgb.max(axis=-1) - rgb.min(axis=-1) > tolerance)
+        assert count_spread_above(view, tolerance) == expected
+
+
 def _area_axis_loop(n_in, n_out):
     """Reference: the area weights of one axis, one output pixel at a time."""
     import math

@@ -98,3 +98,21 @@ def rgb_to_hsv(rgb):
             out[y, x, 1] = s
             out[y, x, 2] = v
     return out
+
+
+@njit(cache=True, nogil=True)
+def count_spread_above(rgb, tolerance):
+    """Pixels of an H x W x C (C >= 3) uint8 array whose channels 0..2 lie more than ``tolerance`` apart.
+
+    The spread of a pixel is ``max(r, g, b) - min(r, g, b)``.
+    """
+    height, width = rgb.shape[0], rgb.shape[1]
+    count = 0
+    for y in range(height):
+        for x in range(width):
+            r = np.int32(rgb[y, x, 0])
+            g = np.int32(rgb[y, x, 1])
+            b = np.int32(rgb[y, x, 2])
+            spread = max(r, g, b) - min(r, g, b)
+            count += 1 if spread > tolerance else 0
+    return count

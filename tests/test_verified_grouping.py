@@ -483,6 +483,28 @@ def test_an_edited_keeper_gives_way_to_the_photo_its_copies_come_from():
     assert [g.tolist() for g in got.groups] == [[0, 1, 2]]
 
 
+def test_a_copy_that_failed_the_edited_keeper_joins_the_original_that_replaced_it(monkeypatch):
+    import undouble.grouping as grouping_module
+
+    # rule order: 0 (a contrast copy, "sharpest"), 1 (the photo), 2 (another contrast copy), 3 (a watermark:
+    # passes against the photo only), 4 (verified with copy 2 but not with the photo), 5-6 (a pair of their
+    # own, 5 also verified with the photo but kept in its group)
+    table = {frozenset((0, 1)): 0.95, frozenset((1, 2)): 0.9, frozenset((0, 2)): 0.85, frozenset((1, 3)): 0.8,
+             frozenset((2, 4)): 0.7, frozenset((5, 6)): 0.9, frozenset((1, 5)): 0.6}
+    pairs = [tuple(sorted(p)) for p in table]
+    args = (7, np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
+    calls: list = []
+    got = group_verified(*args, _table_verify(table, calls), _by_rank([0, 1, 2, 3, 4, 5, 6]),
+                         keeper_class=np.zeros(7, np.int64))
+    assert [g.tolist() for g in got.groups] == [[1, 0, 2, 3], [5, 6]]
+    assert got.similarity[0].tolist() == pytest.approx([1.0, 0.95, 0.9, 0.8])
+    assert all((1, 4) in call for call in calls[-1:])  # 4 was checked against the new keeper, and failed
+    monkeypatch.setattr(grouping_module, "READMIT_TO_NEW_KEEPERS", False)
+    off = group_verified(*args, _table_verify(table), _by_rank([0, 1, 2, 3, 4, 5, 6]),
+                         keeper_class=np.zeros(7, np.int64))
+    assert [g.tolist() for g in off.groups] == [[1, 0, 2], [5, 6]]
+
+
 def test_most_similar_keeper_against_reference():
     switched = 0
     for seed in range(12):

@@ -46,7 +46,12 @@ pixel-level check (:func:`undouble.verify.verify_pairs`), by this rule:
    keeper's (:func:`_most_similar_keepers`): an edited copy
    (a watermark, more contrast) often measures sharper than its original, but
    every copy is made from the original, which is the member closest to all.
-   The members stay the same.
+   The members stay the same;
+7. a row left in no group that has a verified link to a member of such a
+   group is checked against its new keeper and joins it when it passes
+   (:func:`_readmit_to_new_keepers`): a copy that failed against an edited
+   keeper (two watermarks in different corners) often passes against the
+   original.
 
 Between steps 1 and 2, a *second look* (optional, ``second_look``; used by
 :func:`verified_groups`) proposes more pairs from the verdicts: a crop is often
@@ -396,6 +401,8 @@ SHARPNESS_TOLERANCE = 0.85
 #: to replace it. Edited keepers over the same four corpora (397 with the rule alone): 300 at a margin of
 #: 0.1, 264 at 0.02, 229 at 0 (strictly more).
 KEEPER_SIMILARITY_MARGIN = 0.0
+#: Step 7 of the rule (:func:`_readmit_to_new_keepers`) on or off (for measurements).
+READMIT_TO_NEW_KEEPERS = True
 
 
 def _most_similar_keepers(out: dict, verdicts: _Verdicts, keeper_class: np.ndarray,
@@ -418,8 +425,9 @@ def _most_similar_keepers(out: dict, verdicts: _Verdicts, keeper_class: np.ndarr
     for k, members in enumerate(out["groups"]):
         if len(members) >= 3 and int((keeper_class[members] == keeper_class[members[0]]).sum()) >= 2:
             todo.append(k)
+    swapped: list[int] = []
     if not todo:
-        return 0
+        return 0, swapped
     pairs = [np.triu_indices(len(out["groups"][k]), 1) for k in todo]
     a = np.concatenate([out["groups"][k][p] for k, (p, _) in zip(todo, pairs)]).astype(np.int64)
     b = np.concatenate([out["groups"][k][q] for k, (_, q) in zip(todo, pairs)]).astype(np.int64)
@@ -453,6 +461,52 @@ def _most_similar_keepers(out: dict, verdicts: _Verdicts, keeper_class: np.ndarr
         out["similarity"][k] = np.concatenate([[1.0], verdicts.similarity[at]]).astype(np.float32)
         out["area"][k] = np.concatenate([[1.0], verdicts.area[at]]).astype(np.float32)
         out["inside"][k] = np.concatenate([[False], verdicts.container[at] == keeper])
+        swapped.append(k)
+    return int(missing.sum()), swapped
+
+
+def _readmit_to_new_keepers(out: dict, verdicts: _Verdicts, swapped: list[int], ok_a: np.ndarray,
+                            ok_b: np.ndarray, n: int) -> int:
+    """Step 7 of the rule: rows in no group, verified against a member of a group whose keeper gave way,
+    are checked against the new keeper and join when they pass; the number of checks.
+
+    A row failed the old keeper (an edited copy against another edited copy,
+    two watermarks in different corners); the original that replaced it may
+    take it. A row that passes two new keepers joins the more similar one.
+    ``out`` is changed in place (the row goes last in its group).
+    """
+    grouped = np.zeros(n, bool)
+    for members in out["groups"]:
+        grouped[members] = True
+    group_of = np.full(n, -1, np.int64)
+    for k in swapped:
+        group_of[out["groups"][k]] = k
+    rows, groups = [], []
+    for x, y in ((ok_a, ok_b), (ok_b, ok_a)):
+        near = ~grouped[x] & (group_of[y] >= 0)
+        rows.append(x[near])
+        groups.append(group_of[y[near]])
+    keys = np.unique(np.concatenate(rows) * len(out["groups"]) + np.concatenate(groups))
+    if not keys.size:
+        return 0
+    rows, groups = keys // len(out["groups"]), keys % len(out["groups"])
+    keepers = np.asarray([out["groups"][k][0] for k in groups.tolist()], np.int64)
+    missing = verdicts.find(keepers, rows) < 0
+    verdicts.add(keepers[missing], rows[missing])
+    pos = verdicts.find(keepers, rows)
+    passed = verdicts.ok[pos]
+    best: dict[int, tuple[float, int, int]] = {}
+    for row, k, at in zip(rows[passed].tolist(), groups[passed].tolist(), pos[passed].tolist()):
+        sim = float(verdicts.similarity[at])
+        if row not in best or sim > best[row][0]:
+            best[row] = (sim, k, at)
+    for row, (_, k, at) in sorted(best.items()):
+        keeper = out["groups"][k][0]
+        out["groups"][k] = np.append(out["groups"][k], row).astype(np.int64)
+        out["relation"][k] = np.append(out["relation"][k], verdicts.relation[at]).astype(np.int8)
+        out["similarity"][k] = np.append(out["similarity"][k], verdicts.similarity[at]).astype(np.float32)
+        out["area"][k] = np.append(out["area"][k], verdicts.area[at]).astype(np.float32)
+        out["inside"][k] = np.append(out["inside"][k], verdicts.container[at] == keeper)
     return int(missing.sum())
 
 
@@ -591,7 +645,11 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
         same = (set_id[ok_a] >= 0) & (set_id[ok_a] == set_id[ok_b])
         pending = [g for g in _verified_components(n, ok_a[same], ok_b[same])]
     if keeper_class is not None:
-        checks += _most_similar_keepers(out, verdicts, np.asarray(keeper_class, np.int64), sharpness_of)
+        more, swapped = _most_similar_keepers(out, verdicts, np.asarray(keeper_class, np.int64), sharpness_of)
+        checks += more
+        if swapped and READMIT_TO_NEW_KEEPERS:
+            checks += _readmit_to_new_keepers(out, verdicts, swapped, ok_a, ok_b, n)
+            smallest = [np.asarray([int(np.min(g)) for g in out["groups"]], np.int64)]
     # groups are disjoint: their smallest rows differ, so this order has no ties
     order = np.argsort(np.concatenate(smallest), kind="stable").tolist() if smallest else []
     return VerifiedGroups(groups=[out["groups"][k] for k in order],

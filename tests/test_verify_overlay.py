@@ -195,6 +195,12 @@ def _fine_planes(seed: int):
     deeper_logo = a.astype(np.float32)
     deeper_logo[12:18, 62:70] *= 0.5  # logo-sized (48 px, under 1% of the frame), 4 blocks into its corner
     out.append(("small logo deeper in a corner", deeper_logo))
+    deeper_badge = a.astype(np.float32)
+    deeper_badge[8:20, 64:75] *= 0.3  # 132 px (2.1% of the frame), 4 blocks deep: over a logo's 1.5%
+    out.append(("larger logo deeper in a corner", deeper_badge))
+    wider_logo = a.astype(np.float32)
+    wider_logo[10:16, 61:75] *= 0.5  # 84 px (1.3%), as deep: a logo since the limit is 1.5%, not 1%
+    out.append(("wider logo deeper in a corner", wider_logo))
     deeper_patch = a.astype(np.float32)
     deeper_patch[6:18, 62:74] *= 0.5  # as deep, but 144 px (2.25%): more than a logo
     out.append(("larger patch deeper in a corner", deeper_patch))
@@ -236,9 +242,10 @@ def test_overlay_change_kernel_against_reference(seed, window):
         verdicts[name] = got
     assert verdicts["caption"] and verdicts["corner logo"] and verdicts["caption and logo"]
     assert not (verdicts["centre"] or verdicts["two-signed strip"] or verdicts["wide bar"] or verdicts["scattered"]
-                or verdicts["same"] or verdicts["larger patch deeper in a corner"])
+                or verdicts["same"] or verdicts["larger patch deeper in a corner"]
+                or verdicts["larger logo deeper in a corner"])
     if window[0] == 1.0:  # at the identity the small logo keeps its place (a crop window moves it)
-        assert verdicts["small logo deeper in a corner"]
+        assert verdicts["small logo deeper in a corner"] and verdicts["wider logo deeper in a corner"]
 
 
 def _ref_fine_window_cost(fa, fb, fx, fy, tx, ty, s, step):

@@ -580,6 +580,15 @@ def test_map_threads_keeps_order_and_bounds_the_queue():
             state["yielded"] += 1
     assert out == [2 * x for x in range(400)]
     assert state["ahead"] <= 8 + 1
+    # in batches: the same order, every item once, at most the window (in whole batches) ahead
+    state.update(started=0, yielded=0, ahead=0)
+    out = []
+    for value in uio.map_threads(work, list(range(403)), n_jobs=2, window=12, batch=5):
+        out.append(value)
+        with lock:
+            state["yielded"] += 1
+    assert out == [2 * x for x in range(403)]
+    assert state["ahead"] <= 4 * 5 + 5  # two batches per thread pending, and the one being yielded
 
 
 def test_ingest_hashes_in_chunks_like_one_call(small_set):
@@ -639,7 +648,7 @@ def test_is_grey_tells_a_grey_copy_from_its_colour_original(tmp_path):
     assert not measure_decoded(tinted).is_grey
 
 
-@pytest.mark.parametrize("shape", [(40, 30), (40, 30, 3), (40, 30, 4), (40, 30, 1)])
+@pytest.mark.parametrize("shape", [(40, 30), (40, 30, 3), (40, 30, 4), (40, 30, 1), (7,), (40, 30, 3, 2)])
 def test_scale_to_255_table_is_the_float_formula(shape):
     from undouble.preprocess import scale_to_255
 

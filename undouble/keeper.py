@@ -18,7 +18,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Any, Sequence, Union
 
 import cv2
 import numpy as np
@@ -74,6 +74,20 @@ def _grey_from_file(path: str) -> np.ndarray:
     return grey
 
 
+_LAPLACIAN_SUMS: Any = None
+
+
+def _laplacian_kernel() -> Any:
+    """:func:`undouble._kernels.blur.laplacian_sums`, imported on first use (this module loads no Numba),
+    then kept: an import statement per call held the GIL on every photo of an import."""
+    global _LAPLACIAN_SUMS
+    if _LAPLACIAN_SUMS is None:
+        from ._kernels.blur import laplacian_sums
+
+        _LAPLACIAN_SUMS = laplacian_sums
+    return _LAPLACIAN_SUMS
+
+
 def laplacian_variance(grey: np.ndarray) -> float:
     """Variance of the Laplacian (3 x 3 aperture, reflected border) of a 2-D grey image.
 
@@ -93,9 +107,7 @@ def laplacian_variance(grey: np.ndarray) -> float:
         Population variance (``ddof=0``) of the Laplacian.
     """
     if grey.dtype == np.uint8 and grey.ndim == 2 and grey.size:
-        from ._kernels.blur import laplacian_sums
-
-        total, squares = laplacian_sums(np.ascontiguousarray(grey))
+        total, squares = _laplacian_kernel()(np.ascontiguousarray(grey))
         n = int(grey.size)
         return (n * int(squares) - int(total) ** 2) / (n * n)  # exact integers, rounded once
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())

@@ -649,7 +649,8 @@ def group_verified(n: int, pair_i: np.ndarray, pair_j: np.ndarray, verify: Calla
         checks += more
         if swapped and READMIT_TO_NEW_KEEPERS:
             checks += _readmit_to_new_keepers(out, verdicts, swapped, ok_a, ok_b, n)
-            smallest = [np.asarray([int(np.min(g)) for g in out["groups"]], np.int64)]
+            sizes = np.fromiter((len(g) for g in out["groups"]), dtype=np.int64, count=len(out["groups"]))
+            smallest = [np.minimum.reduceat(np.concatenate(out["groups"]), np.cumsum(sizes) - sizes)]
     # groups are disjoint: their smallest rows differ, so this order has no ties
     order = np.argsort(np.concatenate(smallest), kind="stable").tolist() if smallest else []
     return VerifiedGroups(groups=[out["groups"][k] for k in order],

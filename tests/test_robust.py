@@ -53,18 +53,18 @@ def test_orient_array_codes():
         assert np.array_equal(back, a), o
 
 
-def _window_hash_reference(img: np.ndarray, window) -> np.ndarray:
-    """Slow reference: the window's low 8 x 8 DCT by explicit sums over covered pixel parts."""
+def _window_hash_reference(img: np.ndarray, window, nfreq: int = 8) -> np.ndarray:
+    """Slow reference: the window's low nfreq x nfreq DCT by explicit sums over covered pixel parts."""
     h, w = img.shape
     x0, y0, x1, y1 = window[0] * w, window[1] * h, window[2] * w, window[3] * h
 
     def basis(length, lo, hi):
-        out = np.zeros((8, length))
+        out = np.zeros((nfreq, length))
         for x in range(length):
             a, b = max(lo, x), min(hi, x + 1)
             if b > a:
                 u = ((a + b) / 2 - lo) / (hi - lo)
-                out[:, x] = (b - a) * np.cos(np.pi * np.arange(8) * u)
+                out[:, x] = (b - a) * np.cos(np.pi * np.arange(nfreq) * u)
         return out
 
     coef = basis(h, y0, y1) @ img.astype(float) @ basis(w, x0, x1).T
@@ -73,7 +73,7 @@ def _window_hash_reference(img: np.ndarray, window) -> np.ndarray:
 
 @pytest.mark.parametrize("n", [1, 2, 7, 64])
 def test_median_inplace_matches_numpy(n):
-    """The quickselect median equals numpy's on random values, heavy ties and constant rows."""
+    """The median by ranks equals numpy's on random values, heavy ties and constant rows."""
     rng = np.random.default_rng(n)
     rows = [rng.normal(size=n), np.round(rng.normal(size=n)), np.full(n, 3.0), np.sort(rng.normal(size=n)),
             np.sort(rng.normal(size=n))[::-1].copy(), rng.integers(0, 2, n).astype(float)]
@@ -82,7 +82,7 @@ def test_median_inplace_matches_numpy(n):
         buf[:n] = row
         got = K._median_inplace(buf, n)
         assert got == np.median(row)
-        assert sorted(buf[:n]) == sorted(row)  # reordered, nothing lost
+        assert sorted(buf[:n]) == sorted(row)  # nothing lost
 
 
 def test_grid_window_hashes_match_reference():
@@ -96,6 +96,15 @@ def test_grid_window_hashes_match_reference():
             for a, (xlo, xhi) in enumerate(xints):
                 want = _window_hash_reference(grey[i], (xlo, ylo, xhi, yhi))
                 np.testing.assert_array_equal(_bits(out[i, b * 3 + a]), want)
+    # other sizes go through the generic loop (8 through eight running sums): the same reference
+    for nfreq in (4, 6):
+        small = np.zeros((3, 6), np.uint64)
+        K.grid_window_hashes(grey, xints, yints, nfreq, small)
+        for i in range(3):
+            for b, (ylo, yhi) in enumerate(yints):
+                for a, (xlo, xhi) in enumerate(xints):
+                    want = _window_hash_reference(grey[i], (xlo, ylo, xhi, yhi), nfreq)
+                    np.testing.assert_array_equal(_bits(small[i, b * 3 + a], nfreq * nfreq), want)
     # the full-frame window is the upright orientation hash
     full = np.zeros((3, 8), np.uint64)
     K.orientation_hashes(grey, 8, full)

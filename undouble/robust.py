@@ -470,14 +470,18 @@ def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b:
     if retry.size:
         s = _v.THUMB_SIZE
         full = np.array([0.0, 0.0, 1.0, 1.0])
-        moved = []
-        for k in retry:
+        realigned = np.zeros(retry.size, bool)
+
+        def realign(i: int) -> None:
+            k = retry[i]
             window = refine_window(extra[k, :s * s].reshape(s, s), thumbs[b[k], :s * s].reshape(s, s), full,
                                    _ORIENT_STEPS)
             if np.abs(window - full).max() <= ORIENT_SHIFT_MAX:
                 extra[k] = _window_record(extra[k], window)
-                moved.append(k)
-        moved = np.asarray(moved, np.int64)
+                realigned[i] = True
+
+        _each_in_threads(realign, retry.size)
+        moved = retry[realigned].astype(np.int64)
         if moved.size:
             again = _verify_against(thumbs, sizes, b[moved], extra[moved], extra_sizes[moved], verify_params)
             fields = {f: getattr(res, f).copy() for f in ("ok", "similarity", "relation", "area_fraction", "container")}
@@ -486,6 +490,22 @@ def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b:
                 fields[f][moved[won]] = getattr(again, f)[won]
             res = _v.VerifyResult(**fields)
     return res.ok.copy(), res
+
+
+def _each_in_threads(work, count: int, per_thread: int = 16) -> None:
+    """``work(k)`` for k in ``range(count)`` on up to one thread per core (at least ``per_thread`` calls
+    each); ``work`` writes its own output, so the order of the calls does not matter. The window
+    refinement and the records release the GIL (Numba ``nogil`` kernels, OpenCV)."""
+    workers = min(os.cpu_count() or 1, count // per_thread)
+    if workers <= 1:
+        for k in range(count):
+            work(k)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="undouble-robust") as pool:
+        for _ in pool.map(work, range(count)):
+            pass
 
 
 def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray, windows: np.ndarray,
@@ -516,13 +536,16 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     m = a.size
     grey = _v.thumbnail_grey(thumbs)
     refined = np.full((m, 4), np.nan)  # NaN: dropped by the coarse gate, fails below
-    for k in range(m):
+
+    def refine(k: int) -> None:
         if images is None:
             refined[k] = refine_window(grey[a[k]], grey[b[k]], windows[k])
-            continue
+            return
         window = _refine_two_levels(_grey_plane(images[int(a[k])]), _grey_plane(images[int(b[k])]), windows[k])
         if window is not None:
             refined[k] = window
+
+    _each_in_threads(refine, m)
     tol = 0.01
     inside = (refined[:, 0] >= -tol) & (refined[:, 1] >= -tol) & (refined[:, 2] <= 1 + tol) & (refined[:, 3] <= 1 + tol)
     area = (np.clip(refined[:, 2], 0, 1) - np.clip(refined[:, 0], 0, 1)) * \
@@ -530,16 +553,20 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     viable = np.flatnonzero(inside & (area >= params.min_area))  # the others fail whatever the pixels say
     extra = np.empty((viable.size, _v.THUMB_BYTES), np.uint8)
     extra_b = thumbs[b[viable]].copy()
-    for row, k in enumerate(viable):
+
+    def records(row: int) -> None:
+        k = viable[row]
         if images is None:
             extra[row] = _window_record(thumbs[a[k]], refined[k])
-            continue
+            return
         img_a, img_b = images[int(a[k])], images[int(b[k])]
         inner = _inset(refined[k], params.window_inset)
         extra[row] = _image_window_record(img_a, inner)
         # b at the resolution of a's window: both records equally sharp
         extra_b[row] = _image_window_record(img_b, _inset(np.array([0.0, 0.0, 1.0, 1.0]), params.window_inset),
                                             _window_pixels(img_a, inner))
+
+    _each_in_threads(records, viable.size)
     res = _v.verify_pairs(np.concatenate([extra, extra_b]), np.concatenate([sizes[b[viable]], sizes[b[viable]]]),
                           np.arange(viable.size), np.arange(viable.size, 2 * viable.size), verify_params)
     ok = np.zeros(m, bool)

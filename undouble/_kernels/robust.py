@@ -641,7 +641,7 @@ def _fast_mismatch(plane_a, centred_b, norm_b, x0, y0, x1, y1, ix, tx):
     return 1.0 - sab / den
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def refine_window(plane_a, plane_b, window, steps, out):
     """Coordinate descent of the four window edges (fractions) minimising :func:`window_mismatch`.
 

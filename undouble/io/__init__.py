@@ -34,6 +34,7 @@ from .decode import (
     finish_decoded, load_file, pillow_size_check_off, read_image, to_rgb_array)
 from .storage import (
     DEFAULT_IMAGE_MEMORY_LIMIT, KEEP_IMAGES_CHOICES, _remove_quietly, available_memory, choose_storage, disk_array,
+    populated_empty,
     lazy_images, load_preprocessed, normalise_keep_images)
 from .measure import Measures, measure_decoded, thumbnail_maker
 from .pipeline import (
@@ -68,6 +69,7 @@ __all__ = [
     "decoded_blur",
     "default_jobs",
     "disk_array",
+    "populated_empty",
     "exif_orientation",
     "finish_decoded",
     "hash_in_chunks",

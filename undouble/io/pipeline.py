@@ -19,7 +19,7 @@ from .decode import (DEFAULT_MAX_PIXELS, DecodedImage, LoadedFile, _read_checked
                      finish_decoded, pillow_size_check_off)
 from .messages import MessageLog, StderrCapture
 from .measure import UNMEASURED, Measures, measure_decoded, thumbnail_maker
-from .storage import DEFAULT_IMAGE_MEMORY_LIMIT, choose_storage, disk_array
+from .storage import DEFAULT_IMAGE_MEMORY_LIMIT, choose_storage, disk_array, populated_empty
 
 DEFAULT_CHUNK = 256
 """Images hashed together (and written to the image store together)."""
@@ -259,7 +259,7 @@ class _Rows:
         elif self.thumbs_whole:
             flat = np.asarray(thumb, np.uint8).reshape(-1)
             if self.thumbs is None:
-                self.thumbs = np.empty((max(self.capacity, row + 1), flat.size), np.uint8)
+                self.thumbs = populated_empty((max(self.capacity, row + 1), flat.size), np.uint8)
             if flat.size != self.thumbs.shape[1]:
                 self.thumbs_whole = False
             else:
@@ -401,7 +401,7 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
     row_bytes = int(np.prod(row_shape))
     storage = choose_storage(keep_images, len(paths), row_bytes, image_memory_limit, store_dir)
     if storage == "memory":
-        store: np.ndarray | None = np.empty((len(paths),) + row_shape, np.uint8)
+        store: np.ndarray | None = populated_empty((len(paths),) + row_shape, np.uint8)
     elif storage == "disk":
         store = disk_array((len(paths),) + row_shape, store_dir)
     else:

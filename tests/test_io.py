@@ -533,6 +533,16 @@ def test_keep_images_modes_give_the_same_results(small_set):
         assert np.array_equal(model.results["img_hash"], ref_d.results["img_hash"])
 
 
+def test_robust_mode_keeps_images_past_the_limit_on_disk(small_set):
+    plain = Undouble(verbose=60, image_memory_limit=1000)
+    plain.import_data(str(small_set))
+    robust = Undouble(verbose=60, image_memory_limit=1000, robust=True)
+    robust.import_data(str(small_set))
+    assert plain.results["img_storage"] == "none" and robust.results["img_storage"] == "disk"
+    assert isinstance(robust.results["img"], np.memmap)
+    assert np.array_equal(np.asarray(robust.results["img"][3]), uio.load_preprocessed(plain, 3))
+
+
 def test_load_preprocessed_without_images_decodes_the_file(small_set):
     model = Undouble(verbose=60, keep_images=False)
     model.import_data(str(small_set))
@@ -547,6 +557,9 @@ def test_choose_storage_rule(tmp_path):
     assert uio.choose_storage("auto", 100, 100, memory_limit=10_000, folder=str(tmp_path)) == "memory"
     assert uio.choose_storage("auto", 101, 100, memory_limit=10_000, folder=str(tmp_path)) == "none"
     assert os.listdir(tmp_path) == []  # above the limit nothing is written
+    # robust mode's choice above the limit: the memory-mapped file
+    assert uio.choose_storage("auto", 101, 100, memory_limit=10_000, folder=str(tmp_path), above_limit="disk") == "disk"
+    assert uio.choose_storage("auto", 100, 100, memory_limit=10_000, folder=str(tmp_path), above_limit="disk") == "memory"
     assert uio.choose_storage(True, 10 ** 9, 100) == "memory"
     assert uio.choose_storage(False, 1, 1) == "none"
     assert uio.choose_storage("disk", 1, 1) == "disk"

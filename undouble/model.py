@@ -112,7 +112,9 @@ class Undouble:
         Where :meth:`import_data` keeps the preprocessed images
         (``results['img']``). ``'auto'``: in memory when they take at most
         ``image_memory_limit`` bytes (and half the available RAM), else not
-        at all (writing them costs more than decoding the few a plot shows).
+        at all (writing them costs more than decoding the few a plot shows;
+        with ``robust=True``, whose window search reads the images of its
+        candidates, in the memory-mapped file below instead).
         ``'disk'``: a memory-mapped file on disk
         (:func:`undouble.io.image_store_dir`). ``False``: none;
         ``results['img']`` then decodes a row again when it is indexed (plots
@@ -286,7 +288,7 @@ class Undouble:
         config = self._hash_config()
         got = uio.ingest(todo, dim, grayscale, hash_fn=self._hasher(*config), keep_images=self.params["keep_images"],
                          image_memory_limit=self.params["image_memory_limit"], n_jobs=self.params["n_jobs"],
-                         max_pixels=max_pixels)
+                         max_pixels=max_pixels, keep_above_limit="disk" if self.params["robust"] else "none")
         skipped = skipped + got.skipped
         uio.log_skipped(skipped)
         self._imported_hashes = None

@@ -336,7 +336,8 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
            image_memory_limit: int = DEFAULT_IMAGE_MEMORY_LIMIT, n_jobs: int | None = None,
            max_pixels: int = DEFAULT_MAX_PIXELS, chunk: int = DEFAULT_CHUNK, backend: str = "auto",
            store_dir: str | None = None, desc: str = "import", measure_blur: bool = True,
-           decode_memory: int = DEFAULT_DECODE_MEMORY, capture_messages: bool = True) -> Ingested:
+           decode_memory: int = DEFAULT_DECODE_MEMORY, capture_messages: bool = True,
+           keep_above_limit: str = "none") -> Ingested:
     """Decode, preprocess and hash files in a stream across threads.
 
     Worker threads decode and preprocess one file each (OpenCV and Pillow
@@ -390,6 +391,9 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
         per decoded pixel).
     capture_messages : bool
         Capture the decoders' messages (see above); False leaves stderr alone.
+    keep_above_limit : {'none', 'disk'}
+        Where ``keep_images='auto'`` keeps images past ``image_memory_limit``
+        (:func:`choose_storage`'s ``above_limit``).
 
     Returns
     -------
@@ -399,7 +403,7 @@ def ingest(paths: Sequence[str], dim: tuple[int, int], grayscale: bool = False, 
     dim = (int(dim[0]), int(dim[1]))
     row_shape = (dim[1], dim[0]) if grayscale else (dim[1], dim[0], 3)
     row_bytes = int(np.prod(row_shape))
-    storage = choose_storage(keep_images, len(paths), row_bytes, image_memory_limit, store_dir)
+    storage = choose_storage(keep_images, len(paths), row_bytes, image_memory_limit, store_dir, keep_above_limit)
     if storage == "memory":
         store: np.ndarray | None = populated_empty((len(paths),) + row_shape, np.uint8)
     elif storage == "disk":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import shutil
 import tempfile
 import weakref
 from typing import Any, Sequence
@@ -61,7 +62,8 @@ def normalise_keep_images(keep_images: Any) -> str:
 
 
 def choose_storage(keep_images: Any, n_images: int, row_bytes: int,
-                   memory_limit: int = DEFAULT_IMAGE_MEMORY_LIMIT, folder: str | None = None) -> str:
+                   memory_limit: int = DEFAULT_IMAGE_MEMORY_LIMIT, folder: str | None = None,
+                   above_limit: str = "none") -> str:
     """Where ``n_images`` preprocessed images of ``row_bytes`` each will be kept.
 
     The ``'auto'`` rule: in memory when they take at most ``memory_limit``
@@ -71,8 +73,10 @@ def choose_storage(keep_images: Any, n_images: int, row_bytes: int,
     images to a memory-mapped file took 3 s on a machine where decoding the
     20,000 photos they came from took 12 s (``benchmarks/README.md``, "Stop
     20"), while grouping needs only the hashes and thumbnails, and a plot
-    decodes the few images it shows. ``folder`` is where ``'disk'`` (asked
-    for) keeps them.
+    decodes the few images it shows. With ``above_limit='disk'`` (robust mode,
+    whose window search reads the images of all its candidates) they go to a
+    memory-mapped file in ``folder`` instead, when the disk has room for them
+    plus 1 GiB. ``folder`` is also where ``'disk'`` (asked for) keeps them.
 
     Returns
     -------
@@ -86,6 +90,17 @@ def choose_storage(keep_images: Any, n_images: int, row_bytes: int,
     ram = available_memory()
     if need <= memory_limit and (ram is None or need <= ram // 2):
         return "memory"
+    if above_limit == "disk":
+        folder = folder or image_store_dir()
+        try:
+            os.makedirs(folder, exist_ok=True)
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            free = 0
+        if need + (1 << 30) <= free:
+            logger.info("The %d preprocessed images (%.1f GiB) exceed the memory limit (%.1f GiB): keeping them "
+                        "in a memory-mapped file in %s.", n_images, need / 2 ** 30, memory_limit / 2 ** 30, folder)
+            return "disk"
     logger.info("The %d preprocessed images (%.1f GiB) exceed the memory limit (%.1f GiB): they are not kept, "
                 "and an image is decoded again when it is shown (keep_images='disk' keeps them in a "
                 "memory-mapped file).", n_images, need / 2 ** 30, memory_limit / 2 ** 30)

@@ -81,8 +81,9 @@ def _median_by_ranks(values, n, below):
 
     The ``k``-th smallest value is the largest value with at most ``k`` values
     strictly below it (ties included); ``below[:n]`` (float64 scratch) counts
-    them, in floats, which LLVM vectorises: for the 64 coefficients of a hash
-    the 4,096 branch-free comparisons take 30% less time than a quickselect.
+    them, in floats, which LLVM vectorises (for the 64 coefficients of a hash
+    the branch-free comparisons beat a quickselect: ``benchmarks/README.md``,
+    robust mode, stop 20).
     """
     for i in range(n):
         below[i] = 0.0
@@ -103,12 +104,6 @@ def _median_by_ranks(values, n, below):
     if n % 2 == 1:
         return upper
     return 0.5 * (lower + upper)
-
-
-@njit(cache=True)
-def _median_inplace(buf, n):
-    """:func:`_median_by_ranks` of ``buf[:n]`` with its own scratch (``buf`` is left as it is)."""
-    return _median_by_ranks(buf, n, np.empty(max(n, 1)))
 
 
 @njit(cache=True)
@@ -199,7 +194,7 @@ def _grid_bases(h, w, xints, yints, nfreq, bxt, xlo, xhi, bys):
 @njit(cache=True)
 def _window_coef8(tmp, bx, lo, hi, coef):
     """``coef = tmp[:, lo:hi] @ bx[lo:hi]`` for 8 frequencies, each sum in the order of x (as the generic
-    loop of :func:`_hash_grid`, to the bit), in eight running sums: 1.4x faster than through ``coef``."""
+    loop of :func:`_hash_grid`, to the bit), in eight running sums that stay in registers."""
     for r in range(8):
         c0 = 0.0
         c1 = 0.0

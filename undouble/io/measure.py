@@ -120,7 +120,7 @@ def pixels_are_grey(rgb: np.ndarray, tolerance: int = GREY_TOLERANCE) -> bool:
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8:
         rgb = np.clip(rgb, 0, 255).astype(np.uint8)
-    above = count_spread_above(rgb, int(tolerance))  # one pass, no temporaries: 4x OpenCV's five calls
+    above = count_spread_above(rgb, int(tolerance))  # one pass, no temporaries (OpenCV took five calls)
     return bool(above <= _GREY_OUTLIERS * rgb.shape[0] * rgb.shape[1])
 
 

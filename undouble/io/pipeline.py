@@ -94,10 +94,9 @@ def map_threads(func: Callable[[Any], Any], items: Sequence, n_jobs: int | None,
     submitted ahead of the one being yielded (in whole batches, and at least
     two batches per thread, so that no thread waits for the slowest batch
     before it), so that memory holds only a bounded number of results however
-    long ``items`` is. Each task runs ``func`` on ``batch`` consecutive items: fewer tasks
-    mean fewer thread wake-ups (decoding 4,000 photos on 2 threads: half the
-    context switches and 5% less CPU at 8 per task). ``bar`` (a tqdm bar) is
-    advanced once per item.
+    long ``items`` is. Each task runs ``func`` on ``batch`` consecutive items:
+    fewer tasks mean fewer thread wake-ups. ``bar`` (a tqdm bar) is advanced
+    once per item.
     """
     workers = default_jobs(n_jobs)
     if workers == 1 or len(items) <= 1:

@@ -69,9 +69,8 @@ def choose_storage(keep_images: Any, n_images: int, row_bytes: int,
     The ``'auto'`` rule: in memory when they take at most ``memory_limit``
     bytes and at most half the available RAM; else not at all
     (``results['img']`` then decodes an image again when it is used). Above
-    the limit the store would cost more than it saves: writing 1 GB of
-    images to a memory-mapped file took 3 s on a machine where decoding the
-    20,000 photos they came from took 12 s (``benchmarks/README.md``, "Stop
+    the limit the store would cost more than it saves: writing the 1 GB of
+    images of 20,000 photos takes seconds (``benchmarks/README.md``, "Stop
     20"), while grouping needs only the hashes and thumbnails, and a plot
     decodes the few images it shows. With ``above_limit='disk'`` (robust mode,
     whose window search reads the images of all its candidates) they go to a
@@ -122,9 +121,8 @@ def populated_empty(shape: tuple[int, ...], dtype: Any = np.uint8) -> np.ndarray
     """An uninitialised array (as ``np.empty``) whose pages are mapped at once where the system allows it.
 
     A large array filled row by row takes one page fault per 4 KiB page on its
-    first write; a virtual machine makes each expensive: 184 MB of thumbnail
-    records cost 0.51 s of faults one page at a time against 0.08 s mapped in one
-    call (``MAP_POPULATE``, Linux). Below :data:`POPULATE_MIN_BYTES`, or where
+    first write, which a virtual machine makes expensive; here the pages are
+    mapped in one call (``MAP_POPULATE``, Linux). Below :data:`POPULATE_MIN_BYTES`, or where
     that flag does not exist or the mapping fails, this is ``np.empty``.
     """
     dtype = np.dtype(dtype)

@@ -181,6 +181,8 @@ def main(argv=None) -> int:
     ap.add_argument("--shots", type=int, default=3)
     ap.add_argument("--copies", type=int, default=4)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--size-range", type=int, nargs=2, default=(640, 1024), metavar=("LO", "HI"),
+                    help="longer side of the generated shots in pixels (camera photos: 3000 4000)")
     ap.add_argument("--skip-corpus", action="store_true", help="only the candidate search at scale")
     ap.add_argument("--scale", type=int, default=100_000)
     ap.add_argument("--hash-sample", type=int, default=300)
@@ -190,7 +192,7 @@ def main(argv=None) -> int:
         if args.folder is None:
             tmp = Path(tempfile.mkdtemp(prefix="bench_robust_"))
             make_corpus(tmp, args.scenes, shots_per_scene=args.shots, copies_per_shot=args.copies, kinds="all",
-                        size_range=(640, 1024), seed=args.seed)
+                        size_range=tuple(args.size_range), seed=args.seed)
             args.folder = tmp
         end_to_end(args.folder)
     if args.scale:

@@ -601,6 +601,16 @@ def test_is_framed_tells_a_border_or_screen_from_more_photo():
     assert not R.is_framed(photo, (0.0, 0.0, 1.0, 1.0))
 
 
+def test_frame_correlation_matches_numpy():
+    from undouble.robust_frames import _correlation
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        x = rng.integers(0, 256, 37).astype(np.float64)
+        y = 0.3 * x + rng.integers(0, 256, 37)
+        assert _correlation(x, y) == pytest.approx(np.corrcoef(x, y)[0, 1], abs=1e-12)
+    assert _correlation(np.full(9, 7.0), rng.normal(size=9)) == 0.0  # a constant row: no correlation
+
+
 def test_best_per_group_pair_keeps_the_closest_candidates_of_each_pair_of_groups():
     known = np.array([0, 0, 0, 1, 1, -1, -1])  # groups {0, 1, 2}, {3, 4}; 5 and 6 alone
     a = np.array([0, 1, 2, 0, 5, 5, 6])

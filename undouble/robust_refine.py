@@ -58,6 +58,9 @@ def _inset(window: np.ndarray, fraction: float) -> np.ndarray:
 
 #: Sides of ``plane_b`` in the coarse and the fine level of :func:`_refine_two_levels`.
 REFINE_SIDES = (32, 64)
+#: Edge steps (fractions of a side) of the coarse and the fine level of :func:`_refine_two_levels`.
+COARSE_STEPS = (0.02, 0.01)
+FINE_STEPS = (0.005, 0.0025)
 #: Smallest correlation of the coarse level for the fine level to run (see :func:`_refine_two_levels`).
 COARSE_CORRELATION_GATE = 0.75
 
@@ -77,12 +80,12 @@ def _refine_two_levels(plane_a: np.ndarray, plane_b: np.ndarray, window) -> np.n
     if min(plane_a.shape) > 64:
         small_a = cv2.resize(plane_a, (plane_a.shape[1] // 2, plane_a.shape[0] // 2), interpolation=cv2.INTER_AREA)
     coarse, correlation = refine_window(
-        small_a, cv2.resize(plane_b, (coarse_side, coarse_side), interpolation=cv2.INTER_AREA), window, (0.02, 0.01),
+        small_a, cv2.resize(plane_b, (coarse_side, coarse_side), interpolation=cv2.INTER_AREA), window, COARSE_STEPS,
         return_correlation=True)
     if correlation < COARSE_CORRELATION_GATE:
         return None
     return refine_window(plane_a, cv2.resize(plane_b, (fine_side, fine_side), interpolation=cv2.INTER_AREA), coarse,
-                         (0.005, 0.0025))
+                         FINE_STEPS)
 
 
 def _window_record(record: np.ndarray, window) -> np.ndarray:

@@ -76,14 +76,13 @@ def _lowfreq(img, bx, by, nfreq, tmp, coef):
 
 
 @njit(cache=True)
-def _median_by_ranks(values, n, below):
-    """Median of ``values[:n]`` (not modified): the mean of the two middle values for even ``n``.
+def _two_ranks(values, n, lower_rank, upper_rank, below):
+    """The ``lower_rank``-th and ``upper_rank``-th smallest of ``values[:n]`` (0-based; not modified).
 
     The ``k``-th smallest value is the largest value with at most ``k`` values
     strictly below it (ties included); ``below[:n]`` (float64 scratch) counts
-    them, in floats, which LLVM vectorises (for the 64 coefficients of a hash
-    the branch-free comparisons beat a quickselect: ``benchmarks/README.md``,
-    robust mode, stop 20).
+    them, in floats, which LLVM vectorises (for a few dozen values the
+    branch-free comparisons beat a quickselect).
     """
     for i in range(n):
         below[i] = 0.0
@@ -91,16 +90,20 @@ def _median_by_ranks(values, n, below):
         vj = values[j]
         for i in range(n):
             below[i] += 1.0 if vj < values[i] else 0.0
-    lower_rank = (n - 1) // 2
-    upper_rank = n // 2
     lower = -np.inf
     upper = -np.inf
-    for i in range(n):
+    for i in range(n):  # branch-free selects: the comparisons are unpredictable
         v = values[i]
-        if below[i] <= lower_rank and v > lower:
-            lower = v
-        if below[i] <= upper_rank and v > upper:
-            upper = v
+        lower = max(lower, v if below[i] <= lower_rank else -np.inf)
+        upper = max(upper, v if below[i] <= upper_rank else -np.inf)
+    return lower, upper
+
+
+@njit(cache=True)
+def _median_by_ranks(values, n, below):
+    """Median of ``values[:n]`` (not modified): the mean of the two middle values for even ``n``
+    (:func:`_two_ranks` on all of them)."""
+    lower, upper = _two_ranks(values, n, (n - 1) // 2, n // 2, below)
     if n % 2 == 1:
         return upper
     return 0.5 * (lower + upper)
@@ -651,8 +654,8 @@ def refine_window(plane_a, plane_b, window, steps, out):
     """Coordinate descent of the four window edges (fractions) minimising :func:`window_mismatch`.
 
     For each step size in turn, up to 8 rounds over the edges, each moved by
-    -step and +step; a move is kept when it lowers the mismatch by more than
-    1e-6; windows narrower than 0.2 are not tried. Writes the window to ``out``
+    -step, then +step unless -step was kept (it would only move back); a move
+    is kept when it lowers the mismatch by more than 1e-6; windows narrower than 0.2 are not tried. Writes the window to ``out``
     and returns its mismatch. The mismatch is evaluated in one pass
     (:func:`_fast_mismatch`, the same value up to rounding).
     """
@@ -693,4 +696,5 @@ def refine_window(plane_a, plane_b, window, steps, out):
                         for k in range(4):
                             out[k] = trial[k]
                         improved = True
+                        break  # the opposite move would only return to the window just left
     return best

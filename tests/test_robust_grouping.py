@@ -88,6 +88,27 @@ def test_split_by_keeper_brings_the_normal_group_of_a_linked_member():
     assert [g.tolist() for g in groups] == [[2, 0, 1]]
 
 
+def test_split_by_keeper_gives_a_crop_to_its_best_container():
+    """A crop that two photos hold is taken only by the one that holds it about as well as its best one:
+    here photo 0 (ranked first, so grown first) holds crop 2 at 0.88, photo 1 at 0.985."""
+    links = _links([(0, 2, 0), (1, 2, 1)])
+    sims = np.array([0.88, 0.985], np.float32)
+    links = R.RobustLinks(links.a, links.b, links.orientation, links.relation, sims, links.area_fraction,
+                          links.container, np.zeros(2, bool))
+    known = np.array([-1, -1, -1])
+    assert [g.tolist() for g in RG.split_by_keeper(np.array([0, 1, 2]), known, links)] == [[1, 2]]
+    # within the margin, the first-grown photo takes it, as before
+    close = R.RobustLinks(links.a, links.b, links.orientation, links.relation,
+                          np.array([0.96, 0.985], np.float32), links.area_fraction, links.container,
+                          np.zeros(2, bool))
+    assert [g.tolist() for g in RG.split_by_keeper(np.array([0, 1, 2]), known, close)] == [[0, 2]]
+    # a frame around the crop (1: a letterbox of it) is no crop container: its link is not compared, the
+    # crop goes with photo 0 and brings in its frame
+    framed = R.RobustLinks(links.a, links.b, links.orientation, links.relation, sims, links.area_fraction,
+                           links.container, np.array([False, True]))
+    assert [g.tolist() for g in RG.split_by_keeper(np.array([0, 1, 2]), known, framed)] == [[0, 1, 2]]
+
+
 def _write(folder, files):
     for name, img in files.items():
         cv2.imwrite(str(folder / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -166,9 +187,13 @@ def test_split_by_keeper_turns_into_frames_only():
     assert [sorted(g.tolist()) for g in groups] == [[0, 1, 2, 3]]
     assert groups[0][0] == 1  # the container first, then the ranking
     # the same links where the containers continue the photo (two photos that share a region): not joined
-    rows = [(1, 0, 1, 0.8, False), (2, 0, 2, 0.9, False), (0, 3, -1, 0.95, False)]
+    rows = [(1, 0, 1, 0.88, False), (2, 0, 2, 0.9, False), (0, 3, -1, 0.95, False)]
     groups = RG.split_by_keeper(np.array([1, 2, 0, 3]), known, _window_links(rows))
     assert [g.tolist() for g in groups] == [[1, 0, 3]]  # 2 is left alone
+    # ... and when 1 holds the crop clearly worse than 2 does (by more than CROP_MARGIN), the crop goes with 2
+    rows = [(1, 0, 1, 0.8, False), (2, 0, 2, 0.9, False), (0, 3, -1, 0.95, False)]
+    groups = RG.split_by_keeper(np.array([1, 2, 0, 3]), known, _window_links(rows))
+    assert [g.tolist() for g in groups] == [[2, 0, 3]]  # 1 is left alone
     # a screenshot holding two photos is their keeper: each is linked to it directly (a walk from one of the
     # photos would not turn up into the screenshot and down into the other)
     rows = [(1, 0, 1, 0.8, True), (1, 2, 1, 0.8, True)]

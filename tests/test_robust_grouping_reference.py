@@ -54,6 +54,17 @@ def ref_split(ordered, known, links, max_hops=RG.MAX_HOPS):
         c = int(links.container[k])
         return SAME if c < 0 else (DOWN if c == frm else UP)
 
+    def framed_link(k):
+        return links.framed is not None and bool(links.framed[k])
+
+    # each crop's best container among the rows of ordered (links that are no frame)
+    best_container = {}
+    for k in range(len(links)):
+        a, b, c = int(links.a[k]), int(links.b[k]), int(links.container[k])
+        if c >= 0 and a in rank and b in rank and not framed_link(k):
+            held = b if c == a else a
+            best_container[held] = max(best_container.get(held, -np.inf), float(links.similarity[k]))
+
     remaining = [int(r) for r in ordered]
     groups = []
     while remaining:
@@ -80,9 +91,12 @@ def ref_split(ordered, known, links, max_hops=RG.MAX_HOPS):
                     if v not in free:
                         continue
                     step = direction(k, u)
-                    framed = links.framed is not None and bool(links.framed[k])
+                    framed = framed_link(k)
                     if step != SAME and mode[u] not in (SAME, step) and not (step == UP and framed):
                         continue
+                    if step == DOWN and not framed and \
+                            float(links.similarity[k]) < best_container[v] - RG.CROP_MARGIN:
+                        continue  # a crop only from a container about as good as its best one
                     take(v, mode[u] if step == SAME else step, reached)
             frontier = reached
         groups.append([keeper] + sorted(group[1:], key=rank.__getitem__))

@@ -222,6 +222,9 @@ def keep_placed_crops(links: RobustLinks, known_groups: np.ndarray, placed: np.n
                                                             "area_fraction", "container")), framed)
 
 
+#: A crop is taken into a group only through a container whose link is at most this much less similar than
+#: the crop's best container link (:func:`split_by_keeper`).
+CROP_MARGIN = 0.07
 #: Robust links a member may lie from its keeper (normal-group membership is free, see :func:`split_by_keeper`).
 MAX_HOPS = 2
 _SAME, _DOWN, _UP = 0, 1, 2
@@ -243,7 +246,12 @@ def split_by_keeper(ordered: np.ndarray, known_groups: np.ndarray, links: Robust
     screenshot (two photos are never joined through what they share). The
     one turn allowed is into a frame: a contained image brings in the
     letterboxed, framed or screenshot copies of itself (links whose container
-    is only a frame around it, :func:`undouble.robust_frames.is_framed`). What is
+    is only a frame around it, :func:`undouble.robust_frames.is_framed`). A crop
+    is taken in only through a container that holds it about as well as its
+    best container does (similarity at most :data:`CROP_MARGIN` lower; frames
+    are not compared): a crop that fits its own photo at 0.985 and another
+    photo of the same base scene at 0.89 waits for its own photo's group,
+    even when the other photo's group is grown first. What is
     left is split the same way; a row joins one group only. A row's links are
     walked best-ranked neighbour first (then by link index).
 
@@ -271,9 +279,16 @@ def _split_positions(ordered: np.ndarray, labels: np.ndarray, links: RobustLinks
     container = np.asarray(links.container, np.int64)[via]
     step = np.where(container < 0, _SAME, np.where(container == ordered[src], _DOWN, _UP))
     framed = np.zeros(via.size, bool) if links.framed is None else np.asarray(links.framed, bool)[via]
+    similarity = np.asarray(links.similarity, np.float64)[via]
+    # each crop's best container: a crop is taken down only from a container about as good (CROP_MARGIN)
+    crop_link = (step == _DOWN) & ~framed
+    best_hold = np.full(m, -np.inf)
+    np.maximum.at(best_hold, dst[crop_link], similarity[crop_link])
+    second_best = (crop_link & (similarity < best_hold[dst] - CROP_MARGIN)).astype(bool)
     by_source = np.lexsort((via, dst, src))
     start = np.searchsorted(src[by_source], np.arange(m + 1)).tolist()
     dst, step, framed = dst[by_source].tolist(), step[by_source].tolist(), framed[by_source].tolist()
+    second_best = second_best[by_source].tolist()
     holder, held = _holders(ordered, links, k, pos_a, pos_b)
     members_of: dict[int, list[int]] = {}
     for pos, label in enumerate(labels.tolist()):
@@ -311,6 +326,8 @@ def _split_positions(ordered: np.ndarray, labels: np.ndarray, links: RobustLinks
                     walked = step[e]
                     if walked != _SAME and mode[u] not in (_SAME, walked) and not (walked == _UP and framed[e]):
                         continue  # a turn between "contains" and "contained in" (but into a frame of it)
+                    if second_best[e]:
+                        continue  # a crop goes with its best container's photo
                     take(v, mode[u] if walked == _SAME else walked, reached)
             frontier = reached
         free_mask[group] = False

@@ -1,6 +1,8 @@
 """Robust mode (undouble.robust, undouble._kernels.robust): orientations, crops, containment."""
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import imagehash
 import numpy as np
@@ -348,6 +350,37 @@ def test_photo_in_an_unrelated_screenshot_is_rejected_and_in_its_own_is_found():
     assert (0, 1) not in pairs
     assert (0, 2) in pairs
     assert int(links.container[pairs[(0, 2)]]) == 2
+
+
+def test_enlargement_of_a_contained_image():
+    # a 200 x 100 crop matching a quarter of a 400 x 200 frame was saved as cut: 1; at half size: 0.5;
+    # a 400 x 200 photo matching that quarter shows it in twice the detail: 2
+    container = np.array([[400, 200]] * 3)
+    contained = np.array([[200, 100], [100, 50], [400, 200]])
+    np.testing.assert_allclose(R.enlargement(container, contained, np.full(3, 0.25)), [1.0, 0.5, 2.0])
+
+
+def test_a_closer_view_is_no_crop_but_a_cut_or_downscaled_crop_and_a_reduced_paste_are():
+    """A photo that shows a part of another in more detail (a zoomed shot of the same scene, or another scene
+    cut from one base photo at a higher zoom) matches a window of it pixel for pixel once resampled, but has
+    more pixels than that window: it is no crop (RobustParams.max_crop_scale). A crop as cut, a crop then
+    downscaled and a photo pasted at half size into a screenshot (a frame) are still found."""
+    photo = _photo(23, 600, 450)
+    part = photo[60:390, 90:530]  # 440 x 330: 54% of the area
+    closer = cv2.resize(part, (616, 462), interpolation=cv2.INTER_CUBIC)  # 1.4x the window's pixels
+    small = cv2.resize(part, (264, 198), interpolation=cv2.INTER_AREA)
+    screen = np.full((310, 420, 3), 235, np.uint8)  # the photo at half size fills 52% of it
+    screen[:20] = (60, 60, 70)
+    screen[60:285, 90:390] = cv2.resize(photo, (300, 225), interpolation=cv2.INTER_AREA)
+    images = [photo, part, closer, small, screen]
+    pairs = _linked(_links_of(images))
+    assert (0, 1) in pairs and (0, 3) in pairs and (0, 4) in pairs, sorted(pairs)
+    assert (0, 2) not in pairs, sorted(pairs)
+    # without the limit the closer view is linked as a crop
+    loose = dataclasses.replace(R.DEFAULT_ROBUST, max_crop_scale=0.0)
+    small_imgs = np.stack([cv2.resize(im, (128, 128), interpolation=cv2.INTER_AREA) for im in images])
+    sizes = np.array([(im.shape[1], im.shape[0]) for im in images])
+    assert (0, 2) in _linked(R.find_robust_links(make_thumbnails(images), sizes, loose, images=small_imgs))
 
 
 def test_undouble_robust_groups_keeper_is_the_container_and_relations(tmp_path):

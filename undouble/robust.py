@@ -44,7 +44,12 @@ excludes a small photo in an unrelated screenshot, and the verifier's
 per-block rules reject same-scene photos and overlapping crops with different
 content. Each window link records whether its container only frames the
 contained image (:func:`undouble.robust_frames.is_framed`: a letterbox or a
-screenshot, not more photo).
+screenshot, not more photo). A contained image that is not framed must not
+have more pixels than the region it matches (``max_crop_scale``, 1.15): a
+crop is kept as cut or made smaller, while a photo that shows a part of
+another in more detail is a closer view (a zoomed shot of one scene, or
+two scenes cut from one base photo), which the pixels alone cannot tell from
+a crop once both are resampled to one size.
 
 Grouping
 --------
@@ -88,7 +93,10 @@ class RobustParams:
     up to ``4 * (window_radius + 1) - 1``, else the windows that agree on one
     16-bit chunk within the radius); ``min_width``/``width_step``/``left_step``:
     the window grid; ``min_area``: smallest area of the matched
-    region as a fraction of the container's; ``window_similarity``: the
+    region as a fraction of the container's; ``max_crop_scale``: largest
+    :func:`enlargement` of a contained image whose container is no frame (a
+    crop is saved as cut or smaller; a photo with more pixels than the region
+    it matches is a closer view of the scene, not a crop of it; 0: no limit); ``window_similarity``: the
     verifier's similarity a window link needs (above its 0.5: a crop drops
     context, so the boundary cases are left out); ``framed_similarity``: the
     same for a container that only frames the window (:func:`is_framed`: a
@@ -119,6 +127,7 @@ class RobustParams:
     per_group_pair: int = 3
     full_frame_distance: int = 4
     min_area: float = 0.28
+    max_crop_scale: float = 1.15
     box_edge_step: int = 6
     box_edge_fraction: float = 0.25
 
@@ -638,6 +647,8 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
         ok, area, sim, framed = verify_windows(thumbs, sizes, wa, wb, ww, params, verify_params, images=images)
         full = area >= 0.97  # the whole frame: an upright copy, the normal search's business
         keep = ok & ~full
+        if params.max_crop_scale > 0:
+            keep &= framed | (enlargement(sizes[wa], sizes[wb], area) <= params.max_crop_scale)
         parts.append((wa[keep], wb[keep], np.zeros(int(keep.sum()), np.int8),
                       np.full(int(keep.sum()), _v.REL_CROPPED, np.int8), sim[keep], area[keep], wa[keep], framed[keep]))
     cols = [np.concatenate([p[c] for p in parts]) for c in range(8)]
@@ -652,6 +663,16 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
     return RobustLinks(cols[0].astype(np.int64), cols[1].astype(np.int64), cols[2].astype(np.int8),
                        cols[3].astype(np.int8), cols[4].astype(np.float32), cols[5].astype(np.float32),
                        cols[6].astype(np.int64), cols[7].astype(bool))
+
+
+def enlargement(container_size: np.ndarray, contained_size: np.ndarray, area_fraction: np.ndarray) -> np.ndarray:
+    """How much larger (linear scale) each contained image is than the region of its container it matches:
+    sqrt(its pixels / (``area_fraction`` x the container's pixels)). About 1 for a crop saved as cut, under 1
+    for a crop then downscaled, above 1 for a photo that shows a part of another one in more detail."""
+    container_size = np.asarray(container_size, np.float64).reshape(-1, 2)
+    contained_size = np.asarray(contained_size, np.float64).reshape(-1, 2)
+    region = np.maximum(np.asarray(area_fraction, np.float64) * container_size[:, 0] * container_size[:, 1], 1e-9)
+    return np.sqrt(contained_size[:, 0] * contained_size[:, 1] / region)
 
 
 def link_relation(links: RobustLinks, k: int, member: int, keeper: int) -> tuple[int, float]:

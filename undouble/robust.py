@@ -501,6 +501,11 @@ def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b:
     return res.ok.copy(), res
 
 
+#: :func:`verify_windows` skips the fine alignment of a candidate whose coarse window makes the contained
+#: image more than ``max_crop_scale`` times this larger than the region, unless that window looks framed.
+SCALE_PRECHECK_SLACK = 1.1
+
+
 def _each_in_threads(work, count: int, per_thread: int = 16) -> None:
     """``work(k)`` for k in ``range(count)`` on up to one thread per core (at least ``per_thread`` calls
     each); ``work`` writes its own output, so the order of the calls does not matter. The window
@@ -550,7 +555,15 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
         if images is None:
             refined[k] = refine_window(grey[a[k]], grey[b[k]], windows[k])
             return
-        window = _refine_two_levels(_grey_plane(images[int(a[k])]), _grey_plane(images[int(b[k])]), windows[k])
+        plane_a = _grey_plane(images[int(a[k])])
+
+        def plausible(coarse: np.ndarray) -> bool:
+            """Whether the link could pass ``params.max_crop_scale`` (judged again on the fine window)."""
+            area = max(1e-9, float((coarse[2] - coarse[0]) * (coarse[3] - coarse[1])))
+            return (params.max_crop_scale <= 0 or float(enlargement(sizes[a[k]], sizes[b[k]], np.array([area]))[0])
+                    <= params.max_crop_scale * SCALE_PRECHECK_SLACK or is_framed(plane_a, coarse))
+
+        window = _refine_two_levels(plane_a, _grey_plane(images[int(b[k])]), windows[k], plausible)
         if window is not None:
             refined[k] = window
 

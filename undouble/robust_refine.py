@@ -65,7 +65,7 @@ FINE_STEPS = (0.005, 0.0025)
 COARSE_CORRELATION_GATE = 0.75
 
 
-def _refine_two_levels(plane_a: np.ndarray, plane_b: np.ndarray, window) -> np.ndarray | None:
+def _refine_two_levels(plane_a: np.ndarray, plane_b: np.ndarray, window, plausible=None) -> np.ndarray | None:
     """:func:`refine_window` coarse then fine: the steps 0.02 and 0.01 against ``plane_b`` at
     ``REFINE_SIDES[0]`` square (``plane_a`` halved when it is larger than 64), then 0.005 and 0.0025 against it
     at ``REFINE_SIDES[1]`` (the costly full-size evaluations only for the last moves).
@@ -73,7 +73,8 @@ def _refine_two_levels(plane_a: np.ndarray, plane_b: np.ndarray, window) -> np.n
     ``None`` when the coarse window correlates below :data:`COARSE_CORRELATION_GATE` with ``plane_b``:
     no such candidate was accepted by the verifier on our two robust corpora (the lowest accepted
     was 0.86; a third to a half of the rejected ones lie below the gate), so the fine level, the
-    records and the verifier are spared for them.
+    records and the verifier are spared for them. ``None`` too when ``plausible(coarse window)`` is
+    given and False.
     """
     coarse_side, fine_side = REFINE_SIDES
     small_a = plane_a
@@ -82,7 +83,7 @@ def _refine_two_levels(plane_a: np.ndarray, plane_b: np.ndarray, window) -> np.n
     coarse, correlation = refine_window(
         small_a, cv2.resize(plane_b, (coarse_side, coarse_side), interpolation=cv2.INTER_AREA), window, COARSE_STEPS,
         return_correlation=True)
-    if correlation < COARSE_CORRELATION_GATE:
+    if correlation < COARSE_CORRELATION_GATE or (plausible is not None and not plausible(coarse)):
         return None
     return refine_window(plane_a, cv2.resize(plane_b, (fine_side, fine_side), interpolation=cv2.INTER_AREA), coarse,
                          FINE_STEPS)

@@ -622,6 +622,26 @@ def test_oriented_copies_decoded_at_a_reduced_scale_are_verified(tmp_path):
         assert not ok[0], (o, res.similarity)
 
 
+def test_orientation_realignment_is_tried_only_for_similar_pairs(monkeypatch):
+    """A failed oriented pair is realigned only when it was similar enough (ORIENT_RETRY_SIMILARITY; the
+    realigned copies are in test_oriented_copies_decoded_at_a_reduced_scale_are_verified): an unrelated
+    photo is not."""
+    from undouble import robust_refine as RR
+
+    photo, other = _photo(26, 480, 360), _photo(27, 480, 360)
+    images = [photo, photo, np.ascontiguousarray(np.rot90(other, -1))]
+    thumbs = make_thumbnails(images)
+    sizes = np.array([(im.shape[1], im.shape[0]) for im in images])
+    calls = []
+    real = RR.refine_window
+    monkeypatch.setattr(R, "refine_window", lambda *args, **kw: calls.append(1) or real(*args, **kw))
+    _, res = R.verify_orientations(thumbs, sizes, np.array([0]), np.array([2]), np.array([1]))
+    assert not res.ok[0] and res.similarity[0] < R.ORIENT_RETRY_SIMILARITY and not calls
+    monkeypatch.setattr(R, "ORIENT_RETRY_SIMILARITY", -1.0)  # without the bound the unrelated pair is realigned
+    R.verify_orientations(thumbs, sizes, np.array([0]), np.array([2]), np.array([1]))
+    assert calls
+
+
 def test_is_framed_tells_a_border_or_screen_from_more_photo():
     photo = cv2.cvtColor(_photo(14, 400, 300), cv2.COLOR_RGB2GRAY).astype(np.float32)
     # letterbox: the photo in a black border, 40 px left and right, 20 px top and bottom

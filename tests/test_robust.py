@@ -642,6 +642,17 @@ def test_orientation_realignment_is_tried_only_for_similar_pairs(monkeypatch):
     assert calls
 
 
+@pytest.mark.parametrize("count", [0, 1, 15, 33, 100, 1001])
+def test_each_in_threads_calls_every_index_once(count):
+    seen = np.zeros(count, np.int64)
+
+    def work(k):
+        seen[k] += 1
+
+    R._each_in_threads(work, count)
+    assert seen.tolist() == [1] * count
+
+
 def test_is_framed_tells_a_border_or_screen_from_more_photo():
     photo = cv2.cvtColor(_photo(14, 400, 300), cv2.COLOR_RGB2GRAY).astype(np.float32)
     # letterbox: the photo in a black border, 40 px left and right, 20 px top and bottom

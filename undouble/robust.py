@@ -513,7 +513,8 @@ SCALE_PRECHECK_SLACK = 1.1
 
 def _each_in_threads(work, count: int, per_thread: int = 16) -> None:
     """``work(k)`` for k in ``range(count)`` on up to one thread per core (at least ``per_thread`` calls
-    each); ``work`` writes its own output, so the order of the calls does not matter. The window
+    each), in runs of consecutive calls (about 8 runs per thread: a future per call costs as much as a
+    short call); ``work`` writes its own output, so the order of the calls does not matter. The window
     refinement and the records release the GIL (Numba ``nogil`` kernels, OpenCV)."""
     workers = min(os.cpu_count() or 1, count // per_thread)
     if workers <= 1:
@@ -522,8 +523,14 @@ def _each_in_threads(work, count: int, per_thread: int = 16) -> None:
         return
     from concurrent.futures import ThreadPoolExecutor
 
+    size = max(per_thread, -(-count // (8 * workers)))  # runs of calls per task: a future per call costs more
+
+    def run(start: int) -> None:
+        for k in range(start, min(start + size, count)):
+            work(k)
+
     with ThreadPoolExecutor(workers, thread_name_prefix="undouble-robust") as pool:
-        for _ in pool.map(work, range(count)):
+        for _ in pool.map(run, range(0, count, size)):
             pass
 
 

@@ -383,6 +383,27 @@ def test_a_closer_view_is_no_crop_but_a_cut_or_downscaled_crop_and_a_reduced_pas
     assert (0, 2) in _linked(R.find_robust_links(make_thumbnails(images), sizes, loose, images=small_imgs))
 
 
+def test_a_real_photo_shrunk_into_a_screenshot_is_found(monkeypatch):
+    """skimage's rocket at 60% in a screen: more pixels in the photo than in its region, so only a frame may hold
+    it, and the coarse window (before the fine alignment) lies a pixel or two off the frame's edge."""
+    import skimage.data
+
+    photo = cv2.resize(skimage.data.rocket(), None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    h, w = photo.shape[:2]
+    small = cv2.resize(photo, (w * 6 // 10, h * 6 // 10), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    screen = np.full((int(sh / 0.78), int(sw / 0.78), 3), 240, np.uint8)
+    screen[:screen.shape[0] // 16] = (50, 50, 60)
+    y0, x0 = (screen.shape[0] - sh) // 2 + 10, (screen.shape[1] - sw) // 2
+    screen[y0:y0 + sh, x0:x0 + sw] = small
+    links = _links_of([photo, screen])
+    pairs = _linked(links)
+    assert (0, 1) in pairs and bool(links.framed[pairs[(0, 1)]])
+    # looked at only 2 pixels deep, the coarse window does not look framed and the pair is never aligned finely
+    monkeypatch.setattr(R, "PRECHECK_FRAME_DEPTHS", (2.0,))
+    assert (0, 1) not in _linked(_links_of([photo, screen]))
+
+
 def test_undouble_robust_groups_keeper_is_the_container_and_relations(tmp_path):
     from undouble import Undouble
 

@@ -509,6 +509,9 @@ def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b:
 #: :func:`verify_windows` skips the fine alignment of a candidate whose coarse window makes the contained
 #: image more than ``max_crop_scale`` times this larger than the region, unless that window looks framed.
 SCALE_PRECHECK_SLACK = 1.1
+#: The frame depths (pixels of the 128 px image) tried on the coarse window by that check: its edges may lie
+#: 1-2 pixels off the fine window's, where :func:`is_framed` looks 2 pixels deep.
+PRECHECK_FRAME_DEPTHS = (2.0, 4.0)
 
 
 def _each_in_threads(work, count: int, per_thread: int = 16) -> None:
@@ -572,8 +575,11 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
         def plausible(coarse: np.ndarray) -> bool:
             """Whether the link could pass ``params.max_crop_scale`` (judged again on the fine window)."""
             area = max(1e-9, float((coarse[2] - coarse[0]) * (coarse[3] - coarse[1])))
-            return (params.max_crop_scale <= 0 or float(enlargement(sizes[a[k]], sizes[b[k]], np.array([area]))[0])
-                    <= params.max_crop_scale * SCALE_PRECHECK_SLACK or is_framed(plane_a, coarse))
+            if params.max_crop_scale <= 0 or float(enlargement(sizes[a[k]], sizes[b[k]], np.array([area]))[0]) \
+                    <= params.max_crop_scale * SCALE_PRECHECK_SLACK:
+                return True
+            # the coarse edges may lie a pixel or two off the frame's: looked at deeper too
+            return any(is_framed(plane_a, coarse, depth=d) for d in PRECHECK_FRAME_DEPTHS)
 
         window = _refine_two_levels(plane_a, _grey_plane(images[int(b[k])]), windows[k], plausible)
         if window is not None:

@@ -19,6 +19,11 @@ Usage::
 
     PYTHONPATH=$PWD python benchmarks/bench_robust.py --scenes 60 --shots 3 --copies 4
     PYTHONPATH=$PWD python benchmarks/bench_robust.py --folder CORPUS   # truth.csv inside
+    PYTHONPATH=$PWD python benchmarks/bench_robust.py --scenes 30 --size-range 3000 4000 --scale 0  # camera photos
+
+The end-to-end ratio depends on the photo size: the robust stage works on
+thumbnails (about the same cost per file at any size), the import decodes the
+files; both are printed per file.
     PYTHONPATH=$PWD python benchmarks/bench_robust.py --skip-corpus --scale 100000
 """
 from __future__ import annotations

@@ -96,10 +96,10 @@ class RobustParams:
     region as a fraction of the container's; ``max_crop_scale``: largest
     :func:`enlargement` of a contained image whose container is no frame (a
     crop is saved as cut or smaller; a photo with more pixels than the region
-    it matches is a closer view of the scene, not a crop of it; 0: no limit); ``window_similarity``: the
-    verifier's similarity a window link needs (above its 0.5: a crop drops
-    context, so the boundary cases are left out); ``framed_similarity``: the
-    same for a container that only frames the window (:func:`is_framed`: a
+    it matches is a closer view of the scene, not a crop of it; 0: no limit);
+    ``window_similarity``: the verifier's similarity a window link needs
+    (above its 0.5: a crop drops context, so the boundary cases are left out);
+    ``framed_similarity``: the same for a container that only frames the window (:func:`is_framed`: a
     letterbox or a screenshot, whose photo is resampled from fewer pixels);
     ``window_inset``: fraction of the window's side left out at each edge in
     the check (a sliver of border or screen there is no difference);

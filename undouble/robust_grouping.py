@@ -284,7 +284,7 @@ def _split_positions(ordered: np.ndarray, labels: np.ndarray, links: RobustLinks
     crop_link = (step == _DOWN) & ~framed
     best_hold = np.full(m, -np.inf)
     np.maximum.at(best_hold, dst[crop_link], similarity[crop_link])
-    second_best = (crop_link & (similarity < best_hold[dst] - CROP_MARGIN)).astype(bool)
+    second_best = crop_link & (similarity < best_hold[dst] - CROP_MARGIN)
     by_source = np.lexsort((via, dst, src))
     start = np.searchsorted(src[by_source], np.arange(m + 1)).tolist()
     dst, step, framed = dst[by_source].tolist(), step[by_source].tolist(), framed[by_source].tolist()

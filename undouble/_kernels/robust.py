@@ -655,8 +655,9 @@ def refine_window(plane_a, plane_b, window, steps, out):
 
     For each step size in turn, up to 8 rounds over the edges, each moved by
     -step, then +step unless -step was kept (it would only move back); a move
-    is kept when it lowers the mismatch by more than 1e-6; windows narrower than 0.2 are not tried. Writes the window to ``out``
-    and returns its mismatch. The mismatch is evaluated in one pass
+    is kept when it lowers the mismatch by more than 1e-6; windows narrower
+    than 0.2 are not tried. Writes the window to ``out`` and returns its
+    mismatch. The mismatch is evaluated in one pass
     (:func:`_fast_mismatch`, the same value up to rounding).
     """
     s = plane_b.shape[0]

@@ -109,6 +109,20 @@ def test_split_by_keeper_gives_a_crop_to_its_best_container():
     assert [g.tolist() for g in RG.split_by_keeper(np.array([0, 1, 2]), known, framed)] == [[0, 1, 2]]
 
 
+def test_verified_keepers_first_puts_each_verified_keeper_at_its_groups_first_place():
+    from undouble._model_groups import verified_keepers_first
+
+    members = np.array([10, 11, 12, 13, 14])
+    # ranked 13, 11, 10, 14, 12; verified groups {10, 11} (keeper 10) and {12, 13, 14} (keeper 14)
+    order = np.array([3, 1, 0, 4, 2])
+    normal_keeper = {10: 10, 11: 10, 12: 14, 13: 14, 14: 14}
+    got = members[verified_keepers_first(order, members, normal_keeper)].tolist()
+    assert got == [14, 10, 11, 13, 12]  # each keeper takes its group's first place; the others keep their order
+    # rows in no verified group and keepers already first stay where they are
+    assert verified_keepers_first(order, members, {10: 10, 11: 10}).tolist() == [3, 0, 1, 4, 2]
+    assert verified_keepers_first(order, members, {}).tolist() == order.tolist()
+
+
 def _write(folder, files):
     for name, img in files.items():
         cv2.imwrite(str(folder / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])

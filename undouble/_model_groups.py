@@ -110,11 +110,17 @@ def store_robust_groups(model, groups: list, threshold: int, mode: str, verified
     ranked_by_component: dict[int, dict] = {}
     model._keeper_ranks = []
 
+    normal_keeper = {}  # row -> the keeper of its verified group (the default mode's choice)
+    if verified is not None:
+        for g in groups:
+            for row in np.asarray(g, np.int64).tolist():
+                normal_keeper[row] = int(g[0])
+
     def keeper_order(members: np.ndarray) -> np.ndarray:
         order = keeper_positions(model, members)
         if model.results.get("source") == "files":
             ranked_by_component[len(ranked_by_component)] = {r.path: r for r in model._keeper_ranks.pop()}
-        return order
+        return verified_keepers_first(order, members, normal_keeper)
 
     made = robust_groups(groups, links, n, keeper_order, thumbs, sizes, texts, similarity)
     model._rank_memo = None
@@ -130,6 +136,30 @@ def store_robust_groups(model, groups: list, threshold: int, mode: str, verified
     relations = ([g.relation for g in made], [g.similarity for g in made])
     return put_groups(model, select_idx, select_scores, relations, threshold, mode, verified, return_dict,
                             {"robust": True, "n_robust_links": len(links)})
+
+
+def verified_keepers_first(order: np.ndarray, members: np.ndarray, normal_keeper: dict) -> np.ndarray:
+    """``order`` (positions of ``members``, best first) with each verified group's keeper moved to the first
+    of the places its group's members hold: in robust mode a component joins verified groups, and the ranking
+    of the whole component (resolution, sharpness, size, path) would let an edited copy of a group (a
+    re-encode, a watermark) pass the original that the verified grouping chose as the group's keeper."""
+    if not normal_keeper:
+        return order
+    order = np.asarray(order, np.int64).copy()
+    members = np.asarray(members, np.int64)
+    rows = members[order]
+    places: dict[int, list[int]] = {}
+    for place, row in enumerate(rows.tolist()):
+        keeper = normal_keeper.get(row)
+        if keeper is not None:
+            places.setdefault(keeper, []).append(place)
+    for keeper, where in places.items():
+        at = [p for p in where if int(rows[p]) == keeper]
+        if not at or at[0] == where[0]:
+            continue
+        moved = [at[0]] + [p for p in where if p != at[0]]  # the keeper first, the others in their order
+        order[where] = order[moved]
+    return order
 
 
 def put_groups(model, select_idx: list, select_scores: list, relations: tuple | None, threshold: int,

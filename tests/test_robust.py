@@ -326,10 +326,10 @@ def _photo(seed: int, width: int = 400, height: int = 300) -> np.ndarray:
     return corpus._shots(rng, width, height, 1)[0]
 
 
-def _links_of(images):
+def _links_of(images, params=R.DEFAULT_ROBUST):
     small = np.stack([cv2.resize(im, (128, 128), interpolation=cv2.INTER_AREA) for im in images])
     sizes = np.array([(im.shape[1], im.shape[0]) for im in images])
-    return R.find_robust_links(make_thumbnails(images), sizes, images=small)
+    return R.find_robust_links(make_thumbnails(images), sizes, params, images=small)
 
 
 def test_overlapping_crops_with_different_content_are_rejected():
@@ -377,10 +377,7 @@ def test_a_closer_view_is_no_crop_but_a_cut_or_downscaled_crop_and_a_reduced_pas
     assert (0, 1) in pairs and (0, 3) in pairs and (0, 4) in pairs, sorted(pairs)
     assert (0, 2) not in pairs, sorted(pairs)
     # without the limit the closer view is linked as a crop
-    loose = dataclasses.replace(R.DEFAULT_ROBUST, max_crop_scale=0.0)
-    small_imgs = np.stack([cv2.resize(im, (128, 128), interpolation=cv2.INTER_AREA) for im in images])
-    sizes = np.array([(im.shape[1], im.shape[0]) for im in images])
-    assert (0, 2) in _linked(R.find_robust_links(make_thumbnails(images), sizes, loose, images=small_imgs))
+    assert (0, 2) in _linked(_links_of(images, dataclasses.replace(R.DEFAULT_ROBUST, max_crop_scale=0.0)))
 
 
 def test_a_real_photo_shrunk_into_a_screenshot_is_found(monkeypatch):

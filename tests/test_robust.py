@@ -701,3 +701,80 @@ def test_best_per_group_pair_keeps_the_closest_candidates_of_each_pair_of_groups
     # pair of groups (0, 1): candidates 0, 1, 2 at 8, 4, 6; (0, 5): 3; (5, 1): 4, 5 at 10, 6; (6, 1): 6
     assert R.best_per_group_pair(known, a, b, d, keep=1).tolist() == [1, 3, 5, 6]
     assert R.best_per_group_pair(known, a, b, d, keep=2).tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def _flip_bits(word: int, bits) -> np.uint64:
+    for k in bits:
+        word ^= 1 << k
+    return np.uint64(word)
+
+
+def test_group_representatives_one_typical_colour_member_of_each_group_of_three_or_more():
+    from undouble.verify import THUMB_BYTES, THUMB_SIZE
+
+    h = 0x0F0F_3C3C_A5A5_5A5A
+    # group 0: a stretched copy with the most pixels, a grey copy, then three colour copies of one aspect
+    # ratio: the one nearest to all the others (2) wins over the one with more pixels (3, far from them)
+    upright = np.array([h, h, _flip_bits(h, [0]), _flip_bits(h, range(20, 32)), _flip_bits(h, [40, 41]),
+                        h, h, h], np.uint64)
+    sizes = np.array([[1000, 600], [800, 600], [800, 600], [900, 675], [800, 600], [300, 200], [300, 200],
+                      [50, 50]])
+    labels = np.array([0, 0, 0, 0, 0, 1, 1, -1])
+    thumbs = np.zeros((8, THUMB_BYTES), np.uint8)
+    thumbs[1, THUMB_SIZE * THUMB_SIZE + 4] = 1  # row 1 is greyscale
+    # a group of two cannot tell its original: both stay, as does a row in no group
+    assert R.group_representatives(labels, sizes, upright, thumbs).tolist() == [2, 5, 6, 7]
+    # the grey copy would win when in colour; the stretched one when of the usual aspect ratio
+    thumbs[1] = 0
+    assert R.group_representatives(labels, sizes, upright, thumbs).tolist() == [1, 5, 6, 7]
+    sizes[0] = (1000, 750)
+    assert R.group_representatives(labels, sizes, upright, thumbs).tolist() == [0, 5, 6, 7]
+
+
+def test_largest_copy_sizes_matches_a_loop():
+    rng = np.random.default_rng(4)
+    n = 300
+    labels = rng.integers(-1, 25, n)
+    base = rng.choice([(4, 3), (3, 4), (16, 9), (1, 1)], n)
+    scale = rng.integers(50, 400, n)
+    sizes = base * scale[:, None]
+    sizes[::7, 0] = (sizes[::7, 0] * 1.2).astype(np.int64)  # stretched copies: another aspect ratio
+    got = R.largest_copy_sizes(labels, sizes)
+    aspect = np.log(sizes[:, 0] / sizes[:, 1])
+    for i in range(n):
+        same = [j for j in range(n) if (j == i or (labels[i] >= 0 and labels[j] == labels[i]))
+                and abs(aspect[j] - aspect[i]) < 0.01]
+        best = max(same, key=lambda j: (int(sizes[j].prod()), -j))
+        assert int(got[i].prod()) == int(sizes[best].prod()), i
+
+
+def test_window_candidates_of_some_containers_are_those_of_all_restricted_to_them():
+    photos = [_photo(30 + k, 420, 320) for k in range(3)]
+    images = photos + [p[40:260, 50:360] for p in photos] + [cv2.resize(photos[0][20:300, 30:400], (250, 190))]
+    thumbs = make_thumbnails(images)
+    sizes = np.array([(im.shape[1], im.shape[0]) for im in images])
+    upright = np.ascontiguousarray(R.orientation_hashes(thumbs)[:, 0])
+    every = R.window_candidates(thumbs, upright, sizes=sizes, return_distance=True)
+    assert {(0, 3), (1, 4), (2, 5), (0, 6)} <= set(zip(every[0].tolist(), every[1].tolist()))
+    some = np.array([0, 2, 5])
+    got = R.window_candidates(thumbs, upright, sizes=sizes, return_distance=True, containers=some)
+    keep = np.isin(every[0], some)
+    for x, y in zip(got, every):
+        np.testing.assert_array_equal(x, y[keep])
+
+
+def test_a_downscaled_copy_of_a_closer_view_is_no_crop():
+    """A closer view downscaled below the region it matches passes the limit on its own; its normal group
+    holds the full-size closer view, so the link is judged at that size (RobustParams.max_crop_scale)."""
+    photo = _photo(23, 600, 450)
+    part = photo[60:390, 90:530]  # 440 x 330
+    closer = cv2.resize(part, (616, 462), interpolation=cv2.INTER_CUBIC)  # 1.4x the window's pixels
+    reduced = cv2.resize(closer, (370, 277), interpolation=cv2.INTER_AREA)  # 0.84x the window's pixels
+    images = [photo, closer, reduced]
+    small = np.stack([cv2.resize(im, (128, 128), interpolation=cv2.INTER_AREA) for im in images])
+    sizes = np.array([(im.shape[1], im.shape[0]) for im in images])
+    thumbs = make_thumbnails(images)
+    alone = _linked(R.find_robust_links(thumbs, sizes, images=small, known_groups=np.array([-1, -1, -1])))
+    assert (0, 2) in alone and (0, 1) not in alone, sorted(alone)
+    grouped = _linked(R.find_robust_links(thumbs, sizes, images=small, known_groups=np.array([-1, 0, 0])))
+    assert (0, 2) not in grouped and (0, 1) not in grouped, sorted(grouped)

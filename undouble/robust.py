@@ -22,6 +22,9 @@ Candidates
   Cropped copies, crops then downscaled, letterboxed or framed copies and
   photos pasted into a screenshot are all "one image is a window of the
   other". An aspect stretch changes nothing (the thumbnails are square).
+  Given the normal groups, only one member of each group of three or more
+  verified copies is windowed (:func:`group_representatives`): the windows
+  of the others would find the same.
 * **Content boxes.** The grid is coarse for small windows, so a photo that
   fills 55-65% of a screenshot can miss it. :func:`content_boxes` also hashes
   the boxes bounded by long straight one-signed edges on the fine plane (a
@@ -45,7 +48,8 @@ per-block rules reject same-scene photos and overlapping crops with different
 content. Each window link records whether its container only frames the
 contained image (:func:`undouble.robust_frames.is_framed`: a letterbox or a
 screenshot, not more photo). A contained image that is not framed must not
-have more pixels than the region it matches (``max_crop_scale``, 1.15): a
+have more pixels than the region it matches (``max_crop_scale``, 1.15;
+counted on the largest copy in its normal group, :func:`largest_copy_sizes`): a
 crop is kept as cut or made smaller, while a photo that shows a part of
 another in more detail is a closer view (a zoomed shot of one scene, or
 two scenes cut from one base photo), which the pixels alone cannot tell from
@@ -360,11 +364,12 @@ def content_boxes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUST) -> 
 
 def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustParams = DEFAULT_ROBUST,
                       block: int = 4096, sizes: np.ndarray | None = None,
-                      return_distance: bool = False) -> tuple[np.ndarray, ...]:
+                      return_distance: bool = False, containers: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Candidate (container a, contained b, window) pairs: a window of ``a`` hashes close to all of ``b``.
 
     Windows (the grid of :func:`window_hashes` and the boxes of :func:`content_boxes`)
-    are hashed and queried a block of images at a time (memory O(block x K)).
+    of the rows ``containers`` (default: all) are hashed and queried against the
+    upright hashes of all rows, a block of images at a time (memory O(block x K)).
     With ``sizes`` (N x 2 width, height), a window whose shape in ``a``'s pixels
     differs from ``b``'s aspect ratio by more than ``params.aspect_tol`` is no
     candidate (a crop, frame or paste keeps the aspect ratio of what it holds).
@@ -388,16 +393,18 @@ def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustPar
         got_w.append(win[keep])
         got_d.append(d[keep])
 
-    for start in range(0, n, block):
-        wh, windows = window_hashes(thumbs[start:start + block], params)
+    containers = np.arange(n, dtype=np.int64) if containers is None else np.asarray(containers, np.int64)
+    for start in range(0, containers.size, block):
+        rows = containers[start:start + block]
+        wh, windows = window_hashes(thumbs[rows], params)
         k = wh.shape[1]
-        owners = np.repeat(np.arange(start, start + wh.shape[0], dtype=np.int64), k)
+        owners = np.repeat(rows, k)
         q, j, d = search_pairs(wh.reshape(-1), owners, upright, params.window_threshold,
                                radius=params.window_radius, index=index)
         take(owners[q], j, windows[q % k], d)
-    boxes, box_hash = content_boxes(thumbs, params)
+    boxes, box_hash = content_boxes(thumbs[containers], params)
     if box_hash.size:
-        owners = boxes[:, 0].astype(np.int64)
+        owners = containers[boxes[:, 0].astype(np.int64)]
         q, j, d = search_pairs(box_hash, owners, upright, params.window_threshold,
                                radius=params.window_radius, index=index)
         take(owners[q], j, boxes[q, 1:], d)
@@ -540,7 +547,7 @@ def _each_in_threads(work, count: int, per_thread: int = 16) -> None:
 def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray, windows: np.ndarray,
                    params: RobustParams = DEFAULT_ROBUST,
                    verify_params: _v.VerifyParams = _v.DEFAULT_PARAMS,
-                   images=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   images=None, contained_sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Verify "``a`` contains all of ``b`` near ``windows``" (K x 4 fractions of ``a``'s frame).
 
     The window is refined on the grey thumbnails (:func:`refine_window`; with
@@ -551,6 +558,9 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     when ``images`` is given: sharper than a window of the 48 x 48 thumbnail). A pair passes when the verifier accepts it, the
     refined window lies inside ``a``'s frame (containment, not an overlap), and
     it covers at least ``params.min_area`` of ``a``.
+
+    ``contained_sizes`` (N x 2, default ``sizes``) are the sizes the closer-view
+    precheck (``params.max_crop_scale``) uses for ``b``.
 
     Returns
     -------
@@ -563,6 +573,7 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     a, b = (np.asarray(x, np.int64).reshape(-1) for x in (a, b))
     windows = np.asarray(windows, np.float64).reshape(-1, 4)
     m = a.size
+    contained_sizes = sizes if contained_sizes is None else np.asarray(contained_sizes, np.int64).reshape(-1, 2)
     grey = _v.thumbnail_grey(thumbs)
     refined = np.full((m, 4), np.nan)  # NaN: dropped by the coarse gate, fails below
 
@@ -575,7 +586,7 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
         def plausible(coarse: np.ndarray) -> bool:
             """Whether the link could pass ``params.max_crop_scale`` (judged again on the fine window)."""
             area = max(1e-9, float((coarse[2] - coarse[0]) * (coarse[3] - coarse[1])))
-            if params.max_crop_scale <= 0 or float(enlargement(sizes[a[k]], sizes[b[k]], np.array([area]))[0]) \
+            if params.max_crop_scale <= 0 or float(enlargement(sizes[a[k]], contained_sizes[b[k]], np.array([area]))[0]) \
                     <= params.max_crop_scale * SCALE_PRECHECK_SLACK:
                 return True
             # the coarse edges may lie a pixel or two off the frame's: looked at deeper too
@@ -644,7 +655,10 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
         candidates are verified on records made from them (see :func:`verify_windows`).
     known_groups : np.ndarray, optional
         N labels of the groups the normal search already made (-1: none):
-        candidates inside one of them are not verified again.
+        candidates inside one of them are not verified again, one member of
+        each group of three or more is windowed (:func:`group_representatives`),
+        and a contained image's pixels are those of its largest copy
+        (:func:`largest_copy_sizes`).
 
     Returns
     -------
@@ -668,18 +682,21 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
     parts = [(a[ok], b[ok], o[ok].astype(np.int8), rel[ok], res.similarity[ok],
               np.ones(int(ok.sum()), np.float32), np.full(int(ok.sum()), -1, np.int64), np.zeros(int(ok.sum()), bool))]
     if windows:
+        containers = None if known_groups is None else group_representatives(known_groups, sizes, ohash[:, 0], thumbs)
         wa, wb, ww, wd = window_candidates(thumbs, np.ascontiguousarray(ohash[:, 0]), params, sizes=sizes,
-                                           return_distance=True)
+                                           return_distance=True, containers=containers)
         if known_groups is not None:
             new = (known_groups[wa] < 0) | (known_groups[wa] != known_groups[wb])
             wa, wb, ww, wd = wa[new], wb[new], ww[new], wd[new]
             pick = best_per_group_pair(known_groups, wa, wb, wd, params.per_group_pair)
             wa, wb, ww = wa[pick], wb[pick], ww[pick]
-        ok, area, sim, framed = verify_windows(thumbs, sizes, wa, wb, ww, params, verify_params, images=images)
+        contained_sizes = sizes if known_groups is None else largest_copy_sizes(known_groups, sizes)
+        ok, area, sim, framed = verify_windows(thumbs, sizes, wa, wb, ww, params, verify_params, images=images,
+                                               contained_sizes=contained_sizes)
         full = area >= 0.97  # the whole frame: an upright copy, the normal search's business
         keep = ok & ~full
         if params.max_crop_scale > 0:
-            keep &= framed | (enlargement(sizes[wa], sizes[wb], area) <= params.max_crop_scale)
+            keep &= framed | (enlargement(sizes[wa], contained_sizes[wb], area) <= params.max_crop_scale)
         parts.append((wa[keep], wb[keep], np.zeros(int(keep.sum()), np.int8),
                       np.full(int(keep.sum()), _v.REL_CROPPED, np.int8), sim[keep], area[keep], wa[keep], framed[keep]))
     cols = [np.concatenate([p[c] for p in parts]) for c in range(8)]
@@ -694,6 +711,67 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
     return RobustLinks(cols[0].astype(np.int64), cols[1].astype(np.int64), cols[2].astype(np.int8),
                        cols[3].astype(np.int8), cols[4].astype(np.float32), cols[5].astype(np.float32),
                        cols[6].astype(np.int64), cols[7].astype(bool))
+
+
+def group_representatives(known_groups: np.ndarray, sizes: np.ndarray, upright: np.ndarray,
+                          thumbs: np.ndarray) -> np.ndarray:
+    """Rows whose windows stand for their normal group in the crop search, ascending.
+
+    The members of a normal group are verified copies of one picture, so the
+    windows of one of them find what the windows of all would find. Of a group
+    of three or more (labels ``known_groups``, -1 for none) that one is the
+    member most like the others (the smallest summed distance of its
+    ``upright`` hash to theirs: each copy strays from the original in its own
+    way), among the colour ones (``thumbs``: a grey copy lets the verifier
+    compare no colour) of the group's most common aspect ratio (a stretched
+    copy distorts every window), then the most pixels, then the first row.
+    Two copies cannot tell which is the original, so both are kept, as is
+    every row in no group.
+    """
+    labels = np.asarray(known_groups, np.int64).reshape(-1)
+    sizes = np.asarray(sizes, np.int64).reshape(-1, 2)
+    keep = labels < 0
+    grey = _v.is_greyscale(thumbs)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    for members in np.split(order, bounds):
+        if members.size == 0 or labels[members[0]] < 0:
+            continue
+        if members.size <= 2:
+            keep[members] = True
+            continue
+        aspect = np.round(np.log(sizes[members, 0] / np.maximum(sizes[members, 1], 1)), 2)
+        values, counts = np.unique(aspect, return_counts=True)
+        usual = aspect == values[np.argmax(counts)]
+        sample = members[:64]  # a large group: the distances to 64 of its members
+        spread = _popcount(upright[members][:, None] ^ upright[sample][None, :]).reshape(members.size, -1).sum(axis=1)
+        pixels = sizes[members].prod(axis=1)
+        best = np.lexsort((members, -pixels, spread, grey[members], ~usual))[0]
+        keep[members[best]] = True
+    return np.flatnonzero(keep)
+
+
+def largest_copy_sizes(known_groups: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """N x 2: for each row, the (width, height) of the member of its normal group (labels ``known_groups``, -1
+    for none) with the most pixels among those of its aspect ratio (within 2%), itself when larger or alone.
+
+    The members of a normal group are verified copies, so a downscaled copy shows what its largest copy shows:
+    whether a contained image is a closer view than the region it matches (:func:`enlargement`) is judged at
+    that size. A stretched copy (another aspect ratio) has pixels the picture never had, so it does not count.
+    """
+    labels = np.asarray(known_groups, np.int64).reshape(-1)
+    sizes = np.asarray(sizes, np.int64).reshape(-1, 2)
+    n = labels.size
+    aspect = np.rint(np.log(sizes[:, 0] / np.maximum(sizes[:, 1], 1)) / np.log1p(0.02)).astype(np.int64)
+    key = np.where(labels >= 0, labels, -1 - np.arange(n))
+    pixels = sizes.prod(axis=1)
+    order = np.lexsort((-pixels, aspect, key))
+    start = np.ones(n, bool)
+    start[1:] = (key[order][1:] != key[order][:-1]) | (aspect[order][1:] != aspect[order][:-1])
+    head = order[np.maximum.accumulate(np.where(start, np.arange(n), 0))]
+    out = np.empty_like(sizes)
+    out[order] = sizes[head]
+    return out
 
 
 def enlargement(container_size: np.ndarray, contained_size: np.ndarray, area_fraction: np.ndarray) -> np.ndarray:

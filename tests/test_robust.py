@@ -763,18 +763,23 @@ def test_window_candidates_of_some_containers_are_those_of_all_restricted_to_the
         np.testing.assert_array_equal(x, y[keep])
 
 
-def test_a_downscaled_copy_of_a_closer_view_is_no_crop():
+def test_closer_views_are_judged_on_the_largest_copies():
     """A closer view downscaled below the region it matches passes the limit on its own; its normal group
-    holds the full-size closer view, so the link is judged at that size (RobustParams.max_crop_scale)."""
+    holds the full-size closer view, so the link is judged at that size (RobustParams.max_crop_scale). The
+    other way round, a crop as cut is a crop of a downscaled copy of its photo once that copy's group holds
+    the photo at full size."""
     photo = _photo(23, 600, 450)
     part = photo[60:390, 90:530]  # 440 x 330
     closer = cv2.resize(part, (616, 462), interpolation=cv2.INTER_CUBIC)  # 1.4x the window's pixels
     reduced = cv2.resize(closer, (370, 277), interpolation=cv2.INTER_AREA)  # 0.84x the window's pixels
-    images = [photo, closer, reduced]
+    half = cv2.resize(photo, (300, 225), interpolation=cv2.INTER_AREA)  # the part has 2x its window's pixels
+    images = [photo, closer, reduced, half, part]
     small = np.stack([cv2.resize(im, (128, 128), interpolation=cv2.INTER_AREA) for im in images])
     sizes = np.array([(im.shape[1], im.shape[0]) for im in images])
     thumbs = make_thumbnails(images)
-    alone = _linked(R.find_robust_links(thumbs, sizes, images=small, known_groups=np.array([-1, -1, -1])))
-    assert (0, 2) in alone and (0, 1) not in alone, sorted(alone)
-    grouped = _linked(R.find_robust_links(thumbs, sizes, images=small, known_groups=np.array([-1, 0, 0])))
+    alone = _linked(R.find_robust_links(thumbs, sizes, images=small, known_groups=np.full(5, -1)))
+    assert (0, 2) in alone and (0, 4) in alone, sorted(alone)
+    assert (0, 1) not in alone and (3, 4) not in alone, sorted(alone)
+    grouped = _linked(R.find_robust_links(thumbs, sizes, images=small, known_groups=np.array([0, 1, 1, 0, -1])))
     assert (0, 2) not in grouped and (0, 1) not in grouped, sorted(grouped)
+    assert (0, 4) in grouped and (3, 4) in grouped, sorted(grouped)

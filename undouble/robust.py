@@ -547,7 +547,7 @@ def _each_in_threads(work, count: int, per_thread: int = 16) -> None:
 def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray, windows: np.ndarray,
                    params: RobustParams = DEFAULT_ROBUST,
                    verify_params: _v.VerifyParams = _v.DEFAULT_PARAMS,
-                   images=None, contained_sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   images=None, copy_sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Verify "``a`` contains all of ``b`` near ``windows``" (K x 4 fractions of ``a``'s frame).
 
     The window is refined on the grey thumbnails (:func:`refine_window`; with
@@ -559,8 +559,8 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     refined window lies inside ``a``'s frame (containment, not an overlap), and
     it covers at least ``params.min_area`` of ``a``.
 
-    ``contained_sizes`` (N x 2, default ``sizes``) are the sizes the closer-view
-    precheck (``params.max_crop_scale``) uses for ``b``.
+    ``copy_sizes`` (N x 2, default ``sizes``) are the sizes the closer-view
+    precheck (``params.max_crop_scale``) compares (:func:`largest_copy_sizes`).
 
     Returns
     -------
@@ -573,7 +573,7 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     a, b = (np.asarray(x, np.int64).reshape(-1) for x in (a, b))
     windows = np.asarray(windows, np.float64).reshape(-1, 4)
     m = a.size
-    contained_sizes = sizes if contained_sizes is None else np.asarray(contained_sizes, np.int64).reshape(-1, 2)
+    copy_sizes = sizes if copy_sizes is None else np.asarray(copy_sizes, np.int64).reshape(-1, 2)
     grey = _v.thumbnail_grey(thumbs)
     refined = np.full((m, 4), np.nan)  # NaN: dropped by the coarse gate, fails below
 
@@ -586,7 +586,7 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
         def plausible(coarse: np.ndarray) -> bool:
             """Whether the link could pass ``params.max_crop_scale`` (judged again on the fine window)."""
             area = max(1e-9, float((coarse[2] - coarse[0]) * (coarse[3] - coarse[1])))
-            if params.max_crop_scale <= 0 or float(enlargement(sizes[a[k]], contained_sizes[b[k]], np.array([area]))[0]) \
+            if params.max_crop_scale <= 0 or float(enlargement(copy_sizes[a[k]], copy_sizes[b[k]], np.array([area]))[0]) \
                     <= params.max_crop_scale * SCALE_PRECHECK_SLACK:
                 return True
             # the coarse edges may lie a pixel or two off the frame's: looked at deeper too
@@ -690,13 +690,13 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
             wa, wb, ww, wd = wa[new], wb[new], ww[new], wd[new]
             pick = best_per_group_pair(known_groups, wa, wb, wd, params.per_group_pair)
             wa, wb, ww = wa[pick], wb[pick], ww[pick]
-        contained_sizes = sizes if known_groups is None else largest_copy_sizes(known_groups, sizes)
+        copy_sizes = sizes if known_groups is None else largest_copy_sizes(known_groups, sizes)
         ok, area, sim, framed = verify_windows(thumbs, sizes, wa, wb, ww, params, verify_params, images=images,
-                                               contained_sizes=contained_sizes)
+                                               copy_sizes=copy_sizes)
         full = area >= 0.97  # the whole frame: an upright copy, the normal search's business
         keep = ok & ~full
         if params.max_crop_scale > 0:
-            keep &= framed | (enlargement(sizes[wa], contained_sizes[wb], area) <= params.max_crop_scale)
+            keep &= framed | (enlargement(copy_sizes[wa], copy_sizes[wb], area) <= params.max_crop_scale)
         parts.append((wa[keep], wb[keep], np.zeros(int(keep.sum()), np.int8),
                       np.full(int(keep.sum()), _v.REL_CROPPED, np.int8), sim[keep], area[keep], wa[keep], framed[keep]))
     cols = [np.concatenate([p[c] for p in parts]) for c in range(8)]
@@ -756,8 +756,9 @@ def largest_copy_sizes(known_groups: np.ndarray, sizes: np.ndarray) -> np.ndarra
     for none) with the most pixels among those of its aspect ratio (within 2%), itself when larger or alone.
 
     The members of a normal group are verified copies, so a downscaled copy shows what its largest copy shows:
-    whether a contained image is a closer view than the region it matches (:func:`enlargement`) is judged at
-    that size. A stretched copy (another aspect ratio) has pixels the picture never had, so it does not count.
+    whether a contained image is a closer view than the region of its container it matches
+    (:func:`enlargement`) is judged with both at those sizes. A stretched copy (another aspect ratio) has
+    pixels the picture never had, so it does not count.
     """
     labels = np.asarray(known_groups, np.int64).reshape(-1)
     sizes = np.asarray(sizes, np.int64).reshape(-1, 2)

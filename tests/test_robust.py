@@ -783,3 +783,19 @@ def test_closer_views_are_judged_on_the_largest_copies():
     grouped = _linked(R.find_robust_links(thumbs, sizes, images=small, known_groups=np.array([0, 1, 1, 0, -1])))
     assert (0, 2) not in grouped and (0, 1) not in grouped, sorted(grouped)
     assert (0, 4) in grouped and (3, 4) in grouped, sorted(grouped)
+
+
+def test_verify_windows_gives_the_same_in_chunks_of_any_size(monkeypatch):
+    photos = [_photo(40 + k, 420, 320) for k in range(3)]
+    images = photos + [p[40:260, 50:360] for p in photos]
+    small = [cv2.resize(im, (128, 128), interpolation=cv2.INTER_AREA) for im in images]
+    sizes = np.array([(im.shape[1], im.shape[0]) for im in images])
+    thumbs = make_thumbnails(images)
+    a = np.array([0, 1, 2, 0, 1, 2, 0])
+    b = np.array([3, 4, 5, 4, 5, 3, 5])
+    windows = np.tile([0.1, 0.1, 0.85, 0.8], (7, 1))
+    whole = R.verify_windows(thumbs, sizes, a, b, windows, images=small)
+    assert whole[0][:3].all() and not whole[0][3:].any(), whole
+    monkeypatch.setattr(R, "REFINE_CHUNK", 2)
+    for x, y in zip(R.verify_windows(thumbs, sizes, a, b, windows, images=small), whole):
+        np.testing.assert_array_equal(x, y)

@@ -73,7 +73,7 @@ from .robust_frames import is_framed
 from .robust_orient import orient_array, orient_thumbnail, orient_thumbnails  # noqa: F401 (re-exported)
 from .robust_refine import (COARSE_CORRELATION_GATE, REFINE_SIDES, _grey_plane, _image_window_record,  # noqa: F401
                             _inset, _plane_window, _refine_two_levels, _window_pixels, _window_record,
-                            refine_window)
+                            contained_planes, container_planes, refine_window)
 
 #: Orientation codes (see :mod:`undouble._kernels.robust`): what was done to A to get B.
 ORIENTATIONS: tuple[str, ...] = ("upright", "rotated 90", "rotated 180", "rotated 270", "mirrored", "flipped",
@@ -456,6 +456,9 @@ def _verify_against(thumbs: np.ndarray, sizes: np.ndarray, rows: np.ndarray, rec
                            np.arange(used.size, used.size + len(records)), local.reshape(-1), verify_params)
 
 
+#: Window candidates whose images' refinement planes are made together (at most 2 x this many images' planes,
+#: about 0.27 MB each for 128 px images, are held at once).
+REFINE_CHUNK = 1024
 #: Largest edge move (fraction of the side) of the sub-pixel realignment of an oriented thumbnail.
 ORIENT_SHIFT_MAX = 0.03
 _ORIENT_STEPS = np.array([0.01, 0.005, 0.0025])
@@ -577,26 +580,48 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     grey = _v.thumbnail_grey(thumbs)
     refined = np.full((m, 4), np.nan)  # NaN: dropped by the coarse gate, fails below
 
-    def refine(k: int) -> None:
-        if images is None:
-            refined[k] = refine_window(grey[a[k]], grey[b[k]], windows[k])
-            return
-        plane_a = _grey_plane(images[int(a[k])])
+    def refine_thumbnails(k: int) -> None:
+        refined[k] = refine_window(grey[a[k]], grey[b[k]], windows[k])
 
-        def plausible(coarse: np.ndarray) -> bool:
-            """Whether the link could pass ``params.max_crop_scale`` (judged again on the fine window)."""
-            area = max(1e-9, float((coarse[2] - coarse[0]) * (coarse[3] - coarse[1])))
-            if params.max_crop_scale <= 0 or float(enlargement(copy_sizes[a[k]], copy_sizes[b[k]], np.array([area]))[0]) \
-                    <= params.max_crop_scale * SCALE_PRECHECK_SLACK:
-                return True
-            # the coarse edges may lie a pixel or two off the frame's: looked at deeper too
-            return any(is_framed(plane_a, coarse, depth=d) for d in PRECHECK_FRAME_DEPTHS)
+    if images is None:
+        _each_in_threads(refine_thumbnails, m)
+    for start in range(0, m if images is not None else 0, REFINE_CHUNK):
+        # the planes of the images of a chunk of candidates, made once: memory O(chunk)
+        chunk = np.arange(start, min(m, start + REFINE_CHUNK))
+        rows_a, rows_b = np.unique(a[chunk]), np.unique(b[chunk])
+        grey_a = [None] * rows_a.size
+        planes_a = [None] * rows_a.size
+        planes_b = [None] * rows_b.size
 
-        window = _refine_two_levels(plane_a, _grey_plane(images[int(b[k])]), windows[k], plausible)
-        if window is not None:
-            refined[k] = window
+        def make(j: int) -> None:
+            if j < rows_a.size:
+                grey_a[j] = _grey_plane(images[int(rows_a[j])])
+                planes_a[j] = container_planes(grey_a[j])
+            else:
+                planes_b[j - rows_a.size] = contained_planes(_grey_plane(images[int(rows_b[j - rows_a.size])]))
 
-    _each_in_threads(refine, m)
+        _each_in_threads(make, rows_a.size + rows_b.size)
+        at_a = np.searchsorted(rows_a, a[chunk])
+        at_b = np.searchsorted(rows_b, b[chunk])
+
+        def refine(j: int) -> None:
+            k = int(chunk[j])
+
+            def plausible(coarse: np.ndarray) -> bool:
+                """Whether the link could pass ``params.max_crop_scale`` (judged again on the fine window)."""
+                area = max(1e-9, float((coarse[2] - coarse[0]) * (coarse[3] - coarse[1])))
+                if params.max_crop_scale <= 0 or float(enlargement(copy_sizes[a[k]], copy_sizes[b[k]],
+                                                                   np.array([area]))[0]) \
+                        <= params.max_crop_scale * SCALE_PRECHECK_SLACK:
+                    return True
+                # the coarse edges may lie a pixel or two off the frame's: looked at deeper too
+                return any(is_framed(grey_a[at_a[j]], coarse, depth=d) for d in PRECHECK_FRAME_DEPTHS)
+
+            window = _refine_two_levels(None, None, windows[k], plausible, planes=(planes_a[at_a[j]], planes_b[at_b[j]]))
+            if window is not None:
+                refined[k] = window
+
+        _each_in_threads(refine, chunk.size)
     tol = 0.01
     inside = (refined[:, 0] >= -tol) & (refined[:, 1] >= -tol) & (refined[:, 2] <= 1 + tol) & (refined[:, 3] <= 1 + tol)
     area = (np.clip(refined[:, 2], 0, 1) - np.clip(refined[:, 0], 0, 1)) * \

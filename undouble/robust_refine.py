@@ -42,11 +42,20 @@ def refine_window(plane_a: np.ndarray, plane_b: np.ndarray, window,
     which a real containment never needs, so verification fails). With
     ``return_correlation``, returns ``(window, correlation at that window)``.
     """
-    a = cv2.GaussianBlur(np.asarray(plane_a, np.float32), (0, 0), 0.7).astype(np.float64)
-    b = cv2.GaussianBlur(np.asarray(plane_b, np.float32), (0, 0), 0.7).astype(np.float64)
+    out, correlation = _refine_smoothed(_smooth(plane_a), _smooth(plane_b), window, steps)
+    return (out, correlation) if return_correlation else out
+
+
+def _smooth(plane: np.ndarray) -> np.ndarray:
+    """The plane :func:`refine_window` aligns: Gaussian, sigma 0.7, as float64."""
+    return cv2.GaussianBlur(np.asarray(plane, np.float32), (0, 0), 0.7).astype(np.float64)
+
+
+def _refine_smoothed(a: np.ndarray, b: np.ndarray, window, steps) -> tuple[np.ndarray, float]:
+    """:func:`refine_window` on planes already smoothed (:func:`_smooth`): (window, correlation)."""
     out = np.empty(4)
     mismatch = _k.refine_window(a, b, np.asarray(window, np.float64), np.asarray(steps, np.float64), out)
-    return (out, 1.0 - mismatch) if return_correlation else out
+    return out, 1.0 - mismatch
 
 
 def _inset(window: np.ndarray, fraction: float) -> np.ndarray:
@@ -65,7 +74,25 @@ FINE_STEPS = (0.005, 0.0025)
 COARSE_CORRELATION_GATE = 0.75
 
 
-def _refine_two_levels(plane_a: np.ndarray, plane_b: np.ndarray, window, plausible=None) -> np.ndarray | None:
+def container_planes(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smoothed planes of a container in :func:`_refine_two_levels`: (fine, coarse); the coarse one
+    halved when the plane is larger than 64. Made once per image and reused for all its candidates."""
+    small = plane
+    if min(plane.shape) > 64:
+        small = cv2.resize(plane, (plane.shape[1] // 2, plane.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    return _smooth(plane), _smooth(small)
+
+
+def contained_planes(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smoothed planes of a contained image in :func:`_refine_two_levels`: (fine, coarse), squares of
+    :data:`REFINE_SIDES` ``[1]`` and ``[0]``."""
+    coarse_side, fine_side = REFINE_SIDES
+    return (_smooth(cv2.resize(plane, (fine_side, fine_side), interpolation=cv2.INTER_AREA)),
+            _smooth(cv2.resize(plane, (coarse_side, coarse_side), interpolation=cv2.INTER_AREA)))
+
+
+def _refine_two_levels(plane_a: np.ndarray, plane_b: np.ndarray, window, plausible=None,
+                       planes=None) -> np.ndarray | None:
     """:func:`refine_window` coarse then fine: the steps 0.02 and 0.01 against ``plane_b`` at
     ``REFINE_SIDES[0]`` square (``plane_a`` halved when it is larger than 64), then 0.005 and 0.0025 against it
     at ``REFINE_SIDES[1]`` (the costly full-size evaluations only for the last moves).
@@ -74,19 +101,15 @@ def _refine_two_levels(plane_a: np.ndarray, plane_b: np.ndarray, window, plausib
     no such candidate was accepted by the verifier on our two robust corpora (the lowest accepted
     was 0.86; a third to a half of the rejected ones lie below the gate), so the fine level, the
     records and the verifier are spared for them. ``None`` too when ``plausible(coarse window)`` is
-    given and False.
+    given and False. ``planes``: ``(container_planes(plane_a), contained_planes(plane_b))`` when already
+    made (the planes are then not read).
     """
-    coarse_side, fine_side = REFINE_SIDES
-    small_a = plane_a
-    if min(plane_a.shape) > 64:
-        small_a = cv2.resize(plane_a, (plane_a.shape[1] // 2, plane_a.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    coarse, correlation = refine_window(
-        small_a, cv2.resize(plane_b, (coarse_side, coarse_side), interpolation=cv2.INTER_AREA), window, COARSE_STEPS,
-        return_correlation=True)
+    (fine_a, coarse_a), (fine_b, coarse_b) = planes if planes is not None else \
+        (container_planes(plane_a), contained_planes(plane_b))
+    coarse, correlation = _refine_smoothed(coarse_a, coarse_b, window, COARSE_STEPS)
     if correlation < COARSE_CORRELATION_GATE or (plausible is not None and not plausible(coarse)):
         return None
-    return refine_window(plane_a, cv2.resize(plane_b, (fine_side, fine_side), interpolation=cv2.INTER_AREA), coarse,
-                         FINE_STEPS)
+    return _refine_smoothed(fine_a, fine_b, coarse, FINE_STEPS)[0]
 
 
 def _window_record(record: np.ndarray, window) -> np.ndarray:

@@ -799,3 +799,43 @@ def test_verify_windows_gives_the_same_in_chunks_of_any_size(monkeypatch):
     monkeypatch.setattr(R, "REFINE_CHUNK", 2)
     for x, y in zip(R.verify_windows(thumbs, sizes, a, b, windows, images=small), whole):
         np.testing.assert_array_equal(x, y)
+
+
+def test_supported_first_reorders_only_ties_of_the_keeper_rule():
+    from undouble._model_groups import supported_first
+
+    members = np.array([10, 11, 12, 13, 14])
+    tie_class = np.zeros(20, np.int64)
+    tie_class[[10, 11, 12]] = 400  # three of one resolution, then two smaller ones
+    tie_class[[13, 14]] = 100
+    support = np.ones(20, np.int64)
+    support[[12, 14]] = 3
+    order = np.array([0, 1, 2, 3, 4])
+    assert supported_first(order, members, tie_class, support).tolist() == [2, 0, 1, 4, 3]
+    # a larger verified group never passes a member the rule ranks before it on resolution
+    order = np.array([3, 4, 0, 1, 2])
+    tie_class[[13, 14]] = 900
+    assert supported_first(order, members, tie_class, support).tolist() == [4, 3, 2, 0, 1]
+
+
+def test_robust_keeper_is_an_upright_copy_when_a_rotated_one_ties_on_the_rule(tmp_path):
+    """The rotated copy is as large as the original, and its JPEG artefacts make it the "sharpest": the keeper
+    rule alone keeps it; the original shares its orientation with its two verified copies and is kept."""
+    from PIL import Image
+
+    from undouble import Undouble
+
+    photo = _photo(33, 480, 360)
+    Image.fromarray(photo).save(tmp_path / "b_original.png")
+    Image.fromarray(np.clip(photo.astype(np.int16) + 12, 0, 255).astype(np.uint8)).save(tmp_path / "c_brighter.png")
+    Image.fromarray(np.clip(photo.astype(np.int16) - 12, 0, 255).astype(np.uint8)).save(tmp_path / "d_darker.png")
+    Image.fromarray(np.ascontiguousarray(np.rot90(photo, -1))).save(tmp_path / "a_rotated.jpg", quality=60)
+    model = Undouble(method="phash", verbose=40, robust=True)
+    model.import_data(str(tmp_path))
+    model.compute_hash()
+    model.group(threshold=10)
+    groups = [[p.replace("\\", "/").split("/")[-1] for p in g] for g in model.results["select_pathnames"]]
+    assert len(groups) == 1 and len(groups[0]) == 4, groups
+    assert groups[0][0] != "a_rotated.jpg", groups
+    relation = dict(zip(groups[0], model.results["select_relation"][0]))
+    assert relation["a_rotated.jpg"] == "rotated 90", relation

@@ -111,15 +111,20 @@ def store_robust_groups(model, groups: list, threshold: int, mode: str, verified
     model._keeper_ranks = []
 
     normal_keeper = {}  # row -> the keeper of its verified group (the default mode's choice)
+    support = np.ones(n, np.int64)  # row -> members of its verified group
     if verified is not None:
         for g in groups:
             for row in np.asarray(g, np.int64).tolist():
                 normal_keeper[row] = int(g[0])
+            support[np.asarray(g, np.int64)] = len(g)
+    tie_class = keeper_tie_class(model)
 
     def keeper_order(members: np.ndarray) -> np.ndarray:
         order = keeper_positions(model, members)
         if model.results.get("source") == "files":
             ranked_by_component[len(ranked_by_component)] = {r.path: r for r in model._keeper_ranks.pop()}
+        if normal_keeper:
+            order = supported_first(order, members, tie_class, support)
         return verified_keepers_first(order, members, normal_keeper)
 
     made = robust_groups(groups, links, n, keeper_order, thumbs, sizes, texts, similarity)
@@ -136,6 +141,34 @@ def store_robust_groups(model, groups: list, threshold: int, mode: str, verified
     relations = ([g.relation for g in made], [g.similarity for g in made])
     return put_groups(model, select_idx, select_scores, relations, threshold, mode, verified, return_dict,
                             {"robust": True, "n_robust_links": len(links)})
+
+
+def keeper_tie_class(model) -> np.ndarray:
+    """Per row, one integer for what the keeper rule compares before sharpness (intact, colour with
+    verification, pixels): rows of one class are ranked by sharpness, file size and path only."""
+    res = model.results
+    n = len(res["pathnames"])
+    resolution = np.asarray(res["resolution"], dtype=np.int64).reshape(-1, 2)
+    damaged = res.get("damaged")
+    damaged = np.zeros(n, bool) if damaged is None else np.asarray(damaged, dtype=bool)
+    grey = grey_flags(model, np.arange(n, dtype=np.int64))
+    grey = np.zeros(n, bool) if grey is None else np.asarray(grey, dtype=bool)
+    return resolution[:, 0] * resolution[:, 1] * 4 + grey.astype(np.int64) * 2 + damaged.astype(np.int64)
+
+
+def supported_first(order: np.ndarray, members: np.ndarray, tie_class: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """``order`` (positions of ``members``, best first) with, among members the keeper rule tells apart by
+    sharpness, file size or path only (equal ``tie_class``, consecutive in ``order``), those with more verified
+    copies (``support``: members of the row's verified group) first, otherwise in their order.
+
+    In robust mode a rotated or mirrored copy is a picture of its own, as sharp as the original and as large;
+    the path or a re-encode's sharpness decided between them. The picture that more copies share upright is
+    the one to keep."""
+    order = np.asarray(order, np.int64)
+    rows = np.asarray(members, np.int64)[order]
+    cls = tie_class[rows]
+    run = np.cumsum(np.r_[True, cls[1:] != cls[:-1]])
+    return order[np.lexsort((np.arange(rows.size), -support[rows], run))]
 
 
 def verified_keepers_first(order: np.ndarray, members: np.ndarray, normal_keeper: dict) -> np.ndarray:

@@ -96,7 +96,49 @@ def test_shots_of_a_scene_differ_visibly_in_part_of_the_frame():
         assert (diff > 30).mean() >= 0.01  # a visible change (or new content after a camera move)
 
 
+def test_a_crop_copy_keeps_part_of_what_tells_its_shot_from_the_others():
+    img = np.zeros((200, 300, 3), np.uint8)
+    differs = [np.zeros((200, 300), bool), np.zeros((200, 300), bool)]
+    differs[0][:55, :80] = True  # another shot differs only in the top left corner
+    differs[1][145:, 220:] = True  # a third one only in the bottom right corner
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        out = corpus._crop(img, rng, 0.10, 0.25, differs)
+        again = np.random.default_rng(seed)
+        # the crop drawn is the first of the draws that keeps both corners
+        for _ in range(50):
+            left, right = (int(again.uniform(0.10, 0.25) * 300) for _ in range(2))
+            top, bottom = (int(again.uniform(0.10, 0.25) * 200) for _ in range(2))
+            if all(m[top:200 - bottom, left:300 - right].mean() >= corpus.CROP_KEEPS_DIFFERENCE for m in differs):
+                break
+        assert out.shape[:2] == (200 - bottom - top, 300 - right - left)
+        for mask in differs:  # 9 of these 20 first draws leave out a corner
+            assert mask[top:200 - bottom, left:300 - right].mean() >= corpus.CROP_KEEPS_DIFFERENCE
 def test_works_without_scikit_image(tmp_path, monkeypatch):
     monkeypatch.setattr(corpus, "_photo_cache", [])  # as if scikit-image were not installed
     truth = corpus.make_corpus(tmp_path, 3, 2, 1, size_range=(64, 72), workers=1)
     assert len(corpus.read_truth(truth)) == 3 * 2 * 2
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_scenes_of_one_corpus_are_never_copies_of_each_other(tmp_path, seed):
+    """120 scenes, one shot each, no copies: robust mode (which links crops, rotations and windows of any
+    picture) must find no group. Scenes built on one photograph turn it by different angles; drawn upright
+    at random places, two of them were at times pixel-exact crops of each other."""
+    from undouble import Undouble
+
+    corpus.make_corpus(tmp_path, n_scenes=120, shots_per_scene=1, copies_per_shot=0, size_range=(200, 320),
+                       seed=seed, workers=2)
+    model = Undouble(method="phash", verbose=40, robust=True)
+    model.import_data(str(tmp_path))
+    model.compute_hash()
+    model.group(threshold=10)
+    assert model.results["select_pathnames"] == [], model.results["select_pathnames"]
+
+
+def test_photo_angles_are_distinct_and_less_than_an_eighth_turn():
+    assert len(set(corpus.PHOTO_ANGLES)) == len(corpus.PHOTO_ANGLES)
+    assert all(abs(a) < 45 for a in corpus.PHOTO_ANGLES)  # a quarter turn apart would be a robust copy
+    # the smallest difference of two uses of one photograph among the first 8 (96 photo scenes)
+    first = sorted(corpus.PHOTO_ANGLES[:8])
+    assert min(b - a for a, b in zip(first, first[1:])) >= 9.0

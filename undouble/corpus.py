@@ -6,7 +6,8 @@ distinct *shots* (different groups) that share most of the frame but differ in
 parts, like a burst: objects moved, added or removed in some regions, the
 camera shifted by a few percent (new content at an edge) together with a moved
 object, a different exposure together with moved content. Every shot differs from
-the first over at least 1% of the frame inside its central 80% (what a crop keeps). Each shot is saved as an ``original`` plus copies
+the first over at least 1% of the frame inside its central 80% (what a crop keeps); a crop
+copy (``crop25``, ``crop_downscale``) keeps part of what tells its shot from each other shot. Each shot is saved as an ``original`` plus copies
 made by the selected transform ``kinds``; ``group`` names the shot, so two
 files are true duplicates exactly when their groups are equal.
 
@@ -111,10 +112,49 @@ def _draw_object(img: np.ndarray, rng: np.random.Generator, scale: float = 1.0,
     part += alpha * obj
 
 
-def _base_canvas(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """A photo-like float32 RGB canvas, W x H (larger than the shots, which are windows of it)."""
+#: Rotations (degrees) of a real photo for its 1st, 2nd, ... scene in one corpus (see :func:`_base_canvas`).
+PHOTO_ANGLES: tuple[float, ...] = (0.0, 9.0, -9.0, 18.0, -18.0, 27.0, -27.0, 36.0, -36.0, 4.5, -4.5, 13.5, -13.5,
+                                   22.5, -22.5, 31.5, -31.5, 40.5, -40.5)
+
+
+def _photo_window(photo: np.ndarray, rng: np.random.Generator, width: int, height: int,
+                  angle: float) -> np.ndarray:
+    """A W x H float32 window of ``photo`` zoomed 1-1.4x past what covers it and turned by ``angle`` degrees,
+    at a random place where the window lies wholly inside the photo."""
+    ph, pw = photo.shape[:2]
+    theta = np.deg2rad(angle)
+    cos, sin = float(np.cos(theta)), float(np.sin(theta))
+    need_w = width * abs(cos) + height * abs(sin)  # the turned window's bounding box
+    need_h = width * abs(sin) + height * abs(cos)
+    zoom = max(need_w / pw, need_h / ph) * rng.uniform(1.0, 1.4)
+    big = cv2.resize(photo, (int(np.ceil(pw * zoom)) + 1, int(np.ceil(ph * zoom)) + 1), interpolation=cv2.INTER_CUBIC)
+    cx = big.shape[1] / 2 + rng.uniform(-0.5, 0.5) * max(0.0, big.shape[1] - 1 - need_w)
+    cy = big.shape[0] / 2 + rng.uniform(-0.5, 0.5) * max(0.0, big.shape[0] - 1 - need_h)
+    # output (u, v) -> photo: the centre plus the turned offset from the window's centre
+    m = np.array([[cos, -sin, cx - cos * width / 2 + sin * height / 2],
+                  [sin, cos, cy - sin * width / 2 - cos * height / 2]])
+    return cv2.warpAffine(big, m, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REFLECT)
+
+
+def _base_canvas(rng: np.random.Generator, width: int, height: int, scene: int | None = None) -> np.ndarray:
+    """A photo-like float32 RGB canvas, W x H (larger than the shots, which are windows of it).
+
+    Half of the canvases are built on one of scikit-image's photographs (when
+    it is installed), the others are synthetic. With ``scene`` (the scene's
+    number in a corpus), the even scenes take the photographs in turn and each
+    use of one photograph turns it by another angle (:data:`PHOTO_ANGLES`):
+    two scenes of one corpus are then never windows of one picture (one could
+    be a pixel-exact crop of the other, a true copy labelled as a different
+    picture). Without ``scene`` the photograph and its place are drawn at random, upright.
+    """
     photos = _real_photos()
-    if photos and rng.random() < 0.5:
+    if scene is not None and photos and scene % 2 == 0:
+        turn, which = divmod(scene // 2, len(photos))  # the photo, and how many scenes took it before
+        canvas = _photo_window(photos[which].astype(np.float32), rng, width, height,
+                               PHOTO_ANGLES[turn % len(PHOTO_ANGLES)])
+        n_objects = int(rng.integers(0, 3))
+    elif scene is None and photos and rng.random() < 0.5:
         photo = photos[int(rng.integers(len(photos)))].astype(np.float32)
         ph, pw = photo.shape[:2]
         zoom = max(width / pw, height / ph) * rng.uniform(1.0, 1.4)
@@ -141,10 +181,12 @@ def _finish(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def _shots(rng: np.random.Generator, width: int, height: int, n_shots: int) -> list[np.ndarray]:
-    """Distinct shots of one scene (uint8 RGB, H x W): a burst of windows of one canvas."""
+def _shots(rng: np.random.Generator, width: int, height: int, n_shots: int,
+           scene: int | None = None) -> list[np.ndarray]:
+    """Distinct shots of one scene (uint8 RGB, H x W): a burst of windows of one canvas (``scene``: see
+    :func:`_base_canvas`)."""
     margin_x, margin_y = int(0.08 * width) + 2, int(0.08 * height) + 2
-    canvas = _base_canvas(rng, width + 2 * margin_x, height + 2 * margin_y)
+    canvas = _base_canvas(rng, width + 2 * margin_x, height + 2 * margin_y, scene)
     shots = []
     for k in range(n_shots):
         img = canvas.copy()
@@ -207,14 +249,26 @@ def _watermark(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.addWeighted(layer, alpha, img, 1 - alpha, 0)
 
 
-def _crop(img: np.ndarray, rng: np.random.Generator, low: float, high: float) -> np.ndarray:
+#: Share of a crop copy that must differ visibly from each other shot of its scene (see :func:`_crop`).
+CROP_KEEPS_DIFFERENCE = 0.01
+
+
+def _crop(img: np.ndarray, rng: np.random.Generator, low: float, high: float,
+          differs: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """A crop of ``low``-``high`` of each side; drawn again (up to 50 times) until it keeps at least
+    :data:`CROP_KEEPS_DIFFERENCE` of each mask of ``differs`` (where the image differs from another shot of its
+    scene): a crop that left out every difference would be a crop of that other shot as well."""
     h, w = img.shape[:2]
-    left, right = (int(rng.uniform(low, high) * w) for _ in range(2))
-    top, bottom = (int(rng.uniform(low, high) * h) for _ in range(2))
+    for _ in range(50):
+        left, right = (int(rng.uniform(low, high) * w) for _ in range(2))
+        top, bottom = (int(rng.uniform(low, high) * h) for _ in range(2))
+        if all(mask[top:h - bottom, left:w - right].mean() >= CROP_KEEPS_DIFFERENCE for mask in differs):
+            break
     return img[top:h - bottom, left:w - right]
 
 
-def transform(img: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+def transform(img: np.ndarray, kind: str, rng: np.random.Generator,
+              differs: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, int]:
     """Apply the copy transform ``kind`` to an RGB uint8 image.
 
     Parameters
@@ -225,6 +279,9 @@ def transform(img: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.
         One of :data:`ALL_KINDS` except ``'exact copy'`` (a byte copy, made by the caller).
     rng : np.random.Generator
         Source of the transform's random parameters.
+    differs : sequence of np.ndarray, optional
+        H x W boolean masks of where ``img`` differs from each other shot of its scene: a crop keeps part
+        of each (:func:`_crop`).
 
     Returns
     -------
@@ -259,7 +316,7 @@ def transform(img: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.
     if kind == "watermark":
         return _watermark(img, rng), quality
     if kind == "crop":
-        return _crop(img, rng, 0.02, 0.08), quality
+        return _crop(img, rng, 0.02, 0.08, differs), quality
     if kind in ("rotate90", "rotate180", "rotate270"):
         return np.ascontiguousarray(np.rot90(img, -{"rotate90": 1, "rotate180": 2, "rotate270": 3}[kind])), quality
     if kind == "mirror":
@@ -269,9 +326,9 @@ def transform(img: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.
     if kind == "transpose":
         return np.ascontiguousarray(img.transpose(1, 0, 2)), quality
     if kind == "crop25":
-        return _crop(img, rng, 0.10, 0.25), quality
+        return _crop(img, rng, 0.10, 0.25, differs), quality
     if kind == "crop_downscale":
-        part = _crop(img, rng, 0.05, 0.20)
+        part = _crop(img, rng, 0.05, 0.20, differs)
         f = rng.uniform(0.5, 0.85)
         return cv2.resize(part, (int(part.shape[1] * f), int(part.shape[0] * f)), interpolation=cv2.INTER_AREA), quality
     if kind == "letterbox":
@@ -312,7 +369,10 @@ def _make_scene(args: tuple) -> list[tuple[str, str, str]]:
     if rng.random() < 0.3:
         width, height = height, width
     rows = []
-    for shot_index, shot in enumerate(_shots(rng, width, height, n_shots)):
+    shots = _shots(rng, width, height, n_shots, scene)
+    greys = [cv2.cvtColor(shot, cv2.COLOR_RGB2GRAY) for shot in shots]
+    for shot_index, shot in enumerate(shots):
+        differs = [cv2.absdiff(greys[shot_index], other) > 30 for j, other in enumerate(greys) if j != shot_index]
         group = f"s{scene:05d}_{shot_index:02d}"
         original = Path(folder) / f"{group}_original.jpg"
         _write_jpeg(original, shot, quality if quality else int(rng.integers(88, 96)))
@@ -323,7 +383,7 @@ def _make_scene(args: tuple) -> list[tuple[str, str, str]]:
             if kind == "exact copy":
                 shutil.copyfile(original, Path(folder) / name)
             else:
-                img, q = transform(shot, kind, rng)
+                img, q = transform(shot, kind, rng, differs)
                 _write_jpeg(Path(folder) / name, img, q)
             rows.append((name, group, kind))
     return rows

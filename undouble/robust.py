@@ -456,9 +456,9 @@ def _verify_against(thumbs: np.ndarray, sizes: np.ndarray, rows: np.ndarray, rec
                            np.arange(used.size, used.size + len(records)), local.reshape(-1), verify_params)
 
 
-#: Window candidates whose images' refinement planes are made together (at most 2 x this many images' planes,
-#: about 0.27 MB each for 128 px images, are held at once).
-REFINE_CHUNK = 1024
+#: Window candidates whose images' refinement planes are made together: at most this many containers' planes
+#: (0.22 MB each for 128 px images) and as many contained images' (0.04 MB) are held at once, 0.13 GB.
+REFINE_CHUNK = 512
 #: Largest edge move (fraction of the side) of the sub-pixel realignment of an oriented thumbnail.
 ORIENT_SHIFT_MAX = 0.03
 _ORIENT_STEPS = np.array([0.01, 0.005, 0.0025])

@@ -12,6 +12,7 @@ from PIL import Image
 from undouble import corpus
 from undouble import robust as R
 from undouble import robust_grouping as RG
+from undouble import robust_refine as RR
 from undouble._kernels import robust as K
 from undouble.verify import make_thumbnail, make_thumbnails
 
@@ -396,7 +397,10 @@ def test_a_real_photo_shrunk_into_a_screenshot_is_found(monkeypatch):
     links = _links_of([photo, screen])
     pairs = _linked(links)
     assert (0, 1) in pairs and bool(links.framed[pairs[(0, 1)]])
-    # looked at only 2 pixels deep, the coarse window does not look framed and the pair is never aligned finely
+    # a coarse window a pixel or two off the frame's edge (as without the refinement's margins) looks framed
+    # only when looked at 4 pixels deep; at 2, the pair is never aligned finely
+    monkeypatch.setattr(RR, "REFINE_MARGINS", (0, 0))
+    assert (0, 1) in _linked(_links_of([photo, screen]))
     monkeypatch.setattr(R, "PRECHECK_FRAME_DEPTHS", (2.0,))
     assert (0, 1) not in _linked(_links_of([photo, screen]))
 
@@ -468,6 +472,15 @@ def test_window_mismatch_and_refine_match_reference():
         fast = K._fast_mismatch(plane_a, centred, float((centred ** 2).sum()), *window, np.empty(16, np.int64),
                                 np.empty(16))
         assert abs(fast - want) < 1e-9
+        # the samples within 2 of the grid's edge left out
+        inner = np.s_[2:14, 2:14]
+        want = 1 - np.corrcoef(sampled[inner].ravel(), plane_b[inner].ravel())[0, 1]
+        assert abs(K.window_mismatch(plane_a, plane_b, *window, buf, 2) - want) < 1e-9
+        centred = np.zeros_like(plane_b)
+        centred[inner] = plane_b[inner] - plane_b[inner].mean()
+        fast = K._fast_mismatch(plane_a, centred, float((centred ** 2).sum()), *window, np.empty(16, np.int64),
+                                np.empty(16), 2)
+        assert abs(fast - want) < 1e-9
     # the coordinate descent, written out
     steps = np.array([0.02, 0.01])
     start = np.array([0.25, 0.1, 0.8, 0.9])
@@ -494,6 +507,32 @@ def test_window_mismatch_and_refine_match_reference():
     np.testing.assert_allclose(out, best, atol=1e-12)
     assert abs(got_cost - best_cost) < 1e-9
     assert np.abs(out - np.array(true_window)).max() <= 0.02  # and it found the window
+    # with a margin, the descent on the interior's correlation
+    assert abs(K.refine_window(plane_a, plane_b, start, steps, out, 2)
+               - K.window_mismatch(plane_a, plane_b, *out, buf, 2)) < 1e-9
+
+
+def test_refinement_keeps_a_photo_in_a_bright_screen_at_its_edges(monkeypatch):
+    """A dark photo in a bright screen: the screen bleeds into the window's outer samples, and without the
+    margin the window shrank past the photo's edges (on a generated screenshot the verifier then gave 0.40
+    instead of 0.90: the photo missed)."""
+    photo = np.clip(_photo(34, 420, 300).astype(np.float32) * 0.35, 0, 255).astype(np.uint8)  # a night shot
+    screen = np.full((520, 700, 3), 235, np.uint8)
+    screen[:30] = (60, 60, 70)
+    screen[40:340, 150:570] = photo
+    true = np.array([150 / 700, 40 / 520, 570 / 700, 340 / 520])
+    small_a = cv2.resize(screen, (128, 128), interpolation=cv2.INTER_AREA)
+    small_b = cv2.resize(photo, (128, 128), interpolation=cv2.INTER_AREA)
+    plane_a, plane_b = R._grey_plane(small_a), R._grey_plane(small_b)
+    off = np.array([0.02, -0.015, 0.01, 0.02])  # a grid window near the photo
+    for start in (true, true + off):
+        window = R._refine_two_levels(plane_a, plane_b, start)
+        assert window is not None and np.abs(window - true).max() <= 0.003, (window, true)
+    monkeypatch.setattr(RR, "REFINE_MARGINS", (0, 0))
+    for start in (true, true + off):
+        shrunk = R._refine_two_levels(plane_a, plane_b, start)
+        assert shrunk is not None and np.all(shrunk[:2] >= true[:2] + 0.007) and np.all(shrunk[2:] <= true[2:] - 0.007), \
+            (shrunk, true)
 
 
 def test_two_level_refine_finds_a_crop_and_gates_out_another_shot():

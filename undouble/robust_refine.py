@@ -51,10 +51,12 @@ def _smooth(plane: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(np.asarray(plane, np.float32), (0, 0), 0.7).astype(np.float64)
 
 
-def _refine_smoothed(a: np.ndarray, b: np.ndarray, window, steps) -> tuple[np.ndarray, float]:
-    """:func:`refine_window` on planes already smoothed (:func:`_smooth`): (window, correlation)."""
+def _refine_smoothed(a: np.ndarray, b: np.ndarray, window, steps, margin: int = 0) -> tuple[np.ndarray, float]:
+    """:func:`refine_window` on planes already smoothed (:func:`_smooth`): (window, correlation); the samples
+    within ``margin`` of the edge of ``b``'s grid left out."""
     out = np.empty(4)
-    mismatch = _k.refine_window(a, b, np.asarray(window, np.float64), np.asarray(steps, np.float64), out)
+    mismatch = _k.refine_window(a, b, np.asarray(window, np.float64), np.asarray(steps, np.float64), out,
+                                int(margin))
     return out, 1.0 - mismatch
 
 
@@ -72,6 +74,11 @@ COARSE_STEPS = (0.02, 0.01)
 FINE_STEPS = (0.005, 0.0025)
 #: Smallest correlation of the coarse level for the fine level to run (see :func:`_refine_two_levels`).
 COARSE_CORRELATION_GATE = 0.75
+#: Samples left out at each edge of the coarse and the fine grid (about 3% of a side). The container's
+#: pixels just outside the window bleed into the window's first samples (smoothing, bilinear sampling):
+#: where a photo sits in a bright screen or a black border, that ring differs from the photo's own edge
+#: so much that a window shrunk past the photo's edges correlated better than the right one.
+REFINE_MARGINS = (1, 2)
 
 
 def container_planes(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,10 +113,10 @@ def _refine_two_levels(plane_a: np.ndarray, plane_b: np.ndarray, window, plausib
     """
     (fine_a, coarse_a), (fine_b, coarse_b) = planes if planes is not None else \
         (container_planes(plane_a), contained_planes(plane_b))
-    coarse, correlation = _refine_smoothed(coarse_a, coarse_b, window, COARSE_STEPS)
+    coarse, correlation = _refine_smoothed(coarse_a, coarse_b, window, COARSE_STEPS, REFINE_MARGINS[0])
     if correlation < COARSE_CORRELATION_GATE or (plausible is not None and not plausible(coarse)):
         return None
-    return _refine_smoothed(fine_a, fine_b, coarse, FINE_STEPS)[0]
+    return _refine_smoothed(fine_a, fine_b, coarse, FINE_STEPS, REFINE_MARGINS[1])[0]
 
 
 def _window_record(record: np.ndarray, window) -> np.ndarray:

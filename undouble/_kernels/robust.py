@@ -588,15 +588,17 @@ def _sample_window(plane, x0, y0, x1, y1, out):
 
 
 @njit(cache=True)
-def window_mismatch(plane_a, plane_b, x0, y0, x1, y1, buf):
-    """1 - correlation between the window of ``plane_a`` (sampled to ``plane_b``'s S x S) and ``plane_b``."""
+def window_mismatch(plane_a, plane_b, x0, y0, x1, y1, buf, margin=0):
+    """1 - correlation between the window of ``plane_a`` (sampled to ``plane_b``'s S x S) and ``plane_b``,
+    over the samples at least ``margin`` from the edge of the S x S grid."""
     _sample_window(plane_a, x0, y0, x1, y1, buf)
     s = plane_b.shape[0]
-    n = s * s
+    lo, hi = margin, s - margin
+    n = (hi - lo) * (hi - lo)
     ma = 0.0
     mb = 0.0
-    for v in range(s):
-        for u in range(s):
+    for v in range(lo, hi):
+        for u in range(lo, hi):
             ma += buf[v, u]
             mb += plane_b[v, u]
     ma /= n
@@ -604,8 +606,8 @@ def window_mismatch(plane_a, plane_b, x0, y0, x1, y1, buf):
     sab = 0.0
     saa = 0.0
     sbb = 0.0
-    for v in range(s):
-        for u in range(s):
+    for v in range(lo, hi):
+        for u in range(lo, hi):
             da = buf[v, u] - ma
             db = plane_b[v, u] - mb
             sab += da * db
@@ -618,9 +620,10 @@ def window_mismatch(plane_a, plane_b, x0, y0, x1, y1, buf):
 
 
 @njit(cache=True)
-def _fast_mismatch(plane_a, centred_b, norm_b, x0, y0, x1, y1, ix, tx):
-    """:func:`window_mismatch` against a ``plane_b`` given centred (``centred_b = b - mean(b)``, ``norm_b`` =
-    its sum of squares), in one pass: the sample columns are computed once per call, not per pixel."""
+def _fast_mismatch(plane_a, centred_b, norm_b, x0, y0, x1, y1, ix, tx, margin=0):
+    """:func:`window_mismatch` against a ``plane_b`` given centred (``centred_b = b - mean(b)`` over the samples
+    ``margin`` or more from the grid's edge, ``norm_b`` = its sum of squares there), in one pass: the sample
+    columns are computed once per call, not per pixel."""
     h, w = plane_a.shape
     s = centred_b.shape[0]
     sx = (x1 - x0) * w / s
@@ -630,9 +633,9 @@ def _fast_mismatch(plane_a, centred_b, norm_b, x0, y0, x1, y1, ix, tx):
     sa = 0.0
     saa = 0.0
     sab = 0.0
-    for v in range(s):
+    for v in range(margin, s - margin):
         iy, ty = _sample_position(y0 * h, sy, v, h)
-        for u in range(s):
+        for u in range(margin, s - margin):
             i = ix[u]
             t = tx[u]
             top = plane_a[iy, i] * (1.0 - t) + plane_a[iy, i + 1] * t
@@ -641,7 +644,7 @@ def _fast_mismatch(plane_a, centred_b, norm_b, x0, y0, x1, y1, ix, tx):
             sa += a
             saa += a * a
             sab += a * centred_b[v, u]
-    n = s * s
+    n = (s - 2 * margin) * (s - 2 * margin)
     var_a = saa - sa * sa / n
     den = np.sqrt(max(var_a, 0.0) * norm_b)
     if den <= 0.0:
@@ -650,33 +653,34 @@ def _fast_mismatch(plane_a, centred_b, norm_b, x0, y0, x1, y1, ix, tx):
 
 
 @njit(cache=True, nogil=True)
-def refine_window(plane_a, plane_b, window, steps, out):
+def refine_window(plane_a, plane_b, window, steps, out, margin=0):
     """Coordinate descent of the four window edges (fractions) minimising :func:`window_mismatch`.
 
     For each step size in turn, up to 8 rounds over the edges, each moved by
     -step, then +step unless -step was kept (it would only move back); a move
     is kept when it lowers the mismatch by more than 1e-6; windows narrower
-    than 0.2 are not tried. Writes the window to ``out`` and returns its
+    than 0.2 are not tried. The samples within ``margin`` of the grid's edge
+    are left out of the mismatch. Writes the window to ``out`` and returns its
     mismatch. The mismatch is evaluated in one pass
     (:func:`_fast_mismatch`, the same value up to rounding).
     """
     s = plane_b.shape[0]
     mb = 0.0
-    for v in range(s):
-        for u in range(s):
+    for v in range(margin, s - margin):
+        for u in range(margin, s - margin):
             mb += plane_b[v, u]
-    mb /= s * s
-    centred = np.empty((s, s))
+    mb /= (s - 2 * margin) * (s - 2 * margin)
+    centred = np.zeros((s, s))
     norm_b = 0.0
-    for v in range(s):
-        for u in range(s):
+    for v in range(margin, s - margin):
+        for u in range(margin, s - margin):
             centred[v, u] = plane_b[v, u] - mb
             norm_b += centred[v, u] * centred[v, u]
     ix = np.empty(s, np.int64)
     tx = np.empty(s)
     for k in range(4):
         out[k] = window[k]
-    best = _fast_mismatch(plane_a, centred, norm_b, out[0], out[1], out[2], out[3], ix, tx)
+    best = _fast_mismatch(plane_a, centred, norm_b, out[0], out[1], out[2], out[3], ix, tx, margin)
     trial = np.empty(4)
     for step in steps:
         improved = True
@@ -691,7 +695,8 @@ def refine_window(plane_a, plane_b, window, steps, out):
                     trial[coord] += sign * step
                     if trial[2] - trial[0] < 0.2 or trial[3] - trial[1] < 0.2:
                         continue
-                    cost = _fast_mismatch(plane_a, centred, norm_b, trial[0], trial[1], trial[2], trial[3], ix, tx)
+                    cost = _fast_mismatch(plane_a, centred, norm_b, trial[0], trial[1], trial[2], trial[3], ix, tx,
+                                          margin)
                     if cost < best - 1e-6:
                         best = cost
                         for k in range(4):

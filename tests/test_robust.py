@@ -531,8 +531,8 @@ def test_refinement_keeps_a_photo_in_a_bright_screen_at_its_edges(monkeypatch):
     monkeypatch.setattr(RR, "REFINE_MARGINS", (0, 0))
     for start in (true, true + off):
         shrunk = R._refine_two_levels(plane_a, plane_b, start)
-        assert shrunk is not None and np.all(shrunk[:2] >= true[:2] + 0.007) and np.all(shrunk[2:] <= true[2:] - 0.007), \
-            (shrunk, true)
+        assert shrunk is not None, start
+        assert np.all(shrunk[:2] >= true[:2] + 0.007) and np.all(shrunk[2:] <= true[2:] - 0.007), (shrunk, true)
 
 
 def test_two_level_refine_finds_a_crop_and_gates_out_another_shot():

@@ -6,14 +6,16 @@ distinct *shots* (different groups) that share most of the frame but differ in
 parts, like a burst: objects moved, added or removed in some regions, the
 camera shifted by a few percent (new content at an edge) together with a moved
 object, a different exposure together with moved content. Every shot differs from
-the first over at least 1% of the frame inside its central 80% (what a crop keeps); a crop
-copy (``crop25``, ``crop_downscale``) keeps part of what tells its shot from each other shot. Each shot is saved as an ``original`` plus copies
+the first over at least 1% of the frame inside its central 80% (what a crop keeps),
+and a crop copy (``crop``, ``crop25``, ``crop_downscale``) keeps part of what tells
+its shot from each other shot. Each shot is saved as an ``original`` plus copies
 made by the selected transform ``kinds``; ``group`` names the shot, so two
 files are true duplicates exactly when their groups are equal.
 
 Base scenes are photo-like (gradients, multi-scale texture, shapes, noise) and,
-when scikit-image is installed, sometimes built on one of the real photographs
-of :mod:`skimage.data`. scikit-image is optional.
+when scikit-image is installed, half of them are built on one of the real
+photographs of :mod:`skimage.data`, each use of one photograph turned by another
+angle, so that no scene is a copy of another. scikit-image is optional.
 """
 from __future__ import annotations
 

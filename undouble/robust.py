@@ -550,7 +550,8 @@ def _each_in_threads(work, count: int, per_thread: int = 16) -> None:
 def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray, windows: np.ndarray,
                    params: RobustParams = DEFAULT_ROBUST,
                    verify_params: _v.VerifyParams = _v.DEFAULT_PARAMS,
-                   images=None, copy_sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   images=None,
+                   copy_sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Verify "``a`` contains all of ``b`` near ``windows``" (K x 4 fractions of ``a``'s frame).
 
     The window is refined on the grey thumbnails (:func:`refine_window`; with
@@ -585,43 +586,45 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
 
     if images is None:
         _each_in_threads(refine_thumbnails, m)
-    for start in range(0, m if images is not None else 0, REFINE_CHUNK):
-        # the planes of the images of a chunk of candidates, made once: memory O(chunk)
-        chunk = np.arange(start, min(m, start + REFINE_CHUNK))
-        rows_a, rows_b = np.unique(a[chunk]), np.unique(b[chunk])
-        grey_a = [None] * rows_a.size
-        planes_a = [None] * rows_a.size
-        planes_b = [None] * rows_b.size
+    else:
+        for start in range(0, m, REFINE_CHUNK):
+            # the planes of the images of a chunk of candidates, made once: memory O(chunk)
+            chunk = np.arange(start, min(m, start + REFINE_CHUNK))
+            rows_a, rows_b = np.unique(a[chunk]), np.unique(b[chunk])
+            grey_a = [None] * rows_a.size
+            planes_a = [None] * rows_a.size
+            planes_b = [None] * rows_b.size
 
-        def make(j: int) -> None:
-            if j < rows_a.size:
-                grey_a[j] = _grey_plane(images[int(rows_a[j])])
-                planes_a[j] = container_planes(grey_a[j])
-            else:
-                planes_b[j - rows_a.size] = contained_planes(_grey_plane(images[int(rows_b[j - rows_a.size])]))
+            def make(j: int) -> None:
+                if j < rows_a.size:
+                    grey_a[j] = _grey_plane(images[int(rows_a[j])])
+                    planes_a[j] = container_planes(grey_a[j])
+                else:
+                    planes_b[j - rows_a.size] = contained_planes(_grey_plane(images[int(rows_b[j - rows_a.size])]))
 
-        _each_in_threads(make, rows_a.size + rows_b.size)
-        at_a = np.searchsorted(rows_a, a[chunk])
-        at_b = np.searchsorted(rows_b, b[chunk])
+            _each_in_threads(make, rows_a.size + rows_b.size)
+            at_a = np.searchsorted(rows_a, a[chunk])
+            at_b = np.searchsorted(rows_b, b[chunk])
 
-        def refine(j: int) -> None:
-            k = int(chunk[j])
+            def refine(j: int) -> None:
+                k = int(chunk[j])
 
-            def plausible(coarse: np.ndarray) -> bool:
-                """Whether the link could pass ``params.max_crop_scale`` (judged again on the fine window)."""
-                area = max(1e-9, float((coarse[2] - coarse[0]) * (coarse[3] - coarse[1])))
-                if params.max_crop_scale <= 0 or float(enlargement(copy_sizes[a[k]], copy_sizes[b[k]],
-                                                                   np.array([area]))[0]) \
-                        <= params.max_crop_scale * SCALE_PRECHECK_SLACK:
-                    return True
-                # the coarse edges may lie a pixel or two off the frame's: looked at deeper too
-                return any(is_framed(grey_a[at_a[j]], coarse, depth=d) for d in PRECHECK_FRAME_DEPTHS)
+                def plausible(coarse: np.ndarray) -> bool:
+                    """Whether the link could pass ``params.max_crop_scale`` (judged again on the fine window)."""
+                    area = max(1e-9, float((coarse[2] - coarse[0]) * (coarse[3] - coarse[1])))
+                    if params.max_crop_scale <= 0 or float(enlargement(copy_sizes[a[k]], copy_sizes[b[k]],
+                                                                       np.array([area]))[0]) \
+                            <= params.max_crop_scale * SCALE_PRECHECK_SLACK:
+                        return True
+                    # the coarse edges may lie a pixel or two off the frame's: looked at deeper too
+                    return any(is_framed(grey_a[at_a[j]], coarse, depth=d) for d in PRECHECK_FRAME_DEPTHS)
 
-            window = _refine_two_levels(None, None, windows[k], plausible, planes=(planes_a[at_a[j]], planes_b[at_b[j]]))
-            if window is not None:
-                refined[k] = window
+                window = _refine_two_levels(None, None, windows[k], plausible,
+                                            planes=(planes_a[at_a[j]], planes_b[at_b[j]]))
+                if window is not None:
+                    refined[k] = window
 
-        _each_in_threads(refine, chunk.size)
+            _each_in_threads(refine, chunk.size)
     tol = 0.01
     inside = (refined[:, 0] >= -tol) & (refined[:, 1] >= -tol) & (refined[:, 2] <= 1 + tol) & (refined[:, 3] <= 1 + tol)
     area = (np.clip(refined[:, 2], 0, 1) - np.clip(refined[:, 0], 0, 1)) * \

@@ -822,6 +822,10 @@ def test_closer_views_are_judged_on_the_largest_copies():
     grouped = _linked(R.find_robust_links(thumbs, sizes, images=small, known_groups=np.array([0, 1, 1, 0, -1])))
     assert (0, 2) not in grouped and (0, 1) not in grouped, sorted(grouped)
     assert (0, 4) in grouped and (3, 4) in grouped, sorted(grouped)
+    # hash-only groups (verify=False) may hold different pictures: each image counts its own pixels
+    hashed = _linked(R.find_robust_links(thumbs, sizes, images=small, known_groups=np.array([0, 1, 1, 0, -1]),
+                                         groups_are_copies=False))
+    assert (0, 2) in hashed and (3, 4) not in hashed, sorted(hashed)
 
 
 def test_verify_windows_gives_the_same_in_chunks_of_any_size(monkeypatch):

@@ -168,12 +168,15 @@ def test_undouble_robust_on_verified_groups(tmp_path):
     assert "robust" not in plain.results["stats"]
 
 
-def test_undouble_robust_without_verification(tmp_path):
+def test_undouble_robust_without_verification(tmp_path, monkeypatch):
     from undouble import Undouble
 
     photo = _photo(41, 480, 360)
     _write(tmp_path, {"a.jpg": photo, "b_mirror.jpg": np.ascontiguousarray(photo[:, ::-1]),
                       "c_other.jpg": _photo(42, 480, 360)})
+    told = []
+    real = R.find_robust_links
+    monkeypatch.setattr(RG, "find_robust_links", lambda *a, **k: told.append(k["groups_are_copies"]) or real(*a, **k))
     model = Undouble(method="phash", verbose=40, robust=True, verify=False)
     model.import_data(str(tmp_path))
     model.compute_hash()
@@ -182,6 +185,7 @@ def test_undouble_robust_without_verification(tmp_path):
     assert names == [["a.jpg", "b_mirror.jpg"]]
     assert model.results["select_relation"][0][1] == "mirrored"
     assert model.results["stats"]["verify"] is False and model.results["stats"]["robust"] is True
+    assert told == [False]  # hash-only groups are not taken for copies (no representatives, own pixels)
 
 
 def _window_links(rows):

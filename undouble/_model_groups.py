@@ -103,7 +103,8 @@ def store_robust_groups(model, groups: list, threshold: int, mode: str, verified
 
     n = len(model.results["pathnames"])
     thumbs, sizes = thumbs_and_sizes(model.results)
-    links = find_links(thumbs, sizes, model.results.get("img"), _row_labels(groups, n))
+    links = find_links(thumbs, sizes, model.results.get("img"), _row_labels(groups, n),
+                       groups_are_copies=verified is not None)
     texts = similarity = None
     if verified is not None:
         texts, similarity = relation_texts_of(model, verified), verified.similarity

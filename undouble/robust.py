@@ -665,7 +665,8 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
 
 def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParams = DEFAULT_ROBUST,
                       verify_params: _v.VerifyParams = _v.DEFAULT_PARAMS, windows: bool = True,
-                      images=None, known_groups: np.ndarray | None = None) -> RobustLinks:
+                      images=None, known_groups: np.ndarray | None = None,
+                      groups_are_copies: bool = True) -> RobustLinks:
     """Candidate search and verification of robust mode: the verified links between images.
 
     Parameters
@@ -683,10 +684,13 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
         candidates are verified on records made from them (see :func:`verify_windows`).
     known_groups : np.ndarray, optional
         N labels of the groups the normal search already made (-1: none):
-        candidates inside one of them are not verified again, one member of
-        each group of three or more is windowed (:func:`group_representatives`),
-        and a contained image's pixels are those of its largest copy
-        (:func:`largest_copy_sizes`).
+        candidates inside one of them are not verified again. When they are
+        verified groups (``groups_are_copies``, else hash-only groups, which
+        may hold different pictures), one member of each group of three or
+        more is windowed (:func:`group_representatives`), and an image's pixels
+        are those of its largest copy (:func:`largest_copy_sizes`).
+    groups_are_copies : bool
+        Whether the members of each of ``known_groups`` are verified copies.
 
     Returns
     -------
@@ -710,7 +714,8 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
     parts = [(a[ok], b[ok], o[ok].astype(np.int8), rel[ok], res.similarity[ok],
               np.ones(int(ok.sum()), np.float32), np.full(int(ok.sum()), -1, np.int64), np.zeros(int(ok.sum()), bool))]
     if windows:
-        containers = None if known_groups is None else group_representatives(known_groups, sizes, ohash[:, 0], thumbs)
+        copies = known_groups is not None and groups_are_copies
+        containers = group_representatives(known_groups, sizes, ohash[:, 0], thumbs) if copies else None
         wa, wb, ww, wd = window_candidates(thumbs, np.ascontiguousarray(ohash[:, 0]), params, sizes=sizes,
                                            return_distance=True, containers=containers)
         if known_groups is not None:
@@ -718,7 +723,7 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
             wa, wb, ww, wd = wa[new], wb[new], ww[new], wd[new]
             pick = best_per_group_pair(known_groups, wa, wb, wd, params.per_group_pair)
             wa, wb, ww = wa[pick], wb[pick], ww[pick]
-        copy_sizes = sizes if known_groups is None else largest_copy_sizes(known_groups, sizes)
+        copy_sizes = largest_copy_sizes(known_groups, sizes) if copies else sizes
         ok, area, sim, framed = verify_windows(thumbs, sizes, wa, wb, ww, params, verify_params, images=images,
                                                copy_sizes=copy_sizes)
         full = area >= 0.97  # the whole frame: an upright copy, the normal search's business

@@ -352,12 +352,15 @@ def thumbs_and_sizes(results: dict) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(thumbs), np.asarray(results["resolution"], np.int64).reshape(-1, 2)
 
 
-def find_links(thumbs: np.ndarray, sizes: np.ndarray, images, known_groups: np.ndarray) -> RobustLinks:
+def find_links(thumbs: np.ndarray, sizes: np.ndarray, images, known_groups: np.ndarray,
+               groups_are_copies: bool = True) -> RobustLinks:
     """:func:`undouble.robust.find_robust_links` (logged): pairs inside one of ``known_groups`` (labels per
-    row, -1 for none) are not searched again; window candidates are verified on ``images`` (preprocessed)."""
+    row, -1 for none) are not searched again; window candidates are verified on ``images`` (preprocessed);
+    ``groups_are_copies``: the groups are verified ones (hash-only groups with ``verify=False``)."""
     if len(thumbs) < 2:
         return _empty_links()
-    links = find_robust_links(thumbs, sizes, images=images, known_groups=known_groups)
+    links = find_robust_links(thumbs, sizes, images=images, known_groups=known_groups,
+                              groups_are_copies=groups_are_copies)
     logger.info("Robust mode: %d verified links (rotations, mirrors, crops, containment).", len(links))
     return links
 

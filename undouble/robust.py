@@ -756,7 +756,7 @@ def group_representatives(known_groups: np.ndarray, sizes: np.ndarray, upright: 
     member most like the others (the smallest summed distance of its
     ``upright`` hash to theirs: each copy strays from the original in its own
     way), among the colour ones (``thumbs``: a grey copy lets the verifier
-    compare no colour) of the group's most common aspect ratio (a stretched
+    compare no colour) of the group's most common aspect ratio (in steps of 2%: a stretched
     copy distorts every window), then the most pixels, then the first row.
     Two copies cannot tell which is the original, so both are kept, as is
     every row in no group.
@@ -765,6 +765,7 @@ def group_representatives(known_groups: np.ndarray, sizes: np.ndarray, upright: 
     sizes = np.asarray(sizes, np.int64).reshape(-1, 2)
     keep = labels < 0
     grey = _v.is_greyscale(thumbs)
+    aspect_class = _aspect_class(sizes)
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
     for members in np.split(order, bounds):
@@ -773,7 +774,7 @@ def group_representatives(known_groups: np.ndarray, sizes: np.ndarray, upright: 
         if members.size <= 2:
             keep[members] = True
             continue
-        aspect = np.round(np.log(sizes[members, 0] / np.maximum(sizes[members, 1], 1)), 2)
+        aspect = aspect_class[members]
         values, counts = np.unique(aspect, return_counts=True)
         usual = aspect == values[np.argmax(counts)]
         sample = members[:64]  # a large group: the distances to 64 of its members
@@ -782,6 +783,13 @@ def group_representatives(known_groups: np.ndarray, sizes: np.ndarray, upright: 
         best = np.lexsort((members, -pixels, spread, grey[members], ~usual))[0]
         keep[members[best]] = True
     return np.flatnonzero(keep)
+
+
+def _aspect_class(sizes: np.ndarray) -> np.ndarray:
+    """Per row of N x 2 (width, height), its aspect ratio in steps of 2% (one integer per step): copies made
+    by resizing share a class, a stretched copy or another picture's shape does not."""
+    sizes = np.asarray(sizes, np.float64).reshape(-1, 2)
+    return np.rint(np.log(sizes[:, 0] / np.maximum(sizes[:, 1], 1)) / np.log1p(0.02)).astype(np.int64)
 
 
 def largest_copy_sizes(known_groups: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -796,7 +804,7 @@ def largest_copy_sizes(known_groups: np.ndarray, sizes: np.ndarray) -> np.ndarra
     labels = np.asarray(known_groups, np.int64).reshape(-1)
     sizes = np.asarray(sizes, np.int64).reshape(-1, 2)
     n = labels.size
-    aspect = np.rint(np.log(sizes[:, 0] / np.maximum(sizes[:, 1], 1)) / np.log1p(0.02)).astype(np.int64)
+    aspect = _aspect_class(sizes)
     key = np.where(labels >= 0, labels, -1 - np.arange(n))
     pixels = sizes.prod(axis=1)
     order = np.lexsort((-pixels, aspect, key))

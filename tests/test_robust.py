@@ -56,8 +56,9 @@ def test_orient_array_codes():
         assert np.array_equal(back, a), o
 
 
-def _window_hash_reference(img: np.ndarray, window, nfreq: int = 8) -> np.ndarray:
-    """Slow reference: the window's low nfreq x nfreq DCT by explicit sums over covered pixel parts."""
+def _window_hash_reference(img: np.ndarray, window, nfreq: int = 8, sign: bool = False) -> np.ndarray:
+    """Slow reference: the window's low nfreq x nfreq DCT by explicit sums over covered pixel parts, each bit
+    the coefficient above the median (``sign``: above 0)."""
     h, w = img.shape
     x0, y0, x1, y1 = window[0] * w, window[1] * h, window[2] * w, window[3] * h
 
@@ -71,7 +72,7 @@ def _window_hash_reference(img: np.ndarray, window, nfreq: int = 8) -> np.ndarra
         return out
 
     coef = basis(h, y0, y1) @ img.astype(float) @ basis(w, x0, x1).T
-    return (coef > np.median(coef)).reshape(-1)
+    return (coef > (0.0 if sign else np.median(coef))).reshape(-1)
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 64])
@@ -114,6 +115,31 @@ def test_grid_window_hashes_match_reference():
     np.testing.assert_array_equal(out[:, 0], full[:, 0])
 
 
+@pytest.mark.parametrize("nfreq", [8, 6])
+def test_grid_window_sign_hashes_match_reference(nfreq):
+    """The sign hashes of the crop search: each bit a cosine coefficient above 0, not the median."""
+    grey = _smooth_images(3, 48, 48, seed=3)
+    xints = np.array([[0.0, 1.0], [0.1, 0.7], [0.33, 0.91], [0.5, 1.0]])
+    yints = np.array([[0.0, 1.0], [0.25, 0.8], [0.05, 0.6]])
+    out = np.zeros((3, 12), np.uint64)
+    K.grid_window_hashes(grey, xints, yints, nfreq, out, True)
+    median = np.zeros((3, 12), np.uint64)
+    K.grid_window_hashes(grey, xints, yints, nfreq, median)
+    assert (out != median).any()  # another hash than the median's
+    for i in range(3):
+        for b, (ylo, yhi) in enumerate(yints):
+            for a, (xlo, xhi) in enumerate(xints):
+                want = _window_hash_reference(grey[i], (xlo, ylo, xhi, yhi), nfreq, sign=True)
+                np.testing.assert_array_equal(_bits(out[i, b * 4 + a], nfreq * nfreq), want)
+    # the index side of the search: the same hash of the whole thumbnail
+    thumbs = make_thumbnails([np.dstack([g] * 3) for g in _smooth_images(4, 60, 80, seed=4)])
+    grey48 = R._grey(thumbs)
+    whole = R.window_index_hashes(thumbs)
+    for i in range(4):
+        want = _window_hash_reference(grey48[i], (0.0, 0.0, 1.0, 1.0), sign=True)
+        np.testing.assert_array_equal(_bits(whole[i]), want)
+
+
 def test_box_grid_hashes_match_grid_window_hashes():
     grey = _smooth_images(4, 48, 48, seed=2)
     rng = np.random.default_rng(5)
@@ -121,12 +147,13 @@ def test_box_grid_hashes_match_grid_window_hashes():
     lo = rng.uniform(0.0, 0.3, (4, 3, 2))
     xints = np.stack([lo[..., 0], lo[..., 0] + rng.uniform(0.5, 0.7, (4, 3))], axis=2)
     yints = np.stack([lo[..., 1], lo[..., 1] + rng.uniform(0.5, 0.7, (4, 3))], axis=2)
-    out = np.zeros((4, 9), np.uint64)
-    K.box_grid_hashes(grey, owners, xints, yints, 8, out)
-    for k, i in enumerate(owners):
-        want = np.zeros((1, 9), np.uint64)
-        K.grid_window_hashes(grey[i:i + 1], xints[k], yints[k], 8, want)
-        np.testing.assert_array_equal(out[k], want[0])
+    for sign in (False, True):
+        out = np.zeros((4, 9), np.uint64)
+        K.box_grid_hashes(grey, owners, xints, yints, 8, out, sign)
+        for k, i in enumerate(owners):
+            want = np.zeros((1, 9), np.uint64)
+            K.grid_window_hashes(grey[i:i + 1], xints[k], yints[k], 8, want, sign)
+            np.testing.assert_array_equal(out[k], want[0])
 
 
 def _content_boxes_reference(plane, step, fraction):
@@ -792,7 +819,7 @@ def test_window_candidates_of_some_containers_are_those_of_all_restricted_to_the
     images = photos + [p[40:260, 50:360] for p in photos] + [cv2.resize(photos[0][20:300, 30:400], (250, 190))]
     thumbs = make_thumbnails(images)
     sizes = np.array([(im.shape[1], im.shape[0]) for im in images])
-    upright = np.ascontiguousarray(R.orientation_hashes(thumbs)[:, 0])
+    upright = R.window_index_hashes(thumbs)
     every = R.window_candidates(thumbs, upright, sizes=sizes, return_distance=True)
     assert {(0, 3), (1, 4), (2, 5), (0, 6)} <= set(zip(every[0].tolist(), every[1].tolist()))
     some = np.array([0, 2, 5])

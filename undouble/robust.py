@@ -14,11 +14,14 @@ Candidates
   rotated, mirrored, flipped and transposed hashes of every image are queried
   against the upright hashes of all images (a multi-index search, complete up
   to ``orient_threshold``).
-* **Crops and containment.** Each image also gets the DCT hash of a fixed grid
-  of sub-windows (:func:`window_grid`: each side one of 8 widths from 50% to
-  100% of the frame, left edges every 5%; 2499 windows). They are queried
-  against the upright hashes of all other images; a window of A close to the
-  whole of B (and of B's aspect ratio) makes "A contains B" a candidate.
+* **Crops and containment.** Each image also gets a hash of each window of a
+  fixed grid (:func:`window_grid`: each side one of 8 widths from 50% to
+  100% of the frame, left edges every 5%; 2499 windows): the signs of the
+  window's 8 x 8 lowest cosine coefficients (``window_sign``; no median to
+  select for each of 2499 windows, which cost as much as the coefficients).
+  They are queried against the same hash of the whole of every other image
+  (:func:`window_index_hashes`); a window of A close to the whole of B (and
+  of B's aspect ratio) makes "A contains B" a candidate.
   Cropped copies, crops then downscaled, letterboxed or framed copies and
   photos pasted into a screenshot are all "one image is a window of the
   other". An aspect stretch changes nothing (the thumbnails are square).
@@ -114,7 +117,10 @@ class RobustParams:
     close are left to the full-frame search; ``widths``: explicit window widths
     (instead of ``min_width``/``width_step``); ``box_edge_step`` and
     ``box_edge_fraction``: the grey step and the share of a side that make a
-    straight edge for :func:`content_boxes` (0: no content boxes).
+    straight edge for :func:`content_boxes` (0: no content boxes);
+    ``window_sign``: the window hashes (and the whole-image hashes they are
+    matched against) take the signs of the cosine coefficients, else the
+    coefficients above their median (ImageHash's phash rule).
     """
 
     orient_threshold: int = 10
@@ -134,6 +140,7 @@ class RobustParams:
     max_crop_scale: float = 1.15
     box_edge_step: int = 6
     box_edge_fraction: float = 0.25
+    window_sign: bool = True
 
 
 DEFAULT_ROBUST = RobustParams()
@@ -175,7 +182,7 @@ def orientation_hashes(thumbs: np.ndarray) -> np.ndarray:
 
 
 def window_hashes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUST) -> tuple[np.ndarray, np.ndarray]:
-    """The DCT hashes of the window grid of each thumbnail.
+    """The DCT hashes of the window grid of each thumbnail (sign hashes with ``params.window_sign``).
 
     Returns
     -------
@@ -190,8 +197,19 @@ def window_hashes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUST) -> 
     full &= ~((windows[:, 2] - windows[:, 0] > 1 - 1e-9) & (windows[:, 3] - windows[:, 1] > 1 - 1e-9))
     out = np.zeros((grey.shape[0], len(windows)), np.uint64)
     if grey.shape[0]:
-        _k.grid_window_hashes(grey, ints, ints, 8, out)
+        _k.grid_window_hashes(grey, ints, ints, 8, out, params.window_sign)
     return out[:, full], windows[full]
+
+
+def window_index_hashes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUST) -> np.ndarray:
+    """N uint64: the hash of each whole thumbnail that :func:`window_hashes` are matched against (the same
+    rule, so with ``params.window_sign`` not the upright one of :func:`orientation_hashes`)."""
+    grey = _grey(thumbs)
+    whole = np.array([[0.0, 1.0]])
+    out = np.zeros((grey.shape[0], 1), np.uint64)
+    if grey.shape[0]:
+        _k.grid_window_hashes(grey, whole, whole, 8, out, params.window_sign)
+    return out[:, 0]
 
 
 def search_pairs(queries: np.ndarray, owners: np.ndarray, hashes: np.ndarray, threshold: int,
@@ -355,7 +373,8 @@ def content_boxes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUST) -> 
     xints = np.stack([flat[:, 0:1] + lo_move, flat[:, 2:3] + hi_move], axis=2)  # K x 9 x 2
     yints = np.stack([flat[:, 1:2] + lo_move, flat[:, 3:4] + hi_move], axis=2)
     hashes = np.zeros((owners.size, 81), np.uint64)
-    _k.box_grid_hashes(_grey(thumbs), owners, np.ascontiguousarray(xints), np.ascontiguousarray(yints), 8, hashes)
+    _k.box_grid_hashes(_grey(thumbs), owners, np.ascontiguousarray(xints), np.ascontiguousarray(yints), 8, hashes,
+                       params.window_sign)
     windows = np.stack([np.repeat(xints[:, None, :, 0], 9, axis=1), np.repeat(yints[:, :, None, 0], 9, axis=2),
                         np.repeat(xints[:, None, :, 1], 9, axis=1), np.repeat(yints[:, :, None, 1], 9, axis=2)],
                        axis=3).reshape(-1, 4)  # window b * 9 + a of each box
@@ -368,12 +387,13 @@ def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustPar
     """Candidate (container a, contained b, window) pairs: a window of ``a`` hashes close to all of ``b``.
 
     Windows (the grid of :func:`window_hashes` and the boxes of :func:`content_boxes`)
-    of the rows ``containers`` (default: all) are hashed and queried against the
-    upright hashes of all rows, a block of images at a time (memory O(block x K)).
+    of the rows ``containers`` (default: all) are hashed and queried against
+    ``upright``, the hashes of the whole of all rows by the same rule
+    (:func:`window_index_hashes`), a block of images at a time (memory O(block x K)).
     With ``sizes`` (N x 2 width, height), a window whose shape in ``a``'s pixels
     differs from ``b``'s aspect ratio by more than ``params.aspect_tol`` is no
     candidate (a crop, frame or paste keeps the aspect ratio of what it holds).
-    Pairs whose upright hashes are within ``params.full_frame_distance`` are left
+    Pairs whose ``upright`` hashes are within ``params.full_frame_distance`` are left
     to the full-frame search. Returns the best (closest, then largest) window of
     each (a, b) as K x 4 fractions (and its hash distance with ``return_distance``).
     """
@@ -716,7 +736,7 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
     if windows:
         copies = known_groups is not None and groups_are_copies
         containers = group_representatives(known_groups, sizes, ohash[:, 0], thumbs) if copies else None
-        wa, wb, ww, wd = window_candidates(thumbs, np.ascontiguousarray(ohash[:, 0]), params, sizes=sizes,
+        wa, wb, ww, wd = window_candidates(thumbs, window_index_hashes(thumbs, params), params, sizes=sizes,
                                            return_distance=True, containers=containers)
         if known_groups is not None:
             new = (known_groups[wa] < 0) | (known_groups[wa] != known_groups[wb])

@@ -127,6 +127,19 @@ def _bits_word(coef, nfreq, buf):
 
 
 @njit(cache=True)
+def _sign_word(coef, nfreq):
+    """Pack ``coef > 0`` row-major, most significant bit first (nfreq*nfreq <= 64): the signs of the
+    cosine coefficients, no median to select (the DC bit is set for any image that is not all black)."""
+    nb = nfreq * nfreq
+    word = np.uint64(0)
+    for r in range(nfreq):
+        for c in range(nfreq):
+            if coef[r, c] > 0.0:
+                word |= np.uint64(1) << np.uint64(nb - 1 - (r * nfreq + c))
+    return word
+
+
+@njit(cache=True)
 def _orient_coef(coef, o, out):
     """The DCT block of the image transformed by orientation ``o`` (see the module docstring)."""
     n = coef.shape[0]
@@ -228,7 +241,7 @@ def _window_coef8(tmp, bx, lo, hi, coef):
 
 
 @njit(cache=True)
-def _hash_grid(img, bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out):
+def _hash_grid(img, bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out, sign=False):
     """``out[b * A + a]``: the hash of window ``(a, b)`` of one image from :func:`_grid_bases`' weights.
     The row pass ``by @ img`` is shared by all windows of one ``b``."""
     na = bxt.shape[0]
@@ -238,7 +251,7 @@ def _hash_grid(img, bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out):
             bx = bxt[a]
             if nfreq == 8:
                 _window_coef8(tmp, bx, xlo[a], xhi[a], coef)
-                out[b * na + a] = _bits_word(coef, nfreq, buf)
+                out[b * na + a] = _sign_word(coef, nfreq) if sign else _bits_word(coef, nfreq, buf)
                 continue
             for r in range(nfreq):
                 for c in range(nfreq):
@@ -247,11 +260,11 @@ def _hash_grid(img, bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out):
                     t = tmp[r, x]
                     for c in range(nfreq):
                         coef[r, c] += t * bx[x, c]
-            out[b * na + a] = _bits_word(coef, nfreq, buf)
+            out[b * na + a] = _sign_word(coef, nfreq) if sign else _bits_word(coef, nfreq, buf)
 
 
 @njit(cache=True, parallel=True)
-def grid_window_hashes(grey, xints, yints, nfreq, out):
+def grid_window_hashes(grey, xints, yints, nfreq, out, sign=False):
     """The DCT hash of every window ``xints[a] x yints[b]`` of each image.
 
     grey : uint8 N x H x W; xints : float64 A x 2, yints : float64 B x 2, the
@@ -269,11 +282,11 @@ def grid_window_hashes(grey, xints, yints, nfreq, out):
         tmp = np.empty((nfreq, w))
         coef = np.empty((nfreq, nfreq))
         buf = np.empty(128)
-        _hash_grid(grey[i], bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out[i])
+        _hash_grid(grey[i], bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out[i], sign)
 
 
 @njit(cache=True, parallel=True)
-def box_grid_hashes(grey, owners, xints, yints, nfreq, out):
+def box_grid_hashes(grey, owners, xints, yints, nfreq, out, sign=False):
     """Per box ``k``, the hashes of the windows ``xints[k, a] x yints[k, b]`` of image ``owners[k]``.
 
     xints : float64 K x A x 2, yints : float64 K x B x 2; out : uint64 K x (B * A),
@@ -290,7 +303,7 @@ def box_grid_hashes(grey, owners, xints, yints, nfreq, out):
         tmp = np.empty((nfreq, w))
         coef = np.empty((nfreq, nfreq))
         buf = np.empty(128)
-        _hash_grid(grey[owners[k]], bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out[k])
+        _hash_grid(grey[owners[k]], bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out[k], sign)
 
 
 @njit(cache=True)

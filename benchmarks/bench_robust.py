@@ -165,7 +165,7 @@ def candidate_scale(n: int, hash_sample: int, query_sample: int, folder: Path | 
     t0 = time.perf_counter()
     index = R._k.build_index(upright, R._SHIFTS, R._KEYBITS)
     t1 = time.perf_counter()
-    index_bytes = index[0].nbytes + index[1].nbytes + upright.nbytes
+    index_bytes = sum(part.nbytes for part in index) + upright.nbytes
     per_image = len(windows) + int(round(box_windows))
     queries = rng.integers(0, 2**63, query_sample * per_image, dtype=np.uint64)
     owners = np.repeat(np.arange(query_sample), per_image)

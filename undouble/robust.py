@@ -250,7 +250,7 @@ def search_pairs(queries: np.ndarray, owners: np.ndarray, hashes: np.ndarray, th
         cap = max(1024, 4 * int(hi - lo))
         while True:
             oq, oj, od = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
-            found = _k.query_index(queries[lo:hi], owners[lo:hi], hashes, index[0], index[1], _SHIFTS, _KEYBITS,
+            found = _k.query_index(queries[lo:hi], owners[lo:hi], index[0], index[1], index[2], _SHIFTS, _KEYBITS,
                                    int(radius), int(threshold), oq, oj, od)
             if found <= cap:
                 return oq[:found] + lo, oj[:found], od[:found]

@@ -477,8 +477,10 @@ def _popcount64(x):
 def build_index(hashes, shifts, nkeybits):
     """Bucket index of 64-bit hashes on each chunk of ``nkeybits`` bits starting at ``shifts[c]``.
 
-    Returns ``(starts, rows)``, C x (2^nkeybits + 1) and C x N: the rows whose chunk
-    ``c`` equals ``key`` are ``rows[c, starts[c, key]:starts[c, key + 1]]`` (ascending).
+    Returns ``(starts, rows, keyed)``, C x (2^nkeybits + 1), C x N and C x N: the rows
+    whose chunk ``c`` equals ``key`` are ``rows[c, starts[c, key]:starts[c, key + 1]]``
+    (ascending), and ``keyed[c, p] = hashes[rows[c, p]]``: a bucket's hashes lie
+    side by side, so a query reads them without a random access per row.
     """
     nchunks = shifts.shape[0]
     nb = 1 << nkeybits
@@ -486,6 +488,7 @@ def build_index(hashes, shifts, nkeybits):
     n = hashes.shape[0]
     starts = np.zeros((nchunks, nb + 1), np.int64)
     rows = np.empty((nchunks, n), np.int64)
+    keyed = np.empty((nchunks, n), np.uint64)
     for c in range(nchunks):
         sh = np.uint64(shifts[c])
         for i in range(n):
@@ -496,8 +499,9 @@ def build_index(hashes, shifts, nkeybits):
         for i in range(n):
             key = np.int64((hashes[i] >> sh) & mask)
             rows[c, fill[key]] = i
+            keyed[c, fill[key]] = hashes[i]
             fill[key] += 1
-    return starts, rows
+    return starts, rows, keyed
 
 
 @njit(cache=True)
@@ -523,11 +527,11 @@ def _flip_masks(nkeybits, radius):
 
 
 @njit(cache=True, nogil=True)
-def query_index(queries, query_owner, hashes, starts, rows, shifts, nkeybits, radius, threshold,
+def query_index(queries, query_owner, starts, rows, keyed, shifts, nkeybits, radius, threshold,
                 out_q, out_j, out_d):
     """Pairs (query ``q``, row ``j``) with ``popcount(queries[q] ^ hashes[j]) <= threshold`` and
     ``j != query_owner[q]``, probing every key within ``radius`` (0..2) of each chunk of the
-    query in the index of :func:`build_index`. The search is complete when
+    query in the index ``(starts, rows, keyed)`` of :func:`build_index`. The search is complete when
     ``threshold < nchunks * (radius + 1)`` (pigeonhole); above that it finds the pairs
     that agree within ``radius`` on at least one chunk.
 
@@ -547,12 +551,12 @@ def query_index(queries, query_owner, hashes, starts, rows, shifts, nkeybits, ra
             for f in range(flips.shape[0]):
                 key = np.int64(key0 ^ flips[f])
                 for p in range(starts[c, key], starts[c, key + 1]):
-                    j = rows[c, p]
-                    if j == owner:
-                        continue
-                    hj = hashes[j]
+                    hj = keyed[c, p]
                     d = np.int64(_popcount64(hq ^ hj))
                     if d > threshold:
+                        continue
+                    j = rows[c, p]
+                    if j == owner:
                         continue
                     first = True  # report once: from the first chunk that matches within radius
                     for c2 in range(c):

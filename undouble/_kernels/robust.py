@@ -669,6 +669,14 @@ def _fast_mismatch(plane_a, centred_b, norm_b, x0, y0, x1, y1, ix, tx, margin=0)
     return 1.0 - sab / den
 
 
+#: The moves of :func:`refine_window` (each tried as -step, then +step): each edge ``(x0, y0, x1, y1)`` alone,
+#: then both edges of one axis together (a shift) and apart (a scale). A window of the right position but
+#: the wrong scale over a plain region (sky, a wall) is a local optimum for single-edge moves: moving one
+#: edge shifts the content as well as scaling it.
+_REFINE_MOVES = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0],
+                          [1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0], [-1.0, 0.0, 1.0, 0.0], [0.0, -1.0, 0.0, 1.0]])
+
+
 @njit(cache=True, nogil=True)
 def refine_window(plane_a, plane_b, window, steps, out, margin=0):
     """Coordinate descent of the four window edges (fractions) minimising :func:`window_mismatch`.
@@ -705,11 +713,10 @@ def refine_window(plane_a, plane_b, window, steps, out, margin=0):
         while improved and rounds < 8:
             improved = False
             rounds += 1
-            for coord in range(4):
+            for move in range(_REFINE_MOVES.shape[0]):
                 for sign in (-1.0, 1.0):
                     for k in range(4):
-                        trial[k] = out[k]
-                    trial[coord] += sign * step
+                        trial[k] = out[k] + sign * step * _REFINE_MOVES[move, k]
                     if trial[2] - trial[0] < 0.2 or trial[3] - trial[1] < 0.2:
                         continue
                     cost = _fast_mismatch(plane_a, centred, norm_b, trial[0], trial[1], trial[2], trial[3], ix, tx,

@@ -785,6 +785,29 @@ def test_is_framed_tells_a_border_or_screen_from_more_photo():
     assert not R.is_framed(photo, (0.0, 0.0, 1.0, 1.0))
 
 
+def test_is_framed_ignores_edges_plain_on_both_sides():
+    """A photo whose top is a plain dark sky, pasted into a light screen whose left side has faint text up to
+    the photo: the top and left edges are plain on both sides, so only the right and bottom edges (a flat
+    screen against the photo) vote, and the paste is framed; with the plain edges voting it was not, and
+    the closer-view limit then dropped a screenshot of a rocket photo."""
+    rng = np.random.default_rng(4)
+    h, w = 90, 120
+    photo = np.full((h, w), 40.0) + rng.normal(0, 0.4, (h, w))  # a plain dark sky ...
+    photo[60:, 40:] = cv2.GaussianBlur(rng.uniform(0, 255, (30, w - 40)), (0, 0), 1.0)  # ... a busy ground ...
+    photo[20:, 55:65] = 220.0  # ... and the rocket
+    screen = np.full((128, 160), 230.0) + rng.normal(0, 0.6, (128, 160))  # a light screen, a little noisy
+    screen[:, :18] += rng.normal(0, 0.9, (128, 18))  # faint text left of the photo
+    screen[20:110, 18:138] = photo
+    window = (18 / 160, 20 / 128, 138 / 160, 110 / 128)
+    assert R.is_framed(screen, window)
+    from undouble.robust_frames import FRAME_PLAIN_STEP, _edge_strips
+    strips = _edge_strips(screen.astype(np.float64), np.array(window), 2.0)
+    plain = [max(np.abs(np.diff(o)).mean(), np.abs(np.diff(i)).mean()) < FRAME_PLAIN_STEP for o, i in strips]
+    assert sum(plain) == 2  # left and top: the plain ones
+    # a crop of the same photo: its edges continue the photo
+    assert not R.is_framed(screen, (0.2, 0.25, 0.8, 0.8))
+
+
 def test_frame_correlation_matches_numpy():
     from undouble.robust_frames import _correlation
     rng = np.random.default_rng(3)

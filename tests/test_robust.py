@@ -665,6 +665,28 @@ def test_split_by_keeper_does_not_join_two_photos_through_one_ambiguous_crop():
     assert [g.tolist() for g in groups] == [[0, 2, 4], [3, 1]]  # 0 contains 4: the container beats 2; 4 only once
 
 
+def test_split_by_keeper_a_frame_keeper_reaches_a_larger_image_of_its_photo():
+    """Row 0 a plain letterbox of photo 1 (the keeper by rank), row 2 a letterbox whose fill is the photo
+    blurred (not flat: it looks like more photo, so not framed), row 3 another shot that holds photo 1 much
+    worse than row 2 does. The letterbox's whole content is its photo, so the walk goes on from the photo as
+    from the keeper: up into row 2, but not into row 3 (a crop goes up only into a container about as good
+    as its best one). Before, row 2 was left alone."""
+    known = np.full(4, -1)
+    links = _links([(0, 1, 0), (2, 1, 2), (3, 1, 3)])
+    links = R.RobustLinks(*(getattr(links, f) for f in ("a", "b", "orientation", "relation")),
+                          np.array([0.99, 0.98, 0.85], np.float32), links.area_fraction, links.container,
+                          np.array([True, False, False]))
+    groups = RG.split_by_keeper(np.array([0, 1, 2, 3]), known, links)
+    assert [g.tolist() for g in groups] == [[0, 1, 2]]
+    # a crop of the keeper's photo still does not go up into another photo that holds it too
+    links = _links([(0, 1, 0), (1, 4, 1), (2, 4, 2)])
+    links = R.RobustLinks(*(getattr(links, f) for f in ("a", "b", "orientation", "relation", "similarity",
+                                                         "area_fraction", "container")),
+                          np.array([True, False, False]))
+    groups = RG.split_by_keeper(np.array([0, 1, 2, 4]), np.full(5, -1), links)
+    assert [g.tolist() for g in groups] == [[0, 1, 4]]
+
+
 def test_container_first_and_member_relations():
     links = _links([(0, 1, -1), (2, 0, 2)])  # 1 = 0 rotated 90; 2 contains 0
     order = RG.container_first(np.array([0, 1, 2]), links)

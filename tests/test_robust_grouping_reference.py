@@ -97,6 +97,12 @@ def ref_split(ordered, known, links, max_hops=RG.MAX_HOPS):
                     if step == DOWN and not framed and \
                             float(links.similarity[k]) < best_container[v] - RG.CROP_MARGIN:
                         continue  # a crop only from a container about as good as its best one
+                    if step == UP and not framed and \
+                            float(links.similarity[k]) < best_container[u] - RG.CROP_MARGIN:
+                        continue  # and up from a crop only into a container about as good
+                    if step == DOWN and framed and mode[u] == SAME:
+                        take(v, SAME, reached)  # a frame's whole content: the keeper's photo
+                        continue
                     take(v, mode[u] if step == SAME else step, reached)
             frontier = reached
         groups.append([keeper] + sorted(group[1:], key=rank.__getitem__))

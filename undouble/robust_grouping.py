@@ -285,6 +285,8 @@ def _split_positions(ordered: np.ndarray, labels: np.ndarray, links: RobustLinks
     best_hold = np.full(m, -np.inf)
     np.maximum.at(best_hold, dst[crop_link], similarity[crop_link])
     second_best = crop_link & (similarity < best_hold[dst] - CROP_MARGIN)
+    # and up from a crop only into a container about as good
+    second_best |= (step == _UP) & ~framed & (similarity < best_hold[src] - CROP_MARGIN)
     by_source = np.lexsort((via, dst, src))
     start = np.searchsorted(src[by_source], np.arange(m + 1)).tolist()
     dst, step, framed = dst[by_source].tolist(), step[by_source].tolist(), framed[by_source].tolist()
@@ -328,7 +330,10 @@ def _split_positions(ordered: np.ndarray, labels: np.ndarray, links: RobustLinks
                         continue  # a turn between "contains" and "contained in" (but into a frame of it)
                     if second_best[e]:
                         continue  # a crop goes with its best container's photo
-                    take(v, mode[u] if walked == _SAME else walked, reached)
+                    how = mode[u] if walked == _SAME else walked
+                    if walked == _DOWN and framed[e] and mode[u] == _SAME:
+                        how = _SAME  # the whole content of a frame of the keeper is the keeper's photo
+                    take(v, how, reached)
             frontier = reached
         free_mask[group] = False
         n_free -= len(group)

@@ -655,6 +655,25 @@ def test_a_crop_placed_in_its_own_photo_is_not_pulled_into_another():
     assert sorted(sorted(g.rows.tolist()) for g in made) == [[0, 1, 2], [3, 4]]
 
 
+def test_framed_by_keeper_tells_a_letterbox_keeper_from_a_photo_keeper():
+    """The normal verifier calls the photo inside a letterbox a crop of it (placed); that photo is the
+    letterbox's whole content, so its links to larger images of the photo must not be dropped as those of
+    a crop placed in its photo are. A crop of a photo keeper stays placed."""
+    photo = _photo(41, 400, 300)
+    boxed = cv2.copyMakeBorder(photo, 0, 0, 80, 80, cv2.BORDER_CONSTANT, value=(0, 0, 0))  # 300 / 560 wide
+    crop = photo[30:270, 40:360]
+    thumbs = make_thumbnails([boxed, photo, photo, crop])
+    groups = [np.array([0, 1]), np.array([2, 3])]
+    area = [np.array([1.0, 400 / 560]), np.array([1.0, (240 * 320) / (300 * 400)])]
+    placed = np.array([False, True, False, True])
+    got = RG.framed_by_keeper(groups, area, placed, thumbs)
+    assert got.tolist() == [False, True, False, False]
+    # the area must match the whole content: a crop of the photo inside the letterbox stays placed
+    for part in (0.22, 0.36, 0.5):  # the first two: boxes that the photo's own edges cut out of its frame
+        got = RG.framed_by_keeper(groups, [np.array([1.0, part]), area[1]], placed, thumbs)
+        assert not got.any(), part
+
+
 def test_split_by_keeper_does_not_join_two_photos_through_one_ambiguous_crop():
     # rows 0, 1: two shots with one normal group each ({0, 2} and {1, 3}); row 4: a crop inside both
     known = np.array([0, 1, 0, 1, -1])

@@ -105,9 +105,9 @@ def store_robust_groups(model, groups: list, threshold: int, mode: str, verified
     thumbs, sizes = thumbs_and_sizes(model.results)
     links = find_links(thumbs, sizes, model.results.get("img"), _row_labels(groups, n),
                        groups_are_copies=verified is not None)
-    texts = similarity = None
+    texts = similarity = area = None
     if verified is not None:
-        texts, similarity = relation_texts_of(model, verified), verified.similarity
+        texts, similarity, area = relation_texts_of(model, verified), verified.similarity, verified.area_fraction
     ranked_by_component: dict[int, dict] = {}
     model._keeper_ranks = []
 
@@ -128,7 +128,7 @@ def store_robust_groups(model, groups: list, threshold: int, mode: str, verified
             order = supported_first(order, members, tie_class, support)
         return verified_keepers_first(order, members, normal_keeper)
 
-    made = robust_groups(groups, links, n, keeper_order, thumbs, sizes, texts, similarity)
+    made = robust_groups(groups, links, n, keeper_order, thumbs, sizes, texts, similarity, area)
     model._rank_memo = None
     model._row_rank = None
     pathnames = model.results["pathnames"]

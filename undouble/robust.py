@@ -331,6 +331,21 @@ BOX_JITTER = 0.015
 BOX_FLAT_RATIO = 0.4
 
 
+def framed_boxes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUST) -> np.ndarray:
+    """N x 16 x 4 boxes ``(x0, y0, x1, y1)`` (fractions) of each thumbnail that look like a photo inside a
+    frame or a screen (long straight edges with a flat outside, :func:`undouble._kernels.robust.content_boxes`);
+    NaN rows unused."""
+    thumbs = np.asarray(thumbs, np.uint8)
+    n = thumbs.shape[0]
+    boxes = np.full((n, 16, 4), np.nan)
+    if n == 0 or params.box_edge_step <= 0:
+        return boxes
+    f = _v.FINE_SIZE
+    fine = np.ascontiguousarray(thumbs[:, _v.FINE_OFFSET:_v.FINE_OFFSET + f * f].reshape(n, f, f))
+    _k.content_boxes(fine, int(params.box_edge_step), float(params.box_edge_fraction), BOX_FLAT_RATIO, boxes)
+    return boxes
+
+
 def content_boxes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUST) -> tuple[np.ndarray, np.ndarray]:
     """Windows where a photo may sit inside a frame, a mat or a screen, and their DCT hashes.
 
@@ -357,11 +372,7 @@ def content_boxes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUST) -> 
     n = thumbs.shape[0]
     if n == 0 or params.box_edge_step <= 0:
         return np.zeros((0, 5)), np.zeros(0, np.uint64)
-    f = _v.FINE_SIZE
-    fine = np.ascontiguousarray(thumbs[:, _v.FINE_OFFSET:_v.FINE_OFFSET + f * f].reshape(n, f, f))
-    boxes = np.empty((n, 16, 4))
-    _k.content_boxes(fine, int(params.box_edge_step), float(params.box_edge_fraction), BOX_FLAT_RATIO, boxes)
-    flat = boxes.reshape(-1, 4)
+    flat = framed_boxes(thumbs, params).reshape(-1, 4)
     owners = np.repeat(np.arange(n, dtype=np.int64), 16)
     used = ~np.isnan(flat[:, 0])
     used[used] = (flat[used, 2] - flat[used, 0]) * (flat[used, 3] - flat[used, 1]) >= params.min_area

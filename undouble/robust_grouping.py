@@ -222,6 +222,45 @@ def keep_placed_crops(links: RobustLinks, known_groups: np.ndarray, placed: np.n
                                                             "area_fraction", "container")), framed)
 
 
+#: :func:`framed_by_keeper`: largest ratio between a crop's area fraction and the area of a framed box of its
+#: keeper (either way) for the keeper to count as a frame around it.
+FRAMED_AREA_RATIO = 1.15
+
+
+def framed_by_keeper(groups: list, base_area: list, placed: np.ndarray, thumbs: np.ndarray) -> np.ndarray:
+    """Rows whose normal group's keeper (its first row) is only a frame around them: a letterbox or a
+    screenshot of that row, not a photo it was cut from.
+
+    The normal verifier calls the photo inside a letterbox a crop of the letterbox. Such a row is no crop
+    that :func:`keep_placed_crops` must keep with its photo: the largest framed box of its keeper
+    (:func:`undouble.robust.framed_boxes`: straight edges, flat outside; the smaller ones cut into the
+    photo) has the row's area fraction (``base_area``, within :data:`FRAMED_AREA_RATIO`). Only the keepers
+    of ``placed`` rows are looked at.
+    """
+    from .robust import framed_boxes
+
+    placed = np.asarray(placed, bool)
+    out = np.zeros(placed.size, bool)
+    keepers, members, areas = [], [], []
+    for g, area in zip(groups, base_area):
+        g = np.asarray(g, np.int64)
+        inside = placed[g]
+        inside[0] = False
+        if inside.any():
+            keepers.append(int(g[0]))
+            members.append(g[inside])
+            areas.append(np.asarray(area, np.float64)[inside])
+    if not keepers:
+        return out
+    boxes = framed_boxes(np.asarray(thumbs, np.uint8)[np.asarray(keepers)])
+    box_area = (boxes[:, :, 2] - boxes[:, :, 0]) * (boxes[:, :, 3] - boxes[:, :, 1])  # NaN where unused
+    for k, (rows, area) in enumerate(zip(members, areas)):
+        got = box_area[k][box_area[k] > 0]  # NaN rows compare False
+        if got.size:  # the largest framed box: the whole content of a frame (smaller ones cut into it)
+            out[rows] = np.abs(np.log(np.maximum(area, 1e-9) / got.max())) <= np.log(FRAMED_AREA_RATIO)
+    return out
+
+
 #: A crop is taken into a group only through a container whose link is at most this much less similar than
 #: the crop's best container link (:func:`split_by_keeper`).
 CROP_MARGIN = 0.07
@@ -395,7 +434,7 @@ class RobustGroup:
 
 def robust_groups(groups: list, links: RobustLinks, n: int, keeper_order: Callable[[np.ndarray], np.ndarray],
                   thumbs: np.ndarray, sizes: np.ndarray, base_relation: list | None = None,
-                  base_similarity: list | None = None) -> list[RobustGroup]:
+                  base_similarity: list | None = None, base_area: list | None = None) -> list[RobustGroup]:
     """The groups of robust mode (see the module docstring for the rule).
 
     Parameters
@@ -418,6 +457,10 @@ def robust_groups(groups: list, links: RobustLinks, n: int, keeper_order: Callab
         Per normal group, each member's relation text and similarity to that
         group's first row (:func:`undouble.grouping.relation_texts`); None for
         hash-only groups.
+    base_area : list, optional
+        Per normal group, each member's area fraction in that group's first
+        row (for crops): a crop whose keeper only frames it
+        (:func:`framed_by_keeper`) is the keeper's photo, not a placed crop.
 
     Returns
     -------
@@ -431,6 +474,8 @@ def robust_groups(groups: list, links: RobustLinks, n: int, keeper_order: Callab
     if base_relation is not None:
         for g, texts in zip(groups, base_relation):
             placed[np.asarray(g, np.int64)] = [str(text).startswith("cropped") for text in texts]
+        if base_area is not None:
+            placed &= ~framed_by_keeper(groups, base_area, placed, thumbs)
     links = keep_placed_crops(prune_ambiguous(links), known, placed)
     by_pair: dict[tuple[int, int], int] = {}
     for k, (a, b) in enumerate(zip(links.a.tolist(), links.b.tolist())):

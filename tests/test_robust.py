@@ -854,6 +854,24 @@ def test_is_framed_ignores_edges_plain_on_both_sides():
     assert not R.is_framed(screen, (0.2, 0.25, 0.8, 0.8))
 
 
+def test_is_framed_breaks_a_tie_with_a_flat_edge():
+    """A photo pasted at a screen's bottom right corner: only its left and top edges lie inside, the left one
+    against a flat screen, the top one under a line of text. One vote each way: the flat edge breaks the tie.
+    A crop at a photo's corner (its two inner edges continue the photo) stays a crop."""
+    photo = cv2.cvtColor(_photo(15, 300, 220), cv2.COLOR_RGB2GRAY).astype(np.float64)
+    screen = np.full((300, 400), 225.0)
+    rng = np.random.default_rng(2)
+    screen[72:80, 100:400] = np.where(rng.uniform(size=(8, 300)) < 0.4, 40.0, 225.0)  # text above the photo
+    screen[80:300, 100:400] = photo
+    window = (100 / 400, 80 / 300, 1.0, 1.0)
+    assert R.is_framed(screen, window)
+    from undouble.robust_frames import FRAME_TIE_RATIO, _edge_strips
+    strips = _edge_strips(screen, np.array(window), 2.0)
+    ratios = [np.abs(np.diff(o)).mean() / np.abs(np.diff(i)).mean() for o, i in strips]
+    assert len(ratios) == 2 and min(ratios) < FRAME_TIE_RATIO and max(ratios) > 0.75  # a tie, one edge flat
+    assert not R.is_framed(photo, (0.3, 0.25, 1.0, 1.0))
+
+
 def test_frame_correlation_matches_numpy():
     from undouble.robust_frames import _correlation
     rng = np.random.default_rng(3)

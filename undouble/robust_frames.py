@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["is_framed", "FRAME_FLAT_RATIO", "FRAME_UNRELATED_RATIO", "FRAME_UNRELATED_CORR", "FRAME_PLAIN_STEP"]
+__all__ = ["is_framed", "FRAME_FLAT_RATIO", "FRAME_UNRELATED_RATIO", "FRAME_UNRELATED_CORR", "FRAME_PLAIN_STEP",
+           "FRAME_TIE_RATIO"]
 
 
 def _edge_strips(plane: np.ndarray, window, depth: float) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -40,6 +41,9 @@ FRAME_UNRELATED_CORR = 0.25
 #: :func:`is_framed`: an edge along which both sides step by less than this (grey levels per pixel, mean) is
 #: plain on both sides: it votes for a frame when its outside is the flatter by far, else not at all.
 FRAME_PLAIN_STEP = 1.5
+#: :func:`is_framed`: an edge whose outside varies under this fraction of its inside breaks a tie of the votes
+#: for a frame (a photo pasted at a screen's corner, with text along one of its two inner edges).
+FRAME_TIE_RATIO = 0.2
 
 
 def is_framed(plane: np.ndarray, window, depth: float = 2.0) -> bool:
@@ -53,22 +57,25 @@ def is_framed(plane: np.ndarray, window, depth: float = 2.0) -> bool:
     :data:`FRAME_UNRELATED_CORR`, variation under :data:`FRAME_UNRELATED_RATIO`);
     around a crop, it continues the photo. An edge that is plain on both
     sides (:data:`FRAME_PLAIN_STEP`: a dark sky next to a light screen) only
-    votes for a frame, never against. The window is framed when more than half of the voting edges
-    say so (on make_corpus, 93% of the edges of letterboxes and screenshots
-    do, 0.6-3.6% of the edges of crops). False when no edge votes.
+    votes for a frame, never against. The window is framed when more than
+    half of the voting edges say so (on make_corpus, 93% of the edges of
+    letterboxes and screenshots do, 0.6-3.6% of the edges of crops), or
+    half of them and one of those is nearly flat outside
+    (:data:`FRAME_TIE_RATIO`). False when no edge votes.
     """
     strips = _edge_strips(np.asarray(plane, np.float64), np.asarray(window, np.float64), depth)
-    votes = voters = 0
+    votes = voters = flat = 0
     for outside, inside in strips:
         step_out, step_in = float(np.abs(np.diff(outside)).mean()), float(np.abs(np.diff(inside)).mean())
         ratio = step_out / (step_in + 1e-6)
+        flat += ratio < FRAME_TIE_RATIO
         framed = ratio < FRAME_FLAT_RATIO or (ratio < FRAME_UNRELATED_RATIO and
                                               _correlation(outside, inside) < FRAME_UNRELATED_CORR)
         if not framed and max(step_out, step_in) < FRAME_PLAIN_STEP:
             continue  # plain on both sides (a dark sky next to a light screen): no evidence against a frame
         voters += 1
         votes += framed
-    return voters > 0 and 2 * votes > voters
+    return voters > 0 and (2 * votes > voters or (2 * votes == voters and flat > 0))
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:

@@ -425,15 +425,16 @@ def test_a_real_photo_shrunk_into_a_screenshot_is_found(monkeypatch):
     pairs = _linked(links)
     assert (0, 1) in pairs and bool(links.framed[pairs[(0, 1)]])
     # a coarse window a pixel or two off the frame's edge (as without the refinement's margins) looks framed
-    # when looked at 4 pixels deep; at 2 only when the plain edges do not vote (else the pair is never
-    # aligned finely)
+    # when looked at 4 pixels deep; at 2 only when the plain edges do not vote or a flat edge breaks the tie
+    # (else the pair is never aligned finely)
     monkeypatch.setattr(RR, "REFINE_MARGINS", (0, 0))
     assert (0, 1) in _linked(_links_of([photo, screen]))
     monkeypatch.setattr(R, "PRECHECK_FRAME_DEPTHS", (2.0,))
     import undouble.robust_frames as RF
 
     assert (0, 1) in _linked(_links_of([photo, screen]))  # the sky's edge, plain on both sides, does not vote
-    monkeypatch.setattr(RF, "FRAME_PLAIN_STEP", 0.0)  # when it votes, only the look 4 pixels deep found it
+    monkeypatch.setattr(RF, "FRAME_PLAIN_STEP", 0.0)  # when it votes and no flat edge breaks the tie, only
+    monkeypatch.setattr(RF, "FRAME_TIE_RATIO", 0.0)  # the look 4 pixels deep found it
     assert (0, 1) not in _linked(_links_of([photo, screen]))
 
 

@@ -789,6 +789,34 @@ def test_oriented_copies_decoded_at_a_reduced_scale_are_verified(tmp_path):
         assert not ok[0], (o, res.similarity)
 
 
+def test_orientation_realignment_does_not_move_a_second_shot_onto_its_scene(tmp_path, monkeypatch):
+    """A second shot of the cameraman (turned 2 degrees, moved 3-4%, brighter, an object added), flipped: the
+    plain oriented check rejects it, and a realignment that may move each edge 3% aligned the shots well
+    enough to pass (0.75); a file's padding needs at most about 2% (ORIENT_SHIFT_MAX)."""
+    import skimage.data
+    from PIL import Image, ImageDraw, ImageEnhance
+
+    from undouble import Undouble
+    from undouble.robust_grouping import thumbs_and_sizes
+
+    photo = Image.fromarray(skimage.data.camera()).convert("RGB").resize((900, 900), Image.LANCZOS)
+    shot = photo.rotate(2.0, resample=Image.BICUBIC).crop((36, 27, 882, 891)).resize((900, 900), Image.BICUBIC)
+    shot = ImageEnhance.Brightness(shot).enhance(1.15)
+    ImageDraw.Draw(shot).ellipse((500, 300, 572, 372), fill=(200, 40, 90))
+    photo.save(tmp_path / "a.jpg", quality=92)
+    shot.transpose(Image.FLIP_TOP_BOTTOM).save(tmp_path / "b.jpg", quality=90)
+    model = Undouble(method="phash", verbose=40)
+    model.import_data(str(tmp_path))
+    thumbs, sizes = thumbs_and_sizes(model.results)
+    names = [p.replace("\\", "/").split("/")[-1] for p in model.results["pathnames"]]
+    a, b = np.array([names.index("a.jpg")]), np.array([names.index("b.jpg")])
+    ok, res = R.verify_orientations(thumbs, sizes, a, b, np.array([5]))
+    assert not ok[0], res.similarity
+    monkeypatch.setattr(R, "ORIENT_SHIFT_MAX", 0.03)
+    ok, res = R.verify_orientations(thumbs, sizes, a, b, np.array([5]))
+    assert ok[0], res.similarity  # the bound is what rejects it
+
+
 def test_orientation_realignment_is_tried_only_for_similar_pairs(monkeypatch):
     """A failed oriented pair is realigned only when it was similar enough (ORIENT_RETRY_SIMILARITY; the
     realigned copies are in test_oriented_copies_decoded_at_a_reduced_scale_are_verified): an unrelated

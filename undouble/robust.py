@@ -491,7 +491,7 @@ def _verify_against(thumbs: np.ndarray, sizes: np.ndarray, rows: np.ndarray, rec
 #: (0.22 MB each for 128 px images) and as many contained images' (0.04 MB) are held at once, 0.13 GB.
 REFINE_CHUNK = 512
 #: Largest edge move (fraction of the side) of the sub-pixel realignment of an oriented thumbnail.
-ORIENT_SHIFT_MAX = 0.03
+ORIENT_SHIFT_MAX = 0.025
 _ORIENT_STEPS = np.array([0.01, 0.005, 0.0025])
 #: Smallest similarity of a failed oriented pair for the realignment to be tried: on five generated corpora
 #: the pairs that the realignment turned into links had 0.17-0.49 before it, while most of the others (other

@@ -681,10 +681,11 @@ _REFINE_MOVES = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0,
 def refine_window(plane_a, plane_b, window, steps, out, margin=0):
     """Coordinate descent of the four window edges (fractions) minimising :func:`window_mismatch`.
 
-    For each step size in turn, up to 8 rounds over the edges, each moved by
-    -step, then +step unless -step was kept (it would only move back); a move
-    is kept when it lowers the mismatch by more than 1e-6; windows narrower
-    than 0.2 are not tried. The samples within ``margin`` of the grid's edge
+    For each step size in turn, up to 8 rounds over the moves of
+    :data:`_REFINE_MOVES` (each edge alone, then each axis shifted and scaled),
+    each by -step, then +step unless -step was kept (it would only move back);
+    a move is kept when it lowers the mismatch by more than 1e-6; windows
+    narrower than 0.2 are not tried. The samples within ``margin`` of the grid's edge
     are left out of the mismatch. Writes the window to ``out`` and returns its
     mismatch. The mismatch is evaluated in one pass
     (:func:`_fast_mismatch`, the same value up to rounding).

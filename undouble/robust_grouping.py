@@ -32,7 +32,7 @@ import numpy as np
 
 from . import verify as _v
 from ._logging import logger
-from .robust import RobustLinks, _empty_links, find_robust_links, link_relation
+from .robust import RobustLinks, _empty_links, find_robust_links, framed_boxes, link_relation
 
 #: Relation of a member of a hash-only group (no verification) to its keeper.
 HASH_ONLY_RELATION = "similar hash"
@@ -237,8 +237,6 @@ def framed_by_keeper(groups: list, base_area: list, placed: np.ndarray, thumbs: 
     photo) has the row's area fraction (``base_area``, within :data:`FRAMED_AREA_RATIO`). Only the keepers
     of ``placed`` rows are looked at.
     """
-    from .robust import framed_boxes
-
     placed = np.asarray(placed, bool)
     out = np.zeros(placed.size, bool)
     keepers, members, areas = [], [], []

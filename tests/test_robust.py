@@ -581,6 +581,96 @@ def test_window_mismatch_and_refine_match_reference():
                - K.window_mismatch(plane_a, plane_b, *out, buf, 2)) < 1e-9
 
 
+def _align_reference(plane_a, plane_b, start, margin=0, max_steps=12, tolerance=1e-4, max_move=0.05):
+    """align_window written out with numpy: the samples (_sample_reference), their derivatives in the four
+    edges by central differences, and each step the maximum of the linearised correlation in closed form
+    (Evangelidis and Psarakis 2008), with the kernel's stopping rules."""
+    size = plane_b.shape[0]
+    inner = np.s_[margin:size - margin, margin:size - margin]
+    target = plane_b[inner].ravel() - plane_b[inner].mean()
+
+    def samples(window):
+        return _sample_reference(plane_a, window, size)[inner].ravel()
+
+    current = np.array(start, float)
+    best_window, best = current.copy(), -np.inf
+    for step in range(max_steps + 1):
+        values = samples(current)
+        centred = values - values.mean()
+        if centred @ centred <= 0:
+            break
+        correlation = centred @ target / np.sqrt((centred @ centred) * (target @ target))
+        if correlation > best + 1e-9:
+            best, best_window = correlation, current.copy()
+        elif step > 0:
+            break
+        if step == max_steps:
+            break
+        eps = 1e-7
+        grads = np.stack([(samples(current + eps * np.eye(4)[j]) - samples(current - eps * np.eye(4)[j])) / (2 * eps)
+                          for j in range(4)], axis=1)
+        grads -= grads.mean(axis=0)
+        hess = grads.T @ grads
+        hess += np.eye(4) * (1e-9 * np.trace(hess) + 1e-12)
+        g_a, g_b = grads.T @ centred, grads.T @ target
+        h_ga, h_gb = np.linalg.solve(hess, g_a), np.linalg.solve(hess, g_b)
+        den = centred @ target - g_b @ h_ga
+        if den <= 0:
+            break
+        delta = (centred @ centred - g_a @ h_ga) / den * h_gb - h_ga
+        largest = np.abs(delta).max()
+        delta *= min(1.0, max_move / largest) if largest > 0 else 1.0
+        current = current + delta
+        if current[2] - current[0] < 0.2 or current[3] - current[1] < 0.2 or np.abs(delta).max() < tolerance:
+            break
+    return best_window, 1 - best
+
+
+def test_solve4_matches_numpy():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        m = rng.normal(size=(4, 4))
+        h = m @ m.T + 0.1 * np.eye(4)
+        g = rng.normal(size=4)
+        out = np.empty(4)
+        assert K._solve4(h, g, out)
+        np.testing.assert_allclose(out, np.linalg.solve(h, g), rtol=1e-9, atol=1e-12)
+    assert not K._solve4(-np.eye(4), np.ones(4), np.empty(4))  # not positive definite
+
+
+@pytest.mark.parametrize("margin", [0, 2])
+def test_align_window_matches_reference_and_finds_the_window(margin):
+    plane_a = cv2.GaussianBlur(_smooth_images(1, 48, 56, seed=9)[0].astype(np.float64), (0, 0), 1.0)
+    true_window = (0.12, 0.2, 0.83, 0.9)
+    plane_b = _sample_reference(plane_a, true_window, 20)
+    for start in [(0.14, 0.18, 0.85, 0.91), (0.1, 0.22, 0.8, 0.88), (0.12, 0.2, 0.83, 0.9)]:
+        out = np.empty(4)
+        got = K.align_window(plane_a, plane_b, np.array(start), out, margin)
+        want_window, want = _align_reference(plane_a, plane_b, start, margin)
+        np.testing.assert_allclose(out, want_window, atol=1e-5)
+        assert abs(got - want) < 1e-6
+        assert np.abs(out - np.array(true_window)).max() <= 0.002, (start, out)
+        # never worse than where it started
+        buf = np.empty((20, 20))
+        assert got <= K.window_mismatch(plane_a, plane_b, *start, buf, margin) + 1e-12
+
+
+def test_align_window_stops_where_the_correlation_falls():
+    """Unrelated noise: each step is checked, and the window returned is the best one met (at most the start's
+    mismatch); a flat target has no correlation at all (mismatch 1, the start returned)."""
+    rng = np.random.default_rng(2)
+    plane_a = rng.uniform(0, 255, (40, 40))
+    plane_b = rng.uniform(0, 255, (16, 16))
+    start = np.array([0.1, 0.1, 0.9, 0.9])
+    out = np.empty(4)
+    got = K.align_window(plane_a, plane_b, start, out)
+    assert got <= K.window_mismatch(plane_a, plane_b, *start, np.empty((16, 16))) + 1e-12
+    want_window, want = _align_reference(plane_a, plane_b, start)
+    np.testing.assert_allclose(out, want_window, atol=1e-5)
+    assert K.align_window(plane_a, np.full((16, 16), 7.0), start, out) == 1.0
+    np.testing.assert_array_equal(out, start)
+
+
 def test_refinement_keeps_a_photo_in_a_bright_screen_at_its_edges(monkeypatch):
     """A dark photo in a bright screen: the screen bleeds into the window's outer samples, and without the
     margin the window shrank past the photo's edges (on a generated screenshot the verifier then gave 0.40
@@ -828,8 +918,8 @@ def test_orientation_realignment_is_tried_only_for_similar_pairs(monkeypatch):
     thumbs = make_thumbnails(images)
     sizes = np.array([(im.shape[1], im.shape[0]) for im in images])
     calls = []
-    real = RR.refine_window
-    monkeypatch.setattr(R, "refine_window", lambda *args, **kw: calls.append(1) or real(*args, **kw))
+    real = RR.align_window
+    monkeypatch.setattr(R, "align_window", lambda *args, **kw: calls.append(1) or real(*args, **kw))
     _, res = R.verify_orientations(thumbs, sizes, np.array([0]), np.array([2]), np.array([1]))
     assert not res.ok[0] and res.similarity[0] < R.ORIENT_RETRY_SIMILARITY and not calls
     monkeypatch.setattr(R, "ORIENT_RETRY_SIMILARITY", -1.0)  # without the bound the unrelated pair is realigned

@@ -76,7 +76,7 @@ from .robust_frames import is_framed
 from .robust_orient import orient_array, orient_thumbnail, orient_thumbnails  # noqa: F401 (re-exported)
 from .robust_refine import (COARSE_CORRELATION_GATE, REFINE_SIDES, _grey_plane, _image_window_record,  # noqa: F401
                             _inset, _plane_window, _refine_two_levels, _window_pixels, _window_record,
-                            contained_planes, container_planes, refine_window)
+                            align_window, contained_planes, container_planes, refine_window)
 
 #: Orientation codes (see :mod:`undouble._kernels.robust`): what was done to A to get B.
 ORIENTATIONS: tuple[str, ...] = ("upright", "rotated 90", "rotated 180", "rotated 270", "mirrored", "flipped",
@@ -492,7 +492,6 @@ def _verify_against(thumbs: np.ndarray, sizes: np.ndarray, rows: np.ndarray, rec
 REFINE_CHUNK = 512
 #: Largest edge move (fraction of the side) of the sub-pixel realignment of an oriented thumbnail.
 ORIENT_SHIFT_MAX = 0.025
-_ORIENT_STEPS = np.array([0.01, 0.005, 0.0025])
 #: Smallest similarity of a failed oriented pair for the realignment to be tried: on five generated corpora
 #: the pairs that the realignment turned into links had 0.17-0.49 before it, while most of the others (other
 #: shots of a scene) lie under 0.1.
@@ -510,8 +509,8 @@ def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b:
     to the other side (a shift of up to about half a thumbnail pixel, enough
     to fail a dark, low-contrast photo); pairs whose similarity is under
     :data:`ORIENT_RETRY_SIMILARITY` are not tried again. The window of the oriented thumbnail
-    that best matches ``b`` (:func:`refine_window`, each edge moved by at most
-    :data:`ORIENT_SHIFT_MAX`) is resampled into a new record and verified.
+    that best matches ``b`` (:func:`align_window` from the whole frame; each edge may have moved by at
+    most :data:`ORIENT_SHIFT_MAX`) is resampled into a new record and verified.
 
     Returns ``(ok, result)``; ``result`` is the verifier's, for (oriented ``a``, ``b``).
     """
@@ -529,8 +528,7 @@ def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b:
 
         def realign(i: int) -> None:
             k = retry[i]
-            window = refine_window(extra[k, :s * s].reshape(s, s), thumbs[b[k], :s * s].reshape(s, s), full,
-                                   _ORIENT_STEPS)
+            window = align_window(extra[k, :s * s].reshape(s, s), thumbs[b[k], :s * s].reshape(s, s), full)[0]
             if np.abs(window - full).max() <= ORIENT_SHIFT_MAX:
                 extra[k] = _window_record(extra[k], window)
                 realigned[i] = True

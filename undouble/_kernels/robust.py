@@ -729,3 +729,177 @@ def refine_window(plane_a, plane_b, window, steps, out, margin=0):
                         improved = True
                         break  # the opposite move would only return to the window just left
     return best
+
+
+@njit(cache=True)
+def _solve4(h, g, out):
+    """``out = h^-1 g`` for a symmetric positive definite 4 x 4 ``h`` (Cholesky, no pivoting); False when
+    ``h`` is not positive definite."""
+    low = np.zeros((4, 4))
+    for i in range(4):
+        for j in range(i + 1):
+            acc = h[i, j]
+            for k in range(j):
+                acc -= low[i, k] * low[j, k]
+            if i == j:
+                if acc <= 0.0:
+                    return False
+                low[i, i] = np.sqrt(acc)
+            else:
+                low[i, j] = acc / low[j, j]
+    y = np.empty(4)
+    for i in range(4):
+        acc = g[i]
+        for k in range(i):
+            acc -= low[i, k] * y[k]
+        y[i] = acc / low[i, i]
+    for i in range(3, -1, -1):
+        acc = y[i]
+        for k in range(i + 1, 4):
+            acc -= low[k, i] * out[k]
+        out[i] = acc / low[i, i]
+    return True
+
+
+@njit(cache=True)
+def _window_moments(plane_a, centred_b, x0, y0, x1, y1, margin, sums):
+    """One pass over the samples of the window (as :func:`_fast_mismatch`): the sums that an ECC step needs.
+
+    ``sums`` (length 30) receives: 0 n, 1 sum a, 2 sum a^2, 3 sum a*b, 4-7 sum g_j, 8-11 sum a*g_j,
+    12-15 sum b*g_j, 16-25 sum g_j*g_k (j <= k, row by row), where ``a`` is the bilinear sample of
+    ``plane_a``, ``b`` the centred target and ``g_j`` the derivative of ``a`` with respect to edge j
+    (x0, y0, x1, y1; the derivative of the bilinear interpolant, 0 where the sample is clamped)."""
+    h, w = plane_a.shape
+    s = centred_b.shape[0]
+    sx = (x1 - x0) * w / s
+    sy = (y1 - y0) * h / s
+    for k in range(sums.size):
+        sums[k] = 0.0
+    g = np.empty(4)
+    for v in range(margin, s - margin):
+        fy = y0 * h + (v + 0.5) * sy - 0.5
+        inside_y = 0.0 <= fy <= h - 1
+        iy, ty = _sample_position(y0 * h, sy, v, h)
+        pv = (v + 0.5) / s
+        for u in range(margin, s - margin):
+            fx = x0 * w + (u + 0.5) * sx - 0.5
+            inside_x = 0.0 <= fx <= w - 1
+            ix, tx = _sample_position(x0 * w, sx, u, w)
+            p00 = plane_a[iy, ix]
+            p01 = plane_a[iy, ix + 1]
+            p10 = plane_a[iy + 1, ix]
+            p11 = plane_a[iy + 1, ix + 1]
+            top = p00 * (1.0 - tx) + p01 * tx
+            bottom = p10 * (1.0 - tx) + p11 * tx
+            a = top * (1.0 - ty) + bottom * ty
+            ax = ((p01 - p00) * (1.0 - ty) + (p11 - p10) * ty) * w if inside_x else 0.0
+            ay = (bottom - top) * h if inside_y else 0.0
+            pu = (u + 0.5) / s
+            g[0] = ax * (1.0 - pu)
+            g[1] = ay * (1.0 - pv)
+            g[2] = ax * pu
+            g[3] = ay * pv
+            b = centred_b[v, u]
+            sums[0] += 1.0
+            sums[1] += a
+            sums[2] += a * a
+            sums[3] += a * b
+            k = 16
+            for j in range(4):
+                sums[4 + j] += g[j]
+                sums[8 + j] += a * g[j]
+                sums[12 + j] += b * g[j]
+                for i in range(j, 4):
+                    sums[k] += g[j] * g[i]
+                    k += 1
+
+
+@njit(cache=True, nogil=True)
+def align_window(plane_a, plane_b, window, out, margin=0, max_steps=12, tolerance=1e-4, max_move=0.05):
+    """The window ``(x0, y0, x1, y1)`` of ``plane_a`` whose bilinear samples correlate best with ``plane_b``
+    (S x S), by enhanced-correlation-coefficient steps (Gauss-Newton on the four edges; Evangelidis and
+    Psarakis, 2008) from ``window``.
+
+    Each step linearises the samples in the edges and moves to the maximum of the linearised
+    correlation; a step moves an edge by at most ``max_move``; it stops after ``max_steps`` steps, when
+    no edge moves by more than ``tolerance``, or when the correlation falls. Samples within
+    ``margin`` of the grid's edge are left out. Writes the best window met to ``out`` and returns its
+    mismatch (1 - correlation, as :func:`refine_window`).
+    """
+    s = plane_b.shape[0]
+    mb = 0.0
+    for v in range(margin, s - margin):
+        for u in range(margin, s - margin):
+            mb += plane_b[v, u]
+    mb /= (s - 2 * margin) * (s - 2 * margin)
+    centred = np.zeros((s, s))
+    norm_b = 0.0
+    for v in range(margin, s - margin):
+        for u in range(margin, s - margin):
+            centred[v, u] = plane_b[v, u] - mb
+            norm_b += centred[v, u] * centred[v, u]
+    for k in range(4):
+        out[k] = window[k]
+    if norm_b <= 0.0:
+        return 1.0
+    cur = np.empty(4)
+    for k in range(4):
+        cur[k] = window[k]
+    sums = np.zeros(30)
+    hess = np.empty((4, 4))
+    g_a = np.empty(4)
+    g_b = np.empty(4)
+    h_ga = np.empty(4)
+    h_gb = np.empty(4)
+    best = 1.0
+    for step in range(max_steps + 1):
+        _window_moments(plane_a, centred, cur[0], cur[1], cur[2], cur[3], margin, sums)
+        n = sums[0]
+        var_a = sums[2] - sums[1] * sums[1] / n
+        if var_a <= 0.0:
+            break
+        mismatch = 1.0 - sums[3] / np.sqrt(var_a * norm_b)
+        if mismatch < best - 1e-9:
+            best = mismatch
+            for k in range(4):
+                out[k] = cur[k]
+        elif step > 0:
+            break
+        if step == max_steps:
+            break
+        # centred moments: G^T G, G^T a, G^T b (b is centred already)
+        k = 16
+        for j in range(4):
+            g_a[j] = sums[8 + j] - sums[4 + j] * sums[1] / n
+            g_b[j] = sums[12 + j]
+            for i in range(j, 4):
+                hess[j, i] = sums[k] - sums[4 + j] * sums[4 + i] / n
+                hess[i, j] = hess[j, i]
+                k += 1
+        scale = 0.0
+        for j in range(4):
+            scale += hess[j, j]
+        for j in range(4):
+            hess[j, j] += 1e-9 * scale + 1e-12
+        if not _solve4(hess, g_a, h_ga) or not _solve4(hess, g_b, h_gb):
+            break
+        num = var_a
+        den = sums[3]
+        for j in range(4):
+            num -= g_a[j] * h_ga[j]
+            den -= g_b[j] * h_ga[j]
+        if den <= 0.0:
+            break
+        lam = num / den
+        largest = 0.0
+        for j in range(4):
+            delta = lam * h_gb[j] - h_ga[j]
+            largest = max(largest, abs(delta))
+        shrink = 1.0 if largest <= max_move else max_move / largest
+        for j in range(4):
+            cur[j] += shrink * (lam * h_gb[j] - h_ga[j])
+        if cur[2] - cur[0] < 0.2 or cur[3] - cur[1] < 0.2:
+            break
+        if largest * shrink < tolerance:
+            break
+    return best

@@ -714,6 +714,31 @@ def test_two_level_refine_finds_a_crop_and_gates_out_another_shot():
     assert R._refine_two_levels(plane, noise, start) is None
 
 
+def test_two_level_refine_stops_at_the_fine_gate(monkeypatch):
+    """A crop overlaid with a pattern that only the fine level sees (a checkerboard of 4 px cells, averaged
+    away on the 32 px plane): it passes the coarse gate and stops at the fine one; without that gate its
+    window is found."""
+    rng = np.random.default_rng(3)
+    shot, _ = corpus._shots(rng, 400, 300, 2)
+    plane = R._grey_plane(cv2.resize(shot, (128, 128), interpolation=cv2.INTER_AREA))
+    plane_crop = R._grey_plane(cv2.resize(shot[30:270, 40:360], (128, 128), interpolation=cv2.INTER_AREA))
+    yy, xx = np.mgrid[:128, :128]
+    patterned = plane_crop + np.where((yy // 4 + xx // 4) % 2 == 0, 60.0, -60.0).astype(np.float32)
+    start = np.array([0.05, 0.05, 0.85, 0.85])
+    (fine_a, coarse_a), (fine_b, coarse_b) = RR.container_planes(plane), RR.contained_planes(patterned)
+    coarse, coarse_correlation = RR._refine_smoothed(coarse_a, coarse_b, start, RR.COARSE_STEPS,
+                                                     RR.REFINE_MARGINS[0])
+    out = np.empty(4)
+    fine_correlation = 1 - K.align_window(fine_a, fine_b, coarse, out, RR.REFINE_MARGINS[1], RR.FINE_ALIGN_STEPS,
+                                          RR.FINE_ALIGN_TOLERANCE)
+    assert coarse_correlation >= RR.COARSE_CORRELATION_GATE > 0
+    assert fine_correlation < RR.FINE_CORRELATION_GATE
+    assert R._refine_two_levels(plane, patterned, start) is None
+    monkeypatch.setattr(RR, "FINE_CORRELATION_GATE", 0.0)
+    window = R._refine_two_levels(plane, patterned, start)
+    assert window is not None and np.abs(window - np.array([0.1, 0.1, 0.9, 0.9])).max() <= 0.01
+
+
 def _links(rows):
     """RobustLinks from (a, b, container) triples (-1: full frame, rotated 90)."""
     a = np.array([r[0] for r in rows], np.int64)

@@ -14,17 +14,22 @@
    with ``--skip-corpus``), and the multi-index query of ``--query-sample`` images' window
    hashes against an index of N upright hashes (synthetic random hashes),
    extrapolated linearly to all N images; the index's memory.
+3. **Unrelated images** (``--unrelated N ...``): generated photo-like scenes with no
+   copies, in memory; the window candidates checked per image and the time of
+   the robust link search, without the per-image cap (``candidates_per_image``)
+   and with it.
 
 Usage::
 
     PYTHONPATH=$PWD python benchmarks/bench_robust.py --scenes 60 --shots 3 --copies 4
     PYTHONPATH=$PWD python benchmarks/bench_robust.py --folder CORPUS   # truth.csv inside
     PYTHONPATH=$PWD python benchmarks/bench_robust.py --scenes 30 --size-range 3000 4000 --scale 0  # camera photos
+    PYTHONPATH=$PWD python benchmarks/bench_robust.py --skip-corpus --scale 100000
+    PYTHONPATH=$PWD python benchmarks/bench_robust.py --skip-corpus --scale 0 --unrelated 3000 12000
 
 The end-to-end ratio depends on the photo size: the robust stage works on
 thumbnails (about the same cost per file at any size), the import decodes the
 files; both are printed per file.
-    PYTHONPATH=$PWD python benchmarks/bench_robust.py --skip-corpus --scale 100000
 """
 from __future__ import annotations
 
@@ -185,6 +190,51 @@ def candidate_scale(n: int, hash_sample: int, query_sample: int, folder: Path | 
           f"(window hashing on all Numba threads, the query on {os.cpu_count()} threads when it is split)")
 
 
+def unrelated_scale(sizes: list[int], seed: int = 0) -> None:
+    """Robust links among N unrelated photo-like images (synthetic scenes of :mod:`undouble.corpus`, 160-240 px,
+    in memory, no copies): window candidates per image and the CPU and wall time of
+    :func:`undouble.robust.find_robust_links`, with ``candidates_per_image`` at 0 (no cap) and at its default,
+    for each N. Chance window hits per image grow with N; the cap bounds what is checked."""
+    import dataclasses
+
+    import cv2
+    from undouble import corpus
+    from undouble.verify import make_thumbnails
+
+    rng = np.random.default_rng(seed)
+    largest = max(sizes)
+    imgs = []
+    for i in range(largest):
+        w, h = int(rng.integers(160, 240)), int(rng.integers(120, 200))
+        imgs.append(corpus._finish(corpus._base_canvas(rng, w, h, scene=2 * i + 1), rng))
+    thumbs_all = make_thumbnails(imgs)
+    sizes_all = np.array([(im.shape[1] * 4, im.shape[0] * 4) for im in imgs])
+    small_all = [cv2.resize(im, (128, 128), interpolation=cv2.INTER_AREA) for im in imgs]
+    checked = []
+    real = R.verify_windows
+
+    def counting(thumbs, sizes, a, *args, **kwargs):
+        checked.append(len(a))
+        return real(thumbs, sizes, a, *args, **kwargs)
+
+    R.verify_windows = counting
+    try:
+        R.find_robust_links(thumbs_all[:40], sizes_all[:40], images=small_all[:40], known_groups=np.full(40, -1))
+        print("\nunrelated images (no true pairs): window candidates checked per image, find_robust_links time")
+        for n in sorted(sizes):
+            for limit in (0, R.DEFAULT_ROBUST.candidates_per_image):
+                params = dataclasses.replace(R.DEFAULT_ROBUST, candidates_per_image=limit)
+                checked.clear()
+                c0, w0 = time.process_time(), time.perf_counter()
+                links = R.find_robust_links(thumbs_all[:n], sizes_all[:n], params, images=small_all[:n],
+                                            known_groups=np.full(n, -1))
+                cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+                print(f"  N {n:,}, candidates_per_image {limit}: {sum(checked) / n:.1f} candidates per image, "
+                      f"{len(links)} links, CPU {1e3 * cpu / n:.2f} ms per image, wall {wall:.1f}s")
+    finally:
+        R.verify_windows = real
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folder", type=Path, help="an existing corpus with truth.csv (default: generate one)")
@@ -198,6 +248,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", type=int, default=100_000)
     ap.add_argument("--hash-sample", type=int, default=300)
     ap.add_argument("--query-sample", type=int, default=1000)
+    ap.add_argument("--unrelated", type=int, nargs="*", default=[], metavar="N",
+                    help="also the robust links among N unrelated generated images, each N given (e.g. 3000 12000)")
     args = ap.parse_args(argv)
     if not args.skip_corpus:
         if args.folder is None:
@@ -208,6 +260,8 @@ def main(argv=None) -> int:
         end_to_end(args.folder)
     if args.scale:
         candidate_scale(args.scale, args.hash_sample, args.query_sample, args.folder)
+    if args.unrelated:
+        unrelated_scale(args.unrelated)
     return 0
 
 

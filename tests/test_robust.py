@@ -408,6 +408,50 @@ def test_a_closer_view_is_no_crop_but_a_cut_or_downscaled_crop_and_a_reduced_pas
     assert (0, 2) in _linked(_links_of(images, dataclasses.replace(R.DEFAULT_ROBUST, max_crop_scale=0.0)))
 
 
+def _closest_per_image_reference(a, b, distance, limit):
+    """The cap written out: candidates by distance then position, each kept while both its rows are under the limit."""
+    count, kept = {}, []
+    for k in sorted(range(len(a)), key=lambda k: (distance[k], k)):
+        if count.get(a[k], 0) < limit and count.get(b[k], 0) < limit:
+            kept.append(k)
+            count[a[k]] = count.get(a[k], 0) + 1
+            count[b[k]] = count.get(b[k], 0) + 1
+    return sorted(kept)
+
+
+@pytest.mark.parametrize("limit", [0, 1, 2, 5])
+def test_closest_per_image_matches_reference(limit):
+    rng = np.random.default_rng(limit)
+    n = 30
+    a = rng.integers(0, n, 400)
+    b = (a + rng.integers(1, n, 400)) % n
+    distance = rng.integers(0, 13, 400)
+    got = R.closest_per_image(a, b, distance, limit, n)
+    want = list(range(400)) if limit <= 0 else _closest_per_image_reference(a.tolist(), b.tolist(), distance.tolist(),
+                                                                              limit)
+    assert got.tolist() == want
+    if limit > 0:
+        assert np.bincount(np.concatenate([a[got], b[got]]), minlength=n).max() <= limit
+        assert got.size < 400  # the cap binds here
+
+
+def test_candidates_per_image_caps_the_window_candidates_checked(monkeypatch):
+    """A photo with three crops: three window links; with one candidate per image, one (the closest), and the
+    cap is what drops the others."""
+    photo = _photo(31, 600, 450)
+    crops = [photo[30:420, 40:560], photo[0:380, 0:500], photo[60:450, 90:600]]
+    images = [photo] + crops
+    checked = []
+    real = R.verify_windows
+    monkeypatch.setattr(R, "verify_windows", lambda th, sz, a, b, *args, **kw: checked.append(len(a)) or
+                        real(th, sz, a, b, *args, **kw))
+    full = _links_of(images)
+    assert sorted(p for p in _linked(full) if p[0] < p[1]) == [(0, 1), (0, 2), (0, 3)]
+    one = _links_of(images, dataclasses.replace(R.DEFAULT_ROBUST, candidates_per_image=1))
+    assert len(one) == 1
+    assert checked[0] >= 3 and checked[1] == 1
+
+
 def test_a_real_photo_shrunk_into_a_screenshot_is_found(monkeypatch):
     """skimage's rocket at 60% in a screen: more pixels in the photo than in its region, so only a frame may hold
     it, and the coarse window (before the fine alignment) lies a pixel or two off the frame's edge."""

@@ -120,7 +120,9 @@ class RobustParams:
     straight edge for :func:`content_boxes` (0: no content boxes);
     ``window_sign``: the window hashes (and the whole-image hashes they are
     matched against) take the signs of the cosine coefficients, else the
-    coefficients above their median (ImageHash's phash rule).
+    coefficients above their median (ImageHash's phash rule);
+    ``candidates_per_image``: window candidates checked per image, the closest first
+    (:func:`closest_per_image`; 0: all).
     """
 
     orient_threshold: int = 10
@@ -141,6 +143,7 @@ class RobustParams:
     box_edge_step: int = 6
     box_edge_fraction: float = 0.25
     window_sign: bool = True
+    candidates_per_image: int = 12
 
 
 DEFAULT_ROBUST = RobustParams()
@@ -470,6 +473,24 @@ def best_per_group_pair(known_groups: np.ndarray, a: np.ndarray, b: np.ndarray, 
     return np.sort(order[run < keep])
 
 
+def closest_per_image(a: np.ndarray, b: np.ndarray, distance: np.ndarray, limit: int, n: int) -> np.ndarray:
+    """Positions of the candidates (a, b) kept when each row takes part in at most ``limit`` of them (as
+    container or as contained), the closest (hash ``distance``) first, ties by position.
+
+    The window search finds about N x (a small probability) chance pairs per image: in a
+    folder of unrelated photos their number per image grows with N, and each costs a refinement.
+    True candidates lie closer than most chance ones, so the cap keeps the cost per image bounded
+    at scale and, in folders where few images reach the cap, changes nothing. ``limit`` <= 0: no cap.
+    """
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    if limit <= 0 or a.size == 0:
+        return np.arange(a.size)
+    order = np.lexsort((np.arange(a.size), np.asarray(distance)))
+    keep = np.zeros(a.size, bool)
+    _k.closest_per_image(a, b, order.astype(np.int64), int(limit), int(n), keep)
+    return np.flatnonzero(keep)
+
+
 def _oriented_size(size: np.ndarray, orientation: np.ndarray) -> np.ndarray:
     swap = np.isin(orientation, (1, 3, 6, 7))
     out = np.array(size, np.int64, copy=True)
@@ -751,7 +772,9 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
             new = (known_groups[wa] < 0) | (known_groups[wa] != known_groups[wb])
             wa, wb, ww, wd = wa[new], wb[new], ww[new], wd[new]
             pick = best_per_group_pair(known_groups, wa, wb, wd, params.per_group_pair)
-            wa, wb, ww = wa[pick], wb[pick], ww[pick]
+            wa, wb, ww, wd = wa[pick], wb[pick], ww[pick], wd[pick]
+        pick = closest_per_image(wa, wb, wd, params.candidates_per_image, n)
+        wa, wb, ww = wa[pick], wb[pick], ww[pick]
         copy_sizes = largest_copy_sizes(known_groups, sizes) if copies else sizes
         ok, area, sim, framed = verify_windows(thumbs, sizes, wa, wb, ww, params, verify_params, images=images,
                                                copy_sizes=copy_sizes)

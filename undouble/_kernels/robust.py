@@ -903,3 +903,15 @@ def align_window(plane_a, plane_b, window, out, margin=0, max_steps=12, toleranc
         if largest * shrink < tolerance:
             break
     return best
+
+
+@njit(cache=True)
+def closest_per_image(a, b, order, limit, n, keep):
+    """Greedy cap on candidate pairs: walking ``order`` (closest first), ``keep[k]`` is set when row ``a[k]``
+    and row ``b[k]`` (of ``n`` rows) each have fewer than ``limit`` kept candidates so far."""
+    count = np.zeros(n, np.int64)
+    for k in order:
+        if count[a[k]] < limit and count[b[k]] < limit:
+            keep[k] = True
+            count[a[k]] += 1
+            count[b[k]] += 1

@@ -197,6 +197,29 @@ def _window_links(rows):
                          np.where(c < 0, 1.0, 0.5).astype(np.float32), c.astype(np.int64), f.astype(bool))
 
 
+def test_a_frame_keeps_its_own_photo_not_another_shot_it_holds_worse():
+    """Screenshot 0 frames photo 1 (0.94) and, over the same region, another shot 2 (0.68) and a verified copy 3
+    of photo 1 (0.65, in 1's normal group): 2 is left out, 3 kept; a framed link over another region of the
+    screen (a tenth of its area) and links that are no frame's stay whatever their similarity."""
+    known = np.array([-1, 0, -1, 0, -1, -1, -1])
+    rows = [(0, 1, 0, 0.94, True), (0, 2, 0, 0.68, True), (0, 3, 0, 0.65, True), (0, 4, 0, 0.6, True),
+            (5, 2, 5, 0.9, False), (6, 2, 6, 0.5, False)]
+    links = _window_links(rows)
+    area = links.area_fraction.copy()
+    area[3] = 0.05  # 4 lies in another part of the screen
+    links = R.RobustLinks(links.a, links.b, links.orientation, links.relation, links.similarity, area,
+                          links.container, links.framed)
+    pruned = RG.prune_other_photos_of_a_frame(links, known, margin=0.15)
+    kept = sorted(zip(pruned.a.tolist(), pruned.b.tolist()))
+    assert kept == [(0, 1), (0, 3), (0, 4), (5, 2), (6, 2)]
+    assert len(pruned.framed) == len(kept)
+    # a wider margin keeps the other shot
+    assert len(RG.prune_other_photos_of_a_frame(links, known, margin=0.3)) == len(rows)
+    # and so does a frame whose other shot is a verified copy of its photo (one normal group)
+    assert len(RG.prune_other_photos_of_a_frame(links, np.array([-1, 0, 0, 0, -1, -1, -1]), margin=0.15)) \
+        == len(rows)
+
+
 def test_split_by_keeper_turns_into_frames_only():
     # 0: a photo; 1: its screenshot; 2: its letterbox; 3: 0 mirrored. 1 (best ranked) and 2 both contain 0.
     known = np.full(4, -1)

@@ -2,9 +2,10 @@
 
 :func:`robust_groups` joins the normal groups by the verified robust links of
 :func:`undouble.robust.find_robust_links` (less the containers much worse than
-an image's best one, :func:`prune_ambiguous`, and the window links that would
-pull a crop the normal grouping verified inside its own keeper into another
-photo, :func:`keep_placed_crops`), cuts each joined component into
+an image's best one, :func:`prune_ambiguous`, the framed links that hold
+another photo much worse than a frame's own, :func:`prune_other_photos_of_a_frame`,
+and the window links that would pull a crop the normal grouping verified inside
+its own keeper into another photo, :func:`keep_placed_crops`), cuts each joined component into
 groups grown from keepers where the container wins (:func:`split_by_keeper`:
 at most :data:`MAX_HOPS` robust links from the keeper, never through a region
 two photos share), and names each member's relation to its keeper:
@@ -188,6 +189,44 @@ def prune_ambiguous(links: RobustLinks, margin: float = AMBIGUOUS_MARGIN) -> Rob
     framed = None if links.framed is None else links.framed[keep]
     return RobustLinks(*(getattr(links, f)[keep] for f in ("a", "b", "orientation", "relation", "similarity",
                                                             "area_fraction", "container")), framed)
+
+
+#: Framed links of one container whose areas (fractions of the container) differ by less than this factor are
+#: taken to hold the same region of it (:func:`prune_other_photos_of_a_frame`).
+FRAME_REGION_AREA_RATIO = 1.25
+
+
+def prune_other_photos_of_a_frame(links: RobustLinks, known_groups: np.ndarray,
+                                  margin: float = AMBIGUOUS_MARGIN) -> RobustLinks:
+    """The links without the framed links that hold another photo in a frame much worse than its own photo.
+
+    A letterbox or a screenshot frames one photo. Another shot of the same scene
+    may verify in that frame too, at a lower similarity (the framed photo is
+    small, so the part where the shots differ is a few pixels): for each
+    container, a framed link more than ``margin`` under the container's best
+    framed link over about the same region (areas within
+    :data:`FRAME_REGION_AREA_RATIO`) is left out, unless its contained image is
+    in the same normal group as the best one's (``known_groups``: a label per
+    row, -1 for none), a verified copy of the framed photo.
+    """
+    if not len(links) or links.framed is None or not np.any(links.framed):
+        return links
+    known_groups = np.asarray(known_groups, np.int64)
+    framed = np.flatnonzero(np.asarray(links.framed, bool) & (links.container >= 0))
+    contained = np.where(links.container == links.a, links.b, links.a)
+    group = np.where(known_groups[contained] >= 0, known_groups[contained], -1 - contained)
+    similarity = np.asarray(links.similarity, np.float64)
+    area = np.asarray(links.area_fraction, np.float64)
+    keep = np.ones(len(links), bool)
+    for container in np.unique(links.container[framed]):
+        mine = framed[links.container[framed] == container]
+        for k in mine:
+            same_region = mine[np.abs(np.log(area[mine] / max(area[k], 1e-9))) <= np.log(FRAME_REGION_AREA_RATIO)]
+            best = same_region[np.argmax(similarity[same_region])]
+            if similarity[k] < similarity[best] - margin and group[k] != group[best]:
+                keep[k] = False
+    return RobustLinks(*(getattr(links, f)[keep] for f in ("a", "b", "orientation", "relation", "similarity",
+                                                            "area_fraction", "container", "framed")))
 
 
 def keep_placed_crops(links: RobustLinks, known_groups: np.ndarray, placed: np.ndarray) -> RobustLinks:
@@ -474,7 +513,7 @@ def robust_groups(groups: list, links: RobustLinks, n: int, keeper_order: Callab
             placed[np.asarray(g, np.int64)] = [str(text).startswith("cropped") for text in texts]
         if base_area is not None:
             placed &= ~framed_by_keeper(groups, base_area, placed, thumbs)
-    links = keep_placed_crops(prune_ambiguous(links), known, placed)
+    links = keep_placed_crops(prune_other_photos_of_a_frame(prune_ambiguous(links), known), known, placed)
     by_pair: dict[tuple[int, int], int] = {}
     for k, (a, b) in enumerate(zip(links.a.tolist(), links.b.tolist())):
         by_pair[(a, b)] = by_pair[(b, a)] = k

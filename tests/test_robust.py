@@ -408,6 +408,25 @@ def test_a_closer_view_is_no_crop_but_a_cut_or_downscaled_crop_and_a_reduced_pas
     assert (0, 2) in _linked(_links_of(images, dataclasses.replace(R.DEFAULT_ROBUST, max_crop_scale=0.0)))
 
 
+def test_consistent_group_pairs_needs_most_checks_between_two_groups_to_pass():
+    """Groups {0, 1, 2} and {3, 4}, rows 5 and 6 in none: between the two groups 2 of 5 checks pass (two shots
+    of a scene near the verifier's limit), so none counts; 5 against group {0, 1, 2}: 2 of 3 pass; 5 against 6:
+    its one check."""
+    known = np.array([0, 0, 0, 1, 1, -1, -1])
+    a = np.array([0, 1, 2, 3, 4, 5, 5, 5, 6])
+    b = np.array([3, 3, 4, 0, 1, 0, 1, 2, 5])
+    ok = np.array([True, False, True, False, False, True, True, False, True])
+    got = R.consistent_group_pairs(known, a, b, ok)
+    # the reference: the share of passed checks per unordered pair of groups (a row in none is its own group)
+    label = [int(g) if g >= 0 else 100 + r for r, g in enumerate(known)]
+    want = []
+    for k in range(a.size):
+        key = {label[a[k]], label[b[k]]}
+        same = [j for j in range(a.size) if {label[a[j]], label[b[j]]} == key]
+        want.append(2 * sum(ok[j] for j in same) >= len(same))
+    assert got.tolist() == want == [False] * 5 + [True, True, True, True]
+
+
 def _closest_per_image_reference(a, b, distance, limit):
     """The cap written out: candidates by distance then position, each kept while both its rows are under the limit."""
     count, kept = {}, []

@@ -760,6 +760,8 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
         new = (known_groups[a] < 0) | (known_groups[a] != known_groups[b])
         a, b, o = a[new], b[new], o[new]
     ok, res = verify_orientations(thumbs, sizes, a, b, o, verify_params)
+    if known_groups is not None and groups_are_copies:
+        ok &= consistent_group_pairs(known_groups, a, b, ok)
     rel = np.array([_ORIENT_RELATION[int(x)] for x in o], np.int8).reshape(-1)
     parts = [(a[ok], b[ok], o[ok].astype(np.int8), rel[ok], res.similarity[ok],
               np.ones(int(ok.sum()), np.float32), np.full(int(ok.sum()), -1, np.int64), np.zeros(int(ok.sum()), bool))]
@@ -796,6 +798,30 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
     return RobustLinks(cols[0].astype(np.int64), cols[1].astype(np.int64), cols[2].astype(np.int8),
                        cols[3].astype(np.int8), cols[4].astype(np.float32), cols[5].astype(np.float32),
                        cols[6].astype(np.int64), cols[7].astype(bool))
+
+
+def consistent_group_pairs(known_groups: np.ndarray, a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Per checked candidate (a, b), whether at least half of the candidates checked between its two normal
+    groups passed (``known_groups``: verified groups, a label per row, -1 for none, which is a group of its own).
+
+    The members of a verified group are copies of one picture, so a rotated or mirrored copy of it
+    verifies against most of them. Two shots of one scene lie near the verifier's limit: one pair of
+    their copies (a brighter one against a flipped one) may pass by a few hundredths while the others
+    fail. A pair of groups whose checks mostly fail is no link, whichever of them passed.
+    """
+    known_groups = np.asarray(known_groups, np.int64)
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    if a.size == 0:
+        return np.ones(0, bool)
+    n = known_groups.size
+    key_a = np.where(known_groups[a] >= 0, known_groups[a], n + a)
+    key_b = np.where(known_groups[b] >= 0, known_groups[b], n + b)
+    pair = np.minimum(key_a, key_b) * (2 * n + 1) + np.maximum(key_a, key_b)
+    _, which = np.unique(pair, return_inverse=True)
+    which = which.reshape(-1)
+    passed = np.bincount(which, weights=np.asarray(ok, np.float64))
+    checked = np.bincount(which)
+    return (2 * passed >= checked)[which]
 
 
 def group_representatives(known_groups: np.ndarray, sizes: np.ndarray, upright: np.ndarray,

@@ -669,6 +669,25 @@ def _fast_mismatch(plane_a, centred_b, norm_b, x0, y0, x1, y1, ix, tx, margin=0)
     return 1.0 - sab / den
 
 
+@njit(cache=True)
+def _centred_target(plane_b, margin):
+    """``plane_b`` less its mean over the samples at least ``margin`` from the grid's edge (0 nearer the edge),
+    and its sum of squares there: the target of :func:`refine_window` and :func:`align_window`."""
+    s = plane_b.shape[0]
+    mb = 0.0
+    for v in range(margin, s - margin):
+        for u in range(margin, s - margin):
+            mb += plane_b[v, u]
+    mb /= (s - 2 * margin) * (s - 2 * margin)
+    centred = np.zeros((s, s))
+    norm_b = 0.0
+    for v in range(margin, s - margin):
+        for u in range(margin, s - margin):
+            centred[v, u] = plane_b[v, u] - mb
+            norm_b += centred[v, u] * centred[v, u]
+    return centred, norm_b
+
+
 #: The moves of :func:`refine_window` (each tried as -step, then +step): each edge ``(x0, y0, x1, y1)`` alone,
 #: then both edges of one axis together (a shift) and apart (a scale). A window of the right position but
 #: the wrong scale over a plain region (sky, a wall) is a local optimum for single-edge moves: moving one
@@ -691,17 +710,7 @@ def refine_window(plane_a, plane_b, window, steps, out, margin=0):
     (:func:`_fast_mismatch`, the same value up to rounding).
     """
     s = plane_b.shape[0]
-    mb = 0.0
-    for v in range(margin, s - margin):
-        for u in range(margin, s - margin):
-            mb += plane_b[v, u]
-    mb /= (s - 2 * margin) * (s - 2 * margin)
-    centred = np.zeros((s, s))
-    norm_b = 0.0
-    for v in range(margin, s - margin):
-        for u in range(margin, s - margin):
-            centred[v, u] = plane_b[v, u] - mb
-            norm_b += centred[v, u] * centred[v, u]
+    centred, norm_b = _centred_target(plane_b, margin)
     ix = np.empty(s, np.int64)
     tx = np.empty(s)
     for k in range(4):
@@ -827,17 +836,7 @@ def align_window(plane_a, plane_b, window, out, margin=0, max_steps=12, toleranc
     mismatch (1 - correlation, as :func:`refine_window`).
     """
     s = plane_b.shape[0]
-    mb = 0.0
-    for v in range(margin, s - margin):
-        for u in range(margin, s - margin):
-            mb += plane_b[v, u]
-    mb /= (s - 2 * margin) * (s - 2 * margin)
-    centred = np.zeros((s, s))
-    norm_b = 0.0
-    for v in range(margin, s - margin):
-        for u in range(margin, s - margin):
-            centred[v, u] = plane_b[v, u] - mb
-            norm_b += centred[v, u] * centred[v, u]
+    centred, norm_b = _centred_target(plane_b, margin)
     for k in range(4):
         out[k] = window[k]
     if norm_b <= 0.0:

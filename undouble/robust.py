@@ -456,15 +456,20 @@ def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustPar
     return a[first], b[first], w[first]
 
 
+def group_keys(known_groups: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Per row of ``rows``, the label of its normal group (``known_groups``, -1 for none), where a row in none
+    is a group of its own: ``N + row`` (N rows), never a label."""
+    known_groups = np.asarray(known_groups, np.int64)
+    rows = np.asarray(rows, np.int64)
+    return np.where(known_groups[rows] >= 0, known_groups[rows], known_groups.size + rows)
+
+
 def best_per_group_pair(known_groups: np.ndarray, a: np.ndarray, b: np.ndarray, distance: np.ndarray,
                         keep: int = 1) -> np.ndarray:
     """Positions of the ``keep`` closest candidates (a, b) of each pair of normal groups (row labels, -1 for an
     image in none, which is a group of its own). The normal groups are verified copies, so one verified
     window link between two of them joins them all; the other candidates would cost a check each."""
-    known_groups = np.asarray(known_groups, np.int64)
-    n = known_groups.size
-    key_a = np.where(known_groups[a] >= 0, known_groups[a], n + a)
-    key_b = np.where(known_groups[b] >= 0, known_groups[b], n + b)
+    key_a, key_b = group_keys(known_groups, a), group_keys(known_groups, b)
     order = np.lexsort((b, a, distance, key_b, key_a))
     ka, kb = key_a[order], key_b[order]
     start = np.ones(order.size, bool)
@@ -814,8 +819,7 @@ def consistent_group_pairs(known_groups: np.ndarray, a: np.ndarray, b: np.ndarra
     if a.size == 0:
         return np.ones(0, bool)
     n = known_groups.size
-    key_a = np.where(known_groups[a] >= 0, known_groups[a], n + a)
-    key_b = np.where(known_groups[b] >= 0, known_groups[b], n + b)
+    key_a, key_b = group_keys(known_groups, a), group_keys(known_groups, b)
     pair = np.minimum(key_a, key_b) * (2 * n + 1) + np.maximum(key_a, key_b)
     _, which = np.unique(pair, return_inverse=True)
     which = which.reshape(-1)

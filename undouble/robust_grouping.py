@@ -33,7 +33,7 @@ import numpy as np
 
 from . import verify as _v
 from ._logging import logger
-from .robust import RobustLinks, _empty_links, find_robust_links, framed_boxes, link_relation
+from .robust import RobustLinks, _empty_links, find_robust_links, framed_boxes, group_keys, link_relation
 
 #: Relation of a member of a hash-only group (no verification) to its keeper.
 HASH_ONLY_RELATION = "similar hash"
@@ -214,7 +214,7 @@ def prune_other_photos_of_a_frame(links: RobustLinks, known_groups: np.ndarray,
     known_groups = np.asarray(known_groups, np.int64)
     framed = np.flatnonzero(np.asarray(links.framed, bool) & (links.container >= 0))
     contained = np.where(links.container == links.a, links.b, links.a)
-    group = np.where(known_groups[contained] >= 0, known_groups[contained], -1 - contained)
+    group = group_keys(known_groups, contained)
     similarity = np.asarray(links.similarity, np.float64)
     area = np.asarray(links.area_fraction, np.float64)
     keep = np.ones(len(links), bool)

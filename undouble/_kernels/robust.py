@@ -771,56 +771,106 @@ def _solve4(h, g, out):
 
 
 @njit(cache=True)
-def _window_moments(plane_a, centred_b, x0, y0, x1, y1, margin, sums):
+def _window_moments(plane_a, centred_b, x0, y0, x1, y1, margin, sums, ix, tx, gx):
     """One pass over the samples of the window (as :func:`_fast_mismatch`): the sums that an ECC step needs.
 
     ``sums`` (length 30) receives: 0 n, 1 sum a, 2 sum a^2, 3 sum a*b, 4-7 sum g_j, 8-11 sum a*g_j,
     12-15 sum b*g_j, 16-25 sum g_j*g_k (j <= k, row by row), where ``a`` is the bilinear sample of
     ``plane_a``, ``b`` the centred target and ``g_j`` the derivative of ``a`` with respect to edge j
-    (x0, y0, x1, y1; the derivative of the bilinear interpolant, 0 where the sample is clamped)."""
+    (x0, y0, x1, y1; the derivative of the bilinear interpolant, 0 where the sample is clamped).
+    ``ix``, ``tx`` and ``gx`` (length S) are scratch for the per-column sample positions; the sums
+    are kept in registers while the samples are visited in rows (each sum in the order of the samples)."""
     h, w = plane_a.shape
     s = centred_b.shape[0]
     sx = (x1 - x0) * w / s
     sy = (y1 - y0) * h / s
-    for k in range(sums.size):
-        sums[k] = 0.0
-    g = np.empty(4)
+    for u in range(margin, s - margin):
+        fx = x0 * w + (u + 0.5) * sx - 0.5
+        ix[u], tx[u] = _sample_position(x0 * w, sx, u, w)
+        gx[u] = w if 0.0 <= fx <= w - 1 else 0.0  # the x derivative's scale, 0 where clamped
+    cnt = 0.0
+    sa = 0.0
+    saa = 0.0
+    sab = 0.0
+    sg0 = sg1 = sg2 = sg3 = 0.0
+    sag0 = sag1 = sag2 = sag3 = 0.0
+    sbg0 = sbg1 = sbg2 = sbg3 = 0.0
+    h00 = h01 = h02 = h03 = h11 = h12 = h13 = h22 = h23 = h33 = 0.0
     for v in range(margin, s - margin):
         fy = y0 * h + (v + 0.5) * sy - 0.5
         inside_y = 0.0 <= fy <= h - 1
         iy, ty = _sample_position(y0 * h, sy, v, h)
         pv = (v + 0.5) / s
         for u in range(margin, s - margin):
-            fx = x0 * w + (u + 0.5) * sx - 0.5
-            inside_x = 0.0 <= fx <= w - 1
-            ix, tx = _sample_position(x0 * w, sx, u, w)
-            p00 = plane_a[iy, ix]
-            p01 = plane_a[iy, ix + 1]
-            p10 = plane_a[iy + 1, ix]
-            p11 = plane_a[iy + 1, ix + 1]
-            top = p00 * (1.0 - tx) + p01 * tx
-            bottom = p10 * (1.0 - tx) + p11 * tx
+            i = ix[u]
+            t = tx[u]
+            p00 = plane_a[iy, i]
+            p01 = plane_a[iy, i + 1]
+            p10 = plane_a[iy + 1, i]
+            p11 = plane_a[iy + 1, i + 1]
+            top = p00 * (1.0 - t) + p01 * t
+            bottom = p10 * (1.0 - t) + p11 * t
             a = top * (1.0 - ty) + bottom * ty
-            ax = ((p01 - p00) * (1.0 - ty) + (p11 - p10) * ty) * w if inside_x else 0.0
+            ax = ((p01 - p00) * (1.0 - ty) + (p11 - p10) * ty) * gx[u] if gx[u] != 0.0 else 0.0
             ay = (bottom - top) * h if inside_y else 0.0
             pu = (u + 0.5) / s
-            g[0] = ax * (1.0 - pu)
-            g[1] = ay * (1.0 - pv)
-            g[2] = ax * pu
-            g[3] = ay * pv
+            g0 = ax * (1.0 - pu)
+            g1 = ay * (1.0 - pv)
+            g2 = ax * pu
+            g3 = ay * pv
             b = centred_b[v, u]
-            sums[0] += 1.0
-            sums[1] += a
-            sums[2] += a * a
-            sums[3] += a * b
-            k = 16
-            for j in range(4):
-                sums[4 + j] += g[j]
-                sums[8 + j] += a * g[j]
-                sums[12 + j] += b * g[j]
-                for i in range(j, 4):
-                    sums[k] += g[j] * g[i]
-                    k += 1
+            cnt += 1.0
+            sa += a
+            saa += a * a
+            sab += a * b
+            sg0 += g0
+            sg1 += g1
+            sg2 += g2
+            sg3 += g3
+            sag0 += a * g0
+            sag1 += a * g1
+            sag2 += a * g2
+            sag3 += a * g3
+            sbg0 += b * g0
+            sbg1 += b * g1
+            sbg2 += b * g2
+            sbg3 += b * g3
+            h00 += g0 * g0
+            h01 += g0 * g1
+            h02 += g0 * g2
+            h03 += g0 * g3
+            h11 += g1 * g1
+            h12 += g1 * g2
+            h13 += g1 * g3
+            h22 += g2 * g2
+            h23 += g2 * g3
+            h33 += g3 * g3
+    sums[0] = cnt
+    sums[1] = sa
+    sums[2] = saa
+    sums[3] = sab
+    sums[4] = sg0
+    sums[5] = sg1
+    sums[6] = sg2
+    sums[7] = sg3
+    sums[8] = sag0
+    sums[9] = sag1
+    sums[10] = sag2
+    sums[11] = sag3
+    sums[12] = sbg0
+    sums[13] = sbg1
+    sums[14] = sbg2
+    sums[15] = sbg3
+    sums[16] = h00
+    sums[17] = h01
+    sums[18] = h02
+    sums[19] = h03
+    sums[20] = h11
+    sums[21] = h12
+    sums[22] = h13
+    sums[23] = h22
+    sums[24] = h23
+    sums[25] = h33
 
 
 @njit(cache=True, nogil=True)
@@ -845,6 +895,9 @@ def align_window(plane_a, plane_b, window, out, margin=0, max_steps=12, toleranc
     for k in range(4):
         cur[k] = window[k]
     sums = np.zeros(30)
+    ix = np.empty(s, np.int64)
+    tx = np.empty(s)
+    gx = np.empty(s)
     hess = np.empty((4, 4))
     g_a = np.empty(4)
     g_b = np.empty(4)
@@ -852,7 +905,7 @@ def align_window(plane_a, plane_b, window, out, margin=0, max_steps=12, toleranc
     h_gb = np.empty(4)
     best = 1.0
     for step in range(max_steps + 1):
-        _window_moments(plane_a, centred, cur[0], cur[1], cur[2], cur[3], margin, sums)
+        _window_moments(plane_a, centred, cur[0], cur[1], cur[2], cur[3], margin, sums, ix, tx, gx)
         n = sums[0]
         var_a = sums[2] - sums[1] * sums[1] / n
         if var_a <= 0.0:

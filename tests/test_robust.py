@@ -427,6 +427,54 @@ def test_consistent_group_pairs_needs_most_checks_between_two_groups_to_pass():
     assert got.tolist() == want == [False] * 5 + [True, True, True, True]
 
 
+def _far_candidates_reference(known, n, a, b, linked_a, linked_b):
+    """Slow reference of ``far_candidates_to_check``: components by repeated merging of sets."""
+    sets = [{r} for r in range(n)]
+    pairs = [(r, q) for r in range(n) for q in range(n) if known is not None and known[r] >= 0 and known[r] == known[q]]
+    pairs += list(zip(linked_a, linked_b))
+    for x, y in pairs:
+        sx = next(s for s in sets if x in s)
+        sy = next(s for s in sets if y in s)
+        if sx is not sy:
+            sets.remove(sy)
+            sx |= sy
+    anchored = set()
+    if known is not None:
+        for r in range(n):
+            if known[r] >= 0 and sum(1 for q in range(n) if known[q] == known[r]) >= 2:
+                anchored.add(r)
+    out = []
+    for x, y in zip(a, b):
+        sx = next(s for s in sets if x in s)
+        sy = next(s for s in sets if y in s)
+        out.append(sx is sy or not (sx & anchored and sy & anchored))
+    return out
+
+
+def test_far_candidates_are_checked_unless_they_join_two_pictures_with_verified_copies():
+    """Groups {0, 1} and {2, 3} (two pictures with verified copies), {4} alone, row 5 linked to 0, rows 6 and 7
+    linked to each other, row 8 in none. A far candidate between the two groups is skipped (most are
+    other shots of a scene); inside one component, or touching a component without a verified group of two,
+    it is checked."""
+    known = np.array([0, 0, 1, 1, 2, -1, -1, -1, -1])
+    linked_a, linked_b = np.array([5, 6]), np.array([0, 7])
+    a = np.array([0, 2, 5, 0, 4, 6, 2, 8, 1, 5])
+    b = np.array([2, 1, 3, 5, 0, 3, 7, 3, 0, 1])
+    got = R.far_candidates_to_check(known, 9, a, b, linked_a, linked_b)
+    want = _far_candidates_reference(known, 9, a.tolist(), b.tolist(), linked_a.tolist(), linked_b.tolist())
+    assert got.tolist() == want == [False, False, False, True, True, True, True, True, True, True]
+    # without verified groups nothing is anchored: every far candidate is checked
+    assert R.far_candidates_to_check(None, 9, a, b, linked_a, linked_b).all()
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        n = 12
+        known = rng.integers(-1, 4, n)
+        a, b = rng.integers(0, n, 15), rng.integers(0, n, 15)
+        la, lb = rng.integers(0, n, 3), rng.integers(0, n, 3)
+        assert R.far_candidates_to_check(known, n, a, b, la, lb).tolist() == \
+            _far_candidates_reference(known, n, a.tolist(), b.tolist(), la.tolist(), lb.tolist())
+
+
 def _closest_per_image_reference(a, b, distance, limit):
     """The cap written out: candidates by distance then position, each kept while both its rows are under the limit."""
     count, kept = {}, []

@@ -339,6 +339,38 @@ def test_relation_names(robust_corpus):
     assert checked >= 40
 
 
+def test_far_rule_keeps_every_true_link_and_checks_less(robust_corpus, monkeypatch):
+    """With verified groups (each original with its stretched copies: pictures of a scene that have verified
+    copies), skipping the far window candidates between them keeps every link between copies of one
+    shot that checking all of them finds, and checks fewer candidates."""
+    rows, _, folder = robust_corpus
+    thumbs, sizes, small = _load(folder, rows)
+    groups = {}
+    for i, (_, g, label) in enumerate(rows):
+        if label in ("original", "stretch"):
+            groups.setdefault(g, []).append(i)
+    known = np.full(len(rows), -1)
+    for k, members in enumerate(groups.values()):
+        known[members] = k
+    assert (np.bincount(known[known >= 0]) >= 2).sum() >= 8  # shots with a verified copy: anchored
+    checked = []
+    real = R.verify_windows
+    monkeypatch.setattr(R, "verify_windows", lambda th, sz, a, *args, **kw: checked.append(len(a)) or
+                        real(th, sz, a, *args, **kw))
+    every = R.find_robust_links(thumbs, sizes, dataclasses.replace(R.DEFAULT_ROBUST, near_threshold=-1),
+                                images=small, known_groups=known)
+    all_checks = sum(checked)
+    checked.clear()
+    ruled = R.find_robust_links(thumbs, sizes, images=small, known_groups=known)
+    assert sum(checked) < all_checks
+    shot = [g for _, g, _ in rows]
+
+    def true_pairs(links):
+        return {(min(a, b), max(a, b)) for a, b in zip(links.a.tolist(), links.b.tolist()) if shot[a] == shot[b]}
+
+    assert true_pairs(every) and true_pairs(ruled) >= true_pairs(every)
+
+
 def test_distinct_shots_of_a_scene_are_not_linked(robust_corpus):
     rows, links, _ = robust_corpus
     originals = [i for i, (_, _, label) in enumerate(rows) if label == "original"]

@@ -37,10 +37,10 @@ Candidates
 Verification
 ------------
 A candidate is never a link by itself. The window candidates within
-``placed_threshold`` bits (nearly every accepted one on generated corpora) are
+``near_threshold`` bits (nearly every accepted one on generated corpora) are
 checked first; a farther one only where it may link an image or a small
-cluster that the closer ones left without a picture, or relate two images of
-one component (:func:`far_candidates_to_check`). An oriented candidate is verified by
+cluster that the closer ones left without a picture with verified copies, or
+relate two images of one component (:func:`far_candidates_to_check`). An oriented candidate is verified by
 the normal verifier (:func:`undouble.verify.verify_pairs`) on the thumbnail of
 A transformed by the orientation (a 48 x 48 thumbnail rotates and flips
 exactly); a pair that fails is tried once more after a sub-pixel
@@ -126,9 +126,10 @@ class RobustParams:
     matched against) take the signs of the cosine coefficients, else the
     coefficients above their median (ImageHash's phash rule);
     ``candidates_per_image``: window candidates checked per image, the closest first
-    (:func:`closest_per_image`; 0: all); ``placed_threshold``: window candidates farther than this
-    (but within ``window_threshold``) are checked only where the closer ones left one of their images
-    without a picture (:func:`far_candidates_to_check`; -1: all are checked).
+    (:func:`closest_per_image`; 0: all); ``near_threshold``: window candidates farther than this
+    (but within ``window_threshold``) are checked after the others, and not when they would join two
+    components of what is verified by then that both hold a verified group of two or more
+    (:func:`far_candidates_to_check`; -1: all are checked).
     """
 
     orient_threshold: int = 10
@@ -150,7 +151,7 @@ class RobustParams:
     box_edge_fraction: float = 0.25
     window_sign: bool = True
     candidates_per_image: int = 12
-    placed_threshold: int = 9
+    near_threshold: int = 9
 
 
 DEFAULT_ROBUST = RobustParams()
@@ -793,7 +794,7 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
         copy_sizes = largest_copy_sizes(known_groups, sizes) if copies else sizes
         ok, area, sim, framed = (np.zeros(wa.size, bool), np.zeros(wa.size, np.float32),
                                  np.zeros(wa.size, np.float32), np.zeros(wa.size, bool))
-        near = wd <= params.placed_threshold if params.placed_threshold >= 0 else np.ones(wa.size, bool)
+        near = wd <= params.near_threshold if params.near_threshold >= 0 else np.ones(wa.size, bool)
 
         def kept() -> np.ndarray:
             keep = ok & (area < 0.97)  # the whole frame: an upright copy, the normal search's business
@@ -830,7 +831,7 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
 
 def far_candidates_to_check(known_groups: np.ndarray | None, n: int, a: np.ndarray, b: np.ndarray,
                             linked_a: np.ndarray, linked_b: np.ndarray) -> np.ndarray:
-    """Per window candidate (``a`` contains ``b``) farther than :attr:`RobustParams.placed_threshold`, whether
+    """Per window candidate (``a`` contains ``b``) farther than :attr:`RobustParams.near_threshold`, whether
     it is checked unless its two images lie in two different components of the links found so far (the
     verified normal groups ``known_groups``, a label per row, -1 for none, None: no groups; the verified
     links ``linked_a``/``linked_b``) that both hold a verified group of two or more.

@@ -832,7 +832,7 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
 def far_candidates_to_check(known_groups: np.ndarray | None, n: int, a: np.ndarray, b: np.ndarray,
                             linked_a: np.ndarray, linked_b: np.ndarray) -> np.ndarray:
     """Per window candidate (``a`` contains ``b``) farther than :attr:`RobustParams.near_threshold`, whether
-    it is checked unless its two images lie in two different components of the links found so far (the
+    to check it: yes, unless its two images lie in two different components of the links found so far (the
     verified normal groups ``known_groups``, a label per row, -1 for none, None: no groups; the verified
     links ``linked_a``/``linked_b``) that both hold a verified group of two or more.
 

@@ -802,16 +802,17 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
                 keep &= framed | (enlargement(copy_sizes[wa], copy_sizes[wb], area) <= params.max_crop_scale)
             return keep
 
-        for rows in (np.flatnonzero(near), None):
-            if rows is None:  # the far candidates: only where an image is not placed yet
-                linked = kept()
-                rows = np.flatnonzero(~near & far_candidates_to_check(
-                    known_groups if copies else None, n, wa, wb, np.concatenate([a[oriented], wa[linked]]),
-                    np.concatenate([b[oriented], wb[linked]])))
+        def check(rows: np.ndarray) -> None:
             if rows.size:
-                got = verify_windows(thumbs, sizes, wa[rows], wb[rows], ww[rows], params, verify_params,
-                                     images=images, copy_sizes=copy_sizes)
-                ok[rows], area[rows], sim[rows], framed[rows] = got
+                ok[rows], area[rows], sim[rows], framed[rows] = verify_windows(
+                    thumbs, sizes, wa[rows], wb[rows], ww[rows], params, verify_params, images=images,
+                    copy_sizes=copy_sizes)
+
+        check(np.flatnonzero(near))
+        linked = kept()  # the far candidates, given the links of the near ones and of the orientations
+        check(np.flatnonzero(~near & far_candidates_to_check(
+            known_groups if copies else None, n, wa, wb, np.concatenate([a[oriented], wa[linked]]),
+            np.concatenate([b[oriented], wb[linked]]))))
         keep = kept()
         parts.append((wa[keep], wb[keep], np.zeros(int(keep.sum()), np.int8),
                       np.full(int(keep.sum()), _v.REL_CROPPED, np.int8), sim[keep], area[keep], wa[keep], framed[keep]))
@@ -850,14 +851,11 @@ def far_candidates_to_check(known_groups: np.ndarray | None, n: int, a: np.ndarr
     if known_groups is not None:
         labels = np.asarray(known_groups, np.int64)
         rows = np.flatnonzero(labels >= 0)
-        order = rows[np.argsort(labels[rows], kind="stable")]
-        start = np.ones(order.size, bool)
-        start[1:] = labels[order[1:]] != labels[order[:-1]]
-        head = order[np.maximum.accumulate(np.where(start, np.arange(order.size), 0))]
-        firsts.append(head)
-        rests.append(order)
-        counts = np.bincount(labels[rows], minlength=1)
-        anchored[rows] = counts[labels[rows]] >= 2
+        _, first, which, counts = np.unique(labels[rows], return_index=True, return_inverse=True,
+                                            return_counts=True)
+        firsts.append(rows[first][which.reshape(-1)])  # each row joined to its group's first row
+        rests.append(rows)
+        anchored[rows] = counts[which.reshape(-1)] >= 2
     firsts.append(np.asarray(linked_a, np.int64))
     rests.append(np.asarray(linked_b, np.int64))
     x, y = np.concatenate(firsts), np.concatenate(rests)

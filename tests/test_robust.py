@@ -140,6 +140,53 @@ def test_grid_window_sign_hashes_match_reference(nfreq):
         np.testing.assert_array_equal(_bits(whole[i]), want)
 
 
+def _window_coef_reference(img: np.ndarray, window) -> np.ndarray:
+    """The 8 x 8 float64 coefficients of :func:`_window_hash_reference` (its sign hash: ``coef > 0``)."""
+    h, w = img.shape
+    x0, y0, x1, y1 = window[0] * w, window[1] * h, window[2] * w, window[3] * h
+
+    def basis(length, lo, hi):
+        out = np.zeros((8, length))
+        for x in range(length):
+            a, b = max(lo, x), min(hi, x + 1)
+            if b > a:
+                out[:, x] = (b - a) * np.cos(np.pi * np.arange(8) * (((a + b) / 2 - lo) / (hi - lo)))
+        return out
+
+    return basis(h, y0, y1) @ img.astype(float) @ basis(w, x0, x1).T
+
+
+def test_grid_sign_hashes_match_reference_on_photos():
+    """The float32 matrix products of grid_sign_hashes give the sign hash of every window of the grid, on the
+    thumbnails of real photos and flat or black images, a bit other than the float64 reference's only where
+    that coefficient is within rounding of 0 (on a flat image all but the DC one are: their signs are
+    rounding noise in float64 too)."""
+    from imagesets import real_photos
+
+    images = [np.dstack([p] * 3) if p.ndim == 2 else p[..., :3] for p in real_photos().values()]
+    images += [np.zeros((40, 60, 3), np.uint8), np.full((50, 50, 3), 200, np.uint8)]
+    grey = R._grey(make_thumbnails(images))
+    ints = R.window_grid()[::7]  # 8 of the 50 intervals: 64 windows per image
+    got = R.grid_sign_hashes(grey, ints, ints)
+    assert got.shape == (len(images), len(ints) ** 2)
+    close, checked = 0, 0
+    for i in range(len(images)):
+        for b, (ylo, yhi) in enumerate(ints):
+            for a, (xlo, xhi) in enumerate(ints):
+                coef = _window_coef_reference(grey[i], (xlo, ylo, xhi, yhi)).reshape(-1)
+                wrong = _bits(got[i, b * len(ints) + a]) != (coef > 0)
+                scale = np.abs(coef).max()
+                assert (np.abs(coef[wrong]) <= 1e-5 * scale).all(), (i, a, b, coef[wrong], scale)
+                if i < len(images) - 2:
+                    close += int(wrong.sum())
+                    checked += coef.size
+    assert close <= checked // 10_000  # the photos: none at all here
+    assert (got[-2] == 0).all()  # black: every coefficient exactly 0, no bit set
+    assert (got[-1] >> np.uint64(63) == 1).all()  # flat: the DC coefficient is above 0
+    # the chunks of the matrix products do not change a hash
+    np.testing.assert_array_equal(R.grid_sign_hashes(grey[3:], ints, ints), got[3:])
+
+
 def test_box_grid_hashes_match_grid_window_hashes():
     grey = _smooth_images(4, 48, 48, seed=2)
     rng = np.random.default_rng(5)
@@ -249,6 +296,20 @@ def test_query_index_matches_brute_force(radius):
                 want.add((a, int(b)))
     assert got == want
     assert all(bin(int(q[a]) ^ int(base[b])).count("1") == dd for a, b, dd in zip(qi, j, d))
+
+
+def test_build_index_marks_the_occupied_buckets():
+    """The occupancy bits that let a query skip empty buckets: set exactly for the keys some hash has."""
+    rng = np.random.default_rng(7)
+    hashes = rng.integers(0, 2**63, 500, dtype=np.uint64)
+    starts, rows, keyed, occupied = K.build_index(hashes, R._SHIFTS, R._KEYBITS)
+    for c, shift in enumerate(R._SHIFTS):
+        keys = {(int(h) >> int(shift)) & 0xFFFF for h in hashes}
+        bits = {64 * word + bit for word in range(occupied.shape[1]) for bit in range(64)
+                if (int(occupied[c, word]) >> bit) & 1}
+        assert bits == keys
+        assert np.array_equal(np.sort(rows[c]), np.arange(500))
+        np.testing.assert_array_equal(keyed[c], hashes[rows[c]])
 
 
 def test_orient_thumbnail_equals_thumbnail_of_rotated_image():

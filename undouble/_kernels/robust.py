@@ -285,6 +285,26 @@ def grid_window_hashes(grey, xints, yints, nfreq, out, sign=False):
         _hash_grid(grey[i], bxt, xlo, xhi, bys, nfreq, tmp, coef, buf, out[i], sign)
 
 
+@njit(cache=True, nogil=True)
+def pack_grid_signs(coef, na, out):
+    """``out[i, b * na + a]``: the sign word (:func:`_sign_word`) of the 8 x 8 block
+    ``coef[i, 8b:8b+8, 8a:8a+8]`` (float32 N x 8B x 8A, the coefficients of all
+    windows of a grid, see :func:`undouble.robust.grid_sign_hashes`). Images in parallel."""
+    n = coef.shape[0]
+    nb = coef.shape[1] // 8
+    for i in range(n):
+        for b in range(nb):
+            for a in range(na):
+                word = 0
+                for r in range(8):
+                    row = coef[i, 8 * b + r, 8 * a:8 * a + 8]
+                    byte = 0
+                    for c in range(8):  # a constant count: unrolled into constant shifts
+                        byte = (byte << 1) | (1 if row[c] > 0.0 else 0)
+                    word = (word << 8) | byte
+                out[i, b * na + a] = np.uint64(word)
+
+
 @njit(cache=True, parallel=True)
 def box_grid_hashes(grey, owners, xints, yints, nfreq, out, sign=False):
     """Per box ``k``, the hashes of the windows ``xints[k, a] x yints[k, b]`` of image ``owners[k]``.
@@ -477,10 +497,14 @@ def _popcount64(x):
 def build_index(hashes, shifts, nkeybits):
     """Bucket index of 64-bit hashes on each chunk of ``nkeybits`` bits starting at ``shifts[c]``.
 
-    Returns ``(starts, rows, keyed)``, C x (2^nkeybits + 1), C x N and C x N: the rows
-    whose chunk ``c`` equals ``key`` are ``rows[c, starts[c, key]:starts[c, key + 1]]``
-    (ascending), and ``keyed[c, p] = hashes[rows[c, p]]``: a bucket's hashes lie
-    side by side, so a query reads them without a random access per row.
+    Returns ``(starts, rows, keyed, occupied)``, C x (2^nkeybits + 1), C x N, C x N and
+    C x 2^nkeybits / 64: the rows whose chunk ``c`` equals ``key`` are
+    ``rows[c, starts[c, key]:starts[c, key + 1]]`` (ascending), and
+    ``keyed[c, p] = hashes[rows[c, p]]``: a bucket's hashes lie side by side, so a
+    query reads them without a random access per row; bit ``key % 64`` of
+    ``occupied[c, key // 64]`` is set when that bucket holds a row (8 KB per chunk,
+    which stay in the L1 cache where ``starts`` (512 KB per chunk) does not: with
+    fewer hashes than keys most probes find an empty bucket there).
     """
     nchunks = shifts.shape[0]
     nb = 1 << nkeybits
@@ -501,7 +525,12 @@ def build_index(hashes, shifts, nkeybits):
             rows[c, fill[key]] = i
             keyed[c, fill[key]] = hashes[i]
             fill[key] += 1
-    return starts, rows, keyed
+    occupied = np.zeros((nchunks, max(1, nb // 64)), np.uint64)
+    for c in range(nchunks):
+        for b in range(nb):
+            if starts[c, b + 1] > starts[c, b]:
+                occupied[c, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+    return starts, rows, keyed, occupied
 
 
 @njit(cache=True)
@@ -527,11 +556,12 @@ def _flip_masks(nkeybits, radius):
 
 
 @njit(cache=True, nogil=True)
-def query_index(queries, query_owner, starts, rows, keyed, shifts, nkeybits, radius, threshold,
+def query_index(queries, query_owner, starts, rows, keyed, occupied, shifts, nkeybits, radius, threshold,
                 out_q, out_j, out_d):
     """Pairs (query ``q``, row ``j``) with ``popcount(queries[q] ^ hashes[j]) <= threshold`` and
     ``j != query_owner[q]``, probing every key within ``radius`` (0..2) of each chunk of the
-    query in the index ``(starts, rows, keyed)`` of :func:`build_index`. The search is complete when
+    query in the index ``(starts, rows, keyed, occupied)`` of :func:`build_index` (an empty bucket is
+    skipped on its ``occupied`` bit). The search is complete when
     ``threshold < nchunks * (radius + 1)`` (pigeonhole); above that it finds the pairs
     that agree within ``radius`` on at least one chunk.
 
@@ -550,6 +580,8 @@ def query_index(queries, query_owner, starts, rows, keyed, shifts, nkeybits, rad
             key0 = (hq >> np.uint64(shifts[c])) & mask
             for f in range(flips.shape[0]):
                 key = np.int64(key0 ^ flips[f])
+                if (occupied[c, key >> 6] >> np.uint64(key & 63)) & np.uint64(1) == np.uint64(0):
+                    continue
                 for p in range(starts[c, key], starts[c, key + 1]):
                     hj = keyed[c, p]
                     d = np.int64(_popcount64(hq ^ hj))

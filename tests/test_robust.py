@@ -1342,6 +1342,29 @@ def test_verify_windows_gives_the_same_in_chunks_of_any_size(monkeypatch):
         np.testing.assert_array_equal(x, y)
 
 
+def test_verify_windows_leaves_whole_frame_windows_unverified(monkeypatch):
+    """With whole_frame_area, a window that refines to the whole frame (a copy of the same framing, the normal
+    search's business) fails without records; a crop's window is verified as before."""
+    photos = [_photo(50 + k, 420, 320) for k in range(2)]
+    images = photos + [cv2.resize(photos[0], (400, 305), interpolation=cv2.INTER_AREA), photos[1][40:260, 50:360]]
+    small = [cv2.resize(im, (128, 128), interpolation=cv2.INTER_AREA) for im in images]
+    sizes = np.array([(im.shape[1], im.shape[0]) for im in images])
+    thumbs = make_thumbnails(images)
+    a, b = np.array([0, 1]), np.array([2, 3])
+    windows = np.array([[0.0, 0.05, 1.0, 0.95], [0.1, 0.1, 0.85, 0.8]])
+    made = []
+    real_record = R._image_window_record
+    monkeypatch.setattr(R, "_image_window_record", lambda *args: made.append(1) or real_record(*args))
+    every = R.verify_windows(thumbs, sizes, a, b, windows, images=small)
+    assert every[0].all() and every[1][0] >= R.WHOLE_FRAME_AREA > every[1][1], every  # both pass unchecked
+    assert len(made) == 4  # two records per candidate
+    made.clear()
+    skipped = R.verify_windows(thumbs, sizes, a, b, windows, images=small, whole_frame_area=R.WHOLE_FRAME_AREA)
+    assert not skipped[0][0] and skipped[0][1], skipped
+    assert skipped[1][1] == every[1][1] and skipped[2][1] == every[2][1]
+    assert len(made) == 2  # the crop's only
+
+
 def test_supported_first_reorders_only_ties_of_the_keeper_rule():
     from undouble._model_groups import supported_first
 

@@ -657,11 +657,17 @@ def _each_in_threads(work, count: int, per_thread: int = 16) -> None:
             pass
 
 
+#: A window link whose refined window covers at least this fraction of its container's area is the whole
+#: frame: an upright copy, which the normal search judges; robust mode keeps no such link.
+WHOLE_FRAME_AREA = 0.97
+
+
 def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray, windows: np.ndarray,
                    params: RobustParams = DEFAULT_ROBUST,
                    verify_params: _v.VerifyParams = _v.DEFAULT_PARAMS,
                    images=None,
-                   copy_sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   copy_sizes: np.ndarray | None = None,
+                   whole_frame_area: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Verify "``a`` contains all of ``b`` near ``windows``" (K x 4 fractions of ``a``'s frame).
 
     The window is refined on the grey thumbnails (:func:`refine_window`; with
@@ -675,6 +681,14 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
 
     ``copy_sizes`` (N x 2, default ``sizes``) are the sizes the closer-view
     precheck (``params.max_crop_scale``) compares (:func:`largest_copy_sizes`).
+    With ``whole_frame_area``, a window whose coarse or refined form covers at
+    least that fraction of ``a``'s area fails unverified (no fine level, no
+    records): for a caller that leaves whole-frame pairs to the normal search
+    (:data:`WHOLE_FRAME_AREA`). These are a fifth to a half of the window
+    candidates of generated corpora (other shots of one scene whose hash is close
+    to a window of 90% of the frame); on five of them none whose coarse window
+    covered 93% or more became a link, while the lowest coarse window of one that
+    did covered under 90%.
 
     Returns
     -------
@@ -720,7 +734,12 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
                 k = int(chunk[j])
 
                 def plausible(coarse: np.ndarray) -> bool:
-                    """Whether the link could pass ``params.max_crop_scale`` (judged again on the fine window)."""
+                    """Whether the link could pass ``params.max_crop_scale`` (judged again on the fine window)
+                    and is no whole-frame one (``whole_frame_area``)."""
+                    if whole_frame_area is not None:
+                        inner = np.clip(coarse, 0.0, 1.0)
+                        if (inner[2] - inner[0]) * (inner[3] - inner[1]) >= whole_frame_area:
+                            return False
                     area = max(1e-9, float((coarse[2] - coarse[0]) * (coarse[3] - coarse[1])))
                     if params.max_crop_scale <= 0 or float(enlargement(copy_sizes[a[k]], copy_sizes[b[k]],
                                                                        np.array([area]))[0]) \
@@ -739,7 +758,10 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     inside = (refined[:, 0] >= -tol) & (refined[:, 1] >= -tol) & (refined[:, 2] <= 1 + tol) & (refined[:, 3] <= 1 + tol)
     area = (np.clip(refined[:, 2], 0, 1) - np.clip(refined[:, 0], 0, 1)) * \
         (np.clip(refined[:, 3], 0, 1) - np.clip(refined[:, 1], 0, 1))
-    viable = np.flatnonzero(inside & (area >= params.min_area))  # the others fail whatever the pixels say
+    viable = inside & (area >= params.min_area)  # the others fail whatever the pixels say
+    if whole_frame_area is not None:
+        viable &= area < whole_frame_area
+    viable = np.flatnonzero(viable)
     extra = np.empty((viable.size, _v.THUMB_BYTES), np.uint8)
     extra_b = thumbs[b[viable]].copy()
 
@@ -844,7 +866,7 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
         near = wd <= params.near_threshold if params.near_threshold >= 0 else np.ones(wa.size, bool)
 
         def kept() -> np.ndarray:
-            keep = ok & (area < 0.97)  # the whole frame: an upright copy, the normal search's business
+            keep = ok & (area < WHOLE_FRAME_AREA)  # the whole frame: an upright copy, the normal search's business
             if params.max_crop_scale > 0:
                 keep &= framed | (enlargement(copy_sizes[wa], copy_sizes[wb], area) <= params.max_crop_scale)
             return keep
@@ -853,7 +875,7 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
             if rows.size:
                 ok[rows], area[rows], sim[rows], framed[rows] = verify_windows(
                     thumbs, sizes, wa[rows], wb[rows], ww[rows], params, verify_params, images=images,
-                    copy_sizes=copy_sizes)
+                    copy_sizes=copy_sizes, whole_frame_area=WHOLE_FRAME_AREA)
 
         check(np.flatnonzero(near))
         linked = kept()  # the far candidates, given the links of the near ones and of the orientations

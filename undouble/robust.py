@@ -18,7 +18,8 @@ Candidates
   fixed grid (:func:`window_grid`: each side one of 8 widths from 50% to
   100% of the frame, left edges every 5%; 2499 windows): the signs of the
   window's 8 x 8 lowest cosine coefficients (``window_sign``; no median to
-  select for each of 2499 windows, which cost as much as the coefficients).
+  select for each of 2499 windows, which cost as much as the coefficients;
+  two float32 matrix products per batch of images, :func:`grid_sign_hashes`).
   They are queried against the same hash of the whole of every other image
   (:func:`window_index_hashes`); a window of A close to the whole of B (and
   of B's aspect ratio) makes "A contains B" a candidate.

@@ -289,7 +289,8 @@ def grid_window_hashes(grey, xints, yints, nfreq, out, sign=False):
 def pack_grid_signs(coef, na, out):
     """``out[i, b * na + a]``: the sign word (:func:`_sign_word`) of the 8 x 8 block
     ``coef[i, 8b:8b+8, 8a:8a+8]`` (float32 N x 8B x 8A, the coefficients of all
-    windows of a grid, see :func:`undouble.robust.grid_sign_hashes`). Images in parallel."""
+    windows of a grid, see :func:`undouble.robust.grid_sign_hashes`). One thread: it runs between two
+    BLAS products, whose threads are still spinning then."""
     n = coef.shape[0]
     nb = coef.shape[1] // 8
     for i in range(n):

@@ -312,6 +312,22 @@ def test_build_index_marks_the_occupied_buckets():
         np.testing.assert_array_equal(keyed[c], hashes[rows[c]])
 
 
+@pytest.mark.parametrize("radius", [0, 1, 2])
+def test_near_buckets_marks_every_key_within_the_radius_of_an_occupied_one(radius):
+    """The dilated bitmap that lets a query skip a chunk on one look-up, against a set computed key by key
+    (8-bit keys: 256 of them)."""
+    rng = np.random.default_rng(11 + radius)
+    keys = rng.choice(256, 9, replace=False)
+    occupied = np.zeros((1, 4), np.uint64)
+    for key in keys:
+        occupied[0, key >> 6] |= np.uint64(1) << np.uint64(key & 63)
+    near = K.near_buckets(occupied, 8, radius)
+    want = {other for other in range(256) for key in keys if bin(int(key) ^ other).count("1") <= radius}
+    got = {64 * word + bit for word in range(4) for bit in range(64) if (int(near[0, word]) >> bit) & 1}
+    assert got == want
+    assert len(want) < 256  # some keys are far from all: the skip is tested
+
+
 def test_orient_thumbnail_equals_thumbnail_of_rotated_image():
     rng = np.random.default_rng(3)
     grid = rng.uniform(0, 255, (5, 7, 3)).astype(np.float32)

@@ -208,7 +208,7 @@ def _interval_bases(length: int, intervals: bytes) -> np.ndarray:
 
 
 #: Images per matrix product of :func:`grid_sign_hashes` (its coefficients: 640 KB per image for 2499 windows).
-SIGN_HASH_CHUNK = 16
+SIGN_HASH_CHUNK = 4
 
 
 def grid_sign_hashes(grey: np.ndarray, xints: np.ndarray, yints: np.ndarray) -> np.ndarray:
@@ -302,6 +302,7 @@ def search_pairs(queries: np.ndarray, owners: np.ndarray, hashes: np.ndarray, th
         raise ValueError(f"radius must be 0, 1 or 2, got {radius}")
     if index is None:
         index = _k.build_index(hashes, _SHIFTS, _KEYBITS)
+    near = _k.near_buckets(index[3], _KEYBITS, int(radius))
     jobs = max(1, min(os.cpu_count() or 1, queries.size // 50_000))
     bounds = np.linspace(0, queries.size, jobs + 1).astype(np.int64)
 
@@ -310,7 +311,7 @@ def search_pairs(queries: np.ndarray, owners: np.ndarray, hashes: np.ndarray, th
         cap = max(1024, 4 * int(hi - lo))
         while True:
             oq, oj, od = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
-            found = _k.query_index(queries[lo:hi], owners[lo:hi], *index, _SHIFTS, _KEYBITS,
+            found = _k.query_index(queries[lo:hi], owners[lo:hi], *index, near, _SHIFTS, _KEYBITS,
                                    int(radius), int(threshold), oq, oj, od)
             if found <= cap:
                 return oq[:found] + lo, oj[:found], od[:found]

@@ -458,6 +458,34 @@ def test_distinct_shots_of_a_scene_are_not_linked(robust_corpus):
                 assert (a, b) not in pairs, (rows[a][0], rows[b][0])
 
 
+def test_orientation_checks_beside_the_window_search_give_the_same_links(robust_corpus, monkeypatch):
+    """The orientation checks run in a thread beside the window search where Numba's threading layer allows
+    two parallel kernels at once; the links are those of running them first, and without such a layer
+    they are never run beside."""
+    rows, links, folder = robust_corpus
+    thumbs, sizes, small = _load(folder, rows)
+    from undouble._kernels import hamming
+
+    hamming.dense_1w(np.arange(8, dtype=np.uint64), np.zeros((8, 8), np.int64))  # a parallel kernel: Numba picks its layer
+    started = []
+    real_background = R._background
+
+    def counted(work):
+        started.append(work)
+        return real_background(work)
+
+    monkeypatch.setattr(R, "_background", counted)
+    beside = R.find_robust_links(thumbs, sizes, images=small)
+    assert bool(started) == R._parallel_kernels_threadsafe()
+    monkeypatch.setattr(R, "_parallel_kernels_threadsafe", lambda: False)
+    started.clear()
+    first = R.find_robust_links(thumbs, sizes, images=small)
+    assert not started
+    for field in ("a", "b", "orientation", "relation", "similarity", "area_fraction", "container", "framed"):
+        np.testing.assert_array_equal(getattr(beside, field), getattr(first, field))
+    assert len(first) == len(links) > 0
+
+
 def _photo(seed: int, width: int = 400, height: int = 300) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return corpus._shots(rng, width, height, 1)[0]

@@ -273,7 +273,7 @@ def window_index_hashes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUS
 
 
 def search_pairs(queries: np.ndarray, owners: np.ndarray, hashes: np.ndarray, threshold: int,
-                 radius: int = 2, index=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 radius: int = 2, index=None, threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (query, row) within ``threshold`` bits, a row never paired with its own query.
 
     Parameters
@@ -290,6 +290,8 @@ def search_pairs(queries: np.ndarray, owners: np.ndarray, hashes: np.ndarray, th
         0..2: keys probed around each 16-bit chunk; complete when ``threshold < 4 * (radius + 1)``.
     index : tuple, optional
         ``_k.build_index(hashes, ...)`` reused across calls.
+    threads : int, optional
+        Most threads to query in (default: one per core, for 50,000 queries or more each).
 
     Returns
     -------
@@ -303,7 +305,7 @@ def search_pairs(queries: np.ndarray, owners: np.ndarray, hashes: np.ndarray, th
     if index is None:
         index = _k.build_index(hashes, _SHIFTS, _KEYBITS)
     near = _k.near_buckets(index[3], _KEYBITS, int(radius))
-    jobs = max(1, min(os.cpu_count() or 1, queries.size // 50_000))
+    jobs = max(1, min(threads or os.cpu_count() or 1, queries.size // 50_000))
     bounds = np.linspace(0, queries.size, jobs + 1).astype(np.int64)
 
     def run(part: int):
@@ -453,15 +455,43 @@ def content_boxes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUST) -> 
     return np.column_stack([np.repeat(owners, 81).astype(np.float64), windows]), hashes.reshape(-1)
 
 
+#: Containers whose window hashes one thread of :func:`window_candidates` makes and queries at a time
+#: (their hashes: 1.3 MB per thread).
+WINDOW_PART = 64
+
+
+def _part_window_candidates(thumbs: np.ndarray, rows: np.ndarray, upright: np.ndarray, index: tuple,
+                            params: RobustParams) -> tuple[np.ndarray, ...]:
+    """(a, j, window, distance) of the window hashes (grid and content boxes) of the containers ``rows``
+    within ``params.window_threshold`` of ``upright`` (indexed in ``index``), in the calling thread."""
+    part = thumbs[rows]
+    wh, windows = window_hashes(part, params)
+    k = wh.shape[1]
+    owners = np.repeat(rows, k)
+    q, j, d = search_pairs(wh.reshape(-1), owners, upright, params.window_threshold,
+                           radius=params.window_radius, index=index, threads=1)
+    a, win = owners[q], windows[q % k]
+    boxes, box_hash = content_boxes(part, params)
+    if box_hash.size:
+        box_owners = rows[boxes[:, 0].astype(np.int64)]
+        q, box_j, box_d = search_pairs(box_hash, box_owners, upright, params.window_threshold,
+                                       radius=params.window_radius, index=index, threads=1)
+        a, j, win, d = (np.concatenate(x) for x in ((a, box_owners[q]), (j, box_j), (win, boxes[q, 1:]),
+                                                    (d, box_d)))
+    return a, j, win, d
+
+
 def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustParams = DEFAULT_ROBUST,
-                      block: int = 4096, sizes: np.ndarray | None = None,
+                      block: int = WINDOW_PART, sizes: np.ndarray | None = None,
                       return_distance: bool = False, containers: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Candidate (container a, contained b, window) pairs: a window of ``a`` hashes close to all of ``b``.
 
     Windows (the grid of :func:`window_hashes` and the boxes of :func:`content_boxes`)
     of the rows ``containers`` (default: all) are hashed and queried against
     ``upright``, the hashes of the whole of all rows by the same rule
-    (:func:`window_index_hashes`), a block of images at a time (memory O(block x K)).
+    (:func:`window_index_hashes`), ``block`` images at a time in each of one thread per core
+    (memory O(threads x block x K); BLAS held to one thread meanwhile: its own threads spin
+    between the small products and cost twice the CPU time for the same wall time).
     With ``sizes`` (N x 2 width, height), a window whose shape in ``a``'s pixels
     differs from ``b``'s aspect ratio by more than ``params.aspect_tol`` is no
     candidate (a crop, frame or paste keeps the aspect ratio of what it holds).
@@ -469,8 +499,13 @@ def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustPar
     to the full-frame search. Returns the best (closest, then largest) window of
     each (a, b) as K x 4 fractions (and its hash distance with ``return_distance``).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
     n = upright.shape[0]
-    index = _k.build_index(np.ascontiguousarray(upright), _SHIFTS, _KEYBITS)
+    upright = np.ascontiguousarray(upright, np.uint64)
+    index = _k.build_index(upright, _SHIFTS, _KEYBITS)
     got_a, got_b, got_w, got_d = [], [], [], []
 
     def take(a: np.ndarray, j: np.ndarray, win: np.ndarray, d: np.ndarray) -> None:
@@ -486,20 +521,21 @@ def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustPar
         got_d.append(d[keep])
 
     containers = np.arange(n, dtype=np.int64) if containers is None else np.asarray(containers, np.int64)
-    for start in range(0, containers.size, block):
-        rows = containers[start:start + block]
-        wh, windows = window_hashes(thumbs[rows], params)
-        k = wh.shape[1]
-        owners = np.repeat(rows, k)
-        q, j, d = search_pairs(wh.reshape(-1), owners, upright, params.window_threshold,
-                               radius=params.window_radius, index=index)
-        take(owners[q], j, windows[q % k], d)
-    boxes, box_hash = content_boxes(thumbs[containers], params)
-    if box_hash.size:
-        owners = containers[boxes[:, 0].astype(np.int64)]
-        q, j, d = search_pairs(box_hash, owners, upright, params.window_threshold,
-                               radius=params.window_radius, index=index)
-        take(owners[q], j, boxes[q, 1:], d)
+    parts = [containers[start:start + max(1, block)] for start in range(0, containers.size, max(1, block))]
+    # the median hashes' kernel is a parallel one already (two threads must not launch one at a time)
+    workers = min(os.cpu_count() or 1, len(parts)) if params.window_sign else 1
+
+    def part(rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        return _part_window_candidates(thumbs, rows, upright, index, params)
+
+    with threadpool_limits(1, user_api="blas"):
+        if workers <= 1:
+            for rows in parts:
+                take(*part(rows))
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="undouble-windows") as pool:
+                for got in pool.map(part, parts):  # BLAS and the query kernel release the GIL
+                    take(*got)
     if not got_a:
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)))
         return empty + (np.zeros(0, np.int64),) if return_distance else empty
@@ -845,13 +881,18 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
         known_groups = np.asarray(known_groups, np.int64)
         new = (known_groups[a] < 0) | (known_groups[a] != known_groups[b])
         a, b, o = a[new], b[new], o[new]
-    ok, res = verify_orientations(thumbs, sizes, a, b, o, verify_params)
-    if known_groups is not None and groups_are_copies:
-        ok &= consistent_group_pairs(known_groups, a, b, ok)
-    oriented = ok.copy()
-    rel = np.array([_ORIENT_RELATION[int(x)] for x in o], np.int8).reshape(-1)
-    parts = [(a[ok], b[ok], o[ok].astype(np.int8), rel[ok], res.similarity[ok],
-              np.ones(int(ok.sum()), np.float32), np.full(int(ok.sum()), -1, np.int64), np.zeros(int(ok.sum()), bool))]
+
+    def orientation_links() -> tuple[np.ndarray, _v.VerifyResult]:
+        ok, res = verify_orientations(thumbs, sizes, a, b, o, verify_params)
+        if known_groups is not None and groups_are_copies:
+            ok &= consistent_group_pairs(known_groups, a, b, ok)
+        return ok, res
+
+    # the orientation checks beside the window search (both are half Python, half kernels that release the
+    # GIL: together they keep the cores busier), where the parallel kernels that both call may run at once
+    beside = _background(orientation_links) if windows and _parallel_kernels_threadsafe() else None
+    oriented, res = orientation_links() if beside is None else (None, None)
+    parts = []
     if windows:
         copies = known_groups is not None and groups_are_copies
         containers = group_representatives(known_groups, sizes, ohash[:, 0], thumbs) if copies else None
@@ -882,6 +923,8 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
                     copy_sizes=copy_sizes, whole_frame_area=WHOLE_FRAME_AREA)
 
         check(np.flatnonzero(near))
+        if beside is not None:
+            oriented, res = beside.result()
         linked = kept()  # the far candidates, given the links of the near ones and of the orientations
         check(np.flatnonzero(~near & far_candidates_to_check(
             known_groups if copies else None, n, wa, wb, np.concatenate([a[oriented], wa[linked]]),
@@ -889,6 +932,10 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
         keep = kept()
         parts.append((wa[keep], wb[keep], np.zeros(int(keep.sum()), np.int8),
                       np.full(int(keep.sum()), _v.REL_CROPPED, np.int8), sim[keep], area[keep], wa[keep], framed[keep]))
+    ok = oriented
+    rel = np.array([_ORIENT_RELATION[int(x)] for x in o], np.int8).reshape(-1)
+    parts.insert(0, (a[ok], b[ok], o[ok].astype(np.int8), rel[ok], res.similarity[ok], np.ones(int(ok.sum()), np.float32),
+                     np.full(int(ok.sum()), -1, np.int64), np.zeros(int(ok.sum()), bool)))
     cols = [np.concatenate([p[c] for p in parts]) for c in range(8)]
     # one link per unordered pair: the full-frame (orientation) one first, then the largest area
     lo, hi = np.minimum(cols[0], cols[1]), np.maximum(cols[0], cols[1])
@@ -901,6 +948,45 @@ def find_robust_links(thumbs: np.ndarray, sizes: np.ndarray, params: RobustParam
     return RobustLinks(cols[0].astype(np.int64), cols[1].astype(np.int64), cols[2].astype(np.int8),
                        cols[3].astype(np.int8), cols[4].astype(np.float32), cols[5].astype(np.float32),
                        cols[6].astype(np.int64), cols[7].astype(bool))
+
+
+def _parallel_kernels_threadsafe() -> bool:
+    """Whether Numba's threading layer lets two threads run parallel kernels at once (``omp`` and ``tbb``
+    do; ``workqueue`` aborts the process), as known once a parallel kernel has run."""
+    try:
+        import numba
+
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:  # no parallel kernel has run yet: the layer is not chosen
+        return False
+
+
+class _Background:
+    """``work()`` running in a thread of its own; :meth:`result` waits for it (and raises what it raised)."""
+
+    def __init__(self, work) -> None:
+        import threading
+
+        self._out: list = []
+        self._thread = threading.Thread(target=self._run, args=(work,), name="undouble-robust-beside", daemon=True)
+        self._thread.start()
+
+    def _run(self, work) -> None:
+        try:
+            self._out.append((True, work()))
+        except BaseException as error:  # handed to the caller of result()
+            self._out.append((False, error))
+
+    def result(self):
+        self._thread.join()
+        done, value = self._out[0]
+        if not done:
+            raise value
+        return value
+
+
+def _background(work) -> _Background:
+    return _Background(work)
 
 
 def far_candidates_to_check(known_groups: np.ndarray | None, n: int, a: np.ndarray, b: np.ndarray,

@@ -315,16 +315,17 @@ def pack_grid_signs(coef, na, out):
                 out[i, b * na + a] = words[a]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def box_grid_hashes(grey, owners, xints, yints, nfreq, out, sign=False):
     """Per box ``k``, the hashes of the windows ``xints[k, a] x yints[k, b]`` of image ``owners[k]``.
 
     xints : float64 K x A x 2, yints : float64 K x B x 2; out : uint64 K x (B * A),
-    as :func:`grid_window_hashes` of that image with these intervals. Boxes in parallel.
+    as :func:`grid_window_hashes` of that image with these intervals. One thread (the caller's threads
+    run it on parts of the images).
     """
     h, w = grey.shape[1], grey.shape[2]
     na = xints.shape[1]
-    for k in prange(owners.shape[0]):
+    for k in range(owners.shape[0]):
         bxt = np.empty((na, w, nfreq))
         xlo = np.empty(na, np.int64)
         xhi = np.empty(na, np.int64)
@@ -438,7 +439,7 @@ def _framed_box(plane, box, flat_ratio):
     return inside > 0 and 2 * flat >= inside
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def content_boxes(fine, threshold, min_fraction, flat_ratio, out):
     """Boxes where a photo may sit inside a frame or a screen, from long straight edges.
 

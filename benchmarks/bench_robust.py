@@ -188,13 +188,23 @@ def candidate_scale(n: int, hash_sample: int, query_sample: int, folder: Path | 
                              radius=R.DEFAULT_ROBUST.window_radius, index=index)
     t3 = time.perf_counter()
     per_query_image = (t3 - t2) / query_sample
-    block_bytes = 4096 * per_image * 8
+    part_bytes = R.WINDOW_PART * per_image * 8
     print(f"candidate search at N = {n:,}: index build {t1 - t0:.2f}s, index memory {index_bytes / 2**20:.1f} MiB, "
-          f"window hashes of one block of 4096 images {block_bytes / 2**20:.1f} MiB")
+          f"window hashes of one part of {R.WINDOW_PART} images {part_bytes / 2**20:.1f} MiB per thread")
     print(f"  query: {1e3 * per_query_image:.2f} ms per image ({query_sample} images' windows measured, "
           f"{q.size} random hits); extrapolated to all {n:,}: query {n * per_query_image:.0f}s + "
           f"window hashing {n * per_window_image:.0f}s + orientations {n * per_orient_image:.1f}s "
-          f"(window hashing on all Numba threads, the query on {os.cpu_count()} threads when it is split)")
+          f"(these parts measured one at a time, on all threads)")
+    # the path robust mode runs: window_candidates hashes and queries parts of the containers in one thread per
+    # core (BLAS held to one); the sampled thumbnails stand for containers among N random whole-image hashes
+    R.window_candidates(thumbs[:2], upright, containers=np.arange(2))
+    t0 = time.perf_counter()
+    got = R.window_candidates(thumbs, upright, containers=np.arange(hash_sample))
+    t1 = time.perf_counter()
+    per_candidate_image = (t1 - t0) / hash_sample
+    print(f"  window_candidates as robust mode runs it: {1e3 * per_candidate_image:.2f} ms per image "
+          f"({hash_sample} containers, {got[0].size} random hits); extrapolated to all {n:,}: "
+          f"{n * per_candidate_image:.0f}s + orientations {n * per_orient_image:.1f}s")
 
 
 def unrelated_scale(sizes: list[int], seed: int = 0) -> None:

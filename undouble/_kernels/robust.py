@@ -727,12 +727,7 @@ def _fast_mismatch(plane_a, centred_b, norm_b, x0, y0, x1, y1, ix, tx, margin=0)
             sa += a
             saa += a * a
             sab += a * centred_b[v, u]
-    n = (s - 2 * margin) * (s - 2 * margin)
-    var_a = saa - sa * sa / n
-    den = np.sqrt(max(var_a, 0.0) * norm_b)
-    if den <= 0.0:
-        return 1.0
-    return 1.0 - sab / den
+    return _mismatch_of_samples(sa, saa, sab, (s - 2 * margin) * (s - 2 * margin), norm_b)
 
 
 @njit(cache=True)
@@ -792,6 +787,8 @@ def _rows_at(plane, iy, ty, lo, hi, out):
 
 @njit(cache=True)
 def _mismatch_of_samples(a_sum, aa_sum, ab_sum, n, norm_b):
+    """1 - correlation of ``n`` samples ``a`` with a centred target of sum of squares ``norm_b``, from the sums
+    of ``a``, ``a * a`` and ``a * target`` (1 when either side is constant)."""
     var_a = aa_sum - a_sum * a_sum / n
     den = np.sqrt(max(var_a, 0.0) * norm_b)
     if den <= 0.0:

@@ -273,7 +273,8 @@ def window_index_hashes(thumbs: np.ndarray, params: RobustParams = DEFAULT_ROBUS
 
 
 def search_pairs(queries: np.ndarray, owners: np.ndarray, hashes: np.ndarray, threshold: int,
-                 radius: int = 2, index=None, threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 radius: int = 2, index=None, threads: int | None = None,
+                 near: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (query, row) within ``threshold`` bits, a row never paired with its own query.
 
     Parameters
@@ -292,6 +293,8 @@ def search_pairs(queries: np.ndarray, owners: np.ndarray, hashes: np.ndarray, th
         ``_k.build_index(hashes, ...)`` reused across calls.
     threads : int, optional
         Most threads to query in (default: one per core, for 50,000 queries or more each).
+    near : np.ndarray, optional
+        ``_k.near_buckets(index[3], ...)`` for this ``radius``, reused across calls.
 
     Returns
     -------
@@ -304,7 +307,8 @@ def search_pairs(queries: np.ndarray, owners: np.ndarray, hashes: np.ndarray, th
         raise ValueError(f"radius must be 0, 1 or 2, got {radius}")
     if index is None:
         index = _k.build_index(hashes, _SHIFTS, _KEYBITS)
-    near = _k.near_buckets(index[3], _KEYBITS, int(radius))
+    if near is None:
+        near = _k.near_buckets(index[3], _KEYBITS, int(radius))
     jobs = max(1, min(threads or os.cpu_count() or 1, queries.size // 50_000))
     bounds = np.linspace(0, queries.size, jobs + 1).astype(np.int64)
 
@@ -461,21 +465,22 @@ WINDOW_PART = 64
 
 
 def _part_window_candidates(thumbs: np.ndarray, rows: np.ndarray, upright: np.ndarray, index: tuple,
-                            params: RobustParams) -> tuple[np.ndarray, ...]:
+                            near: np.ndarray, params: RobustParams) -> tuple[np.ndarray, ...]:
     """(a, j, window, distance) of the window hashes (grid and content boxes) of the containers ``rows``
-    within ``params.window_threshold`` of ``upright`` (indexed in ``index``), in the calling thread."""
+    within ``params.window_threshold`` of ``upright`` (indexed in ``index``, ``near`` its
+    :func:`undouble._kernels.robust.near_buckets`), in the calling thread."""
     part = thumbs[rows]
     wh, windows = window_hashes(part, params)
     k = wh.shape[1]
     owners = np.repeat(rows, k)
     q, j, d = search_pairs(wh.reshape(-1), owners, upright, params.window_threshold,
-                           radius=params.window_radius, index=index, threads=1)
+                           radius=params.window_radius, index=index, threads=1, near=near)
     a, win = owners[q], windows[q % k]
     boxes, box_hash = content_boxes(part, params)
     if box_hash.size:
         box_owners = rows[boxes[:, 0].astype(np.int64)]
         q, box_j, box_d = search_pairs(box_hash, box_owners, upright, params.window_threshold,
-                                       radius=params.window_radius, index=index, threads=1)
+                                       radius=params.window_radius, index=index, threads=1, near=near)
         a, j, win, d = (np.concatenate(x) for x in ((a, box_owners[q]), (j, box_j), (win, boxes[q, 1:]),
                                                     (d, box_d)))
     return a, j, win, d
@@ -506,6 +511,7 @@ def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustPar
     n = upright.shape[0]
     upright = np.ascontiguousarray(upright, np.uint64)
     index = _k.build_index(upright, _SHIFTS, _KEYBITS)
+    near = _k.near_buckets(index[3], _KEYBITS, int(params.window_radius))
     got_a, got_b, got_w, got_d = [], [], [], []
 
     def take(a: np.ndarray, j: np.ndarray, win: np.ndarray, d: np.ndarray) -> None:
@@ -526,7 +532,7 @@ def window_candidates(thumbs: np.ndarray, upright: np.ndarray, params: RobustPar
     workers = min(os.cpu_count() or 1, len(parts)) if params.window_sign else 1
 
     def part(rows: np.ndarray) -> tuple[np.ndarray, ...]:
-        return _part_window_candidates(thumbs, rows, upright, index, params)
+        return _part_window_candidates(thumbs, rows, upright, index, near, params)
 
     with threadpool_limits(1, user_api="blas"):
         if workers <= 1:
@@ -961,32 +967,14 @@ def _parallel_kernels_threadsafe() -> bool:
         return False
 
 
-class _Background:
-    """``work()`` running in a thread of its own; :meth:`result` waits for it (and raises what it raised)."""
+def _background(work):
+    """``work()`` started in a thread of its own: a :class:`concurrent.futures.Future` of its result."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    def __init__(self, work) -> None:
-        import threading
-
-        self._out: list = []
-        self._thread = threading.Thread(target=self._run, args=(work,), name="undouble-robust-beside", daemon=True)
-        self._thread.start()
-
-    def _run(self, work) -> None:
-        try:
-            self._out.append((True, work()))
-        except BaseException as error:  # handed to the caller of result()
-            self._out.append((False, error))
-
-    def result(self):
-        self._thread.join()
-        done, value = self._out[0]
-        if not done:
-            raise value
-        return value
-
-
-def _background(work) -> _Background:
-    return _Background(work)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="undouble-robust-beside")
+    future = pool.submit(work)
+    pool.shutdown(wait=False)  # the thread ends with the work
+    return future
 
 
 def far_candidates_to_check(known_groups: np.ndarray | None, n: int, a: np.ndarray, b: np.ndarray,

@@ -292,7 +292,7 @@ def pack_grid_signs(coef, na, out):
     windows of a grid, see :func:`undouble.robust.grid_sign_hashes`). A row of coefficients at a
     time: its signs as bytes first (a loop the compiler vectorises), then one byte of each window's
     word, so the words of a row of windows are built side by side (3-4x faster than a word at a
-    time). One thread: it runs between two BLAS products, whose threads are still spinning then."""
+    time). One thread: the callers run it on parts of the images in threads of their own."""
     n = coef.shape[0]
     nb = coef.shape[1] // 8
     width = coef.shape[2]

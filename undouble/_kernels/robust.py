@@ -872,13 +872,21 @@ def refine_window(plane_a, plane_b, window, steps, out, margin=0):
     _rows_at(plane_a, iy, ty, lo, hi, rows)
     best = _mismatch_y_moved(columns, centred, norm_b, iy, ty, margin)
     trial = np.empty(4)
+    n_moves = _REFINE_MOVES.shape[0]
+    failed_at = np.empty(n_moves, np.int64)  # the visit at which each move last failed (both signs)
+    visit = 0
+    kept_at = -1  # the visit at which the window last moved
     for step in steps:
+        failed_at[:] = -1
         improved = True
         rounds = 0
         while improved and rounds < 8:
             improved = False
             rounds += 1
-            for move in range(_REFINE_MOVES.shape[0]):
+            for move in range(n_moves):
+                visit += 1
+                if failed_at[move] > kept_at:
+                    continue  # it failed at this very window (nothing kept since): it would fail again
                 moves_x = _REFINE_MOVES[move, 0] != 0.0 or _REFINE_MOVES[move, 2] != 0.0
                 for sign in (-1.0, 1.0):
                     for k in range(4):
@@ -904,7 +912,10 @@ def refine_window(plane_a, plane_b, window, steps, out, margin=0):
                             ty[:] = trial_t
                             _rows_at(plane_a, iy, ty, lo, hi, rows)
                         improved = True
+                        kept_at = visit
                         break  # the opposite move would only return to the window just left
+                if kept_at != visit:
+                    failed_at[move] = visit
     return best
 
 

@@ -1211,6 +1211,69 @@ def test_each_in_threads_calls_every_index_once(count):
     assert seen.tolist() == [1] * count
 
 
+def _edge_strips(plane: np.ndarray, window, depth: float) -> list:
+    """Reference for :func:`undouble._kernels.frames.framed_window`: (outside, inside) pixel rows along each
+    edge of ``window`` (fractions) that lies ``depth`` + 1 pixels or more inside the frame of ``plane``."""
+    h, w = plane.shape
+    x0, y0, x1, y1 = window[0] * w, window[1] * h, window[2] * w, window[3] * h
+    ys = np.arange(max(0, int(np.ceil(y0))), min(h, int(np.floor(y1))))
+    xs = np.arange(max(0, int(np.ceil(x0))), min(w, int(np.floor(x1))))
+    out = []
+    if x0 >= depth + 1 and ys.size > 2:
+        out.append((plane[ys, int(np.floor(x0 - depth))], plane[ys, min(w - 1, int(np.ceil(x0 + depth)))]))
+    if x1 <= w - depth - 1 and ys.size > 2:
+        out.append((plane[ys, int(np.ceil(x1 + depth)) - 1], plane[ys, max(0, int(np.floor(x1 - depth)) - 1)]))
+    if y0 >= depth + 1 and xs.size > 2:
+        out.append((plane[int(np.floor(y0 - depth)), xs], plane[min(h - 1, int(np.ceil(y0 + depth))), xs]))
+    if y1 <= h - depth - 1 and xs.size > 2:
+        out.append((plane[int(np.ceil(y1 + depth)) - 1, xs], plane[max(0, int(np.floor(y1 - depth)) - 1), xs]))
+    return out
+
+
+def _is_framed_reference(plane: np.ndarray, window, depth: float = 2.0) -> bool:
+    """The frame votes of :func:`undouble.robust_frames.is_framed`, edge by edge in numpy."""
+    from undouble import robust_frames as F
+
+    votes = voters = flat = 0
+    for outside, inside in _edge_strips(np.asarray(plane, np.float64), np.asarray(window, np.float64), depth):
+        step_out, step_in = float(np.abs(np.diff(outside)).mean()), float(np.abs(np.diff(inside)).mean())
+        ratio = step_out / (step_in + 1e-6)
+        flat += ratio < F.FRAME_TIE_RATIO
+        related = np.corrcoef(outside, inside)[0, 1] if outside.std() > 0 and inside.std() > 0 else 0.0
+        framed = ratio < F.FRAME_FLAT_RATIO or (ratio < F.FRAME_UNRELATED_RATIO and related < F.FRAME_UNRELATED_CORR)
+        if not framed and max(step_out, step_in) < F.FRAME_PLAIN_STEP:
+            continue
+        voters += 1
+        votes += framed
+    return voters > 0 and (2 * votes > voters or (2 * votes == voters and flat > 0))
+
+
+def test_is_framed_kernel_matches_the_numpy_reference():
+    """Letterboxes, screenshots, crops and random windows of photos and of flat or noisy screens: the kernel
+    gives the reference's verdict every time (float32 and float64 planes, two depths)."""
+    rng = np.random.default_rng(21)
+    planes = []
+    for seed in range(4):
+        photo = cv2.cvtColor(_photo(30 + seed, 120, 96), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        planes.append(cv2.copyMakeBorder(photo, 16, 16, 4, 4, cv2.BORDER_CONSTANT, value=0))
+        screen = np.full((128, 128), 225.0, np.float32) + rng.normal(0, 0.5, (128, 128)).astype(np.float32)
+        screen[20:20 + 96, 4:124] = photo
+        planes += [screen, photo]
+    verdicts = []
+    for plane in planes:
+        h, w = plane.shape
+        for _ in range(60):
+            x0, y0 = rng.uniform(-0.05, 0.4, 2)
+            x1, y1 = x0 + rng.uniform(0.3, 1.0), y0 + rng.uniform(0.3, 1.0)
+            window = (x0, y0, x1, y1)
+            for depth in (2.0, 4.0):
+                expected = _is_framed_reference(plane, window, depth)
+                assert R.is_framed(plane, window, depth) == expected, (window, depth)
+                assert R.is_framed(plane.astype(np.float64), window, depth) == expected
+                verdicts.append(expected)
+    assert 0.05 < np.mean(verdicts) < 0.95  # both verdicts are exercised
+
+
 def test_is_framed_tells_a_border_or_screen_from_more_photo():
     photo = cv2.cvtColor(_photo(14, 400, 300), cv2.COLOR_RGB2GRAY).astype(np.float32)
     # letterbox: the photo in a black border, 40 px left and right, 20 px top and bottom
@@ -1238,7 +1301,7 @@ def test_is_framed_ignores_edges_plain_on_both_sides():
     screen[20:110, 18:138] = photo
     window = (18 / 160, 20 / 128, 138 / 160, 110 / 128)
     assert R.is_framed(screen, window)
-    from undouble.robust_frames import FRAME_PLAIN_STEP, _edge_strips
+    from undouble.robust_frames import FRAME_PLAIN_STEP
     strips = _edge_strips(screen.astype(np.float64), np.array(window), 2.0)
     plain = [max(np.abs(np.diff(o)).mean(), np.abs(np.diff(i)).mean()) < FRAME_PLAIN_STEP for o, i in strips]
     assert sum(plain) == 2  # left and top: the plain ones
@@ -1257,21 +1320,26 @@ def test_is_framed_breaks_a_tie_with_a_flat_edge():
     screen[80:300, 100:400] = photo
     window = (100 / 400, 80 / 300, 1.0, 1.0)
     assert R.is_framed(screen, window)
-    from undouble.robust_frames import FRAME_TIE_RATIO, _edge_strips
+    from undouble.robust_frames import FRAME_TIE_RATIO
     strips = _edge_strips(screen, np.array(window), 2.0)
     ratios = [np.abs(np.diff(o)).mean() / np.abs(np.diff(i)).mean() for o, i in strips]
     assert len(ratios) == 2 and min(ratios) < FRAME_TIE_RATIO and max(ratios) > 0.75  # a tie, one edge flat
     assert not R.is_framed(photo, (0.3, 0.25, 1.0, 1.0))
 
 
-def test_frame_correlation_matches_numpy():
-    from undouble.robust_frames import _correlation
+def test_frame_line_correlation_matches_numpy():
+    from undouble._kernels.frames import _line_correlation
     rng = np.random.default_rng(3)
     for _ in range(20):
-        x = rng.integers(0, 256, 37).astype(np.float64)
-        y = 0.3 * x + rng.integers(0, 256, 37)
-        assert _correlation(x, y) == pytest.approx(np.corrcoef(x, y)[0, 1], abs=1e-12)
-    assert _correlation(np.full(9, 7.0), rng.normal(size=9)) == 0.0  # a constant row: no correlation
+        plane = rng.integers(0, 256, (5, 37)).astype(np.float64)
+        plane[3] = 0.3 * plane[1] + rng.integers(0, 256, 37)
+        assert _line_correlation(plane, 1, 3, 2, 30, True) == pytest.approx(
+            np.corrcoef(plane[1, 2:30], plane[3, 2:30])[0, 1], abs=1e-12)
+        assert _line_correlation(plane.T.copy(), 1, 3, 2, 30, False) == pytest.approx(
+            np.corrcoef(plane[1, 2:30], plane[3, 2:30])[0, 1], abs=1e-12)
+    flat = rng.normal(size=(2, 9))
+    flat[0] = 7.0
+    assert _line_correlation(flat, 0, 1, 0, 9, True) == 0.0  # a constant line: no correlation
 
 
 def test_best_per_group_pair_keeps_the_closest_candidates_of_each_pair_of_groups():

@@ -10,27 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._kernels.frames import framed_window as _framed_window
+
 __all__ = ["is_framed", "FRAME_FLAT_RATIO", "FRAME_UNRELATED_RATIO", "FRAME_UNRELATED_CORR", "FRAME_PLAIN_STEP",
            "FRAME_TIE_RATIO"]
-
-
-def _edge_strips(plane: np.ndarray, window, depth: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(outside, inside) pixel rows along each edge of ``window`` (fractions) that lies ``depth`` + 1 pixels
-    or more inside the frame of ``plane``: the pixels ``depth`` outside and ``depth`` inside the edge."""
-    h, w = plane.shape
-    x0, y0, x1, y1 = window[0] * w, window[1] * h, window[2] * w, window[3] * h
-    ys = np.arange(max(0, int(np.ceil(y0))), min(h, int(np.floor(y1))))
-    xs = np.arange(max(0, int(np.ceil(x0))), min(w, int(np.floor(x1))))
-    out = []
-    if x0 >= depth + 1 and ys.size > 2:
-        out.append((plane[ys, int(np.floor(x0 - depth))], plane[ys, min(w - 1, int(np.ceil(x0 + depth)))]))
-    if x1 <= w - depth - 1 and ys.size > 2:
-        out.append((plane[ys, int(np.ceil(x1 + depth)) - 1], plane[ys, max(0, int(np.floor(x1 - depth)) - 1)]))
-    if y0 >= depth + 1 and xs.size > 2:
-        out.append((plane[int(np.floor(y0 - depth)), xs], plane[min(h - 1, int(np.ceil(y0 + depth))), xs]))
-    if y1 <= h - depth - 1 and xs.size > 2:
-        out.append((plane[int(np.ceil(y1 + depth)) - 1, xs], plane[max(0, int(np.floor(y1 - depth)) - 1), xs]))
-    return out
 
 
 #: :func:`is_framed`: largest along-edge variation outside / inside of a flat frame, and of a frame whose
@@ -62,27 +45,15 @@ def is_framed(plane: np.ndarray, window, depth: float = 2.0) -> bool:
     letterboxes and screenshots do, 0.6-3.6% of the edges of crops), or
     half of them and one of those is nearly flat outside
     (:data:`FRAME_TIE_RATIO`). False when no edge votes.
+
+    The edges whose outside line (``depth`` out) and inside line (``depth`` in)
+    are compared are those that lie ``depth`` + 1 pixels or more inside the
+    frame (:func:`undouble._kernels.frames.framed_window`, a Numba kernel:
+    called for every window candidate, from the refinement's threads).
     """
-    strips = _edge_strips(np.asarray(plane, np.float64), np.asarray(window, np.float64), depth)
-    votes = voters = flat = 0
-    for outside, inside in strips:
-        step_out, step_in = float(np.abs(np.diff(outside)).mean()), float(np.abs(np.diff(inside)).mean())
-        ratio = step_out / (step_in + 1e-6)
-        flat += ratio < FRAME_TIE_RATIO
-        framed = ratio < FRAME_FLAT_RATIO or (ratio < FRAME_UNRELATED_RATIO and
-                                              _correlation(outside, inside) < FRAME_UNRELATED_CORR)
-        if not framed and max(step_out, step_in) < FRAME_PLAIN_STEP:
-            continue  # plain on both sides (a dark sky next to a light screen): no evidence against a frame
-        voters += 1
-        votes += framed
-    return voters > 0 and (2 * votes > voters or (2 * votes == voters and flat > 0))
-
-
-def _correlation(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson correlation of two equal-length rows; 0 when either is constant (``np.corrcoef`` without its
-    overhead, which was most of the cost of :func:`is_framed`)."""
-    dx, dy = x - x.mean(), y - y.mean()
-    sxx, syy = float(dx @ dx), float(dy @ dy)
-    if sxx <= 0.0 or syy <= 0.0:
-        return 0.0
-    return float(dx @ dy) / float(np.sqrt(sxx * syy))
+    plane = np.asarray(plane)
+    if plane.dtype not in (np.float32, np.float64):
+        plane = plane.astype(np.float64)
+    x0, y0, x1, y1 = (float(v) for v in window)
+    return bool(_framed_window(plane, x0, y0, x1, y1, float(depth), FRAME_FLAT_RATIO, FRAME_UNRELATED_RATIO,
+                               FRAME_UNRELATED_CORR, FRAME_PLAIN_STEP, FRAME_TIE_RATIO))

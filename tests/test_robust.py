@@ -650,10 +650,11 @@ def test_candidates_per_image_caps_the_window_candidates_checked(monkeypatch):
     monkeypatch.setattr(R, "verify_windows", lambda th, sz, a, b, *args, **kw: checked.append(len(a)) or
                         real(th, sz, a, b, *args, **kw))
     full = _links_of(images)
+    checked_full, checked[:] = sum(checked), []  # the near round and the far one
     assert sorted(p for p in _linked(full) if p[0] < p[1]) == [(0, 1), (0, 2), (0, 3)]
     one = _links_of(images, dataclasses.replace(R.DEFAULT_ROBUST, candidates_per_image=1))
     assert len(one) == 1
-    assert checked[0] >= 3 and checked[1] == 1
+    assert checked_full >= 3 and sum(checked) == 1
 
 
 def test_a_real_photo_shrunk_into_a_screenshot_is_found(monkeypatch):

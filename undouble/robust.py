@@ -153,7 +153,7 @@ class RobustParams:
     box_edge_fraction: float = 0.25
     window_sign: bool = True
     candidates_per_image: int = 12
-    near_threshold: int = 9
+    near_threshold: int = 8
 
 
 DEFAULT_ROBUST = RobustParams()

@@ -1118,6 +1118,18 @@ def test_every_robust_kind_is_grouped_with_its_original(robust_corpus):
         shots = {corpus_group for name, corpus_group, label in rows
                  if label == "original" and name in {p.replace("\\", "/").split("/")[-1] for p in members}}
         assert len(shots) <= 1, members
+    # the keeper rankings (made when read): each group's members, in the group's order, with their ranks
+    # among the rows of the joined component they come from (the keeper rule: one order of all rows)
+    from undouble._model_groups import keeper_rank_of_rows
+    rule = keeper_rank_of_rows(model, refresh=True)
+    groups = model.results["select_idx"]
+    assert len(model._keeper_ranks) == len(groups) > 0
+    for g, rows in enumerate(groups):
+        ranks = model._keeper_ranks[g]
+        assert [r.path for r in ranks] == [model.results["pathnames"][i] for i in rows]
+        by_rank = [i for _, i in sorted(zip((r.rank for r in ranks), rows.tolist()))]
+        assert by_rank == sorted(rows.tolist(), key=lambda i: rule[i])
+        assert len({r.rank for r in ranks}) == len(ranks) and all(r.reason for r in ranks)
 
 
 def test_oriented_copies_decoded_at_a_reduced_scale_are_verified(tmp_path):

@@ -108,7 +108,9 @@ def store_robust_groups(model, groups: list, threshold: int, mode: str, verified
     texts = similarity = area = None
     if verified is not None:
         texts, similarity, area = relation_texts_of(model, verified), verified.similarity, verified.area_fraction
-    ranked_by_component: dict[int, dict] = {}
+    # with verification, verified_groups_of made the one order of all rows at the start of this group() call
+    row_rank = keeper_rank_of_rows(model, refresh=verified is None or getattr(model, "_row_rank", None) is None)
+    components: list[np.ndarray] = []  # the members of each joined component, in the order they are ranked
     model._keeper_ranks = []
 
     normal_keeper = {}  # row -> the keeper of its verified group (the default mode's choice)
@@ -121,9 +123,10 @@ def store_robust_groups(model, groups: list, threshold: int, mode: str, verified
     tie_class = keeper_tie_class(model)
 
     def keeper_order(members: np.ndarray) -> np.ndarray:
-        order = keeper_positions(model, members)
-        if model.results.get("source") == "files":
-            ranked_by_component[len(ranked_by_component)] = {r.path: r for r in model._keeper_ranks.pop()}
+        components.append(np.asarray(members, np.int64))
+        # one order of all rows (files): the rankings with their reasons are made when asked for
+        order = np.argsort(row_rank[members], kind="stable") if row_rank is not None else \
+            keeper_positions(model, members, record=False)
         if normal_keeper:
             order = supported_first(order, members, tie_class, support)
         return verified_keepers_first(order, members, normal_keeper)
@@ -131,14 +134,12 @@ def store_robust_groups(model, groups: list, threshold: int, mode: str, verified
     made = robust_groups(groups, links, n, keeper_order, thumbs, sizes, texts, similarity, area)
     model._rank_memo = None
     model._row_rank = None
-    pathnames = model.results["pathnames"]
     select_idx, select_scores = [], []
     for group in made:
         select_idx.append(group.rows)
         select_scores.append(distances_to(model, group.rows[0], group.rows))
-        by_path = ranked_by_component.get(group.component)
-        if by_path is not None:
-            model._keeper_ranks.append([by_path[pathnames[i]] for i in group.rows])
+    if row_rank is not None:
+        model._keeper_ranks = LazyKeeperRanks(model, select_idx, [components[g.component] for g in made])
     relations = ([g.relation for g in made], [g.similarity for g in made])
     return put_groups(model, select_idx, select_scores, relations, threshold, mode, verified, return_dict,
                             {"robust": True, "n_robust_links": len(links)})
@@ -368,10 +369,14 @@ class LazyKeeperRanks(SequenceABC):
     ``group()`` orders the members by :func:`keeper_rank_of_rows`; the rankings
     with their reasons (shown by the selection window, the report and the
     plots) cost a Python object per image, so they are made per group on demand.
+    With ``ranked_among`` (robust mode: per group, the rows of the joined
+    component it was cut from), a group's members keep the ranks and reasons
+    of their ranking among that component's rows, in the group's order.
     """
 
-    def __init__(self, model, select_idx: list) -> None:
+    def __init__(self, model, select_idx: list, ranked_among: list | None = None) -> None:
         self._model, self._rows = model, [np.asarray(g, np.int64) for g in select_idx]
+        self._among = ranked_among
         self._made: dict[int, list] = {}
 
     def __len__(self) -> int:
@@ -383,7 +388,12 @@ class LazyKeeperRanks(SequenceABC):
         g = range(len(self))[g]
         if g not in self._made:
             rows = self._rows[g]
-            self._made[g] = keeper_first(rank_members(self._model, rows), self._model.results["pathnames"][rows[0]])
+            if self._among is None:
+                self._made[g] = keeper_first(rank_members(self._model, rows),
+                                             self._model.results["pathnames"][rows[0]])
+            else:  # robust mode: ranked among the members of the joined component, in the group's order
+                by_path = {r.path: r for r in rank_members(self._model, self._among[g])}
+                self._made[g] = [by_path[self._model.results["pathnames"][i]] for i in rows.tolist()]
         return self._made[g]
 
 

@@ -187,6 +187,20 @@ def test_grid_sign_hashes_match_reference_on_photos():
     np.testing.assert_array_equal(R.grid_sign_hashes(grey[3:], ints, ints), got[3:])
 
 
+@pytest.mark.parametrize("nfreq", [1, 2, 8])
+def test_axis_basis_by_recurrence_matches_the_cosines(nfreq):
+    """The Chebyshev recurrence of the grid's and the boxes' bases gives _axis_basis' weights (one cosine per
+    weight) up to rounding, for intervals inside, across and beyond the ends of the axis."""
+    rng = np.random.default_rng(nfreq)
+    for _ in range(200):
+        lo = rng.uniform(-5, 40)
+        hi = lo + rng.uniform(0.3, 48)
+        want, got = np.full((nfreq, 48), np.nan), np.full((nfreq, 48), np.nan)
+        K._axis_basis(48, lo, hi, nfreq, want)
+        K._axis_basis_by_recurrence(48, lo, hi, nfreq, got)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
 def test_box_grid_hashes_match_grid_window_hashes():
     grey = _smooth_images(4, 48, 48, seed=2)
     rng = np.random.default_rng(5)

@@ -764,20 +764,22 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
             planes_a = [None] * rows_a.size
             planes_b = [None] * rows_b.size
 
-            def make(j: int) -> None:
-                if j < rows_a.size:
-                    grey_a[j] = _grey_plane(images[int(rows_a[j])])
-                    planes_a[j] = container_planes(grey_a[j])
-                else:
-                    planes_b[j - rows_a.size] = contained_planes(_grey_plane(images[int(rows_b[j - rows_a.size])]))
-
-            for j in range(rows_a.size + rows_b.size):  # a few dozen microseconds each, most of it Python's:
-                make(j)  # in threads they wait on the GIL (twice the time of this loop)
             at_a = np.searchsorted(rows_a, a[chunk])
             at_b = np.searchsorted(rows_b, b[chunk])
 
+            def make_planes(j: int) -> None:
+                """The planes of candidate ``j``'s two images, made by the first refinement that needs them (a
+                few dozen microseconds each, most of it Python's: made here, they overlap the other threads'
+                kernels; two threads may make one image's planes at once, the same planes, and either is kept)."""
+                if planes_a[at_a[j]] is None:
+                    grey_a[at_a[j]] = _grey_plane(images[int(rows_a[at_a[j]])])  # before the planes: read once
+                    planes_a[at_a[j]] = container_planes(grey_a[at_a[j]])  # these are there
+                if planes_b[at_b[j]] is None:
+                    planes_b[at_b[j]] = contained_planes(_grey_plane(images[int(rows_b[at_b[j]])]))
+
             def refine(j: int) -> None:
                 k = int(chunk[j])
+                make_planes(j)
 
                 def plausible(coarse: np.ndarray) -> bool:
                     """Whether the link could pass ``params.max_crop_scale`` (judged again on the fine window)
@@ -830,13 +832,15 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     similarity = np.zeros(m, np.float32)
     framed = np.zeros(m, bool)
     lowest = min(params.framed_similarity, params.window_similarity)
-    for row, k in enumerate(viable):
-        if not res.ok[row] or res.similarity[row] < lowest:
-            continue
-        framed[k] = images is not None and is_framed(_grey_plane(images[int(a[k])]), refined[k])
-        needed = params.framed_similarity if framed[k] else params.window_similarity
-        ok[k] = res.similarity[row] >= needed
-        similarity[k] = res.similarity[row]
+    passed = viable[res.ok & (res.similarity >= lowest)]
+    if images is not None:
+        def frame(i: int) -> None:
+            k = passed[i]
+            framed[k] = is_framed(_grey_plane(images[int(a[k])]), refined[k])
+
+        _each_in_threads(frame, passed.size)
+    similarity[viable] = res.similarity
+    ok[passed] = similarity[passed] >= np.where(framed[passed], params.framed_similarity, params.window_similarity)
     return (ok, np.where(ok, area, 0).astype(np.float32), np.where(ok, similarity, 0).astype(np.float32),
             framed & ok)
 

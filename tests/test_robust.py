@@ -201,6 +201,47 @@ def test_axis_basis_by_recurrence_matches_the_cosines(nfreq):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
+def _window_record_reference(record: np.ndarray, window) -> np.ndarray:
+    """Reference for :func:`undouble._kernels.window_record.window_record`: every plane warped by OpenCV
+    (float32, INTER_LINEAR, edges replicated), the colour facts from numpy means."""
+    from undouble import verify as V
+
+    def plane_window(plane, size):
+        x0, y0, x1, y1 = window
+        sx, sy = (x1 - x0), (y1 - y0)
+        m = np.array([[sx, 0.0, x0 * size + 0.5 * sx - 0.5], [0.0, sy, y0 * size + 0.5 * sy - 0.5]])
+        return cv2.warpAffine(plane.astype(np.float32), m, (size, size),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+
+    s, c, f = V.THUMB_SIZE, V.CHROMA_SIZE, V.FINE_SIZE
+    out = record.copy()
+    planes = {}
+    for name, start, side in (("y", 0, s), ("cb", s * s + V.EXTRA_BYTES, c), ("cr", s * s + V.EXTRA_BYTES + c * c, c),
+                              ("fine", V.FINE_OFFSET, f)):
+        planes[name] = plane_window(record[start:start + side * side].reshape(side, side), side)
+        out[start:start + side * side] = np.clip(np.rint(planes[name]), 0, 255).astype(np.uint8).reshape(-1)
+    if record[s * s + 4] == 0:
+        y = float(planes["y"].astype(np.float64).mean())
+        blue, red = y + 2 * (planes["cb"].astype(np.float64).mean() - 128), y + 2 * (planes["cr"].astype(np.float64).mean() - 128)
+        out[s * s:s * s + 3] = np.clip(np.rint([red, (y - 0.299 * red - 0.114 * blue) / 0.587, blue]), 0, 255)
+    return out
+
+
+def test_window_record_kernel_matches_opencv():
+    """Windows inside, across and beyond the frame of colour and grey records: the same bytes as OpenCV's
+    warps (the colour facts from the same means)."""
+    images = [_photo(40 + k, 300 + 37 * k, 240 - 11 * k) for k in range(4)]
+    images.append(cv2.cvtColor(cv2.cvtColor(images[0], cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB))
+    records = make_thumbnails(images)
+    assert records[-1, 48 * 48 + 4] == 1 and records[0, 48 * 48 + 4] == 0  # a grey and a colour record
+    rng = np.random.default_rng(8)
+    for record in records:
+        for _ in range(40):
+            x0, y0 = rng.uniform(-0.1, 0.5, 2)
+            window = (x0, y0, x0 + rng.uniform(0.3, 0.8), y0 + rng.uniform(0.3, 0.8))
+            np.testing.assert_array_equal(RR._window_record(record, window), _window_record_reference(record, window))
+
+
 def test_box_grid_hashes_match_grid_window_hashes():
     grey = _smooth_images(4, 48, 48, seed=2)
     rng = np.random.default_rng(5)

@@ -81,7 +81,7 @@ from ._kernels import robust as _k
 from .robust_frames import is_framed
 from .robust_orient import orient_array, orient_thumbnail, orient_thumbnails  # noqa: F401 (re-exported)
 from .robust_refine import (COARSE_CORRELATION_GATE, REFINE_SIDES, _grey_plane, _image_window_record,  # noqa: F401
-                            _inset, _plane_window, _refine_two_levels, _window_pixels, _window_record,
+                            _inset, _refine_two_levels, _window_pixels, _window_record,
                             align_window, contained_planes, container_planes, refine_window)
 
 #: Orientation codes (see :mod:`undouble._kernels.robust`): what was done to A to get B.

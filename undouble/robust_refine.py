@@ -20,18 +20,7 @@ import numpy as np
 
 from . import verify as _v
 from ._kernels import robust as _k
-
-
-def _plane_window(plane: np.ndarray, window, size: int) -> np.ndarray:
-    """Float32 ``size x size`` resampling of a window of a float32 plane (edges replicated)."""
-    h, w = plane.shape
-    x0, y0, x1, y1 = window
-    sx, sy = (x1 - x0) * w / size, (y1 - y0) * h / size
-    m = np.array([[sx, 0.0, x0 * w + 0.5 * sx - 0.5], [0.0, sy, y0 * h + 0.5 * sy - 0.5]])
-    return cv2.warpAffine(plane, m, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
-
-
+from ._kernels.window_record import window_record as _window_record_kernel
 
 
 def refine_window(plane_a: np.ndarray, plane_b: np.ndarray, window,
@@ -147,27 +136,13 @@ def _refine_two_levels(plane_a: np.ndarray, plane_b: np.ndarray, window, plausib
 
 
 def _window_record(record: np.ndarray, window) -> np.ndarray:
-    """Thumbnail record of a window of ``record`` (grey and colour planes resampled, colour facts recomputed)."""
-    rec = np.asarray(record, np.uint8).reshape(-1)
-    s, c = _v.THUMB_SIZE, _v.CHROMA_SIZE
-    s2 = s * s
-    out = rec.copy()
-    grey = _plane_window(rec[:s2].reshape(s, s).astype(np.float32), window, s)
-    out[:s2] = np.clip(np.rint(grey), 0, 255).astype(np.uint8).reshape(-1)
-    start = s2 + _v.EXTRA_BYTES
-    planes = rec[start:start + 2 * c * c].reshape(2, c, c).astype(np.float32)
-    chroma = [_plane_window(planes[p], window, c) for p in range(2)]
-    for p in range(2):
-        out[start + p * c * c:start + (p + 1) * c * c] = np.clip(np.rint(chroma[p]), 0, 255).astype(np.uint8).reshape(-1)
-    f, fo = _v.FINE_SIZE, _v.FINE_OFFSET
-    fine = _plane_window(rec[fo:fo + f * f].reshape(f, f).astype(np.float32), window, f)
-    out[fo:fo + f * f] = np.clip(np.rint(fine), 0, 255).astype(np.uint8).reshape(-1)
-    if rec[s2 + 4] == 0:  # colour: mean R, G, B of the window from Y and the colour differences
-        y = float(grey.mean())
-        blue = y + 2 * (float(chroma[0].mean()) - 128)
-        red = y + 2 * (float(chroma[1].mean()) - 128)
-        green = (y - 0.299 * red - 0.114 * blue) / 0.587
-        out[s2:s2 + 3] = np.clip(np.rint([red, green, blue]), 0, 255).astype(np.uint8)
+    """Thumbnail record of a window of ``record`` (grey and colour planes resampled, colour facts recomputed;
+    :func:`undouble._kernels.window_record.window_record`)."""
+    rec = np.ascontiguousarray(record, np.uint8).reshape(-1)
+    out = np.empty_like(rec)
+    x0, y0, x1, y1 = (float(v) for v in window)
+    _window_record_kernel(rec, x0, y0, x1, y1, _v.THUMB_SIZE, _v.EXTRA_BYTES, _v.CHROMA_SIZE, _v.FINE_SIZE,
+                          _v.FINE_OFFSET, out)
     return out
 
 

@@ -1225,6 +1225,21 @@ def test_oriented_copies_decoded_at_a_reduced_scale_are_verified(tmp_path):
         ok, res = R.verify_orientations(thumbs, sizes, np.array([first]), np.array([names.index(f"x{o}.jpg")]),
                                         np.array([o]))
         assert not ok[0], (o, res.similarity)
+    # all of them in one batch, where one oriented record serves every candidate of its (image, orientation),
+    # realigned or not: the verdicts and similarities of one call per pair
+    pairs = [(first, names.index(f"o{o}.jpg"), o) for o in (1, 3, 4, 5)]
+    pairs += [(first, names.index(f"x{o}.jpg"), o) for o in (1, 4)]
+    turned = files["o1.jpg"]  # the orientation taking it to each other file
+    pairs += [(names.index("o1.jpg"), names.index(f"o{o}.jpg"),
+               next(c for c in range(8) if np.array_equal(R.orient_array(turned, c), files[f"o{o}.jpg"])))
+              for o in (0, 3, 4)]
+    a, b, o = (np.array(x) for x in zip(*pairs))
+    ok, res = R.verify_orientations(thumbs, sizes, a, b, o)
+    assert np.unique(a * 8 + o).size < a.size  # records shared
+    for k in range(a.size):
+        one_ok, one = R.verify_orientations(thumbs, sizes, a[k:k + 1], b[k:k + 1], o[k:k + 1])
+        assert ok[k] == one_ok[0] and res.similarity[k] == one.similarity[0], k
+    assert ok[:4].all() and not ok[4:6].any() and ok[6:].all()
 
 
 def test_orientation_realignment_does_not_move_a_second_shot_onto_its_scene(tmp_path, monkeypatch):

@@ -604,13 +604,16 @@ def _oriented_size(size: np.ndarray, orientation: np.ndarray) -> np.ndarray:
 
 
 def _verify_against(thumbs: np.ndarray, sizes: np.ndarray, rows: np.ndarray, records: np.ndarray,
-                    record_sizes: np.ndarray, verify_params: _v.VerifyParams) -> _v.VerifyResult:
-    """:func:`undouble.verify.verify_pairs` of each record ``records[k]`` (original size ``record_sizes[k]``)
-    against row ``rows[k]`` of ``thumbs``, given only the rows used (in ascending order, then the records, as the
-    verifier would pick them from all rows and records): no copy of all N thumbnails."""
+                    record_sizes: np.ndarray, verify_params: _v.VerifyParams,
+                    record_of: np.ndarray | None = None) -> _v.VerifyResult:
+    """:func:`undouble.verify.verify_pairs` of each record ``records[record_of[k]]`` (default ``records[k]``;
+    original size ``record_sizes`` likewise) against row ``rows[k]`` of ``thumbs``, given only the rows used
+    (in ascending order, then the records, as the verifier would pick them from all rows and records): no
+    copy of all N thumbnails."""
     used, local = np.unique(rows, return_inverse=True)
+    which = np.arange(len(records)) if record_of is None else np.asarray(record_of, np.int64)
     return _v.verify_pairs(np.concatenate([thumbs[used], records]), np.concatenate([sizes[used], record_sizes]),
-                           np.arange(used.size, used.size + len(records)), local.reshape(-1), verify_params)
+                           used.size + which, local.reshape(-1), verify_params)
 
 
 #: Window candidates whose images' refinement planes are made together: at most this many containers' planes
@@ -643,26 +646,32 @@ def verify_orientations(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b:
     thumbs = np.asarray(thumbs, np.uint8)
     sizes = np.asarray(sizes, np.int64).reshape(-1, 2)
     a, b, orientation = (np.asarray(x, np.int64).reshape(-1) for x in (a, b, orientation))
-    extra = orient_thumbnails(thumbs[a], orientation)
-    extra_sizes = _oriented_size(sizes[a], orientation)
-    res = _verify_against(thumbs, sizes, b, extra, extra_sizes, verify_params)
+    # one oriented record per (a, orientation): an image is a candidate of several copies of one picture
+    _, first, which = np.unique(a * _k.N_ORIENT + orientation, return_index=True, return_inverse=True)
+    which = which.reshape(-1)
+    oriented = orient_thumbnails(thumbs[a[first]], orientation[first])
+    oriented_sizes = _oriented_size(sizes[a[first]], orientation[first])
+    res = _verify_against(thumbs, sizes, b, oriented, oriented_sizes, verify_params, record_of=which)
     retry = np.flatnonzero(~res.ok & (res.similarity >= ORIENT_RETRY_SIMILARITY))
     if retry.size:
         s = _v.THUMB_SIZE
         full = np.array([0.0, 0.0, 1.0, 1.0])
         realigned = np.zeros(retry.size, bool)
+        again_records = np.empty((retry.size, _v.THUMB_BYTES), np.uint8)
 
         def realign(i: int) -> None:
             k = retry[i]
-            window = align_window(extra[k, :s * s].reshape(s, s), thumbs[b[k], :s * s].reshape(s, s), full)[0]
+            record = oriented[which[k]]
+            window = align_window(record[:s * s].reshape(s, s), thumbs[b[k], :s * s].reshape(s, s), full)[0]
             if np.abs(window - full).max() <= ORIENT_SHIFT_MAX:
-                extra[k] = _window_record(extra[k], window)
+                again_records[i] = _window_record(record, window)
                 realigned[i] = True
 
         _each_in_threads(realign, retry.size)
         moved = retry[realigned].astype(np.int64)
         if moved.size:
-            again = _verify_against(thumbs, sizes, b[moved], extra[moved], extra_sizes[moved], verify_params)
+            again = _verify_against(thumbs, sizes, b[moved], again_records[realigned], oriented_sizes[which[moved]],
+                                    verify_params)
             fields = {f: getattr(res, f).copy() for f in ("ok", "similarity", "relation", "area_fraction", "container")}
             won = again.ok
             for f in fields:

@@ -71,6 +71,7 @@ links, cut into groups grown from keepers where the container wins.
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass
 
@@ -775,6 +776,8 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
 
             at_a = np.searchsorted(rows_a, a[chunk])
             at_b = np.searchsorted(rows_b, b[chunk])
+            sizes_a = copy_sizes[a[chunk]].astype(np.float64).tolist()  # (width, height) as Python floats
+            sizes_b = copy_sizes[b[chunk]].astype(np.float64).tolist()
 
             def make_planes(j: int) -> None:
                 """The planes of candidate ``j``'s two images, made by the first refinement that needs them (a
@@ -792,15 +795,19 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
 
                 def plausible(coarse: np.ndarray) -> bool:
                     """Whether the link could pass ``params.max_crop_scale`` (judged again on the fine window)
-                    and is no whole-frame one (``whole_frame_area``)."""
+                    and is no whole-frame one (``whole_frame_area``). Python floats: :func:`enlargement`'s
+                    arithmetic on one candidate, without its arrays (this runs in the threads, under the GIL)."""
+                    x0, y0, x1, y1 = coarse.tolist()
                     if whole_frame_area is not None:
-                        inner = np.clip(coarse, 0.0, 1.0)
-                        if (inner[2] - inner[0]) * (inner[3] - inner[1]) >= whole_frame_area:
+                        inner = (min(max(x1, 0.0), 1.0) - min(max(x0, 0.0), 1.0)) * \
+                            (min(max(y1, 0.0), 1.0) - min(max(y0, 0.0), 1.0))
+                        if inner >= whole_frame_area:
                             return False
-                    area = max(1e-9, float((coarse[2] - coarse[0]) * (coarse[3] - coarse[1])))
-                    if params.max_crop_scale <= 0 or float(enlargement(copy_sizes[a[k]], copy_sizes[b[k]],
-                                                                       np.array([area]))[0]) \
-                            <= params.max_crop_scale * SCALE_PRECHECK_SLACK:
+                    area = max(1e-9, (x1 - x0) * (y1 - y0))
+                    if params.max_crop_scale <= 0:
+                        return True
+                    (cw, ch), (bw, bh) = sizes_a[j], sizes_b[j]
+                    if math.sqrt(bw * bh / max(area * cw * ch, 1e-9)) <= params.max_crop_scale * SCALE_PRECHECK_SLACK:
                         return True
                     # the coarse edges may lie a pixel or two off the frame's: looked at deeper too
                     return any(is_framed(grey_a[at_a[j]], coarse, depth=d) for d in PRECHECK_FRAME_DEPTHS)

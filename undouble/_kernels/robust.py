@@ -30,8 +30,14 @@ N_ORIENT = 8
 
 
 @njit(cache=True)
-def _axis_basis(length, lo, hi, nfreq, out):
-    """``out[k, x]``: weight of pixel ``x`` (of ``length``) for frequency ``k`` on the window ``[lo, hi)``."""
+def _axis_basis(length, lo, hi, nfreq, out, by_recurrence=False):
+    """``out[k, x]``: weight of pixel ``x`` (of ``length``) for frequency ``k`` on the window ``[lo, hi)``.
+
+    ``by_recurrence``: one cosine per pixel, ``cos(k t)`` from ``cos(t)`` by the Chebyshev recurrence
+    ``c[k] = 2 cos(t) c[k - 1] - c[k - 2]`` (the same weights up to rounding, about 1e-15), for the window
+    grid and the content boxes, whose intervals are all new (the cosines were half of the cost of hashing
+    the boxes); the orientation hashes, equal to ImageHash's phash bit for bit, take a cosine per weight.
+    """
     span = hi - lo
     for x in range(length):
         a = max(lo, float(x))
@@ -43,8 +49,18 @@ def _axis_basis(length, lo, hi, nfreq, out):
         cover = b - a
         centre = 0.5 * (a + b)
         u = (centre - lo) / span
-        for k in range(nfreq):
-            out[k, x] = cover * np.cos(np.pi * k * u)
+        if not by_recurrence:
+            for k in range(nfreq):
+                out[k, x] = cover * np.cos(np.pi * k * u)
+            continue
+        c1 = np.cos(np.pi * u)
+        before, here = 1.0, c1
+        out[0, x] = cover
+        if nfreq > 1:
+            out[1, x] = cover * c1
+        for k in range(2, nfreq):
+            before, here = here, 2.0 * c1 * here - before
+            out[k, x] = cover * here
 
 
 @njit(cache=True)
@@ -192,43 +208,19 @@ def orientation_hashes(grey, nfreq, out):
 
 
 @njit(cache=True)
-def _axis_basis_by_recurrence(length, lo, hi, nfreq, out):
-    """:func:`_axis_basis` with one cosine per pixel: ``cos(k t)`` from ``cos(t)`` by the Chebyshev
-    recurrence ``c[k] = 2 cos(t) c[k - 1] - c[k - 2]`` (the same weights up to rounding, about 1e-15;
-    the cosines were half of the cost of hashing the content boxes, whose intervals are all new)."""
-    span = hi - lo
-    for x in range(length):
-        a = max(lo, float(x))
-        b = min(hi, float(x + 1))
-        for k in range(nfreq):
-            out[k, x] = 0.0
-        if b <= a:
-            continue
-        cover = b - a
-        c1 = np.cos(np.pi * (0.5 * (a + b) - lo) / span)
-        before, here = 1.0, c1
-        out[0, x] = cover
-        if nfreq > 1:
-            out[1, x] = cover * c1
-        for k in range(2, nfreq):
-            before, here = here, 2.0 * c1 * here - before
-            out[k, x] = cover * here
-
-
-@njit(cache=True)
 def _grid_bases(h, w, xints, yints, nfreq, bxt, xlo, xhi, bys):
     """The cosine weights of intervals ``xints`` (x-major, ``bxt[a, x, c]``, with the covered columns
     ``[xlo[a], xhi[a])``) and ``yints`` (``bys[b, r, y]``) for an H x W image."""
     bx = np.empty((nfreq, w))
     for a in range(xints.shape[0]):
-        _axis_basis_by_recurrence(w, xints[a, 0] * w, xints[a, 1] * w, nfreq, bx)
+        _axis_basis(w, xints[a, 0] * w, xints[a, 1] * w, nfreq, bx, True)
         for x in range(w):
             for c in range(nfreq):
                 bxt[a, x, c] = bx[c, x]
         xlo[a] = max(0, int(np.floor(xints[a, 0] * w)))
         xhi[a] = min(w, int(np.ceil(xints[a, 1] * w)))
     for b in range(yints.shape[0]):
-        _axis_basis_by_recurrence(h, yints[b, 0] * h, yints[b, 1] * h, nfreq, bys[b])
+        _axis_basis(h, yints[b, 0] * h, yints[b, 1] * h, nfreq, bys[b], True)
 
 
 @njit(cache=True)

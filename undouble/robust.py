@@ -828,6 +828,7 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
     viable = np.flatnonzero(viable)
     extra = np.empty((viable.size, _v.THUMB_BYTES), np.uint8)
     extra_b = thumbs[b[viable]].copy()
+    whole_inset = _inset(np.array([0.0, 0.0, 1.0, 1.0]), params.window_inset)
 
     def records(row: int) -> None:
         k = viable[row]
@@ -836,10 +837,9 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
             return
         img_a, img_b = images[int(a[k])], images[int(b[k])]
         inner = _inset(refined[k], params.window_inset)
-        extra[row] = _image_window_record(img_a, inner)
+        _image_window_record(img_a, inner, out=extra[row])
         # b at the resolution of a's window: both records equally sharp
-        extra_b[row] = _image_window_record(img_b, _inset(np.array([0.0, 0.0, 1.0, 1.0]), params.window_inset),
-                                            _window_pixels(img_a, inner))
+        _image_window_record(img_b, whole_inset, _window_pixels(img_a, inner), out=extra_b[row])
 
     _each_in_threads(records, viable.size)
     res = _v.verify_pairs(np.concatenate([extra, extra_b]), np.concatenate([sizes[b[viable]], sizes[b[viable]]]),

@@ -161,15 +161,21 @@ def _window_pixels(image: np.ndarray, window) -> tuple[int, int]:
     return max(8, int(round((x1 - x0) * w))), max(8, int(round((y1 - y0) * h)))
 
 
-def _image_window_record(image: np.ndarray, window, out_size: tuple[int, int] | None = None) -> np.ndarray:
-    """Thumbnail record of a window (fractions, edges may lie a little outside) of a decoded image,
-    resampled to ``out_size`` (width, height) pixels first (default: the window's own size)."""
+def _image_window_record(image: np.ndarray, window, out_size: tuple[int, int] | None = None,
+                         out: np.ndarray | None = None) -> np.ndarray:
+    """Thumbnail record of a window (fractions, edges may lie a little outside) of a decoded image (uint8,
+    H x W x 3 or H x W), resampled to ``out_size`` (width, height) pixels first (default: the window's own
+    size); written into ``out`` when given (robust mode makes two per window candidate in its threads, where
+    each array made under the GIL waits for the other thread)."""
     img = np.asarray(image)
     h, w = img.shape[:2]
-    x0, y0, x1, y1 = window
+    x0, y0, x1, y1 = np.asarray(window, np.float64).tolist()
     out_w, out_h = out_size if out_size is not None else _window_pixels(img, window)
     sx, sy = (x1 - x0) * w / out_w, (y1 - y0) * h / out_h
     m = np.array([[sx, 0.0, x0 * w + 0.5 * sx - 0.5], [0.0, sy, y0 * h + 0.5 * sy - 0.5]])
     part = cv2.warpAffine(np.ascontiguousarray(img), m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REPLICATE)
-    return _v.make_thumbnail(part)
+    if out is None:
+        return _v.make_thumbnail(part)
+    _v._thumbnail_into(part, out)
+    return out

@@ -326,15 +326,20 @@ def make_thumbnail(image: np.ndarray) -> np.ndarray:
         img = img[:, :, :3]
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3) or img.shape[0] < 1 or img.shape[1] < 1:
         raise ValueError(f"make_thumbnail needs an H x W or H x W x 3 image, got shape {img.shape}")
-    s = THUMB_SIZE
     out = np.zeros(THUMB_BYTES, np.uint8)
+    _thumbnail_into(img, out)
+    return out
+
+
+def _thumbnail_into(img: np.ndarray, out: np.ndarray) -> None:
+    """:func:`make_thumbnail` of a checked uint8 H x W (x 3) image, written into ``out`` (THUMB_BYTES, every
+    byte): for callers that make many records of images they made themselves (robust mode's windows)."""
     img3 = np.ascontiguousarray(img if img.ndim == 3 else img[:, :, None])
-    low = max(s, FINE_SIZE)
+    low = max(THUMB_SIZE, FINE_SIZE)
     if img3.shape[0] < low or img3.shape[1] < low:  # smaller than the fine plane: interpolate up first
         img3 = cv2.resize(img3, (max(low, img3.shape[1]), max(low, img3.shape[0])),
                           interpolation=cv2.INTER_LINEAR).reshape(max(low, img3.shape[0]), max(low, img3.shape[1]), -1)
-    _k.thumbnail_record(img3, s, float(GREY_CHROMA), CHROMA_SIZE, out, FINE_SIZE)
-    return out
+    _k.thumbnail_record(img3, THUMB_SIZE, float(GREY_CHROMA), CHROMA_SIZE, out, FINE_SIZE)
 
 
 def make_thumbnails(images: Iterable[np.ndarray]) -> np.ndarray:

@@ -1556,7 +1556,7 @@ def test_verify_windows_leaves_whole_frame_windows_unverified(monkeypatch):
     windows = np.array([[0.0, 0.05, 1.0, 0.95], [0.1, 0.1, 0.85, 0.8]])
     made = []
     real_record = R._image_window_record
-    monkeypatch.setattr(R, "_image_window_record", lambda *args: made.append(1) or real_record(*args))
+    monkeypatch.setattr(R, "_image_window_record", lambda *args, **kw: made.append(1) or real_record(*args, **kw))
     every = R.verify_windows(thumbs, sizes, a, b, windows, images=small)
     assert every[0].all() and every[1][0] >= R.WHOLE_FRAME_AREA > every[1][1], every  # both pass unchecked
     assert len(made) == 4  # two records per candidate

@@ -784,8 +784,9 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
                 few dozen microseconds each, most of it Python's: made here, they overlap the other threads'
                 kernels; two threads may make one image's planes at once, the same planes, and either is kept)."""
                 if planes_a[at_a[j]] is None:
-                    grey_a[at_a[j]] = _grey_plane(images[int(rows_a[at_a[j]])])  # before the planes: read once
-                    planes_a[at_a[j]] = container_planes(grey_a[at_a[j]])  # these are there
+                    # the grey plane first: a thread that finds an image's planes finds its grey plane too
+                    grey_a[at_a[j]] = _grey_plane(images[int(rows_a[at_a[j]])])
+                    planes_a[at_a[j]] = container_planes(grey_a[at_a[j]])
                 if planes_b[at_b[j]] is None:
                     planes_b[at_b[j]] = contained_planes(_grey_plane(images[int(rows_b[at_b[j]])]))
 
@@ -856,7 +857,8 @@ def verify_windows(thumbs: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.n
 
         _each_in_threads(frame, passed.size)
     similarity[viable] = res.similarity
-    ok[passed] = similarity[passed] >= np.where(framed[passed], params.framed_similarity, params.window_similarity)
+    needed = np.where(framed[passed], np.float32(params.framed_similarity), np.float32(params.window_similarity))
+    ok[passed] = similarity[passed] >= needed  # in float32, as the verifier's similarities
     return (ok, np.where(ok, area, 0).astype(np.float32), np.where(ok, similarity, 0).astype(np.float32),
             framed & ok)
 
